@@ -1,0 +1,81 @@
+/** What the page shows about the WebGPU adapter, or why there is none. */
+export interface AdapterReport {
+  available: boolean;
+  reason?: string;
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  isFallbackAdapter?: boolean;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+const REPORTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+export class WebGpuUnavailableError extends Error {
+  override name = 'WebGpuUnavailableError';
+}
+
+function gpuOf(scope: { navigator?: Navigator } = globalThis): GPU | undefined {
+  return scope.navigator && 'gpu' in scope.navigator ? scope.navigator.gpu : undefined;
+}
+
+export async function requestAdapter(): Promise<GPUAdapter> {
+  const gpu = gpuOf();
+  if (!gpu) {
+    throw new WebGpuUnavailableError(
+      'WebGPU is not available in this browser (navigator.gpu is missing). Use a recent Chrome or Edge, or enable WebGPU; inference can still fall back to WASM.',
+    );
+  }
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) {
+    throw new WebGpuUnavailableError(
+      'WebGPU is present but no adapter was granted (blocklisted GPU or disabled driver).',
+    );
+  }
+  return adapter;
+}
+
+/** Requests a device with the adapter's own storage limits, which kernels tile against. */
+export async function requestDevice(adapter?: GPUAdapter): Promise<GPUDevice> {
+  const a = adapter ?? (await requestAdapter());
+  const requiredFeatures: GPUFeatureName[] = a.features.has('shader-f16') ? ['shader-f16'] : [];
+  return a.requestDevice({
+    requiredFeatures,
+    requiredLimits: {
+      maxStorageBufferBindingSize: a.limits.maxStorageBufferBindingSize,
+      maxBufferSize: a.limits.maxBufferSize,
+    },
+  });
+}
+
+export async function describeAdapter(): Promise<AdapterReport> {
+  let adapter: GPUAdapter;
+  try {
+    adapter = await requestAdapter();
+  } catch (err) {
+    return { available: false, reason: (err as Error).message, features: [], limits: {} };
+  }
+  const info = adapter.info;
+  const limits: Record<string, number> = {};
+  for (const key of REPORTED_LIMITS) limits[key] = adapter.limits[key];
+  return {
+    available: true,
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isFallbackAdapter: (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter,
+    features: [...adapter.features].sort(),
+    limits,
+  };
+}

@@ -1,0 +1,58 @@
+/// <reference types="vitest/config" />
+import { defineConfig, type Plugin } from 'vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { playwright } from '@vitest/browser-playwright';
+import { modelsMiddleware, resolveModelsDir } from './server/models-middleware.ts';
+import { testFaultsMiddleware } from './server/test-faults-middleware.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './server/chromium.ts';
+
+const root = import.meta.dirname;
+const modelsDir = resolveModelsDir(root);
+
+/** Serves the local models folder to the dev server, `vite preview` and the test server. */
+function localModels(withTestFaults = false): Plugin {
+  const models = modelsMiddleware(modelsDir);
+  const handler = withTestFaults ? testFaultsMiddleware(models) : models;
+  return {
+    name: 'ctlab-local-models',
+    configureServer: (server) => void server.middlewares.use(handler),
+    configurePreviewServer: (server) => void server.middlewares.use(handler),
+  };
+}
+
+export default defineConfig({
+  plugins: [svelte(), localModels()],
+  worker: { format: 'es' },
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
+  build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          environment: 'node',
+          include: ['tests/unit/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        plugins: [localModels(true)],
+        test: {
+          name: 'browser',
+          include: ['tests/browser/**/*.test.ts'],
+          testTimeout: 60_000,
+          browser: {
+            enabled: true,
+            headless: true,
+            screenshotFailures: false,
+            provider: playwright({
+              launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
+            }),
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      },
+    ],
+  },
+});
