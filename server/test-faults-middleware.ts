@@ -1,18 +1,26 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, normalize } from 'node:path';
+import sirv from 'sirv';
 import type { Middleware } from './models-middleware.ts';
 
 /**
- * Test-only HTTP behaviour in front of `/models/`: a request log the browser tests can read,
- * and injected faults, so download code is exercised against a real server.
+ * Test-only HTTP behaviour, so download code is exercised against a real server:
  *
- *   GET /__test/requests            → JSON list of logged requests {url, range}
- *   GET /__test/requests?reset=1    → clears the log
- *   /faults/status-404/models/…     → answers 404
- *   /faults/status-500/models/…     → answers 500
- *   /faults/cut-N/models/…          → a request without Range gets N bytes, then the socket is destroyed
+ *   GET /__test/requests[?reset=1]     → JSON log of model-file requests {url, range} (reset clears it)
+ *   PUT /__test/fixtures/NAME/FILE     → stores a fixture file, served at /fixtures/NAME/FILE
+ *   DELETE /__test/fixtures            → removes every fixture
+ *   /hub/ORG/NAME/resolve/REV/FILE     → the hub's URL shape, answered from /models/NAME/FILE
+ *   /faults/status-NNN/…               → answers with that status
+ *   /faults/cut-N/…                    → a request without Range gets N bytes, then the socket dies
  */
 export function testFaultsMiddleware(models: Middleware): Middleware {
   const log: { url: string; range: string | null }[] = [];
+  const fixturesDir = join(tmpdir(), `ctlab-fixtures-${process.pid}`);
+  mkdirSync(fixturesDir, { recursive: true });
+  const fixtures = sirv(fixturesDir, { dev: true, etag: true });
+
   return (req: IncomingMessage, res: ServerResponse, next) => {
     const url = req.url ?? '';
     if (url.startsWith('/__test/requests')) {
@@ -21,46 +29,79 @@ export function testFaultsMiddleware(models: Middleware): Middleware {
       res.end(JSON.stringify(log));
       return;
     }
-    const fault = /^\/faults\/([a-z0-9-]+)(\/models\/.*)$/.exec(url);
-    const target = fault ? fault[2] : url;
-    if (!target.startsWith('/models/') || target.startsWith('/models/index.json')) return next();
+    if (url.startsWith('/__test/fixtures')) {
+      if (req.method === 'DELETE') {
+        rmSync(fixturesDir, { recursive: true, force: true });
+        mkdirSync(fixturesDir, { recursive: true });
+        res.end('ok');
+        return;
+      }
+      const rel = normalize(decodeURIComponent(url.slice('/__test/fixtures/'.length)));
+      if (req.method !== 'PUT' || rel.startsWith('..')) {
+        res.statusCode = 400;
+        res.end('bad fixture request');
+        return;
+      }
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        const path = join(fixturesDir, rel);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, Buffer.concat(parts));
+        res.end('ok');
+      });
+      return;
+    }
+
+    const fault = /^\/faults\/([a-z0-9-]+)(\/.*)$/.exec(url);
+    let target = fault ? fault[2] : url;
+    const hub = /^\/hub\/[^/]+\/([^/]+)\/resolve\/[^/]+\/(.*)$/.exec(target);
+    if (hub) target = `/models/${hub[1]}/${hub[2]}`;
+    const isModelFile = target.startsWith('/models/') && !target.startsWith('/models/index.json');
+    const isFixture = target.startsWith('/fixtures/');
+    if (!isModelFile && !isFixture) return next();
     log.push({ url, range: (req.headers.range as string | undefined) ?? null });
+
     if (fault) {
-      const kind = fault[1];
-      const status = /^status-(\d{3})$/.exec(kind);
+      const status = /^status-(\d{3})$/.exec(fault[1]);
       if (status) {
         res.statusCode = Number(status[1]);
         res.end(`injected ${status[1]}`);
         return;
       }
-      const cut = /^cut-(\d+)$/.exec(kind);
-      if (cut && !req.headers.range) {
-        const limit = Number(cut[1]);
-        let sent = 0;
-        const write = res.write.bind(res) as (chunk: unknown, ...rest: unknown[]) => boolean;
-        const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
-        const passOn = (chunk: unknown): boolean => {
-          if (chunk == null || sent >= limit) return true;
-          const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-          const room = limit - sent;
-          sent += Math.min(room, buf.length);
-          if (buf.length > room) {
-            write(buf.subarray(0, room));
-            // Let the partial body reach the client before the connection dies.
-            setTimeout(() => res.socket?.destroy(), 50);
-            return true;
-          }
-          return write(buf);
-        };
-        res.write = ((chunk: unknown) => passOn(chunk)) as typeof res.write;
-        res.end = ((chunk?: unknown) => {
-          if (chunk && typeof chunk !== 'function') passOn(chunk);
-          if (sent < limit) return end();
-          return res;
-        }) as typeof res.end;
-      }
-      req.url = target;
+      const cut = /^cut-(\d+)$/.exec(fault[1]);
+      if (cut && !req.headers.range) cutAfter(res, Number(cut[1]));
     }
-    models(req, res, next);
+    req.url = isFixture ? target.slice('/fixtures'.length) : target;
+    (isFixture ? fixtures : models)(req, res, () => {
+      res.statusCode = 404;
+      res.end('not found');
+    });
   };
+}
+
+/** Lets `limit` body bytes through, then destroys the socket as a dropped connection would. */
+function cutAfter(res: ServerResponse, limit: number): void {
+  let sent = 0;
+  const write = res.write.bind(res) as (chunk: unknown) => boolean;
+  const end = res.end.bind(res) as () => ServerResponse;
+  const passOn = (chunk: unknown): boolean => {
+    if (chunk == null || sent >= limit) return true;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    const room = limit - sent;
+    if (buf.length > room) {
+      sent = limit;
+      write(buf.subarray(0, room));
+      // Give the partial body time to reach the client before the connection dies.
+      setTimeout(() => res.socket?.destroy(), 50);
+      return true;
+    }
+    sent += buf.length;
+    return write(buf);
+  };
+  res.write = ((chunk: unknown) => passOn(chunk)) as typeof res.write;
+  res.end = ((chunk?: unknown) => {
+    if (chunk && typeof chunk !== 'function') passOn(chunk);
+    return sent < limit ? end() : res;
+  }) as typeof res.end;
 }

@@ -1,0 +1,131 @@
+import { describeAdapter, type AdapterReport } from '../gpu/device';
+import { downloadModel } from '../model/download';
+import { ModelSourceError, hubSource, urlSource, type ModelSource } from '../model/sources';
+import { storedBytes, type ModelManifest } from '../storage/manifest';
+import { ShardCache, type ProgressFn } from '../storage/shard-cache';
+import { browserEstimate } from '../storage/quota';
+
+/** An entry of the model chooser. */
+export interface ModelChoice {
+  id: string;
+  label: string;
+  kind: 'hub' | 'local';
+  detail: string;
+  source: ModelSource;
+}
+
+export interface CachedModelSummary {
+  key: string;
+  label: string;
+  status: ModelManifest['status'];
+  bytes: number;
+  error?: string;
+  files: { name: string; size: number | null; storedBytes: number; complete: boolean }[];
+  updatedAt: number;
+}
+
+export interface StorageSummary {
+  usage: number | null;
+  quota: number | null;
+  persisted: boolean | null;
+}
+
+export const FEATURED_MODELS: ModelChoice[] = [
+  {
+    id: 'hub:HuggingFaceTB/SmolLM2-135M-Instruct',
+    label: 'SmolLM2-135M-Instruct',
+    kind: 'hub',
+    detail: 'Hugging Face hub · 135M parameters · 270 MB',
+    source: hubSource('HuggingFaceTB/SmolLM2-135M-Instruct'),
+  },
+];
+
+/** Model folders the serving origin offers under `/models/` (the dev server's local models directory). */
+export async function discoverLocalModels(origin: string, fetchFn: typeof fetch = fetch): Promise<ModelChoice[]> {
+  let res: Response;
+  try {
+    res = await fetchFn(`${origin}/models/index.json`, { cache: 'no-store' });
+  } catch {
+    return [];
+  }
+  if (!res.ok) return [];
+  const body = (await res.json().catch(() => null)) as { models?: { name: string; files: { name: string; size: number }[] }[] } | null;
+  return (body?.models ?? [])
+    .filter((m) => typeof m?.name === 'string' && Array.isArray(m.files))
+    .map((m) => {
+      const bytes = m.files.reduce((s, f) => s + (Number(f.size) || 0), 0);
+      const weights = m.files.some((f) => f.name.endsWith('.safetensors') || f.name === 'model.safetensors.index.json');
+      return {
+        id: `local:${m.name}`,
+        label: m.name,
+        kind: 'local' as const,
+        detail: `local folder · ${m.files.length} files · ${(bytes / 1e6).toFixed(1)} MB${weights ? '' : ' · no weights (tokenizer only)'}`,
+        source: urlSource(`${origin}/models/${encodeURIComponent(m.name)}`, m.name),
+      };
+    });
+}
+
+/** Parses what a person typed: a hub id (`org/name[@rev]`) or an http(s) base URL. */
+export function parseSourceInput(text: string): ModelSource {
+  const value = text.trim();
+  if (!value) throw new ModelSourceError('Type a Hugging Face model id (org/name) or a base URL');
+  if (/^https?:\/\//i.test(value)) return urlSource(value);
+  const [repo, revision] = value.split('@');
+  return hubSource(repo, revision || 'main');
+}
+
+export function summarize(m: ModelManifest): CachedModelSummary {
+  return {
+    key: m.key,
+    label: m.label,
+    status: m.status,
+    bytes: storedBytes(m),
+    ...(m.error ? { error: m.error } : {}),
+    files: Object.values(m.files).map((f) => ({ name: f.name, size: f.size, storedBytes: f.storedBytes, complete: f.complete })),
+    updatedAt: m.updatedAt,
+  };
+}
+
+/**
+ * What the page asks of the model cache; runs in `workers/model.worker.ts` so downloads and
+ * IndexedDB writes never block the page.
+ */
+export class ModelLibrary {
+  private readonly jobs = new Map<string, AbortController>();
+
+  constructor(private readonly cache = new ShardCache()) {}
+
+  async list(): Promise<CachedModelSummary[]> {
+    return (await this.cache.listModels()).map(summarize);
+  }
+
+  /** Downloads (or resumes) a model; resolves to its summary, rejects with a message meant for people. */
+  async download(source: ModelSource, jobId: string, onProgress?: ProgressFn): Promise<CachedModelSummary> {
+    const controller = new AbortController();
+    this.jobs.set(jobId, controller);
+    try {
+      const model = await downloadModel(this.cache, source, { onProgress, signal: controller.signal });
+      return summarize(model.manifest);
+    } finally {
+      this.jobs.delete(jobId);
+    }
+  }
+
+  cancel(jobId: string): void {
+    this.jobs.get(jobId)?.abort();
+  }
+
+  async remove(key: string): Promise<void> {
+    await this.cache.deleteModel(key);
+  }
+
+  async storage(): Promise<StorageSummary> {
+    const { usage, quota } = await browserEstimate();
+    const persisted = typeof navigator !== 'undefined' && navigator.storage?.persisted ? await navigator.storage.persisted() : null;
+    return { usage: usage ?? null, quota: quota ?? null, persisted };
+  }
+
+  adapter(): Promise<AdapterReport> {
+    return describeAdapter();
+  }
+}

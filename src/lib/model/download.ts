@@ -1,0 +1,171 @@
+import type { ShardCache, ProgressFn } from '../storage/shard-cache';
+import type { ModelManifest } from '../storage/manifest';
+import { requestPersistence } from '../storage/quota';
+import { parseModelSpecText } from './config';
+import type { ModelSpec } from './spec';
+import { SafetensorsFile } from './safetensors';
+import { WeightStore } from './weights';
+import {
+  fileUrl,
+  relativePath,
+  sourceDescriptor,
+  sourceKey,
+  sourceLabel,
+  ModelSourceError,
+  type ModelSource,
+} from './sources';
+
+/** Files a Llama-family checkpoint cannot be used without (the weights are resolved separately). */
+export const REQUIRED_FILES = ['config.json', 'tokenizer.json'] as const;
+export const OPTIONAL_FILES = ['tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'] as const;
+export const SINGLE_WEIGHTS = 'model.safetensors';
+export const WEIGHTS_INDEX = 'model.safetensors.index.json';
+
+export interface ShardIndex {
+  metadata?: { total_size?: number };
+  weight_map: Record<string, string>;
+}
+
+export interface CachedModel {
+  key: string;
+  label: string;
+  spec: ModelSpec;
+  manifest: ModelManifest;
+  weightFiles: string[];
+  index: ShardIndex | null;
+}
+
+export interface DownloadOptions {
+  onProgress?: ProgressFn;
+  signal?: AbortSignal;
+}
+
+export class ModelFileMissingError extends ModelSourceError {
+  override name = 'ModelFileMissingError';
+}
+
+/**
+ * Brings a model into the cache: config first (an unsupported architecture is refused before
+ * any weights move), then tokenizer files, then the weight shards, then a header check of every
+ * shard against the config. Only then is the model marked complete. A model already complete
+ * is returned without a single request.
+ */
+export async function downloadModel(cache: ShardCache, src: ModelSource, opts: DownloadOptions = {}): Promise<CachedModel> {
+  const key = sourceKey(src);
+  const label = sourceLabel(src);
+  const existing = await cache.manifest(key);
+  if (existing?.status === 'complete') {
+    for (const f of Object.values(existing.files)) {
+      opts.onProgress?.({ model: key, file: f.name, loaded: f.storedBytes, total: f.size, phase: 'cached' });
+    }
+    return openCachedModel(cache, key);
+  }
+  void requestPersistence();
+  await cache.openModel(key, label, sourceDescriptor(src));
+  try {
+    const fetchFile = fileFetcher(cache, src, key, opts);
+    await fetchFile('config.json', false);
+    const spec = parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${label}`);
+    for (const f of REQUIRED_FILES) if (f !== 'config.json') await fetchFile(f, false);
+    for (const f of OPTIONAL_FILES) await fetchFile(f, true);
+
+    const hasIndex = await fetchFile(WEIGHTS_INDEX, true);
+    let index: ShardIndex | null = null;
+    let weightFiles = [SINGLE_WEIGHTS];
+    if (hasIndex) {
+      index = parseIndex(await cache.readText(key, WEIGHTS_INDEX), label);
+      weightFiles = [...new Set(Object.values(index.weight_map))].sort();
+      const total = index.metadata?.total_size;
+      if (total) await cache.ensureRoom(total, `the weights of ${label}`);
+    }
+    for (const f of weightFiles) await fetchFile(f, false);
+
+    await validateWeights(cache, key, spec, weightFiles, index);
+    const manifest = await cache.setStatus(key, 'complete');
+    return { key, label, spec, manifest, weightFiles, index };
+  } catch (err) {
+    await cache.setStatus(key, 'partial', (err as Error).message).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A complete model from the cache, with its config parsed and its weight files listed. */
+export async function openCachedModel(cache: ShardCache, key: string): Promise<CachedModel> {
+  const manifest = await cache.manifest(key);
+  if (!manifest) throw new ModelSourceError(`${key} is not in the cache`);
+  if (manifest.status !== 'complete') throw new ModelSourceError(`${manifest.label} is only partly downloaded${manifest.error ? `: ${manifest.error}` : ''}`);
+  const spec = parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${manifest.label}`);
+  const index = manifest.files[WEIGHTS_INDEX] ? parseIndex(await cache.readText(key, WEIGHTS_INDEX), manifest.label) : null;
+  const weightFiles = index ? [...new Set(Object.values(index.weight_map))].sort() : [SINGLE_WEIGHTS];
+  return { key, label: manifest.label, spec, manifest, weightFiles, index };
+}
+
+/** The weights of a cached model, read tensor by tensor from IndexedDB. */
+export async function openWeights(cache: ShardCache, model: CachedModel): Promise<WeightStore> {
+  const files = await Promise.all(model.weightFiles.map(async (name) => ({ name, source: await cache.openFile(model.key, name) })));
+  return WeightStore.open(files, model.index ?? undefined);
+}
+
+function fileFetcher(cache: ShardCache, src: ModelSource, key: string, opts: DownloadOptions) {
+  const local = src.kind === 'files' ? new Map(src.files.map((f) => [relativePath(f), f])) : null;
+  return async (file: string, optional: boolean): Promise<boolean> => {
+    if (local) {
+      const picked = local.get(file);
+      if (!picked) {
+        if (optional) return false;
+        throw new ModelFileMissingError(
+          `${file} is missing from the chosen files (${[...local.keys()].slice(0, 12).join(', ')}${local.size > 12 ? ', …' : ''}). A Hugging Face model folder needs config.json, tokenizer.json and model.safetensors (or model.safetensors.index.json with its shards).`,
+        );
+      }
+      await cache.storeFromBlob(key, file, picked, { onProgress: opts.onProgress, signal: opts.signal });
+      return true;
+    }
+    const url = fileUrl(src, file);
+    try {
+      return (await cache.storeFromUrl(key, file, url, { optional, onProgress: opts.onProgress, signal: opts.signal })) !== null;
+    } catch (err) {
+      if ((err as { status?: number }).status === 404 && !optional) {
+        throw new ModelFileMissingError(`${file} was not found at ${url} (HTTP 404). ${missingHint(file)}`);
+      }
+      throw err;
+    }
+  };
+}
+
+function missingHint(file: string): string {
+  if (file === 'tokenizer.json') return 'The model needs a fast tokenizer (tokenizer.json); checkpoints with only a SentencePiece tokenizer.model are not supported.';
+  if (file === 'config.json') return 'Check the model id, revision or base URL: every Hugging Face model folder has a config.json.';
+  if (file === SINGLE_WEIGHTS) return 'The model needs safetensors weights (model.safetensors or model.safetensors.index.json with shards); PyTorch .bin checkpoints are not supported.';
+  return '';
+}
+
+function parseIndex(text: string, label: string): ShardIndex {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ModelSourceError(`${WEIGHTS_INDEX} of ${label} is not valid JSON: ${(err as Error).message}`);
+  }
+  const map = (json as ShardIndex | null)?.weight_map;
+  if (!map || typeof map !== 'object' || Object.values(map).some((v) => typeof v !== 'string' || !v.endsWith('.safetensors') || v.includes('..'))) {
+    throw new ModelSourceError(`${WEIGHTS_INDEX} of ${label} has no valid weight_map of tensor names to .safetensors shard files`);
+  }
+  return json as ShardIndex;
+}
+
+/** Header-level checks of every shard; a shard that fails is dropped so a retry fetches it afresh. */
+async function validateWeights(cache: ShardCache, key: string, spec: ModelSpec, files: string[], index: ShardIndex | null): Promise<void> {
+  const opened: { name: string; source: Awaited<ReturnType<ShardCache['openFile']>> }[] = [];
+  for (const name of files) {
+    const source = await cache.openFile(key, name);
+    try {
+      await SafetensorsFile.open(source);
+    } catch (err) {
+      await cache.forgetFile(key, name);
+      throw err;
+    }
+    opened.push({ name, source });
+  }
+  const store = await WeightStore.open(opened, index ?? undefined);
+  await store.validateAgainst(spec);
+}

@@ -1,0 +1,33 @@
+import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
+import type { ShardCache } from '../storage/shard-cache';
+import { transformersIdFor } from '../storage/transformers-cache';
+
+export type ChatMessage = { role: 'system' | 'user' | 'assistant'; content: string };
+
+export class TokenizerLoadError extends Error {
+  override name = 'TokenizerLoadError';
+}
+
+/** Loads the tokenizer (and its chat template) of a cached model through transformers.js. */
+export async function loadTokenizer(cache: ShardCache, modelKey: string): Promise<PreTrainedTokenizer> {
+  const manifest = await cache.manifest(modelKey);
+  if (!manifest?.files['tokenizer.json']?.complete) {
+    throw new TokenizerLoadError(
+      `${manifest?.label ?? modelKey} has no tokenizer.json in the cache; the model folder must include a fast tokenizer (tokenizer.json)`,
+    );
+  }
+  try {
+    return await AutoTokenizer.from_pretrained(transformersIdFor(cache, modelKey));
+  } catch (err) {
+    throw new TokenizerLoadError(`Could not load the tokenizer of ${manifest.label}: ${(err as Error).message}`);
+  }
+}
+
+export function hasChatTemplate(tokenizer: PreTrainedTokenizer): boolean {
+  return Boolean((tokenizer as unknown as { chat_template?: unknown }).chat_template);
+}
+
+/** The prompt text for a chat, with the generation prompt appended, as the model's template writes it. */
+export function renderChat(tokenizer: PreTrainedTokenizer, messages: ChatMessage[]): string {
+  return tokenizer.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true }) as string;
+}

@@ -1,0 +1,41 @@
+/** What the cache knows about one stored file of a model. */
+export interface CachedFile {
+  /** Path inside the model folder, e.g. `model.safetensors` or `onnx/model.onnx`. */
+  name: string;
+  /** Total size when known (Content-Length / Content-Range / File.size). */
+  size: number | null;
+  /** Bytes held in committed chunks; always a whole number of chunks until the file is complete. */
+  storedBytes: number;
+  chunkSize: number;
+  chunkCount: number;
+  complete: boolean;
+  url?: string;
+  etag?: string;
+  /** SHA-256 when the host states it (the hub's `X-Linked-Etag` for LFS files). */
+  sha256?: string;
+  lastModified?: string;
+}
+
+export interface ModelManifest {
+  /** Cache key of the model, e.g. `hf:org/name@main` or `url:http://…/stories260k`. */
+  key: string;
+  label: string;
+  source: { kind: string; location: string; revision?: string };
+  files: Record<string, CachedFile>;
+  /** Optional files the source does not have (so a later load does not ask again). */
+  absent: string[];
+  /** `complete` only once every required file is stored and validated. */
+  status: 'partial' | 'complete';
+  error?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export function storedBytes(m: ModelManifest): number {
+  return Object.values(m.files).reduce((sum, f) => sum + f.storedBytes, 0);
+}
+
+export function emptyManifest(key: string, label: string, source: ModelManifest['source']): ModelManifest {
+  const now = Date.now();
+  return { key, label, source, files: {}, absent: [], status: 'partial', createdAt: now, updatedAt: now };
+}
