@@ -76,7 +76,8 @@ export class LibraryState {
       else job.files[i] = entry;
     };
     try {
-      await this.api.download(source, id, Comlink.proxy(onProgress));
+      // Choices live in reactive state; the worker needs a plain, cloneable copy.
+      await this.api.download($state.snapshot(source) as ModelSource, id, Comlink.proxy(onProgress));
       job.state = 'done';
     } catch (err) {
       job.state = /cancelled/.test((err as Error).message) ? 'cancelled' : 'failed';

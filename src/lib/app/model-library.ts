@@ -4,6 +4,7 @@ import { ModelSourceError, hubSource, urlSource, type ModelSource } from '../mod
 import { storedBytes, type ModelManifest } from '../storage/manifest';
 import { ShardCache, type ProgressFn } from '../storage/shard-cache';
 import { browserEstimate } from '../storage/quota';
+import { formatBytes } from '../util/format';
 
 /** An entry of the model chooser. */
 export interface ModelChoice {
@@ -50,16 +51,18 @@ export async function discoverLocalModels(origin: string, fetchFn: typeof fetch 
   }
   if (!res.ok) return [];
   const body = (await res.json().catch(() => null)) as { models?: { name: string; files: { name: string; size: number }[] }[] } | null;
+  // Only complete checkpoints: a tokenizer-only folder cannot be evaluated.
+  const isCheckpoint = (files: { name: string }[]) =>
+    files.some((f) => f.name === 'config.json') && files.some((f) => f.name.endsWith('.safetensors') || f.name === 'model.safetensors.index.json');
   return (body?.models ?? [])
-    .filter((m) => typeof m?.name === 'string' && Array.isArray(m.files))
+    .filter((m) => typeof m?.name === 'string' && Array.isArray(m.files) && isCheckpoint(m.files))
     .map((m) => {
       const bytes = m.files.reduce((s, f) => s + (Number(f.size) || 0), 0);
-      const weights = m.files.some((f) => f.name.endsWith('.safetensors') || f.name === 'model.safetensors.index.json');
       return {
         id: `local:${m.name}`,
         label: m.name,
         kind: 'local' as const,
-        detail: `local folder · ${m.files.length} files · ${(bytes / 1e6).toFixed(1)} MB${weights ? '' : ' · no weights (tokenizer only)'}`,
+        detail: `local folder · ${m.files.length} files · ${formatBytes(bytes)}`,
         source: urlSource(`${origin}/models/${encodeURIComponent(m.name)}`, m.name),
       };
     });
