@@ -32,6 +32,8 @@ export class LibraryState {
   private readonly api: Comlink.Remote<ModelLibrary>;
 
   constructor() {
+    // A one-off URL for the worker script, not reactive state.
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity
     const worker = new Worker(new URL('../../workers/model.worker.ts', import.meta.url), { type: 'module', name: 'ctlab-model' });
     this.api = Comlink.wrap<ModelLibrary>(worker);
   }

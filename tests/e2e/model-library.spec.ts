@@ -28,14 +28,17 @@ test('lists stories260k, downloads it with visible progress, shows it cached wit
   // Real network throttling (≈150 kB/s) so the progress of the 1 MB weights file can be seen.
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
-  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 150_000, uploadThroughput: 150_000 });
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 20,
+    downloadThroughput: 150_000,
+    uploadThroughput: 150_000,
+  });
 
   await choice.getByRole('button', { name: 'Download stories260k' }).click();
   const weights = page.locator('li.file[data-file="model.safetensors"][data-phase="downloading"]');
   await expect(weights).toBeVisible({ timeout: 30_000 });
-  await expect
-    .poll(async () => Number(await weights.locator('progress').getAttribute('value')), { timeout: 30_000 })
-    .toBeGreaterThan(5);
+  await expect.poll(async () => Number(await weights.locator('progress').getAttribute('value')), { timeout: 30_000 }).toBeGreaterThan(5);
   await page.screenshot({ path: `${SHOTS}/2-downloading.png`, fullPage: true });
   const midway = Number(await weights.locator('progress').getAttribute('value'));
   expect(midway).toBeLessThan(100);

@@ -53,7 +53,8 @@ export async function discoverLocalModels(origin: string, fetchFn: typeof fetch 
   const body = (await res.json().catch(() => null)) as { models?: { name: string; files: { name: string; size: number }[] }[] } | null;
   // Only complete checkpoints: a tokenizer-only folder cannot be evaluated.
   const isCheckpoint = (files: { name: string }[]) =>
-    files.some((f) => f.name === 'config.json') && files.some((f) => f.name.endsWith('.safetensors') || f.name === 'model.safetensors.index.json');
+    files.some((f) => f.name === 'config.json') &&
+    files.some((f) => f.name.endsWith('.safetensors') || f.name === 'model.safetensors.index.json');
   return (body?.models ?? [])
     .filter((m) => typeof m?.name === 'string' && Array.isArray(m.files) && isCheckpoint(m.files))
     .map((m) => {

@@ -18,9 +18,16 @@ export async function axpyGpu(device: GPUDevice, a: number, x: Float32Array, y: 
   new Uint32Array(params, 4, 1)[0] = y.length;
   const xb = uploadF32(device, x);
   const yb = uploadF32(device, y);
-  dispatch(device, axpyWgsl, [{ kind: 'uniform', data: params }, { kind: 'read', buffer: xb }, { kind: 'readwrite', buffer: yb }], [
-    Math.ceil(y.length / WORKGROUP),
-  ]);
+  dispatch(
+    device,
+    axpyWgsl,
+    [
+      { kind: 'uniform', data: params },
+      { kind: 'read', buffer: xb },
+      { kind: 'readwrite', buffer: yb },
+    ],
+    [Math.ceil(y.length / WORKGROUP)],
+  );
   const out = await readF32(device, yb, y.length);
   xb.destroy();
   yb.destroy();

@@ -38,9 +38,7 @@ export async function requestAdapter(): Promise<GPUAdapter> {
   }
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
-    throw new WebGpuUnavailableError(
-      'WebGPU is present but no adapter was granted (blocklisted GPU or disabled driver).',
-    );
+    throw new WebGpuUnavailableError('WebGPU is present but no adapter was granted (blocklisted GPU or disabled driver).');
   }
   return adapter;
 }

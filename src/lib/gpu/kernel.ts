@@ -3,9 +3,7 @@
  * Pipelines are cached per device so repeated launches cost a dispatch, not a compile.
  */
 export type Binding =
-  | { kind: 'uniform'; data: ArrayBuffer }
-  | { kind: 'read'; buffer: GPUBuffer }
-  | { kind: 'readwrite'; buffer: GPUBuffer };
+  { kind: 'uniform'; data: ArrayBuffer } | { kind: 'read'; buffer: GPUBuffer } | { kind: 'readwrite'; buffer: GPUBuffer };
 
 const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 

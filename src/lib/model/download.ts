@@ -5,15 +5,7 @@ import { parseModelSpecText } from './config';
 import type { ModelSpec } from './spec';
 import { SafetensorsFile } from './safetensors';
 import { WeightStore } from './weights';
-import {
-  fileUrl,
-  relativePath,
-  sourceDescriptor,
-  sourceKey,
-  sourceLabel,
-  ModelSourceError,
-  type ModelSource,
-} from './sources';
+import { fileUrl, relativePath, sourceDescriptor, sourceKey, sourceLabel, ModelSourceError, type ModelSource } from './sources';
 
 /** Files a Llama-family checkpoint cannot be used without (the weights are resolved separately). */
 export const REQUIRED_FILES = ['config.json', 'tokenizer.json'] as const;
@@ -93,7 +85,8 @@ export async function downloadModel(cache: ShardCache, src: ModelSource, opts: D
 export async function openCachedModel(cache: ShardCache, key: string): Promise<CachedModel> {
   const manifest = await cache.manifest(key);
   if (!manifest) throw new ModelSourceError(`${key} is not in the cache`);
-  if (manifest.status !== 'complete') throw new ModelSourceError(`${manifest.label} is only partly downloaded${manifest.error ? `: ${manifest.error}` : ''}`);
+  if (manifest.status !== 'complete')
+    throw new ModelSourceError(`${manifest.label} is only partly downloaded${manifest.error ? `: ${manifest.error}` : ''}`);
   const spec = parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${manifest.label}`);
   const index = manifest.files[WEIGHTS_INDEX] ? parseIndex(await cache.readText(key, WEIGHTS_INDEX), manifest.label) : null;
   const weightFiles = index ? [...new Set(Object.values(index.weight_map))].sort() : [SINGLE_WEIGHTS];
@@ -133,9 +126,11 @@ function fileFetcher(cache: ShardCache, src: ModelSource, key: string, opts: Dow
 }
 
 function missingHint(file: string): string {
-  if (file === 'tokenizer.json') return 'The model needs a fast tokenizer (tokenizer.json); checkpoints with only a SentencePiece tokenizer.model are not supported.';
+  if (file === 'tokenizer.json')
+    return 'The model needs a fast tokenizer (tokenizer.json); checkpoints with only a SentencePiece tokenizer.model are not supported.';
   if (file === 'config.json') return 'Check the model id, revision or base URL: every Hugging Face model folder has a config.json.';
-  if (file === SINGLE_WEIGHTS) return 'The model needs safetensors weights (model.safetensors or model.safetensors.index.json with shards); PyTorch .bin checkpoints are not supported.';
+  if (file === SINGLE_WEIGHTS)
+    return 'The model needs safetensors weights (model.safetensors or model.safetensors.index.json with shards); PyTorch .bin checkpoints are not supported.';
   return '';
 }
 
@@ -147,7 +142,11 @@ function parseIndex(text: string, label: string): ShardIndex {
     throw new ModelSourceError(`${WEIGHTS_INDEX} of ${label} is not valid JSON: ${(err as Error).message}`);
   }
   const map = (json as ShardIndex | null)?.weight_map;
-  if (!map || typeof map !== 'object' || Object.values(map).some((v) => typeof v !== 'string' || !v.endsWith('.safetensors') || v.includes('..'))) {
+  if (
+    !map ||
+    typeof map !== 'object' ||
+    Object.values(map).some((v) => typeof v !== 'string' || !v.endsWith('.safetensors') || v.includes('..'))
+  ) {
     throw new ModelSourceError(`${WEIGHTS_INDEX} of ${label} has no valid weight_map of tensor names to .safetensors shard files`);
   }
   return json as ShardIndex;

@@ -14,7 +14,9 @@ export class ModelSourceError extends Error {
 export function hubSource(repo: string, revision = 'main', host?: string): ModelSource {
   const id = repo.trim();
   if (!REPO_ID.test(id) || id.includes('..')) {
-    throw new ModelSourceError(`"${repo}" is not a Hugging Face model id; expected the form organisation/name, e.g. HuggingFaceTB/SmolLM2-135M-Instruct`);
+    throw new ModelSourceError(
+      `"${repo}" is not a Hugging Face model id; expected the form organisation/name, e.g. HuggingFaceTB/SmolLM2-135M-Instruct`,
+    );
   }
   return { kind: 'hub', repo: id, revision, ...(host ? { host } : {}) };
 }
@@ -26,7 +28,8 @@ export function urlSource(baseUrl: string, label?: string): ModelSource {
   } catch {
     throw new ModelSourceError(`"${baseUrl}" is not a valid URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ModelSourceError(`Only http(s) model URLs are supported, not ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ModelSourceError(`Only http(s) model URLs are supported, not ${url.protocol}`);
   return { kind: 'url', baseUrl: url.href.replace(/\/+$/, ''), ...(label ? { label } : {}) };
 }
 

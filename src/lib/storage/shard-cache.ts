@@ -389,7 +389,8 @@ export class ShardCache {
     const key = `${model}\u0000${file}\u0000${index}`;
     if (this.lastChunk?.key === key) return this.lastChunk.bytes;
     const bytes = await get<Uint8Array>(chunkKey(model, file, index), this.stores.chunks);
-    if (!bytes) throw new IntegrityError(`Chunk ${index} of ${file} (${model}) is missing from IndexedDB; delete the model and download it again`);
+    if (!bytes)
+      throw new IntegrityError(`Chunk ${index} of ${file} (${model}) is missing from IndexedDB; delete the model and download it again`);
     this.lastChunk = { key, bytes };
     return bytes;
   }

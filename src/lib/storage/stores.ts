@@ -26,9 +26,7 @@ export function chunkKey(model: string, file: string, index: number): ChunkKey {
 /** All chunk keys of a model, or of one file when `file` is given. */
 export function chunkRange(model: string, file?: string): IDBKeyRange {
   // Arrays sort after numbers and strings, so `[]` is an upper bound for any index or file name.
-  return file === undefined
-    ? IDBKeyRange.bound([model], [model, []])
-    : IDBKeyRange.bound([model, file], [model, file, []]);
+  return file === undefined ? IDBKeyRange.bound([model], [model, []]) : IDBKeyRange.bound([model, file], [model, file, []]);
 }
 
 export function requestToPromise<T>(req: IDBRequest<T>): Promise<T> {

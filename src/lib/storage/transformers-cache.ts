@@ -12,7 +12,12 @@ let installed = false;
 
 /** The id transformers.js is given for a cached model; valid as a hub-style `org/name` id. */
 export function transformersIdFor(cache: ShardCache, modelKey: string): string {
-  const slug = modelKey.replace(/[^A-Za-z0-9._]+/g, '_').replace(/_+/g, '_').replace(/^[_.]+|[_.]+$/g, '').slice(0, 90) || 'model';
+  const slug =
+    modelKey
+      .replace(/[^A-Za-z0-9._]+/g, '_')
+      .replace(/_+/g, '_')
+      .replace(/^[_.]+|[_.]+$/g, '')
+      .slice(0, 90) || 'model';
   const id = `ctlab/${slug}`;
   byId.set(id, { cache, key: modelKey });
   installTransformersCache();
@@ -44,7 +49,10 @@ function installTransformersCache(): void {
       const blob = await target.cache.fileBlob(target.key, file);
       return new Response(blob, {
         status: 200,
-        headers: { 'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream', 'content-length': String(blob.size) },
+        headers: {
+          'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+          'content-length': String(blob.size),
+        },
       });
     },
     // Files reach the cache through ShardCache; transformers.js never writes here.

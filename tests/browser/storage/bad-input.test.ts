@@ -20,7 +20,10 @@ async function fixtureModel(name: string, replace: Record<string, Uint8Array | s
   return `${location.origin}/fixtures/${name}`;
 }
 
-function splitSafetensors(file: Uint8Array): { header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>; data: Uint8Array } {
+function splitSafetensors(file: Uint8Array): {
+  header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  data: Uint8Array;
+} {
   const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
   return { header: JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n))), data: file.subarray(8 + n) };
 }
@@ -73,7 +76,9 @@ describe('bad model input is refused with a clear message and nothing marked com
   it('malformed header JSON', async () => {
     const original = await fetchBytes(`${STORIES}/model.safetensors`);
     const { data } = splitSafetensors(original);
-    const { error, cache, key } = await attempt('bad-json', { 'model.safetensors': joinSafetensors('{"model.norm.weight": {"dtype": "F32", ', data) });
+    const { error, cache, key } = await attempt('bad-json', {
+      'model.safetensors': joinSafetensors('{"model.norm.weight": {"dtype": "F32", ', data),
+    });
     expect(error?.message).toMatch(/JSON/i);
     await expectNothingComplete(cache, key);
   });
