@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './server/chromium.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './server/chromium.js';
 
 const PORT = Number(process.env.CTLAB_E2E_PORT ?? 4317);
 

@@ -2,9 +2,9 @@
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { playwright } from '@vitest/browser-playwright';
-import { modelsMiddleware, resolveModelsDir } from './server/models-middleware.ts';
+import { modelsMiddleware, resolveModelsDir } from './server/models-middleware.js';
 import { testFaultsMiddleware } from './server/test-faults-middleware.ts';
-import { CHROMIUM_ARGS, CHROMIUM_PATH } from './server/chromium.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './server/chromium.js';
 
 const root = import.meta.dirname;
 const modelsDir = resolveModelsDir(root);

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import sirv from 'sirv';
-import type { Middleware } from './models-middleware.ts';
+import type { Middleware } from './models-middleware.js';
 
 /**
  * Test-only HTTP behaviour, so download code is exercised against a real server:

@@ -4,6 +4,7 @@ import type { CachedModelSummary, ModelChoice, ModelLibrary, StorageSummary } fr
 import { FEATURED_MODELS, discoverLocalModels, parseSourceInput } from '../lib/app/model-library';
 import { filesSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
+import { modelWorker } from './workers';
 
 export interface FileProgress {
   file: string;
@@ -29,14 +30,7 @@ export class LibraryState {
   storage = $state<StorageSummary | null>(null);
   error = $state<string | null>(null);
 
-  private readonly api: Comlink.Remote<ModelLibrary>;
-
-  constructor() {
-    // A one-off URL for the worker script, not reactive state.
-    // eslint-disable-next-line svelte/prefer-svelte-reactivity
-    const worker = new Worker(new URL('../../workers/model.worker.ts', import.meta.url), { type: 'module', name: 'ctlab-model' });
-    this.api = Comlink.wrap<ModelLibrary>(worker);
-  }
+  private readonly api: Comlink.Remote<ModelLibrary> = modelWorker();
 
   async init(): Promise<void> {
     const [local, adapter] = await Promise.all([discoverLocalModels(location.origin), this.api.adapter()]);

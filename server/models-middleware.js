@@ -1,23 +1,28 @@
+// @ts-check
+// Plain JavaScript so both vite.config.ts and the `ctlab` CLI (plain Node) can import it.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import sirv from 'sirv';
 
-type Next = (err?: unknown) => void;
-export type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+/**
+ * @typedef {import('node:http').IncomingMessage} IncomingMessage
+ * @typedef {import('node:http').ServerResponse} ServerResponse
+ * @typedef {(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void} Middleware
+ * @typedef {{ name: string, files: { name: string, size: number }[] }} LocalModelEntry
+ */
 
-/** Files whose presence marks a folder as a model the page can offer. */
+/** Files whose presence marks a folder as a model (or tokenizer) folder. */
 const MODEL_MARKERS = ['config.json', 'tokenizer.json'];
 
-export interface LocalModelEntry {
-  name: string;
-  files: { name: string; size: number }[];
-}
-
-/** Lists the immediate sub-folders of `dir` that look like Hugging Face model folders. */
-export function listLocalModels(dir: string): LocalModelEntry[] {
+/**
+ * Lists the immediate sub-folders of `dir` that look like Hugging Face model folders.
+ * @param {string} dir
+ * @returns {LocalModelEntry[]}
+ */
+export function listLocalModels(dir) {
   if (!existsSync(dir)) return [];
-  const out: LocalModelEntry[] = [];
+  /** @type {LocalModelEntry[]} */
+  const out = [];
   for (const name of readdirSync(dir).sort()) {
     const folder = join(dir, name);
     if (!statSync(folder).isDirectory()) continue;
@@ -29,8 +34,12 @@ export function listLocalModels(dir: string): LocalModelEntry[] {
   return out;
 }
 
-/** Where the dev and preview servers look for local models. */
-export function resolveModelsDir(root: string): string | null {
+/**
+ * Where the dev and preview servers look for local models: `CTLAB_MODELS_DIR`, else `../shared/models`.
+ * @param {string} root
+ * @returns {string | null}
+ */
+export function resolveModelsDir(root) {
   const configured = process.env.CTLAB_MODELS_DIR;
   if (configured) return resolve(root, configured);
   const fallback = resolve(root, '../shared/models');
@@ -40,8 +49,10 @@ export function resolveModelsDir(root: string): string | null {
 /**
  * Serves `dir` under `/models/` with byte ranges and ETags (sirv handles both), and
  * `/models/index.json` as the list of model folders found there.
+ * @param {string | null} dir
+ * @returns {Middleware}
  */
-export function modelsMiddleware(dir: string | null): Middleware {
+export function modelsMiddleware(dir) {
   const files = dir ? sirv(dir, { dev: true, etag: true, dotfiles: false }) : null;
   return (req, res, next) => {
     const url = req.url ?? '';

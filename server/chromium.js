@@ -1,3 +1,6 @@
+// @ts-check
+// Plain JavaScript so the test configs and the `ctlab` CLI share one definition.
+
 /** The system Chromium (Debian's package); no test tool downloads a browser of its own. */
 export const CHROMIUM_PATH = process.env.CTLAB_CHROMIUM ?? '/usr/bin/chromium';
 

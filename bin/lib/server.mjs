@@ -1,0 +1,53 @@
+// @ts-check
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import { basename, resolve } from 'node:path';
+import sirv from 'sirv';
+import { modelsMiddleware, resolveModelsDir } from '../../server/models-middleware.js';
+
+/**
+ * Serves the built app, the configured local models directory at `/models/`, and each local
+ * model directory named on the command line at `/cli-models/{hash}/{name}/`, on 127.0.0.1 only.
+ * The port is fixed because IndexedDB belongs to an origin: another port would be another cache.
+ * @param {{ root: string, dist: string, modelDirs: string[], port: number }} opts
+ * @returns {Promise<{ origin: string, modelUrls: string[], close: () => Promise<void> }>}
+ */
+export async function serveApp({ root, dist, modelDirs, port }) {
+  const app = sirv(dist, { single: true, etag: true });
+  const models = modelsMiddleware(resolveModelsDir(root));
+  // A hash of the absolute path keeps each folder's URL, and so its cache key, stable across runs.
+  const ids = modelDirs.map((dir) => createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 10));
+  const cliModels = new Map(modelDirs.map((dir, i) => [ids[i], sirv(resolve(dir), { dev: true, etag: true, dotfiles: false })]));
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    const cli = /^\/cli-models\/([0-9a-f]+)\/[^/]+(\/.*)$/.exec(url);
+    const notFound = () => {
+      res.statusCode = 404;
+      res.end('not found');
+    };
+    const serveModel = cli ? cliModels.get(cli[1]) : undefined;
+    if (cli && serveModel) {
+      req.url = cli[2];
+      return serveModel(req, res, notFound);
+    }
+    models(req, res, () => app(req, res, notFound));
+  });
+  await new Promise((ok, reject) => {
+    server.once('error', (err) =>
+      reject(
+        /** @type {NodeJS.ErrnoException} */ (err).code === 'EADDRINUSE'
+          ? new Error(`port ${port} is in use (another ctlab running?); pass --port N (each port has its own browser cache)`)
+          : err,
+      ),
+    );
+    server.listen(port, '127.0.0.1', () => ok(undefined));
+  });
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('could not start the local server');
+  const origin = `http://127.0.0.1:${address.port}`;
+  return {
+    origin,
+    modelUrls: modelDirs.map((dir, i) => `${origin}/cli-models/${ids[i]}/${encodeURIComponent(basename(resolve(dir)))}`),
+    close: () => new Promise((ok) => server.close(() => ok(undefined))),
+  };
+}

@@ -1,0 +1,58 @@
+import { expect, test } from '@playwright/test';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function ctlab(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('node', ['bin/ctlab.mjs', ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = err ? Number((err as { code?: unknown }).code) || 1 : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test.describe('ctlab CLI', () => {
+  const profile = mkdtempSync(join(tmpdir(), 'ctlab-cli-'));
+  // Its own port, so the CLI never shares an origin (and a cache) with a developer's runs.
+  const common = ['--profile', profile, '--port', '47699'];
+  test.afterAll(() => rmSync(profile, { recursive: true, force: true }));
+
+  test('downloads a local folder through the cache, lists it, finds it cached next time, deletes it', async () => {
+    const first = await ctlab(['download', '--model', '../shared/models/stories260k', '--json', ...common]);
+    expect(first.code, first.stderr).toBe(0);
+    const summary = JSON.parse(first.stdout);
+    expect(summary.status).toBe('complete');
+    expect(summary.bytes).toBe(1061125);
+    expect(first.stderr).toContain('model.safetensors: stored');
+
+    const again = await ctlab(['download', '--model', '../shared/models/stories260k', '--json', ...common]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain('model.safetensors: cached');
+    expect(again.stderr).not.toContain('downloading');
+
+    const listed = JSON.parse((await ctlab(['models', '--json', '--quiet', ...common])).stdout);
+    expect(listed.map((m: { label: string }) => m.label)).toEqual(['stories260k']);
+
+    const deleted = await ctlab(['delete', '--model', '../shared/models/stories260k', '--json', ...common]);
+    expect(deleted.code).toBe(0);
+    expect(JSON.parse((await ctlab(['models', '--json', '--quiet', ...common])).stdout)).toEqual([]);
+  });
+
+  test('bad arguments give one clear line and a non-zero exit', async () => {
+    const missing = await ctlab(['download', '--model', './no/such/folder', ...common]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr.trim()).toBe('ctlab: no such model folder: ./no/such/folder');
+    const badId = await ctlab(['download', '--model', 'not-an-id', ...common]);
+    expect(badId.code).not.toBe(0);
+    expect(badId.stderr).toMatch(/^ctlab: "not-an-id" is not a Hugging Face model id/m);
+    expect(badId.stderr).not.toContain('    at ');
+  });
+});
