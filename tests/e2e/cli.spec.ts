@@ -31,12 +31,12 @@ test.describe('ctlab CLI', () => {
     const summary = JSON.parse(first.stdout);
     expect(summary.status).toBe('complete');
     expect(summary.bytes).toBe(1061125);
-    expect(first.stderr).toContain('model.safetensors: stored');
+    expect(first.stderr, first.stderr).toContain('model.safetensors: stored');
 
     const again = await ctlab(['download', '--model', '../shared/models/stories260k', '--json', ...common]);
-    expect(again.code).toBe(0);
-    expect(again.stderr).toContain('model.safetensors: cached');
-    expect(again.stderr).not.toContain('downloading');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr, again.stderr).toContain('model.safetensors: cached');
+    expect(again.stderr, again.stderr).not.toContain('downloading');
 
     const listed = JSON.parse((await ctlab(['models', '--json', '--quiet', ...common])).stdout);
     expect(listed.map((m: { label: string }) => m.label)).toEqual(['stories260k']);

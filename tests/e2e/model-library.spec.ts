@@ -68,3 +68,17 @@ test('a typo in a hub id is refused with a message, not a request', async ({ pag
   await page.getByRole('button', { name: 'Download', exact: true }).last().click();
   await expect(page.getByRole('alert')).toContainText('is not a Hugging Face model id');
 });
+
+test('a folder picked from disk goes through the same cache', async ({ page }) => {
+  const errors = watchConsole(page);
+  await page.goto('/');
+  await expect(page.getByTestId('webgpu-adapter')).toBeVisible();
+  await page.locator('input[type="file"][webkitdirectory]').setInputFiles('../shared/models/stories260k');
+  await expect(page.locator('article.job[data-state="done"]')).toBeVisible({ timeout: 60_000 });
+  const row = page.locator('table.cache tr[data-model="stories260k"]');
+  await expect(row).toHaveAttribute('data-status', 'complete');
+  await expect(row).toHaveAttribute('title', /^local:stories260k$/);
+  await row.getByRole('button', { name: 'Delete stories260k' }).click();
+  await expect(page.getByTestId('cache-empty')).toBeVisible();
+  expect(errors).toEqual([]);
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { downloadModel, openCachedModel, openWeights } from '../../../src/lib/model/download';
-import { urlSource, hubSource } from '../../../src/lib/model/sources';
+import { filesSource, hubSource, urlSource } from '../../../src/lib/model/sources';
 import { DownloadInterruptedError } from '../../../src/lib/storage/errors';
 import type { ProgressEvent } from '../../../src/lib/storage/shard-cache';
 import { equalBytes, fetchBytes, freshCache, serverRequests, STORIES } from '../helpers';
@@ -104,5 +104,30 @@ describe('shard cache: stories260k over HTTP into IndexedDB', () => {
     expect(await cache.manifest(model.key)).toBeUndefined();
     expect(await cache.listModels()).toEqual([]);
     await expect(openCachedModel(cache, model.key)).rejects.toThrow(/not in the cache/);
+  });
+});
+
+describe('shard cache: local files (a picked folder or dropped files)', () => {
+  it('stores File objects through the same chunking and validation', async () => {
+    const names = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
+    const files = await Promise.all(
+      names.map(async (n) => new File([(await fetchBytes(`${STORIES}/${n}`)) as Uint8Array<ArrayBuffer>], n)),
+    );
+    const cache = freshCache();
+    await serverRequests(true);
+    const model = await downloadModel(cache, filesSource(files, 'stories-from-disk'));
+    expect(model.key).toBe('local:stories-from-disk');
+    expect(model.manifest.status).toBe('complete');
+    expect(await serverRequests()).toEqual([]);
+    const original = await fetchBytes(`${STORIES}/model.safetensors`);
+    expect(equalBytes(await cache.readFile(model.key, 'model.safetensors'), original)).toBe(true);
+  });
+
+  it('names the missing file when the chosen files are not a model folder', async () => {
+    const cache = freshCache();
+    const files = [new File(['{}'], 'notes.txt')];
+    await expect(downloadModel(cache, filesSource(files, 'not-a-model'))).rejects.toThrow(
+      /config\.json is missing from the chosen files \(notes\.txt\)/,
+    );
   });
 });
