@@ -1,6 +1,6 @@
 import { describeAdapter, type AdapterReport } from '../gpu/device';
 import { downloadModel } from '../model/download';
-import { ModelSourceError, hubSource, urlSource, type ModelSource } from '../model/sources';
+import { ModelSourceError, hubSource, sourceFromDescriptor, urlSource, type ModelSource } from '../model/sources';
 import { storedBytes, type ModelManifest } from '../storage/manifest';
 import { ShardCache, type ProgressFn } from '../storage/shard-cache';
 import { browserEstimate } from '../storage/quota';
@@ -23,6 +23,8 @@ export interface CachedModelSummary {
   error?: string;
   files: { name: string; size: number | null; storedBytes: number; complete: boolean }[];
   updatedAt: number;
+  /** Where a partial download can be resumed from; null for local files (they must be chosen again). */
+  resumeFrom: ModelSource | null;
 }
 
 export interface StorageSummary {
@@ -87,6 +89,7 @@ export function summarize(m: ModelManifest): CachedModelSummary {
     ...(m.error ? { error: m.error } : {}),
     files: Object.values(m.files).map((f) => ({ name: f.name, size: f.size, storedBytes: f.storedBytes, complete: f.complete })),
     updatedAt: m.updatedAt,
+    resumeFrom: m.status === 'complete' ? null : sourceFromDescriptor(m.source),
   };
 }
 

@@ -95,3 +95,13 @@ export function fileUrl(src: ModelSource, file: string): string {
       throw new ModelSourceError('Local files have no URL');
   }
 }
+
+/** Rebuilds a resumable source from a manifest's descriptor; local files cannot be re-read. */
+export function sourceFromDescriptor(d: { kind: string; location: string; revision?: string }): ModelSource | null {
+  if (d.kind === 'url') return urlSource(d.location);
+  if (d.kind === 'hub') {
+    const at = d.location.lastIndexOf('/', d.location.lastIndexOf('/') - 1);
+    return hubSource(d.location.slice(at + 1), d.revision ?? 'main', d.location.slice(0, at));
+  }
+  return null;
+}

@@ -280,7 +280,11 @@ export class ShardCache {
           buffer.set(bytes.subarray(0, take), filled);
           filled += take;
           bytes = bytes.subarray(take);
-          if (filled === buffer.length) await commit();
+          if (filled === buffer.length) {
+            await commit();
+            // One network read can span many records; report each so progress never jumps from 0 to done.
+            report();
+          }
         }
         report();
       }

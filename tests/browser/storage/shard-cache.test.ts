@@ -131,3 +131,15 @@ describe('shard cache: local files (a picked folder or dropped files)', () => {
     );
   });
 });
+
+describe('resuming from a manifest', () => {
+  it('rebuilds hub and URL sources from the stored descriptor', async () => {
+    const { sourceDescriptor, sourceFromDescriptor, sourceKey } = await import('../../../src/lib/model/sources');
+    for (const src of [hubSource('org/name', 'v2', `${location.origin}/hub`), urlSource(`${location.origin}${STORIES}`)]) {
+      const back = sourceFromDescriptor(sourceDescriptor(src));
+      expect(back && sourceKey(back)).toBe(sourceKey(src));
+      expect(back).toEqual(src);
+    }
+    expect(sourceFromDescriptor({ kind: 'files', location: 'x' })).toBeNull();
+  });
+});
