@@ -3,7 +3,7 @@
 // The headless CLI: serves the built app on localhost, drives it in headless Chromium through
 // its `window.ctlab` API, streams progress to stderr and prints results on stdout. It adds no
 // second code path: every command runs the same src/lib code the page runs.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = `ctlab — Compressed Trust Lab from the command line
 
 Usage:
+  ctlab generate --model M --prompt TEXT [--max-new-tokens N] [--chat] [--temperature T --seed S]
+                 [--stop STR]... [--device webgpu|wasm] [--json]
+  ctlab ppl --model M (--text TEXT | --text-file F) [--device webgpu|wasm] [--json]
   ctlab download --model M [--json]     download (or resume) a model into the cache
   ctlab models [--json]                 list cached models
   ctlab delete --model M                remove a cached model
@@ -31,6 +34,15 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     model: { type: 'string' },
+    prompt: { type: 'string' },
+    text: { type: 'string' },
+    'text-file': { type: 'string' },
+    'max-new-tokens': { type: 'string', default: '64' },
+    temperature: { type: 'string', default: '0' },
+    seed: { type: 'string', default: '0' },
+    stop: { type: 'string', multiple: true },
+    chat: { type: 'boolean', default: false },
+    device: { type: 'string', default: 'auto' },
     profile: { type: 'string' },
     port: { type: 'string', default: '47613' },
     json: { type: 'boolean', default: false },
@@ -60,6 +72,13 @@ async function ensureBuilt() {
   return dist;
 }
 
+/** @param {'max-new-tokens'} name */
+function positiveInt(name) {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive integer`);
+  return n;
+}
+
 /** @param {string | undefined} m */
 function modelArg(m) {
   if (!m) fail('--model is required');
@@ -71,9 +90,21 @@ function modelArg(m) {
 }
 
 let lastProgress = '';
+let streamed = '';
 /** @param {any} e */
 function progress(e) {
-  if (values.quiet || !e) return;
+  if (!e) return;
+  if (e.phase === 'text') {
+    // Streamed generation goes to stdout unless stdout is reserved for JSON.
+    if (!values.json) process.stdout.write(e.text);
+    streamed += e.text;
+    return;
+  }
+  if (values.quiet) return;
+  if (e.phase === 'status') {
+    process.stderr.write(`${e.message}\n`);
+    return;
+  }
   const pct = e.total ? ` ${((100 * e.loaded) / e.total).toFixed(0)}%` : '';
   const line = `${e.file ?? e.phase}: ${e.phase}${pct}`;
   if (line !== lastProgress) process.stderr.write(`${line}\n`);
@@ -95,7 +126,45 @@ async function main() {
   const source = !spec ? null : spec.kind === 'dir' ? { kind: 'url', url: server.modelUrls[0] } : spec;
   try {
     let result;
+    const device = /** @type {string} */ (values.device);
+    if (!['auto', 'webgpu', 'wasm'].includes(device)) fail(`--device must be webgpu, wasm or auto, not ${device}`);
     switch (command) {
+      case 'generate': {
+        if (values.prompt === undefined) fail('generate needs --prompt TEXT');
+        const prompt = /** @type {string} */ (values.prompt);
+        const request = {
+          ...(values.chat ? { messages: [{ role: 'user', content: prompt }] } : { prompt }),
+          maxNewTokens: positiveInt('max-new-tokens'),
+          temperature: Number(values.temperature),
+          seed: Number(values.seed),
+          stop: values.stop ?? [],
+        };
+        result = await app.call('generate', { source, device, request });
+        if (!values.json) {
+          // Streamed pieces travel asynchronously from the page; print whatever had not arrived yet.
+          process.stdout.write(`${result.text.startsWith(streamed) ? result.text.slice(streamed.length) : ''}\n`);
+          process.stderr.write(
+            `${result.newIds.length} tokens · ${result.finish} · ${result.device}${result.adapter ? ` (${result.adapter})` : ''}\n`,
+          );
+          return;
+        }
+        result = {
+          ids: result.ids,
+          prompt_ids: result.promptIds,
+          text: result.text,
+          finish: result.finish,
+          device: result.device,
+          adapter: result.adapter,
+          tokens_per_second: result.tokensPerSecond,
+        };
+        break;
+      }
+      case 'ppl': {
+        const text = values['text-file'] ? readFileSync(values['text-file'], 'utf8') : values.text;
+        if (text === undefined) fail('ppl needs --text TEXT or --text-file F');
+        result = await app.call('ppl', { source, device, text });
+        break;
+      }
       case 'download':
         result = await app.call('download', { source });
         break;

@@ -1,16 +1,20 @@
 import * as Comlink from 'comlink';
+import type { GenerateRequest } from '../lib/app/inference-service';
 import { parseSourceInput } from '../lib/app/model-library';
+import type { Device } from '../lib/infer/causal-lm';
 import { sourceKey, urlSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
-import { modelWorker } from './workers';
+import { evalWorker, modelWorker } from './workers';
 
 /** How the CLI names a model: a URL (local folders are served by the CLI) or a hub id. */
 export type AutomationSource = { kind: 'url'; url: string } | { kind: 'hub'; id: string };
 
+type ProgressMessage = ProgressEvent | { phase: 'status'; message: string } | { phase: 'text'; text: string };
+
 declare global {
   interface Window {
     ctlab?: ReturnType<typeof automationApi>;
-    __ctlabProgress?: (e: ProgressEvent) => void;
+    __ctlabProgress?: (e: ProgressMessage) => void;
   }
 }
 
@@ -20,15 +24,43 @@ function toSource(s: AutomationSource): ModelSource {
 
 /** The programmatic API the headless CLI drives; the same workers the page's buttons use. */
 function automationApi() {
-  const api = modelWorker();
-  const report = Comlink.proxy((e: ProgressEvent) => window.__ctlabProgress?.(e));
+  const models = modelWorker();
+  const infer = evalWorker();
+  const report = (e: ProgressMessage) => window.__ctlabProgress?.(e);
+  const progress = Comlink.proxy((e: ProgressEvent) => report(e));
+  const status = Comlink.proxy((message: string) => report({ phase: 'status', message }));
+  const text = Comlink.proxy((t: string) => report({ phase: 'text', text: t }));
+
+  async function ready(source: AutomationSource, device: Device | 'auto') {
+    const model = await models.download(toSource(source), crypto.randomUUID(), progress);
+    await infer.load(model.key, device, status);
+    return model;
+  }
+
   return {
-    download: ({ source }: { source: AutomationSource }) => api.download(toSource(source), crypto.randomUUID(), report),
-    models: () => api.list(),
+    download: ({ source }: { source: AutomationSource }) => models.download(toSource(source), crypto.randomUUID(), progress),
+    models: () => models.list(),
     delete: async ({ source }: { source: AutomationSource }) => {
       const key = sourceKey(toSource(source));
-      await api.remove(key);
+      await infer.unload(key);
+      await models.remove(key);
       return { deleted: key };
+    },
+    generate: async ({
+      source,
+      device = 'auto',
+      request,
+    }: {
+      source: AutomationSource;
+      device?: Device | 'auto';
+      request: GenerateRequest;
+    }) => {
+      const model = await ready(source, device);
+      return infer.generate(model.key, device, request, text);
+    },
+    ppl: async ({ source, device = 'auto', text: body }: { source: AutomationSource; device?: Device | 'auto'; text: string }) => {
+      const model = await ready(source, device);
+      return infer.perplexity(model.key, device, body);
     },
   };
 }

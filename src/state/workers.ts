@@ -1,7 +1,9 @@
 import * as Comlink from 'comlink';
+import type { InferenceService } from '../lib/app/inference-service';
 import type { ModelLibrary } from '../lib/app/model-library';
 
 let modelApi: Comlink.Remote<ModelLibrary> | null = null;
+let evalApi: Comlink.Remote<InferenceService> | null = null;
 
 /** The one model worker of the page: downloads and IndexedDB work run there. */
 export function modelWorker(): Comlink.Remote<ModelLibrary> {
@@ -10,4 +12,13 @@ export function modelWorker(): Comlink.Remote<ModelLibrary> {
     modelApi = Comlink.wrap<ModelLibrary>(worker);
   }
   return modelApi;
+}
+
+/** The one inference worker of the page: ONNX sessions live there so the page never blocks. */
+export function evalWorker(): Comlink.Remote<InferenceService> {
+  if (!evalApi) {
+    const worker = new Worker(new URL('../../workers/eval.worker.ts', import.meta.url), { type: 'module', name: 'ctlab-eval' });
+    evalApi = Comlink.wrap<InferenceService>(worker);
+  }
+  return evalApi;
 }

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -44,6 +44,50 @@ test.describe('ctlab CLI', () => {
     const deleted = await ctlab(['delete', '--model', '../shared/models/stories260k', '--json', ...common]);
     expect(deleted.code).toBe(0);
     expect(JSON.parse((await ctlab(['models', '--json', '--quiet', ...common])).stdout)).toEqual([]);
+  });
+
+  const reference = JSON.parse(readFileSync('../shared/models/stories260k/reference.json', 'utf8'));
+
+  for (const device of ['wasm', 'webgpu']) {
+    test(`generate --json reproduces the reference greedy ids on ${device}`, async () => {
+      const run = await ctlab([
+        'generate',
+        '--model',
+        '../shared/models/stories260k',
+        '--prompt',
+        'Once upon a time',
+        '--max-new-tokens',
+        '40',
+        '--device',
+        device,
+        '--json',
+        ...common,
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      const out = JSON.parse(run.stdout);
+      expect(out.ids).toEqual(reference.greedy.ids);
+      expect(out.device).toBe(device);
+      if (device === 'webgpu') expect(out.adapter).toMatch(/\w/);
+      expect(typeof out.text).toBe('string');
+    });
+  }
+
+  test('ppl --json matches the reference mean NLL', async () => {
+    const run = await ctlab([
+      'ppl',
+      '--model',
+      '../shared/models/stories260k',
+      '--text',
+      reference.nll.text,
+      '--json',
+      '--quiet',
+      ...common,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const out = JSON.parse(run.stdout);
+    expect(Math.abs(out.mean_nll - reference.nll.mean_nll_nats)).toBeLessThan(2e-3);
+    expect(out.tokens).toBe(reference.nll.ids.length - 1);
+    expect(out.ppl).toBeCloseTo(Math.exp(out.mean_nll), 10);
   });
 
   test('bad arguments give one clear line and a non-zero exit', async () => {

@@ -1,0 +1,85 @@
+import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
+import { generate, type GenerateOptions, type GenerateResult } from '../infer/generate';
+import { klToReference, perplexity, scoreOptions, type KlResult, type OptionScores, type WindowOptions } from '../infer/scoring';
+import { ShardCache } from '../storage/shard-cache';
+
+export interface SessionInfo {
+  key: string;
+  label: string;
+  device: Device;
+  adapter: string | null;
+  fallbackReason?: string;
+}
+
+export type GenerateRequest = Omit<GenerateOptions, 'onText' | 'signal'>;
+
+/**
+ * Runs cached models for the page (in `workers/eval.worker.ts`): one loaded session per model
+ * and device, reused across calls.
+ */
+export class InferenceService {
+  private readonly sessions = new Map<string, Promise<LoadedLm>>();
+
+  constructor(private readonly cache = new ShardCache()) {}
+
+  private session(key: string, device: Device | 'auto' = 'auto', onStatus?: (msg: string) => void): Promise<LoadedLm> {
+    const id = `${device}\u0000${key}`;
+    let lm = this.sessions.get(id);
+    if (!lm) {
+      lm = loadCausalLm(this.cache, key, { device, onStatus });
+      this.sessions.set(id, lm);
+      lm.catch(() => this.sessions.delete(id));
+    }
+    return lm;
+  }
+
+  async load(key: string, device: Device | 'auto' = 'auto', onStatus?: (msg: string) => void): Promise<SessionInfo> {
+    const lm = await this.session(key, device, onStatus);
+    return {
+      key,
+      label: lm.label,
+      device: lm.device,
+      adapter: lm.adapter,
+      ...(lm.fallbackReason ? { fallbackReason: lm.fallbackReason } : {}),
+    };
+  }
+
+  async generate(
+    key: string,
+    device: Device | 'auto',
+    request: GenerateRequest,
+    onText?: (delta: string) => void,
+  ): Promise<GenerateResult & SessionInfo> {
+    const lm = await this.session(key, device);
+    const result = await generate(lm, { ...request, onText });
+    return { ...result, ...(await this.load(key, device)) };
+  }
+
+  async perplexity(key: string, device: Device | 'auto', text: string, window?: WindowOptions) {
+    const lm = await this.session(key, device);
+    const r = await perplexity(lm, text, window);
+    return {
+      mean_nll: r.meanNll,
+      ppl: r.ppl,
+      tokens: r.tokens,
+      last_logits_first8: Array.from(r.lastLogits.subarray(0, 8)),
+      ...(await this.load(key, device)),
+    };
+  }
+
+  async scoreOptions(key: string, device: Device | 'auto', prompt: string, options: string[]): Promise<OptionScores> {
+    return scoreOptions(await this.session(key, device), prompt, options);
+  }
+
+  async kl(referenceKey: string, variantKey: string, device: Device | 'auto', text: string): Promise<KlResult> {
+    return klToReference(await this.session(referenceKey, device), await this.session(variantKey, device), text);
+  }
+
+  async unload(key?: string): Promise<void> {
+    for (const [id, lm] of this.sessions) {
+      if (key && !id.endsWith(`\u0000${key}`)) continue;
+      this.sessions.delete(id);
+      await (await lm.catch(() => null))?.model.dispose();
+    }
+  }
+}

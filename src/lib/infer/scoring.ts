@@ -1,0 +1,154 @@
+import { Tensor } from '@huggingface/transformers';
+import type { LoadedLm } from './causal-lm';
+
+/** Logits of every position for one sequence, [ids.length, vocab], from one forward pass. */
+export async function forwardLogits(lm: LoadedLm, ids: readonly number[]): Promise<Float32Array> {
+  if (ids.length > lm.spec.maxPositions) {
+    throw new Error(`${ids.length} tokens exceed the context of ${lm.label} (${lm.spec.maxPositions}); use a sliding window`);
+  }
+  const inputIds = new Tensor(
+    'int64',
+    BigInt64Array.from(ids, (v) => BigInt(v)),
+    [1, ids.length],
+  );
+  const mask = new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
+  const out = (await (lm.model as unknown as (x: Record<string, Tensor>) => Promise<{ logits: Tensor }>)({
+    input_ids: inputIds,
+    attention_mask: mask,
+  })) as { logits: Tensor };
+  const data = out.logits.data as Float32Array;
+  return data.length === ids.length * lm.spec.vocabSize ? data : data.slice(0, ids.length * lm.spec.vocabSize);
+}
+
+/** log softmax of one row, in float64 so long sums of small terms stay exact enough. */
+export function logSoftmax(row: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (const v of row) if (v > max) max = v;
+  let sum = 0;
+  for (const v of row) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(row, (v) => v - lse);
+}
+
+export interface PerplexityResult {
+  meanNll: number;
+  ppl: number;
+  /** Predicted tokens the mean is over. */
+  tokens: number;
+  /** Logits of the last position (all of them), for checks against reference numbers. */
+  lastLogits: Float32Array;
+  /** Natural-log probability of each predicted token, in order. */
+  tokenLogProbs: number[];
+}
+
+export interface WindowOptions {
+  /** Tokens per forward pass (default: the model's context, at most 1024). */
+  window?: number;
+  /** New tokens per step after the first window (default window/2). */
+  stride?: number;
+}
+
+/**
+ * Mean next-token NLL over a text (BOS added as the tokenizer does), with a sliding window
+ * when the text is longer than the context: every token after the first is scored exactly once,
+ * with up to `window − stride` tokens of left context.
+ */
+export async function perplexity(lm: LoadedLm, text: string, opts: WindowOptions = {}): Promise<PerplexityResult> {
+  const ids = lm.tokenizer.encode(text);
+  return perplexityOfIds(lm, ids, opts);
+}
+
+export async function perplexityOfIds(lm: LoadedLm, ids: readonly number[], opts: WindowOptions = {}): Promise<PerplexityResult> {
+  if (ids.length < 2) throw new Error('perplexity needs at least two tokens');
+  const V = lm.spec.vocabSize;
+  const window = Math.min(opts.window ?? Math.min(lm.spec.maxPositions, 1024), lm.spec.maxPositions);
+  const stride = Math.max(1, Math.min(opts.stride ?? Math.floor(window / 2), window - 1));
+  const logProbs: number[] = [];
+  let lastLogits = new Float32Array(V);
+  let scoredUpTo = 1; // next target index to score
+  for (let start = 0; scoredUpTo < ids.length; start += stride) {
+    const end = Math.min(ids.length, start + window);
+    const logits = await forwardLogits(lm, ids.slice(start, end));
+    for (let t = Math.max(scoredUpTo, start + 1); t < end; t++) {
+      const row = logits.subarray((t - 1 - start) * V, (t - start) * V);
+      logProbs.push(logSoftmax(row)[ids[t]]);
+    }
+    scoredUpTo = end;
+    lastLogits = logits.slice((end - 1 - start) * V, (end - start) * V);
+    if (end === ids.length) break;
+  }
+  const meanNll = -logProbs.reduce((a, b) => a + b, 0) / logProbs.length;
+  return { meanNll, ppl: Math.exp(meanNll), tokens: logProbs.length, lastLogits, tokenLogProbs: logProbs };
+}
+
+export interface OptionScores {
+  /** Sum of the log-probabilities of each option's tokens given the prompt. */
+  logLikelihoods: number[];
+  tokenCounts: number[];
+  /** Index of the most likely option. */
+  best: number;
+}
+
+/** Token ids of the prompt and of the continuation, split where the tokenizer splits the whole. */
+export function splitContinuation(lm: LoadedLm, prompt: string, option: string): { context: number[]; continuation: number[] } {
+  const context = lm.tokenizer.encode(prompt);
+  const whole = lm.tokenizer.encode(prompt + option);
+  const sharesPrefix = whole.length > context.length && context.every((id, i) => whole[i] === id);
+  return sharesPrefix
+    ? { context, continuation: whole.slice(context.length) }
+    : { context, continuation: lm.tokenizer.encode(option, { add_special_tokens: false }) };
+}
+
+/** Log-likelihood of each candidate continuation given the prompt (lm-evaluation-harness style). */
+export async function scoreOptions(lm: LoadedLm, prompt: string, options: readonly string[]): Promise<OptionScores> {
+  const V = lm.spec.vocabSize;
+  const logLikelihoods: number[] = [];
+  const tokenCounts: number[] = [];
+  for (const option of options) {
+    const { context, continuation } = splitContinuation(lm, prompt, option);
+    if (continuation.length === 0) throw new Error(`option ${JSON.stringify(option)} has no tokens`);
+    const ids = [...context, ...continuation].slice(-lm.spec.maxPositions);
+    const first = ids.length - continuation.length;
+    const logits = await forwardLogits(lm, ids);
+    let sum = 0;
+    for (let t = first; t < ids.length; t++) sum += logSoftmax(logits.subarray((t - 1) * V, t * V))[ids[t]];
+    logLikelihoods.push(sum);
+    tokenCounts.push(continuation.length);
+  }
+  const best = logLikelihoods.reduce((bi, v, i, a) => (v > a[bi] ? i : bi), 0);
+  return { logLikelihoods, tokenCounts, best };
+}
+
+export interface KlResult {
+  meanKl: number;
+  pplReference: number;
+  pplVariant: number;
+  tokens: number;
+}
+
+/** Mean KL(reference ‖ variant) of next-token distributions over a text, with both perplexities. */
+export async function klToReference(reference: LoadedLm, variant: LoadedLm, text: string): Promise<KlResult> {
+  const ids = reference.tokenizer.encode(text);
+  const V = reference.spec.vocabSize;
+  if (variant.spec.vocabSize !== V) throw new Error('the two models have different vocabularies');
+  const ctx = Math.min(reference.spec.maxPositions, variant.spec.maxPositions, 1024);
+  let kl = 0;
+  let nllRef = 0;
+  let nllVar = 0;
+  let n = 0;
+  for (let start = 0; start < ids.length - 1; start += ctx - 1) {
+    const chunk = ids.slice(start, start + ctx);
+    const [a, b] = [await forwardLogits(reference, chunk), await forwardLogits(variant, chunk)];
+    for (let t = 0; t < chunk.length - 1; t++) {
+      const p = logSoftmax(a.subarray(t * V, (t + 1) * V));
+      const q = logSoftmax(b.subarray(t * V, (t + 1) * V));
+      let d = 0;
+      for (let v = 0; v < V; v++) d += Math.exp(p[v]) * (p[v] - q[v]);
+      kl += d;
+      nllRef -= p[chunk[t + 1]];
+      nllVar -= q[chunk[t + 1]];
+      n++;
+    }
+  }
+  return { meanKl: kl / n, pplReference: Math.exp(nllRef / n), pplVariant: Math.exp(nllVar / n), tokens: n };
+}

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { loadCausalLm, type Device } from '../../../src/lib/infer/causal-lm';
+import { generate } from '../../../src/lib/infer/generate';
+import { perplexity, scoreOptions, splitContinuation } from '../../../src/lib/infer/scoring';
+import { downloadModel } from '../../../src/lib/model/download';
+import { urlSource } from '../../../src/lib/model/sources';
+import { fetchJson, freshCache, serverRequests, STORIES } from '../helpers';
+
+interface Reference {
+  greedy: { prompt: string; prompt_ids: number[]; ids: number[]; text: string };
+  nll: { text: string; ids: number[]; mean_nll_nats: number; last_logits_first8: number[] };
+}
+
+async function stories(device: Device) {
+  const cache = freshCache();
+  const model = await downloadModel(cache, urlSource(`${location.origin}${STORIES}`));
+  const lm = await loadCausalLm(cache, model.key, { device });
+  return { cache, model, lm };
+}
+
+describe('stories260k through our ONNX graph, onnxruntime-web and transformers.js', () => {
+  it.each(['wasm', 'webgpu'] as const)('greedy generation reproduces reference ids on %s', async (device) => {
+    const ref = await fetchJson<Reference>(`${STORIES}/reference.json`);
+    const { lm } = await stories(device);
+    expect(lm.device).toBe(device);
+    if (device === 'webgpu') expect(lm.adapter).toBeTruthy();
+    let streamed = '';
+    const out = await generate(lm, {
+      prompt: ref.greedy.prompt,
+      maxNewTokens: ref.greedy.ids.length - ref.greedy.prompt_ids.length,
+      onText: (t) => (streamed += t),
+    });
+    expect(out.promptIds).toEqual(ref.greedy.prompt_ids);
+    expect(out.ids).toEqual(ref.greedy.ids);
+    expect(streamed.trim().length).toBeGreaterThan(20);
+    expect(out.finish).toBe('length');
+  });
+
+  it('mean NLL and the last logits match the reference', async () => {
+    const ref = await fetchJson<Reference>(`${STORIES}/reference.json`);
+    const { lm } = await stories('wasm');
+    const r = await perplexity(lm, ref.nll.text);
+    expect(r.tokens).toBe(ref.nll.ids.length - 1);
+    expect(Math.abs(r.meanNll - ref.nll.mean_nll_nats)).toBeLessThan(2e-3);
+    ref.nll.last_logits_first8.forEach((v, i) => expect(Math.abs(r.lastLogits[i] - v), `logit ${i}`).toBeLessThan(1e-3));
+  });
+
+  it('a sliding window scores every token once and stays close to the full pass', async () => {
+    const ref = await fetchJson<Reference>(`${STORIES}/reference.json`);
+    const { lm } = await stories('wasm');
+    const full = await perplexity(lm, ref.greedy.text);
+    const windowed = await perplexity(lm, ref.greedy.text, { window: 16, stride: 8 });
+    expect(windowed.tokens).toBe(full.tokens);
+    // Less left context can only make the model less sure, never wildly so on this text.
+    expect(Math.abs(windowed.meanNll - full.meanNll)).toBeLessThan(0.5);
+  });
+
+  it('scoreOptions equals the summed token log-probabilities, and prefers the real continuation', async () => {
+    const ref = await fetchJson<Reference>(`${STORIES}/reference.json`);
+    const { lm } = await stories('wasm');
+    const prompt = 'Once upon a time, there was a little girl named Lily.';
+    const real = ' She loved to play outside in the park.';
+    const shuffled = ' park the She in play outside to loved.';
+    const scores = await scoreOptions(lm, prompt, [real, shuffled]);
+    expect(scores.best).toBe(0);
+    expect(scores.logLikelihoods[0]).toBeGreaterThan(scores.logLikelihoods[1] + 5);
+
+    const { context, continuation } = splitContinuation(lm, prompt, real);
+    const whole = await perplexity(lm, prompt + real);
+    const summed = whole.tokenLogProbs.slice(context.length - 1).reduce((a, b) => a + b, 0);
+    expect(context.length + continuation.length).toBe(whole.tokens + 1);
+    expect(Math.abs(scores.logLikelihoods[0] - summed)).toBeLessThan(1e-4);
+    expect(ref.greedy.text).toContain(real.trim());
+  });
+
+  it('the graph is built once and then read from the cache', async () => {
+    const { cache, model } = await stories('wasm');
+    const manifest = await cache.manifest(model.key);
+    expect(manifest?.files['onnx/model.onnx']?.complete).toBe(true);
+    expect(manifest?.files['onnx/model.onnx_data']?.complete).toBe(true);
+    await serverRequests(true);
+    const again = await loadCausalLm(cache, model.key, { device: 'wasm' });
+    expect((await generate(again, { prompt: 'Once upon a time', maxNewTokens: 5 })).newIds).toHaveLength(5);
+    // Model files come from IndexedDB; only the runtime's own wasm may be fetched from this origin.
+    expect((await serverRequests()).filter((r) => r.url.includes('/models/'))).toEqual([]);
+  });
+
+  it('a prompt longer than the context is a clear error', async () => {
+    const { lm } = await stories('wasm');
+    await expect(generate(lm, { prompt: 'Once upon a time '.repeat(200) })).rejects.toThrow(/context of 512 tokens/);
+  });
+});
