@@ -82,3 +82,18 @@ test('a folder picked from disk goes through the same cache', async ({ page }) =
   await expect(page.getByTestId('cache-empty')).toBeVisible();
   expect(errors).toEqual([]);
 });
+
+test('the prompt box streams a greedy reply from the cached model', async ({ page }) => {
+  const errors = watchConsole(page);
+  await page.goto('/');
+  await page.locator('li.choice[data-model="stories260k"]').getByRole('button', { name: 'Download stories260k' }).click();
+  await expect(page.locator('table.cache tr[data-model="stories260k"]')).toHaveAttribute('data-status', 'complete', { timeout: 60_000 });
+  await page.getByLabel('Device').selectOption('wasm');
+  await page.getByLabel('Prompt').fill('Once upon a time');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await expect(page.locator('.reply[data-state="done"]')).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByTestId('reply-text')).toContainText('there was a little girl named Lily');
+  await page.screenshot({ path: `${SHOTS}/5-prompt-box.png`, fullPage: true });
+  await page.locator('table.cache tr[data-model="stories260k"]').getByRole('button', { name: 'Delete stories260k' }).click();
+  expect(errors).toEqual([]);
+});

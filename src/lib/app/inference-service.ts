@@ -19,6 +19,7 @@ export type GenerateRequest = Omit<GenerateOptions, 'onText' | 'signal'>;
  */
 export class InferenceService {
   private readonly sessions = new Map<string, Promise<LoadedLm>>();
+  private readonly jobs = new Map<string, AbortController>();
 
   constructor(private readonly cache = new ShardCache()) {}
 
@@ -44,15 +45,27 @@ export class InferenceService {
     };
   }
 
+  /** Generates; `jobId` lets `cancel` stop it between tokens (an AbortSignal cannot cross to a worker). */
   async generate(
     key: string,
     device: Device | 'auto',
     request: GenerateRequest,
     onText?: (delta: string) => void,
+    jobId?: string,
   ): Promise<GenerateResult & SessionInfo> {
-    const lm = await this.session(key, device);
-    const result = await generate(lm, { ...request, onText });
-    return { ...result, ...(await this.load(key, device)) };
+    const controller = new AbortController();
+    if (jobId) this.jobs.set(jobId, controller);
+    try {
+      const lm = await this.session(key, device);
+      const result = await generate(lm, { ...request, onText, signal: controller.signal });
+      return { ...result, ...(await this.load(key, device)) };
+    } finally {
+      if (jobId) this.jobs.delete(jobId);
+    }
+  }
+
+  cancel(jobId: string): void {
+    this.jobs.get(jobId)?.abort();
   }
 
   async perplexity(key: string, device: Device | 'auto', text: string, window?: WindowOptions) {
