@@ -88,7 +88,7 @@ test('the prompt box streams a greedy reply from the cached model', async ({ pag
   await page.goto('/');
   await page.locator('li.choice[data-model="stories260k"]').getByRole('button', { name: 'Download stories260k' }).click();
   await expect(page.locator('table.cache tr[data-model="stories260k"]')).toHaveAttribute('data-status', 'complete', { timeout: 60_000 });
-  await expect(page.getByLabel('Model', { exact: true })).toHaveValue(/stories260k/);
+  await expect(page.locator('#prompt-model')).toHaveValue(/stories260k/);
   await page.getByLabel('Device').selectOption('wasm');
   await page.getByLabel('Prompt').fill('Once upon a time');
   await page.getByRole('button', { name: 'Generate' }).click();
