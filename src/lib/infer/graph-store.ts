@@ -33,7 +33,16 @@ export async function ensureDenseGraph(cache: ShardCache, model: CachedModel, on
   onStatus?.('building the ONNX graph');
   const weights = await openWeights(cache, model);
   const values = new Map<string, Float32Array>();
-  for (const name of weights.names()) values.set(name, await weights.float32(name));
+  for (const name of weights.names()) {
+    const v = await weights.float32(name);
+    const bad = v.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      throw new Error(
+        `${name} of ${model.label} holds ${v[bad]} at element ${bad}: the checkpoint is corrupt or was saved after a diverged run; refusing to build a graph from it`,
+      );
+    }
+    values.set(name, v);
+  }
   const graph = buildCausalLm(model.spec, values);
   values.clear();
   let bytes = graph.model.byteLength;
