@@ -2,9 +2,10 @@ import { env } from '@huggingface/transformers';
 import type { ShardCache } from './shard-cache';
 
 /**
- * transformers.js reads every model file through this bridge from our IndexedDB cache (its
- * `env.customCache` seam), never from the network: remote loading is switched off and local
- * paths are virtual keys under PREFIX that only this bridge understands.
+ * transformers.js reads every model file through this bridge from our IndexedDB cache, never
+ * from the network: remote loading is switched off and local paths are virtual keys under
+ * PREFIX that only this bridge's `env.fetch` understands. (Its `customCache` seam cannot say
+ * "this optional file does not exist": any cached answer counts as a hit.)
  */
 const PREFIX = '/ctlab-cache/';
 const byId = new Map<string, { cache: ShardCache; key: string }>();
@@ -31,31 +32,28 @@ function installTransformersCache(): void {
   env.allowLocalModels = true;
   env.localModelPath = PREFIX;
   env.useBrowserCache = false;
-  env.useCustomCache = true;
-  env.customCache = {
-    match: async (request: string | Request) => {
-      const url = typeof request === 'string' ? request : request.url;
-      const at = url.indexOf(PREFIX);
-      if (at < 0) return undefined;
-      const [org, name, ...rest] = url.slice(at + PREFIX.length).split('/');
-      const target = byId.get(`${org}/${name}`);
-      if (!target) return undefined;
-      const file = decodeURIComponent(rest.join('/'));
-      const manifest = await target.cache.manifest(target.key);
-      if (!manifest?.files[file]?.complete) {
-        // A 404 tells transformers.js the file does not exist, without any network lookup.
-        return new Response(null, { status: 404, statusText: `${file} is not in the cache` });
-      }
-      const blob = await target.cache.fileBlob(target.key, file);
-      return new Response(blob, {
-        status: 200,
-        headers: {
-          'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
-          'content-length': String(blob.size),
-        },
-      });
-    },
-    // Files reach the cache through ShardCache; transformers.js never writes here.
-    put: async () => undefined,
+  env.useCustomCache = false;
+  const networkFetch = env.fetch;
+  // transformers.js asks for local files through env.fetch: answer PREFIX paths from IndexedDB
+  // (a 404 for files the model lacks, which it treats as absent) and pass anything else on.
+  env.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const at = url.indexOf(PREFIX);
+    if (at < 0) return (networkFetch as typeof fetch)(input, init);
+    const [org, name, ...rest] = url.slice(at + PREFIX.length).split('/');
+    const target = byId.get(`${org}/${name}`);
+    const file = decodeURIComponent(rest.join('/'));
+    const manifest = target ? await target.cache.manifest(target.key) : undefined;
+    if (!target || !manifest?.files[file]?.complete) {
+      return new Response(null, { status: 404, statusText: `${file} is not in the cache` });
+    }
+    const blob = await target.cache.fileBlob(target.key, file);
+    return new Response(blob, {
+      status: 200,
+      headers: {
+        'content-type': file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+        'content-length': String(blob.size),
+      },
+    });
   };
 }
