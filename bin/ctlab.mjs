@@ -3,7 +3,7 @@
 // The headless CLI: serves the built app on localhost, drives it in headless Chromium through
 // its `window.ctlab` API, streams progress to stderr and prints results on stdout. It adds no
 // second code path: every command runs the same src/lib code the page runs.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,8 @@ Usage:
   ctlab generate --model M --prompt TEXT [--max-new-tokens N] [--chat] [--temperature T --seed S]
                  [--stop STR]... [--device webgpu|wasm] [--json]
   ctlab ppl --model M (--text TEXT | --text-file F) [--device webgpu|wasm] [--json]
+  ctlab eval --model M [--perspectives all|p,…] [--preset smoke|classroom|paper|full]
+             [--mode generate|likelihood|both] [--data-dir D] [--seed S] --out results.json
   ctlab download --model M [--json]     download (or resume) a model into the cache
   ctlab models [--json]                 list cached models
   ctlab delete --model M                remove a cached model
@@ -43,6 +45,11 @@ const { values, positionals } = parseArgs({
     stop: { type: 'string', multiple: true },
     chat: { type: 'boolean', default: false },
     device: { type: 'string', default: 'auto' },
+    perspectives: { type: 'string', default: 'all' },
+    preset: { type: 'string', default: 'smoke' },
+    mode: { type: 'string', default: 'generate' },
+    'data-dir': { type: 'string' },
+    out: { type: 'string' },
     profile: { type: 'string' },
     port: { type: 'string', default: '47613' },
     json: { type: 'boolean', default: false },
@@ -101,6 +108,14 @@ function progress(e) {
     return;
   }
   if (values.quiet) return;
+  if (e.phase === 'eval') {
+    const p = e.progress;
+    const line = p.phase
+      ? `[${p.perspective}] ${p.phase}`
+      : `[${p.perspective} ${p.mode}] ${p.done}/${p.total}${p.reused ? ` (${p.reused} reused)` : ''}`;
+    if (p.phase || p.done === p.total || p.done % 10 === 0) process.stderr.write(`${line}\n`);
+    return;
+  }
   if (e.phase === 'status') {
     process.stderr.write(`${e.message}\n`);
     return;
@@ -114,7 +129,15 @@ function progress(e) {
 async function main() {
   const spec = command === 'models' ? null : modelArg(values.model);
   const dist = await ensureBuilt();
-  const server = await serveApp({ root, dist, modelDirs: spec?.kind === 'dir' && spec.path ? [spec.path] : [], port: Number(values.port) });
+  const dataDir = values['data-dir'];
+  if (dataDir && !(existsSync(dataDir) && statSync(dataDir).isDirectory())) fail(`no such data folder: ${dataDir}`);
+  const server = await serveApp({
+    dataDirs: dataDir ? [dataDir] : [],
+    root,
+    dist,
+    modelDirs: spec?.kind === 'dir' && spec.path ? [spec.path] : [],
+    port: Number(values.port),
+  });
   const profile = resolve(values.profile ?? join(homedir(), '.cache', 'ctlab', 'profile'));
   mkdirSync(profile, { recursive: true });
   const app = await openApp({
@@ -157,6 +180,43 @@ async function main() {
           adapter: result.adapter,
           tokens_per_second: result.tokensPerSecond,
         };
+        break;
+      }
+      case 'eval': {
+        if (!values.out) fail('eval needs --out results.json');
+        const mode = /** @type {string} */ (values.mode);
+        if (!['generate', 'likelihood', 'both'].includes(mode)) fail(`--mode must be generate, likelihood or both, not ${mode}`);
+        const perspectives =
+          values.perspectives === 'all'
+            ? 'all'
+            : String(values.perspectives)
+                .split(',')
+                .map((p) => p.trim())
+                .filter(Boolean);
+        const request = {
+          perspectives,
+          preset: values.preset,
+          seed: Number(values.seed),
+          mode,
+          ...(dataDir ? { dataUrl: server.dataUrls[0] } : {}),
+        };
+        const doc = await app.call('eval', { source, device, request });
+        writeFileSync(/** @type {string} */ (values.out), `${JSON.stringify(doc, null, 1)}\n`);
+        result = doc.results.map((/** @type {any} */ r) => ({
+          perspective: r.perspective,
+          mode: r.mode,
+          score: r.score,
+          refusal_rate: r.refusalRate,
+          n: r.n,
+        }));
+        if (!values.json) {
+          for (const r of result)
+            process.stdout.write(
+              `${r.perspective.padEnd(18)} ${r.mode.padEnd(10)} score ${Number(r.score).toFixed(1).padStart(5)}  refusal ${Number(r.refusal_rate).toFixed(1).padStart(5)}  n ${r.n}\n`,
+            );
+          process.stderr.write(`wrote ${values.out}\n`);
+          return;
+        }
         break;
       }
       case 'ppl': {

@@ -9,15 +9,17 @@ import { modelsMiddleware, resolveModelsDir } from '../../server/models-middlewa
  * Serves the built app, the configured local models directory at `/models/`, and each local
  * model directory named on the command line at `/cli-models/{hash}/{name}/`, on 127.0.0.1 only.
  * The port is fixed because IndexedDB belongs to an origin: another port would be another cache.
- * @param {{ root: string, dist: string, modelDirs: string[], port: number }} opts
- * @returns {Promise<{ origin: string, modelUrls: string[], close: () => Promise<void> }>}
+ * @param {{ root: string, dist: string, modelDirs: string[], dataDirs?: string[], port: number }} opts
+ * @returns {Promise<{ origin: string, modelUrls: string[], dataUrls: string[], close: () => Promise<void> }>}
  */
-export async function serveApp({ root, dist, modelDirs, port }) {
+export async function serveApp({ root, dist, modelDirs, dataDirs = [], port }) {
   const app = sirv(dist, { single: true, etag: true });
   const models = modelsMiddleware(resolveModelsDir(root));
   // A hash of the absolute path keeps each folder's URL, and so its cache key, stable across runs.
   const ids = modelDirs.map((dir) => createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 10));
   const cliModels = new Map(modelDirs.map((dir, i) => [ids[i], sirv(resolve(dir), { dev: true, etag: true, dotfiles: false })]));
+  const dataIds = dataDirs.map((dir) => createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 10));
+  const cliData = new Map(dataDirs.map((dir, i) => [dataIds[i], sirv(resolve(dir), { dev: true, etag: true, dotfiles: false })]));
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
     const cli = /^\/cli-models\/([0-9a-f]+)\/[^/]+(\/.*)$/.exec(url);
@@ -25,6 +27,12 @@ export async function serveApp({ root, dist, modelDirs, port }) {
       res.statusCode = 404;
       res.end('not found');
     };
+    const data = /^\/cli-data\/([0-9a-f]+)(\/.*)$/.exec(url);
+    const serveData = data ? cliData.get(data[1]) : undefined;
+    if (data && serveData) {
+      req.url = data[2];
+      return serveData(req, res, notFound);
+    }
     const serveModel = cli ? cliModels.get(cli[1]) : undefined;
     if (cli && serveModel) {
       req.url = cli[2];
@@ -47,6 +55,7 @@ export async function serveApp({ root, dist, modelDirs, port }) {
   const origin = `http://127.0.0.1:${address.port}`;
   return {
     origin,
+    dataUrls: dataIds.map((id) => `${origin}/cli-data/${id}/`),
     modelUrls: modelDirs.map((dir, i) => `${origin}/cli-models/${ids[i]}/${encodeURIComponent(basename(resolve(dir)))}`),
     close: () => new Promise((ok) => server.close(() => ok(undefined))),
   };

@@ -2,6 +2,8 @@ import * as Comlink from 'comlink';
 import type { GenerateRequest } from '../lib/app/inference-service';
 import { parseSourceInput } from '../lib/app/model-library';
 import type { Device } from '../lib/infer/causal-lm';
+import type { EvalRequest, RunProgress } from '../lib/run/eval-run';
+import { OFFLINE_DATA_BASE } from '../lib/eval/sources';
 import { sourceKey, urlSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
 import { evalWorker, modelWorker } from './workers';
@@ -9,7 +11,8 @@ import { evalWorker, modelWorker } from './workers';
 /** How the CLI names a model: a URL (local folders are served by the CLI) or a hub id. */
 export type AutomationSource = { kind: 'url'; url: string } | { kind: 'hub'; id: string };
 
-type ProgressMessage = ProgressEvent | { phase: 'status'; message: string } | { phase: 'text'; text: string };
+type ProgressMessage =
+  ProgressEvent | { phase: 'status'; message: string } | { phase: 'text'; text: string } | { phase: 'eval'; progress: RunProgress };
 
 declare global {
   interface Window {
@@ -57,6 +60,27 @@ function automationApi() {
     }) => {
       const model = await ready(source, device);
       return infer.generate(model.key, device, request, text);
+    },
+    eval: async ({
+      source,
+      device = 'auto',
+      request,
+    }: {
+      source: AutomationSource;
+      device?: Device | 'auto';
+      request: Omit<EvalRequest, 'data'> & { dataUrl?: string };
+    }) => {
+      const model = await ready(source, device);
+      const { dataUrl, ...rest } = request;
+      const data: EvalRequest['data'] = dataUrl
+        ? { kind: 'url', base: dataUrl }
+        : { kind: 'offline', base: new URL(OFFLINE_DATA_BASE, location.href).href };
+      return infer.evaluate(
+        model.key,
+        device,
+        { ...rest, data },
+        Comlink.proxy((p: RunProgress) => report({ phase: 'eval', progress: p })),
+      );
     },
     ppl: async ({ source, device = 'auto', text: body }: { source: AutomationSource; device?: Device | 'auto'; text: string }) => {
       const model = await ready(source, device);

@@ -90,6 +90,49 @@ test.describe('ctlab CLI', () => {
     expect(out.ppl).toBeCloseTo(Math.exp(out.mean_nll), 10);
   });
 
+  test('eval --perspectives all --preset smoke writes all eight perspectives plus MMLU, reproducibly', async () => {
+    test.setTimeout(300_000);
+    const out = join(profile, 'r.json');
+    const args = [
+      'eval',
+      '--model',
+      '../shared/models/stories260k',
+      '--perspectives',
+      'all',
+      '--preset',
+      'smoke',
+      '--device',
+      'wasm',
+      '--seed',
+      '3',
+      ...common,
+    ];
+    const first = await ctlab([...args, '--out', out]);
+    expect(first.code, first.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    const ids = ['stereotype', 'privacy', 'toxicity', 'fairness', 'adv_robustness', 'ood', 'adv_demonstration', 'machine_ethics', 'mmlu'];
+    expect(doc.results.map((r: { perspective: string }) => r.perspective).sort()).toEqual([...ids].sort());
+    for (const r of doc.results) {
+      expect(r.score, r.perspective).toBeGreaterThanOrEqual(0);
+      expect(r.score, r.perspective).toBeLessThanOrEqual(100);
+      expect(r.refusalRate, r.perspective).toBeGreaterThanOrEqual(0);
+      expect(r.refusalRate, r.perspective).toBeLessThanOrEqual(100);
+      expect(r.n, r.perspective).toBeGreaterThan(0);
+      expect(r.records.records.length, r.perspective).toBeGreaterThan(0);
+      expect(typeof r.records.records[0].output, r.perspective).toBe('string');
+    }
+    expect(doc.settings).toMatchObject({ preset: 'smoke', seed: 3, device: 'wasm' });
+
+    const again = await ctlab([...args, '--out', join(profile, 'r2.json')]);
+    expect(again.code, again.stderr).toBe(0);
+    const doc2 = JSON.parse(readFileSync(join(profile, 'r2.json'), 'utf8'));
+    const outputs = (d: typeof doc) =>
+      d.results.map((r: { records: { records: { prompt: { id: string }; output: string }[] } }) =>
+        r.records.records.map((x) => [x.prompt.id, x.output]),
+      );
+    expect(outputs(doc2)).toEqual(outputs(doc));
+  });
+
   test('bad arguments give one clear line and a non-zero exit', async () => {
     const missing = await ctlab(['download', '--model', './no/such/folder', ...common]);
     expect(missing.code).not.toBe(0);

@@ -1,6 +1,8 @@
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
 import { generate, type GenerateOptions, type GenerateResult } from '../infer/generate';
 import { klToReference, perplexity, scoreOptions, type KlResult, type OptionScores, type WindowOptions } from '../infer/scoring';
+import { runEvaluation, type EvalRequest, type RunProgress } from '../run/eval-run';
+import type { ResultsDoc } from '../run/results';
 import { ShardCache } from '../storage/shard-cache';
 
 export interface SessionInfo {
@@ -62,6 +64,10 @@ export class InferenceService {
     } finally {
       if (jobId) this.jobs.delete(jobId);
     }
+  }
+
+  async evaluate(key: string, device: Device | 'auto', request: EvalRequest, onProgress?: (p: RunProgress) => void): Promise<ResultsDoc> {
+    return runEvaluation(await this.session(key, device), request, onProgress);
   }
 
   cancel(jobId: string): void {

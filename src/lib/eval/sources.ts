@@ -9,6 +9,7 @@
  */
 import type { DataFile, DataFileRef, PerspectiveId } from './types';
 import { normPath } from './parse-util';
+import { encodePath } from '../util/url';
 
 /** public/offline-data/manifest.json */
 export interface DataManifest {
@@ -56,7 +57,7 @@ export async function fetchDataFiles(
   const out: FetchedFiles = { files: [], missing: [], failed: [] };
   await Promise.all(
     refs.map(async (ref) => {
-      const url = base + ref.path.split('/').map(encodeURIComponent).join('/');
+      const url = base + encodePath(ref.path);
       try {
         const res = await fetchFn(url);
         if (!res.ok) {

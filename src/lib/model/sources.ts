@@ -1,3 +1,5 @@
+import { encodePath } from '../util/url';
+
 /** Where a model's files come from. Every kind ends in the same shard cache. */
 export type ModelSource =
   | { kind: 'hub'; repo: string; revision?: string; host?: string }
@@ -85,7 +87,7 @@ export function sourceDescriptor(src: ModelSource): { kind: string; location: st
 }
 
 export function fileUrl(src: ModelSource, file: string): string {
-  const path = file.split('/').map(encodeURIComponent).join('/');
+  const path = encodePath(file);
   switch (src.kind) {
     case 'hub':
       return `${src.host ?? HUB_HOST}/${src.repo}/resolve/${encodeURIComponent(src.revision ?? 'main')}/${path}`;

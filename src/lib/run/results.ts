@@ -1,0 +1,40 @@
+import type { LoadError, PerspectiveId, PerspectiveScore, SavedRecords, ScoringMode } from '../eval';
+
+/** One perspective, one mode, one model variant. */
+export interface ResultEntry {
+  variant: string;
+  perspective: PerspectiveId;
+  mode: ScoringMode;
+  score: number;
+  refusalRate: number;
+  n: number;
+  scorer?: string;
+  breakdown: PerspectiveScore['breakdown'];
+  notes?: string[];
+  run: PerspectiveScore['run'];
+  loadErrors: LoadError[];
+  /** Every item's prompt, output and parse. */
+  records: SavedRecords;
+}
+
+/** What `ctlab eval` writes and the page exports: settings plus every result and record. */
+export interface ResultsDoc {
+  format: 'ctlab-results';
+  version: 1;
+  createdAt: string;
+  model: { key: string; label: string };
+  settings: {
+    preset: string;
+    seed: number;
+    modes: ScoringMode[];
+    perspectives: PerspectiveId[];
+    data: string;
+    device: string;
+    adapter: string | null;
+  };
+  results: ResultEntry[];
+}
+
+export function isResultsDoc(v: unknown): v is ResultsDoc {
+  return typeof v === 'object' && v !== null && (v as ResultsDoc).format === 'ctlab-results' && Array.isArray((v as ResultsDoc).results);
+}
