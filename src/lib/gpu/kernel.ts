@@ -3,7 +3,9 @@
  * Pipelines are cached per device so repeated launches cost a dispatch, not a compile.
  */
 export type Binding =
-  { kind: 'uniform'; data: ArrayBuffer } | { kind: 'read'; buffer: GPUBuffer } | { kind: 'readwrite'; buffer: GPUBuffer };
+  | { kind: 'uniform'; data: ArrayBuffer }
+  | { kind: 'read'; buffer: GPUBuffer; offset?: number; size?: number }
+  | { kind: 'readwrite'; buffer: GPUBuffer; offset?: number; size?: number };
 
 const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
@@ -22,7 +24,71 @@ export function pipelineFor(device: GPUDevice, code: string, entryPoint = 'main'
   return pipeline;
 }
 
-/** Records one dispatch; uniform buffers made here are destroyed once the queue finishes. */
+function uniformBuffer(device: GPUDevice, data: ArrayBuffer): GPUBuffer {
+  const buffer = device.createBuffer({
+    size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(buffer, 0, data);
+  return buffer;
+}
+
+/**
+ * Collects dispatches and copies into one command encoder, so a loop of kernels costs one
+ * submit. Dispatches within the encoder run in order and see each other's storage writes.
+ * Uniform buffers made here are destroyed once the queue has finished with them.
+ */
+export class Recorder {
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private temporaries: GPUBuffer[] = [];
+
+  constructor(readonly device: GPUDevice) {}
+
+  private computePass(): GPUComputePassEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    this.pass ??= this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  dispatch(code: string, bindings: Binding[], workgroups: [number, number?, number?], entryPoint = 'main'): void {
+    const { device } = this;
+    const pipeline = pipelineFor(device, code, entryPoint);
+    const entries: GPUBindGroupEntry[] = bindings.map((b, binding) => {
+      if (b.kind === 'uniform') {
+        const buffer = uniformBuffer(device, b.data);
+        this.temporaries.push(buffer);
+        return { binding, resource: { buffer } };
+      }
+      return { binding, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } };
+    });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    this.pass?.end();
+    this.pass = null;
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+  }
+
+  /** Submits what was recorded (if anything); the recorder can be used again afterwards. */
+  submit(): void {
+    if (!this.encoder) return;
+    this.pass?.end();
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.pass = null;
+    const temps = this.temporaries;
+    this.temporaries = [];
+    if (temps.length) void this.device.queue.onSubmittedWorkDone().then(() => temps.forEach((t) => t.destroy()));
+  }
+}
+
+/** Records and submits one dispatch. */
 export function dispatch(
   device: GPUDevice,
   code: string,
@@ -30,30 +96,9 @@ export function dispatch(
   workgroups: [number, number?, number?],
   entryPoint = 'main',
 ): void {
-  const pipeline = pipelineFor(device, code, entryPoint);
-  const temporaries: GPUBuffer[] = [];
-  const entries: GPUBindGroupEntry[] = bindings.map((b, binding) => {
-    if (b.kind === 'uniform') {
-      const buffer = device.createBuffer({
-        size: Math.max(16, Math.ceil(b.data.byteLength / 16) * 16),
-        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-      });
-      device.queue.writeBuffer(buffer, 0, b.data);
-      temporaries.push(buffer);
-      return { binding, resource: { buffer } };
-    }
-    return { binding, resource: { buffer: b.buffer } };
-  });
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
-  pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
-  pass.end();
-  device.queue.submit([encoder.finish()]);
-  if (temporaries.length) {
-    void device.queue.onSubmittedWorkDone().then(() => temporaries.forEach((t) => t.destroy()));
-  }
+  const rec = new Recorder(device);
+  rec.dispatch(code, bindings, workgroups, entryPoint);
+  rec.submit();
 }
 
 export function uploadF32(device: GPUDevice, data: Float32Array, extraUsage = 0): GPUBuffer {
@@ -76,4 +121,35 @@ export async function readF32(device: GPUDevice, source: GPUBuffer, length: numb
   staging.unmap();
   staging.destroy();
   return out;
+}
+
+export function storageBuffer(device: GPUDevice, bytes: number, extraUsage = 0): GPUBuffer {
+  return device.createBuffer({
+    size: Math.max(16, Math.ceil(bytes / 4) * 4),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage,
+  });
+}
+
+export function uploadU32(device: GPUDevice, data: Uint32Array, extraUsage = 0): GPUBuffer {
+  const buffer = storageBuffer(device, data.byteLength, extraUsage);
+  device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  return buffer;
+}
+
+/** Copies `bytes` bytes from `offset` of a storage buffer back to the CPU. */
+export async function readBytes(device: GPUDevice, source: GPUBuffer, bytes: number, offset = 0): Promise<Uint8Array> {
+  const size = Math.ceil(bytes / 4) * 4;
+  const staging = device.createBuffer({ size: Math.max(4, size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const encoder = device.createCommandEncoder();
+  if (size > 0) encoder.copyBufferToBuffer(source, offset, staging, 0, size);
+  device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const out = new Uint8Array(staging.getMappedRange().slice(0, bytes));
+  staging.unmap();
+  staging.destroy();
+  return out;
+}
+
+export async function readU32(device: GPUDevice, source: GPUBuffer, length: number, offset = 0): Promise<Uint32Array> {
+  return new Uint32Array((await readBytes(device, source, length * 4, offset)).buffer);
 }

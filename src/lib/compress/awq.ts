@@ -1,0 +1,200 @@
+import { fitGroup, groupLayout, quantGrid, quantizeValue, quantizeRtn, type QuantConfig } from './quantizer';
+import { f32, matrix, type Matrix } from './types';
+
+/**
+ * AWQ (mit-han-lab/llm-awq `auto_scale.py`, `auto_clip.py`, `quantizer.py`). The block
+ * forward belongs to the caller: the scale search takes a loss function, and folding is
+ * offered as helpers on plain arrays.
+ */
+
+export function awqConfig(bits: number, groupSize = 128, zeroPoint = true): QuantConfig {
+  return { bits, groupSize, sym: !zeroPoint, variant: 'awq' };
+}
+
+export const AWQ_MIN_SCALE = f32(1e-4);
+
+/**
+ * `s = clamp(x_mean^ratio, 1e-4)`, `s /= sqrt(max s · min s)`, in fp32. Null when the
+ * candidate is not finite (an inf/NaN activation statistic), so the search skips it.
+ */
+export function awqScalesForRatio(xMean: Float32Array, ratio: number): Float32Array | null {
+  const s = new Float32Array(xMean.length);
+  let mx = -Infinity;
+  let mn = Infinity;
+  for (let j = 0; j < s.length; j++) {
+    const v = Math.max(f32(Math.pow(xMean[j], ratio)), AWQ_MIN_SCALE);
+    s[j] = v;
+    if (v > mx) mx = v;
+    if (v < mn) mn = v;
+  }
+  const norm = f32(Math.sqrt(f32(mx * mn)));
+  if (!(norm > 0 && Number.isFinite(norm))) return null;
+  for (let j = 0; j < s.length; j++) s[j] = f32(s[j] / norm);
+  return s.every(Number.isFinite) ? s : null;
+}
+
+export interface AwqSearchResult {
+  /** The chosen per-input-channel scales (all ones when no candidate gave a finite loss). */
+  scales: Float32Array;
+  /** The chosen ratio, or −1 when falling back to unit scales. */
+  ratio: number;
+  loss: number;
+  /** Loss per grid point; NaN where the candidate was skipped. */
+  losses: number[];
+  fallback: boolean;
+}
+
+/**
+ * The 20-point grid search: for ratio in {0, 1/grid, …}, evaluate `loss(s)` (the caller
+ * applies W' = Q(W·diag s)·diag s⁻¹ to the linears being scaled, runs the block, and returns
+ * the fp32 mean squared error against the dense block output) and keep the first strict
+ * minimum. Non-finite losses never win.
+ */
+export async function searchAwqScales(
+  xMean: Float32Array,
+  loss: (scales: Float32Array, ratio: number) => number | Promise<number>,
+  grid = 20,
+): Promise<AwqSearchResult> {
+  let best = Infinity;
+  let bestRatio = -1;
+  let bestScales: Float32Array | null = null;
+  const losses: number[] = [];
+  for (let k = 0; k < grid; k++) {
+    const ratio = k / grid;
+    const s = awqScalesForRatio(xMean, ratio);
+    if (!s) {
+      losses.push(NaN);
+      continue;
+    }
+    const l = await loss(s, ratio);
+    losses.push(l);
+    if (l < best) {
+      best = l;
+      bestRatio = ratio;
+      bestScales = s;
+    }
+  }
+  if (!bestScales) return { scales: new Float32Array(xMean.length).fill(1), ratio: -1, loss: NaN, losses, fallback: true };
+  return { scales: bestScales, ratio: bestRatio, loss: best, losses, fallback: false };
+}
+
+/** W·diag(s): every column j multiplied by s_j (folding s into the consuming linear). */
+export function scaleColumns(W: Matrix, s: Float32Array): Matrix {
+  if (s.length !== W.cols) throw new Error(`awq: ${s.length} scales for ${W.cols} columns`);
+  const out = new Float32Array(W.data.length);
+  for (let r = 0; r < W.rows; r++) for (let j = 0; j < W.cols; j++) out[r * W.cols + j] = f32(W.data[r * W.cols + j] * s[j]);
+  return matrix(W.rows, W.cols, out);
+}
+
+/** The search candidate Q(W·diag s)·diag s⁻¹. */
+export function awqScaledFakeQuant(W: Matrix, s: Float32Array, cfg: QuantConfig): Matrix {
+  const q = quantizeRtn(scaleColumns(W, s), cfg).weight.data;
+  for (let r = 0; r < W.rows; r++) for (let j = 0; j < W.cols; j++) q[r * W.cols + j] = f32(q[r * W.cols + j] / s[j]);
+  return matrix(W.rows, W.cols, q);
+}
+
+/** RMSNorm γ / s (the norm that feeds the scaled linears). */
+export function foldIntoNorm(gamma: Float32Array, s: Float32Array): Float32Array {
+  if (gamma.length !== s.length) throw new Error(`awq: ${s.length} scales for a norm of ${gamma.length}`);
+  return gamma.map((g, j) => f32(g / s[j]));
+}
+
+/**
+ * The previous linear's last `s.length` output rows (and bias) divided by s, as llm-awq's
+ * `scale_fc_fc` does (v_proj → o_proj, up_proj → down_proj).
+ */
+export function foldIntoPreviousLinear(Wprev: Matrix, s: Float32Array, bias?: Float32Array): { weight: Matrix; bias?: Float32Array } {
+  if (s.length > Wprev.rows) throw new Error(`awq: ${s.length} scales for a linear with ${Wprev.rows} outputs`);
+  const out = Wprev.data.slice();
+  const first = Wprev.rows - s.length;
+  for (let j = 0; j < s.length; j++) {
+    const row = (first + j) * Wprev.cols;
+    for (let c = 0; c < Wprev.cols; c++) out[row + c] = f32(out[row + c] / s[j]);
+  }
+  const b = bias?.slice();
+  if (b) for (let j = 0; j < s.length; j++) b[first + j] = f32(b[first + j] / s[j]);
+  return { weight: matrix(Wprev.rows, Wprev.cols, out), bias: b };
+}
+
+export interface AwqClipOptions {
+  grid?: number;
+  maxShrink?: number;
+  /** Tokens are taken every ⌊T / sampleTokens⌋ (at least 1), as `input_feat[:, 0::T // n]`. */
+  sampleTokens?: number;
+}
+
+export function sampledTokenRows(tokens: number, sampleTokens = 512): number[] {
+  const stride = Math.max(1, Math.floor(tokens / sampleTokens));
+  const rows: number[] = [];
+  for (let t = 0; t < tokens; t += stride) rows.push(t);
+  return rows;
+}
+
+/**
+ * Clip search (skip q_proj and k_proj: the caller's choice). Per (row, group): m0 = max|w|;
+ * for k in 0..⌊maxShrink·grid⌋−1, m = m0·(1 − k/grid), error = mean over sampled tokens of
+ * (x·Q(clamp(w, ±m)) − x·w)²; keeps the first strict minimum. X is tokens × in (the linear's
+ * input). Returns the chosen max per (row, group), row-major [rows · groups].
+ */
+export function awqClipSearch(W: Matrix, X: Matrix, cfg: QuantConfig, opts: AwqClipOptions = {}): Float32Array {
+  const { grid = 20, maxShrink = 0.5, sampleTokens = 512 } = opts;
+  if (X.cols !== W.cols) throw new Error(`awq clip: X has ${X.cols} columns, W has ${W.cols}`);
+  const { groupSize, groups } = groupLayout(W.cols, cfg.groupSize);
+  const { lo, hi } = quantGrid(cfg);
+  const toks = sampledTokenRows(X.rows, sampleTokens);
+  const steps = Math.floor(maxShrink * grid);
+  const best = new Float32Array(W.rows * groups);
+  const cur = new Float32Array(groupSize);
+  const q = new Float32Array(groupSize);
+  const org = new Float32Array(toks.length);
+  for (let r = 0; r < W.rows; r++) {
+    for (let g = 0; g < groups; g++) {
+      const j0 = g * groupSize;
+      const len = Math.min(W.cols, j0 + groupSize) - j0;
+      const w = W.data.subarray(r * W.cols + j0, r * W.cols + j0 + len);
+      let m0 = 0;
+      for (let j = 0; j < len; j++) m0 = Math.max(m0, Math.abs(w[j]));
+      for (let t = 0; t < toks.length; t++) org[t] = dotF32(X.data, toks[t] * X.cols + j0, w, len);
+      let minErr = 1e9;
+      let bestMax = m0;
+      for (let k = 0; k < steps; k++) {
+        const m = f32(m0 * (1 - k / grid));
+        for (let j = 0; j < len; j++) cur[j] = Math.min(m, Math.max(-m, w[j]));
+        const { scale, zero } = fitGroup(cur, 0, len, cfg);
+        for (let j = 0; j < len; j++) q[j] = quantizeValue(cur[j], scale, zero, lo, hi);
+        let err = 0;
+        for (let t = 0; t < toks.length; t++) {
+          const d = f32(dotF32(X.data, toks[t] * X.cols + j0, q, len) - org[t]);
+          err = f32(err + f32(d * d));
+        }
+        err = f32(err / toks.length);
+        if (err < minErr) {
+          minErr = err;
+          bestMax = m;
+        }
+      }
+      best[r * groups + g] = bestMax;
+    }
+  }
+  return best;
+}
+
+function dotF32(x: Float32Array, off: number, w: Float32Array, len: number): number {
+  let acc = 0;
+  for (let j = 0; j < len; j++) acc = f32(acc + f32(x[off + j] * w[j]));
+  return acc;
+}
+
+/** W clamped to ±maxVal per (row, group), as llm-awq's `apply_clip`. */
+export function applyClip(W: Matrix, maxVal: Float32Array, groupSize?: number): Matrix {
+  const { groupSize: gs, groups } = groupLayout(W.cols, groupSize);
+  if (maxVal.length !== W.rows * groups) throw new Error(`awq clip: ${maxVal.length} maxima for ${W.rows}×${groups} groups`);
+  const out = W.data.slice();
+  for (let r = 0; r < W.rows; r++) {
+    for (let j = 0; j < W.cols; j++) {
+      const m = maxVal[r * groups + Math.floor(j / gs)];
+      out[r * W.cols + j] = Math.min(m, Math.max(-m, out[r * W.cols + j]));
+    }
+  }
+  return matrix(W.rows, W.cols, out);
+}

@@ -1,0 +1,137 @@
+import { fitGroup, groupLayout, quantGrid, quantizeInt, type QuantConfig, type QuantizedMatrix } from './quantizer';
+import { lazyUpdate, prologue, rankOneRow, resolveBlockSize, unpermuteColumns, type SolverOptions, type SolverReport } from './solver';
+import { f32, matrix, type Matrix } from './types';
+
+export interface GptqOptions extends SolverOptions {
+  bits: number;
+  /** Columns per group (default 128 in the product; 0 = per output channel). */
+  groupSize?: number;
+  /** Default true (AutoGPTQ). */
+  sym?: boolean;
+  /** Quantize columns in descending diag(H) order (AutoGPTQ desc_act). Default true. */
+  actOrder?: boolean;
+}
+
+export interface GptqResult extends QuantizedMatrix {
+  report: SolverReport;
+}
+
+export function gptqConfig(opts: GptqOptions): QuantConfig {
+  return { bits: opts.bits, groupSize: opts.groupSize, sym: opts.sym ?? true, variant: 'gptq' };
+}
+
+/**
+ * Per-group (scale, zero) storage in the clamp domain. Without groups the reference fits each
+ * row once, on W as given (before dead columns are zeroed); with groups it refits at every
+ * group boundary on the lazily updated W (`fitGroupsStartingIn`).
+ */
+export interface GroupParamTable {
+  scale: Float32Array;
+  zero: Float32Array;
+}
+
+export function fitRowsOnce(W: Matrix, cfg: QuantConfig): GroupParamTable {
+  const scale = new Float32Array(W.rows);
+  const zero = new Float32Array(W.rows);
+  for (let r = 0; r < W.rows; r++) {
+    const p = fitGroup(W.data, r * W.cols, (r + 1) * W.cols, cfg);
+    scale[r] = p.scale;
+    zero[r] = p.zero;
+  }
+  return { scale, zero };
+}
+
+/**
+ * Fits every group whose first column lies in [i1, i2), on the current W. Called at a block's
+ * start, this sees exactly what the reference's `find_params(W[:, g:g+group])` sees mid-block:
+ * the reference updates a clone of the block (W1) and leaves W itself alone until block end.
+ */
+export function fitGroupsStartingIn(
+  W: Float32Array,
+  rows: number,
+  cols: number,
+  i1: number,
+  i2: number,
+  groupSize: number,
+  groups: number,
+  cfg: QuantConfig,
+  table: GroupParamTable,
+): void {
+  for (let g = Math.ceil(i1 / groupSize); g * groupSize < i2; g++) {
+    for (let r = 0; r < rows; r++) {
+      const p = fitGroup(W, r * cols + g * groupSize, r * cols + Math.min(cols, (g + 1) * groupSize), cfg);
+      table.scale[r * groups + g] = p.scale;
+      table.zero[r * groups + g] = p.zero;
+    }
+  }
+}
+
+/**
+ * GPTQ (IST-DASLab `fasterquant` / AutoGPTQ): the blocked column loop with lazy updates, the
+ * quantizer refit on the lazily updated W at group boundaries, act_order and its undo.
+ */
+export function gptq(W: Matrix, H: Float32Array, opts: GptqOptions): GptqResult {
+  const { rows, cols } = W;
+  const cfg = gptqConfig(opts);
+  const { groupSize, groups } = groupLayout(cols, cfg.groupSize);
+  const grouped = groups > 1;
+  const { lo, hi } = quantGrid(cfg);
+  const B = resolveBlockSize(opts);
+  const actOrder = opts.actOrder ?? true;
+
+  const table = grouped ? { scale: new Float32Array(rows * groups), zero: new Float32Array(rows * groups) } : fitRowsOnce(W, cfg);
+  const p = prologue(W, H, opts, actOrder);
+  const { W: Wp, U, invd } = p;
+  const codes = new Uint8Array(rows * cols);
+  const Err = new Float32Array(rows * B);
+  const w1 = new Float32Array(B);
+
+  for (let i1 = 0; i1 < cols; i1 += B) {
+    const i2 = Math.min(i1 + B, cols);
+    const count = i2 - i1;
+    if (grouped) fitGroupsStartingIn(Wp, rows, cols, i1, i2, groupSize, groups, cfg, table);
+    for (let r = 0; r < rows; r++) {
+      const row = r * cols;
+      w1.set(Wp.subarray(row + i1, row + i2));
+      for (let i = 0; i < count; i++) {
+        const col = i1 + i;
+        const g = grouped ? r * groups + Math.floor(col / groupSize) : r;
+        const s = table.scale[g];
+        const z = table.zero[g];
+        const w = w1[i];
+        const c = quantizeInt(w, s, z, lo, hi);
+        const q = f32(s * (c - z));
+        codes[row + col] = c - lo;
+        const e = f32(f32(w - q) * invd[col]);
+        Err[r * B + i] = e;
+        w1[i] = q;
+        rankOneRow(w1, i, count, e, U, cols, i1);
+      }
+      Wp.set(w1.subarray(0, count), row + i1);
+    }
+    lazyUpdate(Wp, rows, cols, Err, B, U, i1, i2);
+  }
+
+  const perm = p.report.perm;
+  const scales = table.scale;
+  const zeros = new Uint8Array(table.zero.length);
+  for (let i = 0; i < zeros.length; i++) zeros[i] = table.zero[i] - lo;
+  let gIdx: Int32Array | undefined;
+  if (perm && grouped) {
+    gIdx = new Int32Array(cols);
+    for (let q = 0; q < cols; q++) gIdx[perm[q]] = Math.floor(q / groupSize);
+  }
+  return {
+    weight: matrix(rows, cols, unpermuteColumns(Wp, rows, cols, perm)),
+    codes: unpermuteColumns(codes, rows, cols, perm),
+    scales,
+    zeros,
+    bits: cfg.bits,
+    groupSize,
+    groups,
+    sym: cfg.sym,
+    variant: 'gptq',
+    gIdx,
+    report: p.report,
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * Dense symmetric positive-definite linear algebra for the GPTQ / SparseGPT prologue.
+ *
+ * Precision: fp64. The reference runs torch.linalg.cholesky in fp32 on a GPU; here the matrix
+ * is factored once per linear on the CPU, where JS arithmetic is double anyway (emulating fp32
+ * would need a Math.fround per operation and be slower), and fp64 fails less often on the
+ * nearly singular Hessians of tiny calibration sets. The factor is rounded to fp32 afterwards,
+ * so the column loop sees fp32 values as in the reference; they differ from torch's by the
+ * fp32 rounding of the factorisation (~1e-6 relative), not by algorithm.
+ *
+ * Matrices are row-major n×n Float64Arrays.
+ */
+
+/** Lower Cholesky factor L (A = L·Lᵀ), upper triangle zero; null when A is not positive definite. */
+export function cholesky(a: ArrayLike<number>, n: number): Float64Array | null {
+  if (a.length !== n * n) throw new Error(`cholesky: expected ${n * n} values, got ${a.length}`);
+  const L = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    for (let j = 0; j <= i; j++) {
+      const rj = j * n;
+      let s = a[ri + j];
+      // Row-by-row dot products keep both operands contiguous.
+      for (let k = 0; k < j; k++) s -= L[ri + k] * L[rj + k];
+      if (i === j) {
+        if (!(s > 0) || !Number.isFinite(s)) return null;
+        L[ri + i] = Math.sqrt(s);
+      } else {
+        L[ri + j] = s / L[rj + j];
+      }
+    }
+  }
+  return L;
+}
+
+/** Inverse of a lower-triangular matrix (lower-triangular result). */
+export function invertLower(L: Float64Array, n: number): Float64Array {
+  const X = new Float64Array(n * n);
+  // Column j of L⁻¹ by forward substitution, stored transposed (row j of T = column j of X)
+  // so the inner loop walks contiguous memory.
+  const T = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    const tj = j * n;
+    T[tj + j] = 1 / L[j * n + j];
+    for (let i = j + 1; i < n; i++) {
+      const ri = i * n;
+      let s = 0;
+      for (let k = j; k < i; k++) s -= L[ri + k] * T[tj + k];
+      T[tj + i] = s / L[ri + i];
+    }
+  }
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) X[i * n + j] = T[j * n + i];
+  return X;
+}
+
+/** A⁻¹ from A's lower Cholesky factor (torch.cholesky_inverse): L⁻ᵀ·L⁻¹. */
+export function choleskyInverse(L: Float64Array, n: number): Float64Array {
+  const Li = invertLower(L, n);
+  const out = new Float64Array(n * n);
+  // (L⁻ᵀ L⁻¹)[i][j] = Σ_k Li[k][i]·Li[k][j] over k ≥ max(i, j); accumulate row k's outer product.
+  for (let k = 0; k < n; k++) {
+    const rk = k * n;
+    for (let i = 0; i <= k; i++) {
+      const v = Li[rk + i];
+      if (v === 0) continue;
+      const ri = i * n;
+      for (let j = 0; j <= i; j++) out[ri + j] += v * Li[rk + j];
+    }
+  }
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) out[j * n + i] = out[i * n + j];
+  return out;
+}
+
+/** A⁻¹ via Cholesky; null when A is not positive definite. */
+export function spdInverse(a: ArrayLike<number>, n: number): Float64Array | null {
+  const L = cholesky(a, n);
+  return L && choleskyInverse(L, n);
+}
+
+/**
+ * `'reference'`: U = chol(chol_inverse(chol(H)))ᵀ, the three steps of the GPTQ/SparseGPT code.
+ * `'reverse'`: factor the index-reversed H as L'L'ᵀ, so H = ŨŨᵀ with Ũ = J L' J upper
+ * triangular, and U = Ũ⁻¹ (then UᵀU = (ŨŨᵀ)⁻¹ = H⁻¹, and Cholesky factors are unique). Same
+ * U, half the arithmetic (one factorisation and one triangular inverse), and no second
+ * factorisation that can fail on its own.
+ */
+export type FactorRoute = 'reference' | 'reverse';
+
+/** Upper-triangular U with H⁻¹ = UᵀU; null when H is not positive definite. */
+export function upperCholeskyOfInverse(h: ArrayLike<number>, n: number, route: FactorRoute = 'reverse'): Float64Array | null {
+  if (route === 'reference') {
+    const L = cholesky(h, n);
+    if (!L) return null;
+    const L2 = cholesky(choleskyInverse(L, n), n);
+    if (!L2) return null;
+    const U = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) U[j * n + i] = L2[i * n + j];
+    return U;
+  }
+  const r = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) r[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
+  const Lr = cholesky(r, n);
+  if (!Lr) return null;
+  const Li = invertLower(Lr, n);
+  // U = (J Lr J)⁻¹ = J Lr⁻¹ J.
+  const U = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) U[i * n + j] = Li[(n - 1 - i) * n + (n - 1 - j)];
+  return U;
+}
+
+export interface DampedFactor {
+  /** Upper-triangular factor of (H + damp·I)⁻¹ rounded to fp32, row-major. */
+  U: Float32Array;
+  /** The fraction of mean(diag H) that was added (0.01 unless retried). */
+  percdamp: number;
+  /** The absolute value added to the diagonal. */
+  damp: number;
+  /** How many times the factorisation failed and was retried with more damping. */
+  retries: number;
+}
+
+export interface DampOptions {
+  percdamp?: number;
+  /** Added to `percdamp` after every failed factorisation. */
+  dampStep?: number;
+  maxRetries?: number;
+  route?: FactorRoute;
+}
+
+export class NotPositiveDefiniteError extends Error {
+  override name = 'NotPositiveDefiniteError';
+}
+
+/**
+ * H + percdamp·mean(diag H)·I, then U. The damping is added in fp32 as the reference does;
+ * when the factorisation fails, percdamp grows by `dampStep` and the attempt is repeated.
+ */
+export function dampedInverseFactor(H: Float32Array, n: number, opts: DampOptions = {}): DampedFactor {
+  const { percdamp = 0.01, dampStep = 0.01, maxRetries = 100, route = 'reverse' } = opts;
+  if (H.length !== n * n) throw new Error(`dampedInverseFactor: expected ${n * n} values, got ${H.length}`);
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += H[i * n + i];
+  mean = Math.fround(mean / n);
+  const work = new Float64Array(n * n);
+  for (let retries = 0; retries <= maxRetries; retries++) {
+    // Adding the step r times rather than multiplying keeps 0.01 + 0.01 = 0.02 exactly as a caller would log it.
+    const pd = Math.round((percdamp + retries * dampStep) * 1e12) / 1e12;
+    const damp = Math.fround(pd * mean);
+    work.set(H);
+    for (let i = 0; i < n; i++) work[i * n + i] = Math.fround(H[i * n + i] + damp);
+    const U = upperCholeskyOfInverse(work, n, route);
+    if (U && U.every(Number.isFinite)) return { U: Float32Array.from(U), percdamp: pd, damp, retries };
+  }
+  throw new NotPositiveDefiniteError(`Hessian is not positive definite even with percdamp ${percdamp + maxRetries * dampStep}`);
+}
