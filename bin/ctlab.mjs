@@ -3,9 +3,9 @@
 // The headless CLI: serves the built app on localhost, drives it in headless Chromium through
 // its `window.ctlab` API, streams progress to stderr and prints results on stdout. It adds no
 // second code path: every command runs the same src/lib code the page runs.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { openApp } from './lib/browser.mjs';
@@ -20,6 +20,10 @@ Usage:
   ctlab ppl --model M (--text TEXT | --text-file F) [--device webgpu|wasm] [--json]
   ctlab eval --model M [--perspectives all|p,…] [--preset smoke|classroom|paper|full]
              [--mode generate|likelihood|both] [--data-dir D] [--seed S] --out results.json
+  ctlab score --perspective P --input FILE [--input FILE]... [--data-dir D] [--json]
+             re-score outputs: this project's results/records files, or DecodingTrust's cached
+             generations (fairness with its .npy files in D, machine ethics, OOD, adversarial
+             demonstrations, AdvGLUE) and stereotype generation CSVs
   ctlab download --model M [--json]     download (or resume) a model into the cache
   ctlab models [--json]                 list cached models
   ctlab delete --model M                remove a cached model
@@ -50,6 +54,8 @@ const { values, positionals } = parseArgs({
     mode: { type: 'string', default: 'generate' },
     'data-dir': { type: 'string' },
     out: { type: 'string' },
+    perspective: { type: 'string' },
+    input: { type: 'string', multiple: true },
     profile: { type: 'string' },
     port: { type: 'string', default: '47613' },
     json: { type: 'boolean', default: false },
@@ -77,6 +83,48 @@ async function ensureBuilt() {
   const { build } = await import('vite');
   await build({ root, logLevel: 'warn' });
   return dist;
+}
+
+/**
+ * A file for the page: text as is, binary as base64.
+ * @param {string} file
+ * @param {string} path
+ */
+function wireFile(file, path) {
+  if (!existsSync(file)) fail(`no such file: ${file}`);
+  const bytes = readFileSync(file);
+  return /\.(npy|npz|bin)$/.test(file) ? { path, base64: bytes.toString('base64') } : { path, text: bytes.toString('utf8') };
+}
+
+/** DecodingTrust's folder for each perspective whose re-scoring needs data files. */
+const DATA_FOLDERS = /** @type {Record<string, string>} */ ({
+  fairness: 'fairness',
+  machine_ethics: 'machine_ethics',
+  ood: 'ood',
+  adv_demonstration: 'adv_demonstration',
+});
+
+/**
+ * Every file of the perspective's data folder under `dir` (DecodingTrust's layout, or the folder itself).
+ * @param {string} dir
+ * @param {string} perspective
+ */
+function dataFilesFor(dir, perspective) {
+  const folder = DATA_FOLDERS[perspective];
+  const nested = folder ? join(dir, 'decodingtrust', folder) : null;
+  const start = nested && existsSync(nested) ? nested : dir;
+  /** @type {{ path: string, text?: string, base64?: string }[]} */
+  const out = [];
+  /** @param {string} d */
+  const walk = (d) => {
+    for (const name of readdirSync(d)) {
+      const full = join(d, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else out.push(wireFile(full, relative(dir, full)));
+    }
+  };
+  walk(start);
+  return out;
 }
 
 /** @param {'max-new-tokens'} name */
@@ -127,7 +175,7 @@ function progress(e) {
 }
 
 async function main() {
-  const spec = command === 'models' ? null : modelArg(values.model);
+  const spec = command === 'models' || command === 'score' ? null : modelArg(values.model);
   const dist = await ensureBuilt();
   const dataDir = values['data-dir'];
   if (dataDir && !(existsSync(dataDir) && statSync(dataDir).isDirectory())) fail(`no such data folder: ${dataDir}`);
@@ -217,6 +265,24 @@ async function main() {
           process.stderr.write(`wrote ${values.out}\n`);
           return;
         }
+        break;
+      }
+      case 'score': {
+        if (!values.perspective) fail('score needs --perspective P');
+        if (!values.input?.length) fail('score needs --input FILE');
+        const inputs = (values.input ?? []).map((f) => wireFile(f, basename(f)));
+        const data = dataDir ? dataFilesFor(dataDir, /** @type {string} */ (values.perspective)) : [];
+        const scores = await app.call('score', { perspective: values.perspective, inputs, data });
+        result = scores.map((/** @type {any} */ s) => ({
+          perspective: s.perspective,
+          ...(s.variant ? { variant: s.variant } : {}),
+          mode: s.mode,
+          score: s.score,
+          refusal_rate: s.refusalRate,
+          n: s.n,
+          ...(s.scorer ? { scorer: s.scorer } : {}),
+          breakdown: s.breakdown,
+        }));
         break;
       }
       case 'ppl': {

@@ -4,6 +4,8 @@ import { parseSourceInput } from '../lib/app/model-library';
 import type { Device } from '../lib/infer/causal-lm';
 import type { EvalRequest, RunProgress } from '../lib/run/eval-run';
 import { OFFLINE_DATA_BASE } from '../lib/eval/sources';
+import type { DataFile, PerspectiveId } from '../lib/eval';
+import { rescoreInputs } from '../lib/run/rescore-input';
 import { sourceKey, urlSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
 import { evalWorker, modelWorker } from './workers';
@@ -19,6 +21,18 @@ declare global {
     ctlab?: ReturnType<typeof automationApi>;
     __ctlabProgress?: (e: ProgressMessage) => void;
   }
+}
+
+/** Files from the CLI: text as is, binary (`.npy`) as base64, since page.evaluate carries JSON. */
+export interface WireFile {
+  path: string;
+  text?: string;
+  base64?: string;
+}
+
+function fromWire(f: WireFile): DataFile {
+  if (f.base64 === undefined) return { path: f.path, text: f.text ?? '' };
+  return { path: f.path, text: Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0)) };
 }
 
 function toSource(s: AutomationSource): ModelSource {
@@ -82,6 +96,8 @@ function automationApi() {
         Comlink.proxy((p: RunProgress) => report({ phase: 'eval', progress: p })),
       );
     },
+    score: async ({ perspective, inputs, data }: { perspective: PerspectiveId; inputs: WireFile[]; data: WireFile[] }) =>
+      rescoreInputs(perspective, inputs.map(fromWire), data.map(fromWire)),
     ppl: async ({ source, device = 'auto', text: body }: { source: AutomationSource; device?: Device | 'auto'; text: string }) => {
       const model = await ready(source, device);
       return infer.perplexity(model.key, device, body);

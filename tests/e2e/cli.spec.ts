@@ -131,6 +131,18 @@ test.describe('ctlab CLI', () => {
         r.records.records.map((x) => [x.prompt.id, x.output]),
       );
     expect(outputs(doc2)).toEqual(outputs(doc));
+
+    // Re-scoring the results file reproduces every perspective's score.
+    for (const r of doc.results) {
+      const run = await ctlab(['score', '--perspective', r.perspective, '--input', out, '--json', '--quiet', ...common]);
+      expect(run.code, run.stderr).toBe(0);
+      const [again] = JSON.parse(run.stdout);
+      expect(again.score, r.perspective).toBeCloseTo(r.score, 9);
+      expect(again.refusal_rate, r.perspective).toBeCloseTo(r.refusalRate, 9);
+      expect(again.n, r.perspective).toBe(r.n);
+    }
+    const wrong = await ctlab(['score', '--perspective', 'nonsense', '--input', out, ...common]);
+    expect(wrong.stderr).toMatch(/unknown perspective "nonsense"/);
   });
 
   test('bad arguments give one clear line and a non-zero exit', async () => {
