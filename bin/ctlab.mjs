@@ -24,6 +24,8 @@ Usage:
              re-score outputs: this project's results/records files, or DecodingTrust's cached
              generations (fairness with its .npy files in D, machine ethics, OOD, adversarial
              demonstrations, AdvGLUE) and stereotype generation CSVs
+  ctlab bench decode [--layers N] [--json]
+             prefill/decode tokens/s of fp32 MatMul vs 4-bit MatMulNBits graphs on WASM and WebGPU
   ctlab download --model M [--json]     download (or resume) a model into the cache
   ctlab models [--json]                 list cached models
   ctlab delete --model M                remove a cached model
@@ -56,6 +58,7 @@ const { values, positionals } = parseArgs({
     out: { type: 'string' },
     perspective: { type: 'string' },
     input: { type: 'string', multiple: true },
+    layers: { type: 'string', default: '4' },
     profile: { type: 'string' },
     port: { type: 'string', default: '47613' },
     json: { type: 'boolean', default: false },
@@ -175,7 +178,7 @@ function progress(e) {
 }
 
 async function main() {
-  const spec = command === 'models' || command === 'score' ? null : modelArg(values.model);
+  const spec = ['models', 'score', 'bench'].includes(command) ? null : modelArg(values.model);
   const dist = await ensureBuilt();
   const dataDir = values['data-dir'];
   if (dataDir && !(existsSync(dataDir) && statSync(dataDir).isDirectory())) fail(`no such data folder: ${dataDir}`);
@@ -283,6 +286,23 @@ async function main() {
           ...(s.scorer ? { scorer: s.scorer } : {}),
           breakdown: s.breakdown,
         }));
+        break;
+      }
+      case 'bench': {
+        if (positionals[1] !== 'decode') fail('usage: ctlab bench decode [--layers N] [--json]');
+        const r = await app.call('benchDecode', { layers: Number(values.layers) });
+        if (!values.json) {
+          process.stdout.write(`${r.model}; adapter: ${r.adapter ?? 'none'}; prompt ${r.promptTokens} tokens, ${r.newTokens} new\n`);
+          process.stdout.write('graph  device  prefill tok/s  decode tok/s  decode vs fp32/wasm  graph MB\n');
+          for (const row of r.rows) {
+            const ratio = r.ratios[`${row.graph}/${row.device}`];
+            process.stdout.write(
+              `${row.graph.padEnd(6)} ${row.device.padEnd(7)} ${row.prefillTokensPerSecond.toFixed(1).padStart(13)} ${row.decodeTokensPerSecond.toFixed(1).padStart(13)} ${(ratio ?? NaN).toFixed(2).padStart(19)} ${(row.graphBytes / 1e6).toFixed(1).padStart(9)}\n`,
+            );
+          }
+          return;
+        }
+        result = r;
         break;
       }
       case 'ppl': {

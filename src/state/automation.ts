@@ -98,6 +98,7 @@ function automationApi() {
     },
     score: async ({ perspective, inputs, data }: { perspective: PerspectiveId; inputs: WireFile[]; data: WireFile[] }) =>
       rescoreInputs(perspective, inputs.map(fromWire), data.map(fromWire)),
+    benchDecode: (opts: { layers?: number; promptTokens?: number; newTokens?: number }) => infer.benchDecode(opts, status),
     ppl: async ({ source, device = 'auto', text: body }: { source: AutomationSource; device?: Device | 'auto'; text: string }) => {
       const model = await ready(source, device);
       return infer.perplexity(model.key, device, body);

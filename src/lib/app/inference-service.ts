@@ -1,3 +1,4 @@
+import { benchDecode, type DecodeBenchOptions, type DecodeBenchResult } from '../bench/decode';
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
 import { generate, type GenerateOptions, type GenerateResult } from '../infer/generate';
 import { klToReference, perplexity, scoreOptions, type KlResult, type OptionScores, type WindowOptions } from '../infer/scoring';
@@ -68,6 +69,10 @@ export class InferenceService {
 
   async evaluate(key: string, device: Device | 'auto', request: EvalRequest, onProgress?: (p: RunProgress) => void): Promise<ResultsDoc> {
     return runEvaluation(await this.session(key, device), request, onProgress);
+  }
+
+  benchDecode(opts: Omit<DecodeBenchOptions, 'onStatus'>, onStatus?: (msg: string) => void): Promise<DecodeBenchResult> {
+    return benchDecode({ ...opts, onStatus });
   }
 
   cancel(jobId: string): void {

@@ -30,8 +30,23 @@ export interface LoadOptions {
   onStatus?: (msg: string) => void;
 }
 
+/**
+ * ORT-web keeps external data in one virtual file system keyed by file name, so two sessions
+ * created at once with `model.onnx_data` can read each other's weights: create them one at a time.
+ */
+let sessionQueue: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+  const run = sessionQueue.then(work, work);
+  sessionQueue = run.catch(() => undefined);
+  return run;
+}
+
 /** A cached model ready to run: graph built if needed, session on WebGPU or WASM, tokenizer loaded. */
-export async function loadCausalLm(cache: ShardCache, key: string, opts: LoadOptions = {}): Promise<LoadedLm> {
+export function loadCausalLm(cache: ShardCache, key: string, opts: LoadOptions = {}): Promise<LoadedLm> {
+  return oneAtATime(() => loadOne(cache, key, opts));
+}
+
+async function loadOne(cache: ShardCache, key: string, opts: LoadOptions = {}): Promise<LoadedLm> {
   configureOrt();
   const cached = await openCachedModel(cache, key);
   const graph = await ensureDenseGraph(cache, cached, opts.onStatus);

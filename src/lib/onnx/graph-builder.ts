@@ -1,4 +1,12 @@
-import { DataType, encodeModel, type AttributeValue, type DataTypeCode, type NodeProto, type TensorProto, type ValueInfoProto } from './proto';
+import {
+  DataType,
+  encodeModel,
+  type AttributeValue,
+  type DataTypeCode,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from './proto';
 import { layoutExternalData, type ExternalDataOptions } from './external-data';
 
 export type ElemType = 'float32' | 'int64' | 'int32' | 'uint8' | 'bool';
@@ -129,7 +137,10 @@ export class GraphBuilder {
   node(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, opts: NodeOptions = {}): string[] {
     const nodeName = opts.name ?? this.fresh(opType);
     const outs = opts.outputs ?? 1;
-    const outputs = typeof outs === 'number' ? Array.from({ length: outs }, (_, i) => this.claim(`${nodeName}_output_${i}`)) : outs.map((o) => this.claim(o));
+    const outputs =
+      typeof outs === 'number'
+        ? Array.from({ length: outs }, (_, i) => this.claim(`${nodeName}_output_${i}`))
+        : outs.map((o) => this.claim(o));
     this.nodes.push({
       name: nodeName,
       opType,

@@ -59,7 +59,8 @@ export function ropeInvFreq(headDim: number, theta: number): Float32Array {
 
 export function checkSpec(spec: ModelSpec): void {
   const { numHeads, numKvHeads, headDim } = spec;
-  if (!(numKvHeads > 0 && numHeads % numKvHeads === 0)) throw new Error(`num_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
+  if (!(numKvHeads > 0 && numHeads % numKvHeads === 0))
+    throw new Error(`num_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
   if (headDim % 2 !== 0) throw new Error(`head_dim ${headDim} must be even for RoPE`);
 }
 
@@ -130,12 +131,15 @@ class LlamaContext {
     if (p.N !== N || p.K !== K) throw new Error(`${prefix}: packed weight is [${p.N}, ${p.K}], expected [${N}, ${K}]`);
     const blocks = blocksPerRow(K, p.blockSize);
     const blob = (p.blockSize * p.bits) / 8;
-    if (p.packed.length !== N * blocks * blob) throw new Error(`${prefix}: packed has ${p.packed.length} bytes, expected ${N * blocks * blob}`);
+    if (p.packed.length !== N * blocks * blob)
+      throw new Error(`${prefix}: packed has ${p.packed.length} bytes, expected ${N * blocks * blob}`);
     if (p.scales.length !== N * blocks) throw new Error(`${prefix}: ${p.scales.length} scales, expected ${N * blocks}`);
     const inputs = [
       x,
       b.weight(`${prefix}.weight_q${p.bits}`, 'uint8', [N, blocks, blob], (dst) => dst.set(p.packed)),
-      b.weight(`${prefix}.scales`, 'float32', [N * blocks], (dst) => dst.set(new Uint8Array(p.scales.buffer, p.scales.byteOffset, p.scales.byteLength))),
+      b.weight(`${prefix}.scales`, 'float32', [N * blocks], (dst) =>
+        dst.set(new Uint8Array(p.scales.buffer, p.scales.byteOffset, p.scales.byteLength)),
+      ),
     ];
     if (p.zeroPoints) {
       const zpBytes = N * zeroPointRowBytes(blocks, p.bits);
@@ -237,7 +241,8 @@ class LlamaContext {
     return b.scoped(`layers.${i}`, () => {
       const attnIn = this.rmsNorm(x, `${p}.input_layernorm.weight`);
       const attnOut = b.scoped('attn', () => {
-        const heads = (y: string, n: number): string => b.op('Transpose', [b.op('Reshape', [y, b.i64([0, 0, n, D])])], { perm: [0, 2, 1, 3] });
+        const heads = (y: string, n: number): string =>
+          b.op('Transpose', [b.op('Reshape', [y, b.i64([0, 0, n, D])])], { perm: [0, 2, 1, 3] });
         const q = this.applyRope(heads(this.linear(attnIn, `${p}.self_attn.q_proj`, NH * D, H, spec.qkvBias), NH), rope);
         let k = this.applyRope(heads(this.linear(attnIn, `${p}.self_attn.k_proj`, KVH * D, H, spec.qkvBias), KVH), rope);
         let v = heads(this.linear(attnIn, `${p}.self_attn.v_proj`, KVH * D, H, spec.qkvBias), KVH);
@@ -327,7 +332,12 @@ export function buildCausalLm(spec: ModelSpec, weights: WeightSource, options: L
   const totalLen = b.op('Gather', [b.op('Shape', [attentionMask]), b.i64(1)], { axis: 0 });
   const mask = ctx.maskBias(seqLen, totalLen, attentionMask);
   for (let i = 0; i < numLayers; i++) {
-    const cache = { pastKey: past[i].key, pastValue: past[i].value, presentKey: presentKeyName(i, 'key'), presentValue: presentKeyName(i, 'value') };
+    const cache = {
+      pastKey: past[i].key,
+      pastValue: past[i].value,
+      presentKey: presentKeyName(i, 'key'),
+      presentValue: presentKeyName(i, 'value'),
+    };
     x = ctx.layer(i, x, rope, mask, cache).out;
   }
   ctx.lmHead(x, inputIds);
@@ -349,7 +359,8 @@ export function buildCausalLm(spec: ModelSpec, weights: WeightSource, options: L
  * `down_proj_in`.
  */
 export function buildDecoderBlock(spec: ModelSpec, layerIndex: number, weights: WeightSource, options: LlamaGraphOptions = {}): BuiltGraph {
-  if (!(Number.isInteger(layerIndex) && layerIndex >= 0 && layerIndex < spec.numLayers)) throw new Error(`layer ${layerIndex} out of range`);
+  if (!(Number.isInteger(layerIndex) && layerIndex >= 0 && layerIndex < spec.numLayers))
+    throw new Error(`layer ${layerIndex} out of range`);
   const b = new GraphBuilder(`decoder_block_${layerIndex}`);
   const ctx = new LlamaContext(b, spec, weights, options);
   const { hiddenSize: H, numHeads: NH, headDim: D, intermediateSize: I } = spec;

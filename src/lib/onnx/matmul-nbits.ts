@@ -61,7 +61,8 @@ export function packMatMulNBitsCodes(
   const blocks = blocksPerRow(K, blockSize);
   if (q.length !== N * K) throw new Error(`codes: expected ${N * K} values, got ${q.length}`);
   if (scales.length !== N * blocks) throw new Error(`scales: expected ${N * blocks} values, got ${scales.length}`);
-  if (zeroPoints && zeroPoints.length !== N * blocks) throw new Error(`zero points: expected ${N * blocks} values, got ${zeroPoints.length}`);
+  if (zeroPoints && zeroPoints.length !== N * blocks)
+    throw new Error(`zero points: expected ${N * blocks} values, got ${zeroPoints.length}`);
   const blobBytes = (blockSize * bits) / 8;
   const packed = new Uint8Array(N * blocks * blobBytes);
   const defaultZp = 1 << (bits - 1);
@@ -153,16 +154,19 @@ export function unpackMatMulNBits(p: PackedLinear): { codes: Uint8Array; zeroPoi
   checkShape(bits, blockSize, N, K);
   const blocks = blocksPerRow(K, blockSize);
   const blobBytes = (blockSize * bits) / 8;
-  if (p.packed.length !== N * blocks * blobBytes) throw new Error(`packed: expected ${N * blocks * blobBytes} bytes, got ${p.packed.length}`);
+  if (p.packed.length !== N * blocks * blobBytes)
+    throw new Error(`packed: expected ${N * blocks * blobBytes} bytes, got ${p.packed.length}`);
   if (p.scales.length !== N * blocks) throw new Error(`scales: expected ${N * blocks} values, got ${p.scales.length}`);
   const codes = new Uint8Array(N * K);
   const zeroPoints = new Uint8Array(N * blocks).fill(1 << (bits - 1));
   const zpRow = zeroPointRowBytes(blocks, bits);
-  if (p.zeroPoints && p.zeroPoints.length !== N * zpRow) throw new Error(`zero points: expected ${N * zpRow} bytes, got ${p.zeroPoints.length}`);
+  if (p.zeroPoints && p.zeroPoints.length !== N * zpRow)
+    throw new Error(`zero points: expected ${N * zpRow} bytes, got ${p.zeroPoints.length}`);
   for (let n = 0; n < N; n++) {
     for (let b = 0; b < blocks; b++) {
       if (p.zeroPoints) {
-        zeroPoints[n * blocks + b] = bits === 8 ? p.zeroPoints[n * blocks + b] : (p.zeroPoints[n * zpRow + (b >> 1)] >> ((b & 1) * 4)) & 0xf;
+        zeroPoints[n * blocks + b] =
+          bits === 8 ? p.zeroPoints[n * blocks + b] : (p.zeroPoints[n * zpRow + (b >> 1)] >> ((b & 1) * 4)) & 0xf;
       }
       const base = (n * blocks + b) * blobBytes;
       const k1 = Math.min(K, (b + 1) * blockSize);

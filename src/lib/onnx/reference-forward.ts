@@ -67,7 +67,13 @@ function ropeRef(x: Float32Array, S: number, heads: number, D: number, positions
  * Decoder layer `layer` on hidden [S, hidden] at `positions` (causal attention), returning the
  * layer output and the input of each linear layer (the same taps as `buildDecoderBlock`).
  */
-export function referenceBlock(spec: ModelSpec, layer: number, weights: WeightSource, hidden: Float32Array, positions: readonly number[]): ReferenceBlockOutputs {
+export function referenceBlock(
+  spec: ModelSpec,
+  layer: number,
+  weights: WeightSource,
+  hidden: Float32Array,
+  positions: readonly number[],
+): ReferenceBlockOutputs {
   checkSpec(spec);
   const get = getter(weights);
   const { hiddenSize: H, numHeads: NH, numKvHeads: KVH, headDim: D, intermediateSize: I, rmsNormEps: eps } = spec;
@@ -130,7 +136,12 @@ export interface ReferenceForwardResult {
 }
 
 /** Logits for `ids` (one sequence) at positions 0…S−1 unless `positions` is given. */
-export function referenceForward(spec: ModelSpec, weights: WeightSource, ids: readonly number[], positions?: readonly number[]): ReferenceForwardResult {
+export function referenceForward(
+  spec: ModelSpec,
+  weights: WeightSource,
+  ids: readonly number[],
+  positions?: readonly number[],
+): ReferenceForwardResult {
   const get = getter(weights);
   const { hiddenSize: H, vocabSize: V } = spec;
   const S = ids.length;

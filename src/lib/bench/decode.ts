@@ -1,0 +1,138 @@
+import * as ort from 'onnxruntime-web/webgpu';
+import { describeAdapter } from '../gpu/device';
+import { configureOrt } from '../infer/ort-env';
+import { parseModelSpec } from '../model/config';
+import { randomWeights } from '../model/random-model';
+import type { ModelSpec } from '../model/spec';
+import { buildCausalLm, packMatMulNBits, type PackedLinear } from '../onnx';
+
+export interface DecodeBenchOptions {
+  /** Decoder layers of the SmolLM2-135M shape to build (30 in the real model). */
+  layers?: number;
+  promptTokens?: number;
+  newTokens?: number;
+  devices?: ('wasm' | 'webgpu')[];
+  graphs?: ('fp32' | 'q4')[];
+  onStatus?: (msg: string) => void;
+}
+
+export interface DecodeBenchRow {
+  device: 'wasm' | 'webgpu';
+  graph: 'fp32' | 'q4';
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  graphBytes: number;
+}
+
+export interface DecodeBenchResult {
+  model: string;
+  adapter: string | null;
+  promptTokens: number;
+  newTokens: number;
+  rows: DecodeBenchRow[];
+  /** Each row's decode speed over the fp32 graph on wasm, measured in this run. */
+  ratios: Record<string, number>;
+}
+
+/** SmolLM2-135M-Instruct's config (from its Hugging Face folder), with `layers` decoder layers. */
+export function smollm2Spec(layers: number): ModelSpec {
+  return parseModelSpec({
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    hidden_size: 576,
+    intermediate_size: 1536,
+    num_hidden_layers: layers,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    head_dim: 64,
+    vocab_size: 49152,
+    rope_theta: 100000,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: true,
+    max_position_embeddings: 8192,
+    hidden_act: 'silu',
+    bos_token_id: 1,
+    eos_token_id: 2,
+  });
+}
+
+function feeds(spec: ModelSpec, ids: number[], pastLength: number, past: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+  const total = pastLength + ids.length;
+  const out: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
+    position_ids: new ort.Tensor(
+      'int64',
+      BigInt64Array.from(ids, (_, i) => BigInt(pastLength + i)),
+      [1, ids.length],
+    ),
+  };
+  for (let l = 0; l < spec.numLayers; l++) {
+    for (const kind of ['key', 'value'] as const) {
+      out[`past_key_values.${l}.${kind}`] =
+        past[`present.${l}.${kind}`] ?? new ort.Tensor('float32', new Float32Array(0), [1, spec.numKvHeads, 0, spec.headDim]);
+    }
+  }
+  return out;
+}
+
+async function timeSession(session: ort.InferenceSession, spec: ModelSpec, prompt: number[], newTokens: number) {
+  const t0 = performance.now();
+  let out = await session.run(feeds(spec, prompt, 0, {}));
+  await out.logits.getData();
+  const t1 = performance.now();
+  let length = prompt.length;
+  for (let i = 0; i < newTokens; i++) {
+    const next = (prompt[i % prompt.length] + i) % spec.vocabSize;
+    const prev = out;
+    out = await session.run(feeds(spec, [next], length, out));
+    await out.logits.getData();
+    for (const t of Object.values(prev)) t.dispose();
+    length++;
+  }
+  const t2 = performance.now();
+  for (const t of Object.values(out)) t.dispose();
+  return { prefill: (prompt.length * 1000) / (t1 - t0), decode: (newTokens * 1000) / (t2 - t1) };
+}
+
+/** Prefill and decode speed of our graphs per device and linear type, measured in one run. */
+export async function benchDecode(opts: DecodeBenchOptions = {}): Promise<DecodeBenchResult> {
+  configureOrt();
+  const layers = opts.layers ?? 4;
+  const promptTokens = opts.promptTokens ?? 64;
+  const newTokens = opts.newTokens ?? 16;
+  const spec = smollm2Spec(layers);
+  opts.onStatus?.(`random SmolLM2-135M-shaped weights, ${layers} layers`);
+  const weights = randomWeights(spec, 11);
+  const packed = new Map<string, PackedLinear>();
+  for (const [name, w] of weights) {
+    if (!/\.layers\.\d+\..*_proj\.weight$/.test(name)) continue;
+    const [N, K] = name.includes('down_proj') ? [spec.hiddenSize, spec.intermediateSize] : [w.length / spec.hiddenSize, spec.hiddenSize];
+    packed.set(name, packMatMulNBits(w, N, K, 4, 32, true));
+  }
+  const adapterReport = await describeAdapter();
+  const adapter = adapterReport.available ? [adapterReport.vendor, adapterReport.architecture].filter(Boolean).join(' · ') : null;
+  const devices = (opts.devices ?? ['wasm', 'webgpu']).filter((d) => d === 'wasm' || adapterReport.available);
+  const prompt = Array.from({ length: promptTokens }, (_, i) => (i * 37 + 11) % spec.vocabSize);
+  const rows: DecodeBenchRow[] = [];
+  for (const graph of opts.graphs ?? ['fp32', 'q4']) {
+    const built = buildCausalLm(spec, weights, graph === 'q4' ? { linear: 'matmulnbits', packed } : {});
+    const graphBytes = built.model.byteLength + built.externalData.reduce((s, e) => s + e.data.byteLength, 0);
+    for (const device of devices) {
+      opts.onStatus?.(`${graph} on ${device}`);
+      // Sessions are created and released one by one: ORT-web shares external data by file name.
+      const session = await ort.InferenceSession.create(built.model, {
+        executionProviders: [device],
+        externalData: built.externalData.map(({ path, data }) => ({ path, data })),
+      });
+      await timeSession(session, spec, prompt.slice(0, 8), 2); // warm-up: shader compilation, allocations
+      const t = await timeSession(session, spec, prompt, newTokens);
+      await session.release();
+      rows.push({ device, graph, prefillTokensPerSecond: t.prefill, decodeTokensPerSecond: t.decode, graphBytes });
+    }
+  }
+  const base = rows.find((r) => r.device === 'wasm' && r.graph === 'fp32');
+  const ratios: Record<string, number> = {};
+  for (const r of rows) if (base) ratios[`${r.graph}/${r.device}`] = r.decodeTokensPerSecond / base.decodeTokensPerSecond;
+  return { model: `SmolLM2-135M shape, ${layers} of 30 layers, random weights`, adapter, promptTokens, newTokens, rows, ratios };
+}
