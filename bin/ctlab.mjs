@@ -18,7 +18,8 @@ Usage:
   ctlab generate --model M --prompt TEXT [--max-new-tokens N] [--chat] [--temperature T --seed S]
                  [--stop STR]... [--device webgpu|wasm] [--json]
   ctlab ppl --model M (--text TEXT | --text-file F) [--device webgpu|wasm] [--json]
-  ctlab eval --model M [--perspectives all|p,…] [--preset smoke|classroom|paper|full]
+  ctlab eval --model M [--variants dense,rtn4,gptq3,awq4,wanda2:4,…] [--perspectives all|p,…]
+             [--preset smoke|classroom|paper|full]
              [--mode generate|likelihood|both] [--data-dir D] [--seed S] --out results.json
   ctlab score --perspective P --input FILE [--input FILE]... [--data-dir D] [--json]
              re-score outputs: this project's results/records files, or DecodingTrust's cached
@@ -52,6 +53,8 @@ const { values, positionals } = parseArgs({
     chat: { type: 'boolean', default: false },
     device: { type: 'string', default: 'auto' },
     perspectives: { type: 'string', default: 'all' },
+    variants: { type: 'string', default: 'dense' },
+    report: { type: 'string' },
     preset: { type: 'string', default: 'smoke' },
     mode: { type: 'string', default: 'generate' },
     'data-dir': { type: 'string' },
@@ -159,12 +162,17 @@ function progress(e) {
     return;
   }
   if (values.quiet) return;
-  if (e.phase === 'eval') {
-    const p = e.progress;
-    const line = p.phase
-      ? `[${p.perspective}] ${p.phase}`
-      : `[${p.perspective} ${p.mode}] ${p.done}/${p.total}${p.reused ? ` (${p.reused} reused)` : ''}`;
-    if (p.phase || p.done === p.total || p.done % 10 === 0) process.stderr.write(`${line}\n`);
+  if (e.phase === 'run') {
+    const ev = e.event;
+    if (ev.phase === 'download') return progress(ev.progress);
+    let line = '';
+    if (ev.phase === 'compress') line = `[${ev.variant}] ${ev.message}${ev.fraction != null ? ` ${(100 * ev.fraction).toFixed(0)}%` : ''}`;
+    if (ev.phase === 'evaluate' && (ev.done === ev.total || ev.done % 10 === 0))
+      line = `[${ev.variant} · ${ev.perspective} ${ev.mode}] ${ev.done}/${ev.total}${ev.reused ? ` (${ev.reused} reused)` : ''}`;
+    if (ev.phase === 'variant-done') line = `[${ev.variant}] done`;
+    if (ev.phase === 'error') line = `run stopped: ${ev.message}`;
+    if (line && line !== lastProgress) process.stderr.write(`${line}\n`);
+    lastProgress = line || lastProgress;
     return;
   }
   if (e.phase === 'status') {
@@ -246,6 +254,7 @@ async function main() {
                 .filter(Boolean);
         const request = {
           perspectives,
+          variants: values.variants,
           preset: values.preset,
           seed: Number(values.seed),
           mode,

@@ -2,9 +2,10 @@ import * as Comlink from 'comlink';
 import type { GenerateRequest } from '../lib/app/inference-service';
 import { parseSourceInput } from '../lib/app/model-library';
 import type { Device } from '../lib/infer/causal-lm';
-import type { EvalRequest, RunProgress } from '../lib/run/eval-run';
+import type { RunEvent, RunPlan, CalibrationPlan } from '../lib/run/orchestrator';
+import { parseVariants } from '../lib/run/variants';
 import { OFFLINE_DATA_BASE } from '../lib/eval/sources';
-import type { DataFile, PerspectiveId } from '../lib/eval';
+import { PERSPECTIVE_IDS, getPerspective, type DataFile, type PerspectiveId, type ScoringMode } from '../lib/eval';
 import { rescoreInputs } from '../lib/run/rescore-input';
 import { sourceKey, urlSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
@@ -14,13 +15,25 @@ import { evalWorker, modelWorker } from './workers';
 export type AutomationSource = { kind: 'url'; url: string } | { kind: 'hub'; id: string };
 
 type ProgressMessage =
-  ProgressEvent | { phase: 'status'; message: string } | { phase: 'text'; text: string } | { phase: 'eval'; progress: RunProgress };
+  ProgressEvent | { phase: 'status'; message: string } | { phase: 'text'; text: string } | { phase: 'run'; event: RunEvent };
 
 declare global {
   interface Window {
     ctlab?: ReturnType<typeof automationApi>;
     __ctlabProgress?: (e: ProgressMessage) => void;
   }
+}
+
+/** What `ctlab eval` asks for. */
+export interface EvalRequest {
+  perspectives: PerspectiveId[] | 'all';
+  preset: string;
+  seed: number;
+  mode: ScoringMode | 'both';
+  /** Comma-separated variant ids (`dense,rtn4,gptq3,…`); dense is always included. */
+  variants?: string;
+  dataUrl?: string;
+  calibration?: CalibrationPlan;
 }
 
 /** Files from the CLI: text as is, binary (`.npy`) as base64, since page.evaluate carries JSON. */
@@ -75,25 +88,26 @@ function automationApi() {
       const model = await ready(source, device);
       return infer.generate(model.key, device, request, text);
     },
-    eval: async ({
-      source,
-      device = 'auto',
-      request,
-    }: {
-      source: AutomationSource;
-      device?: Device | 'auto';
-      request: Omit<EvalRequest, 'data'> & { dataUrl?: string };
-    }) => {
-      const model = await ready(source, device);
-      const { dataUrl, ...rest } = request;
-      const data: EvalRequest['data'] = dataUrl
-        ? { kind: 'url', base: dataUrl }
-        : { kind: 'offline', base: new URL(OFFLINE_DATA_BASE, location.href).href };
-      return infer.evaluate(
-        model.key,
+    /** Creates a run (dense plus the requested variants) and runs it to the end, like the page's Run button. */
+    eval: async ({ source, device = 'auto', request }: { source: AutomationSource; device?: Device | 'auto'; request: EvalRequest }) => {
+      const plan: RunPlan = {
+        model: toSource(source),
+        variants: parseVariants(request.variants ?? 'dense'),
+        perspectives: request.perspectives === 'all' ? [...PERSPECTIVE_IDS] : request.perspectives,
+        preset: request.preset,
+        mode: request.mode,
+        seed: request.seed,
+        data: request.dataUrl
+          ? { kind: 'url', base: request.dataUrl }
+          : { kind: 'offline', base: new URL(OFFLINE_DATA_BASE, location.href).href },
         device,
-        { ...rest, data },
-        Comlink.proxy((p: RunProgress) => report({ phase: 'eval', progress: p })),
+        calibration: request.calibration ?? { source: 'self', samples: 16, seqLen: 128 },
+      };
+      for (const p of plan.perspectives) getPerspective(p);
+      const runId = await infer.createRun(plan);
+      return infer.runToEnd(
+        runId,
+        Comlink.proxy((e: RunEvent) => report({ phase: 'run', event: e })),
       );
     },
     score: async ({ perspective, inputs, data }: { perspective: PerspectiveId; inputs: WireFile[]; data: WireFile[] }) =>

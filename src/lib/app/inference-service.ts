@@ -2,8 +2,9 @@ import { benchDecode, type DecodeBenchOptions, type DecodeBenchResult } from '..
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
 import { generate, type GenerateOptions, type GenerateResult } from '../infer/generate';
 import { klToReference, perplexity, scoreOptions, type KlResult, type OptionScores, type WindowOptions } from '../infer/scoring';
-import { runEvaluation, type EvalRequest, type RunProgress } from '../run/eval-run';
+import { executeRun, newRun, resultsDoc, type CompressFn, type RunDoc, type RunEvent, type RunPlan } from '../run/orchestrator';
 import type { ResultsDoc } from '../run/results';
+import { RunStore } from '../storage/run-store';
 import { ShardCache } from '../storage/shard-cache';
 
 export interface SessionInfo {
@@ -24,7 +25,13 @@ export class InferenceService {
   private readonly sessions = new Map<string, Promise<LoadedLm>>();
   private readonly jobs = new Map<string, AbortController>();
 
-  constructor(private readonly cache = new ShardCache()) {}
+  private readonly runs = new Map<string, AbortController>();
+
+  constructor(
+    private readonly cache = new ShardCache(),
+    private readonly store = new RunStore(),
+    private readonly compress?: CompressFn,
+  ) {}
 
   private session(key: string, device: Device | 'auto' = 'auto', onStatus?: (msg: string) => void): Promise<LoadedLm> {
     const id = `${device}\u0000${key}`;
@@ -67,8 +74,53 @@ export class InferenceService {
     }
   }
 
-  async evaluate(key: string, device: Device | 'auto', request: EvalRequest, onProgress?: (p: RunProgress) => void): Promise<ResultsDoc> {
-    return runEvaluation(await this.session(key, device), request, onProgress);
+  /** Stores a new run and returns its id; `runToEnd` executes it. */
+  async createRun(plan: RunPlan): Promise<string> {
+    const doc = newRun(plan);
+    await this.store.saveRun(doc);
+    return doc.id;
+  }
+
+  /** Runs or resumes a stored run; every finished record is already stored when this returns or throws. */
+  async runToEnd(runId: string, onEvent?: (e: RunEvent) => void): Promise<ResultsDoc> {
+    const controller = new AbortController();
+    this.runs.get(runId)?.abort();
+    this.runs.set(runId, controller);
+    // Sessions of earlier calls would hold memory the run's variants need.
+    await this.unload();
+    try {
+      return await executeRun(
+        runId,
+        { cache: this.cache, store: this.store, ...(this.compress ? { compress: this.compress } : {}) },
+        onEvent,
+        controller.signal,
+      );
+    } finally {
+      if (this.runs.get(runId) === controller) this.runs.delete(runId);
+    }
+  }
+
+  cancelRun(runId: string): void {
+    this.runs.get(runId)?.abort();
+  }
+
+  listRuns(): Promise<RunDoc[]> {
+    return this.store.listRuns();
+  }
+
+  async runResults(runId: string): Promise<ResultsDoc> {
+    const doc = await this.store.getRun(runId);
+    if (!doc) throw new Error(`no run ${runId}`);
+    return resultsDoc(doc, await this.store.resultsOf(runId));
+  }
+
+  countRunRecords(runId: string): Promise<number> {
+    return this.store.countRecords(runId);
+  }
+
+  deleteRun(runId: string): Promise<void> {
+    this.runs.get(runId)?.abort();
+    return this.store.deleteRun(runId);
   }
 
   benchDecode(opts: Omit<DecodeBenchOptions, 'onStatus'>, onStatus?: (msg: string) => void): Promise<DecodeBenchResult> {

@@ -17,6 +17,20 @@ export interface ResultEntry {
   records: SavedRecords;
 }
 
+/** One model variant of a run: where it lives, how big and fast it is, how it was made. */
+export interface VariantInfo {
+  id: string;
+  label: string;
+  key?: string;
+  /** Bytes of the graph it runs (weights included). */
+  bytes?: number;
+  tokensPerSecond?: number;
+  device?: string;
+  adapter?: string | null;
+  /** The compression report, for compressed variants. */
+  report?: unknown;
+}
+
 /** What `ctlab eval` writes and the page exports: settings plus every result and record. */
 export interface ResultsDoc {
   format: 'ctlab-results';
@@ -32,6 +46,8 @@ export interface ResultsDoc {
     device: string;
     adapter: string | null;
   };
+  /** Absent in single-model files. */
+  variants?: VariantInfo[];
   results: ResultEntry[];
 }
 

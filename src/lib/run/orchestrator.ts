@@ -1,0 +1,231 @@
+import { getPerspective, PERSPECTIVE_IDS, getPreset, type PerspectiveId, type ScoringMode } from '../eval';
+import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
+import { generate } from '../infer/generate';
+import { storedGraph } from '../infer/graph-store';
+import { downloadModel, type CachedModel } from '../model/download';
+import type { ModelSource } from '../model/sources';
+import type { RunStore } from '../storage/run-store';
+import type { ProgressEvent, ShardCache } from '../storage/shard-cache';
+import { evaluatePerspective, loadPerspectiveFiles, type DataSource } from './evaluate';
+import type { ResultEntry, ResultsDoc, VariantInfo } from './results';
+import type { VariantSpec } from './variants';
+
+export interface CalibrationPlan {
+  source: 'self' | 'builtin' | 'url';
+  url?: string;
+  samples: number;
+  seqLen: number;
+}
+
+/** Everything a run needs; stored with the run so a reload can resume it. */
+export interface RunPlan {
+  model: ModelSource;
+  variants: VariantSpec[];
+  perspectives: PerspectiveId[];
+  preset: string;
+  mode: ScoringMode | 'both';
+  seed: number;
+  data: DataSource;
+  device: Device | 'auto';
+  calibration: CalibrationPlan;
+}
+
+export interface RunDoc {
+  id: string;
+  createdAt: number;
+  updatedAt: number;
+  plan: RunPlan;
+  status: 'running' | 'done' | 'failed' | 'cancelled';
+  error?: string;
+  modelKey?: string;
+  modelLabel?: string;
+  variants: Record<string, VariantInfo>;
+}
+
+export type RunEvent =
+  | { phase: 'download'; progress: ProgressEvent }
+  | { phase: 'compress'; variant: string; message: string; fraction: number | null }
+  | { phase: 'evaluate'; variant: string; perspective: PerspectiveId; mode: ScoringMode; done: number; total: number; reused: number }
+  | { phase: 'variant-done'; variant: string }
+  | { phase: 'done'; results: number }
+  | { phase: 'error'; message: string };
+
+/** Makes (or finds) a compressed variant of the base model in the cache and returns its cache key. */
+export type CompressFn = (
+  base: CachedModel,
+  spec: VariantSpec,
+  calibration: CalibrationPlan & { seed: number; device: Device | 'auto' },
+  onProgress: (message: string, fraction: number | null) => void,
+  signal?: AbortSignal,
+) => Promise<{ key: string; report?: unknown }>;
+
+export interface RunDeps {
+  cache: ShardCache;
+  store: RunStore;
+  compress?: CompressFn;
+}
+
+export function newRun(plan: RunPlan, id: string = crypto.randomUUID()): RunDoc {
+  const now = Date.now();
+  return { id, createdAt: now, updatedAt: now, plan, status: 'running', variants: {} };
+}
+
+/** The perspectives × modes a plan evaluates, in order. */
+export function plannedCells(plan: RunPlan): { perspective: PerspectiveId; mode: ScoringMode }[] {
+  const ids = plan.perspectives.length ? plan.perspectives : [...PERSPECTIVE_IDS];
+  return ids.flatMap((perspective) => {
+    const modes: ScoringMode[] = plan.mode === 'both' ? ['generate', 'likelihood'] : [plan.mode];
+    return modes.filter((m) => getPerspective(perspective).modes.includes(m)).map((mode) => ({ perspective, mode }));
+  });
+}
+
+/**
+ * Runs (or resumes) a plan: download → compress each variant → evaluate each variant on each
+ * perspective. Records and results are stored as they finish; what is already stored is reused.
+ */
+export async function executeRun(
+  runId: string,
+  deps: RunDeps,
+  onEvent: (e: RunEvent) => void = () => {},
+  signal?: AbortSignal,
+): Promise<ResultsDoc> {
+  const { cache, store } = deps;
+  const doc = await store.getRun(runId);
+  if (!doc) throw new Error(`no run ${runId}`);
+  const plan = doc.plan;
+  doc.status = 'running';
+  delete doc.error;
+  await store.saveRun(doc);
+  try {
+    const base = await downloadModel(cache, plan.model, { onProgress: (progress) => onEvent({ phase: 'download', progress }), signal });
+    doc.modelKey = base.key;
+    doc.modelLabel = base.label;
+    const preset = getPreset(plan.preset);
+    const cells = plannedCells(plan);
+    const files = new Map<PerspectiveId, Awaited<ReturnType<typeof loadPerspectiveFiles>>>();
+    for (const { perspective } of cells) {
+      if (files.has(perspective)) continue;
+      const loaded = await loadPerspectiveFiles(plan.data, perspective, preset);
+      if (loaded.failed.length)
+        throw new Error(`${perspective}: could not load ${loaded.failed.map((f) => `${f.path} (${f.reason})`).join(', ')}`);
+      files.set(perspective, loaded);
+    }
+    const done = new Set((await store.resultsOf(runId)).map((r) => `${r.variant}|${r.perspective}|${r.mode}`));
+
+    for (const spec of plan.variants) {
+      if (signal?.aborted) throw new DOMException('run cancelled', 'AbortError');
+      const info = doc.variants[spec.id] ?? { id: spec.id, label: spec.label };
+      if (!info.key) {
+        if (spec.method === 'dense') info.key = base.key;
+        else {
+          if (!deps.compress) throw new Error(`${spec.label}: compression is not available in this build`);
+          const made = await deps.compress(
+            base,
+            spec,
+            { ...plan.calibration, seed: plan.seed, device: plan.device },
+            (message, fraction) => onEvent({ phase: 'compress', variant: spec.id, message, fraction }),
+            signal,
+          );
+          info.key = made.key;
+          if (made.report !== undefined) info.report = made.report;
+        }
+        doc.variants[spec.id] = info;
+        await store.saveRun(doc);
+      }
+      const todo = cells.filter((c) => !done.has(`${spec.id}|${c.perspective}|${c.mode}`));
+      if (todo.length === 0 && info.tokensPerSecond !== undefined) continue;
+      const lm = await loadCausalLm(cache, info.key, { device: plan.device });
+      try {
+        if (info.tokensPerSecond === undefined) await measure(cache, lm, info);
+        doc.variants[spec.id] = info;
+        await store.saveRun(doc);
+        const finished = await store.finishedRecords(runId, spec.id);
+        for (const { perspective, mode } of todo) {
+          const r = await evaluatePerspective(lm, perspective, files.get(perspective)!.files, {
+            preset,
+            seed: plan.seed,
+            mode,
+            finished,
+            signal,
+            onRecord: (key, record) => store.putRecord(runId, spec.id, key, record),
+            onProgress: (p) =>
+              onEvent({ phase: 'evaluate', variant: spec.id, perspective, mode, done: p.done, total: p.total, reused: p.reused }),
+          });
+          await store.putResult(runId, toEntry(spec.id, r));
+          done.add(`${spec.id}|${perspective}|${mode}`);
+        }
+      } finally {
+        await lm.model.dispose();
+      }
+      onEvent({ phase: 'variant-done', variant: spec.id });
+    }
+    doc.status = 'done';
+    await store.saveRun(doc);
+    const results = await store.resultsOf(runId);
+    onEvent({ phase: 'done', results: results.length });
+    return resultsDoc(doc, results);
+  } catch (err) {
+    const cancelled = (err as Error).name === 'AbortError' || signal?.aborted;
+    doc.status = cancelled ? 'cancelled' : 'failed';
+    doc.error = (err as Error).message;
+    await store.saveRun(doc);
+    onEvent({ phase: 'error', message: doc.error });
+    throw err;
+  }
+}
+
+/** Size on disk of the graph the variant runs, and its decode speed on a short greedy generation. */
+async function measure(cache: ShardCache, lm: LoadedLm, info: VariantInfo): Promise<void> {
+  const graph = await storedGraph(cache, lm.key);
+  if (graph) info.bytes = graph.bytes;
+  const out = await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 24 });
+  info.tokensPerSecond = out.tokensPerSecond ?? undefined;
+  info.device = lm.device;
+  info.adapter = lm.adapter;
+}
+
+function toEntry(variant: string, r: Awaited<ReturnType<typeof evaluatePerspective>>): ResultEntry {
+  return {
+    variant,
+    perspective: r.perspective,
+    mode: r.mode,
+    score: r.score.score,
+    refusalRate: r.score.refusalRate,
+    n: r.score.n,
+    ...(r.score.scorer ? { scorer: r.score.scorer } : {}),
+    breakdown: r.score.breakdown,
+    ...(r.score.notes ? { notes: r.score.notes } : {}),
+    run: r.score.run,
+    loadErrors: r.loadErrors,
+    records: r.saved,
+  };
+}
+
+export function resultsDoc(doc: RunDoc, results: ResultEntry[]): ResultsDoc {
+  const order = new Map(doc.plan.variants.map((v, i) => [v.id, i]));
+  const cells = plannedCells(doc.plan);
+  const cellOrder = new Map(cells.map((c, i) => [`${c.perspective}|${c.mode}`, i]));
+  const sorted = [...results].sort(
+    (a, b) =>
+      (order.get(a.variant) ?? 99) - (order.get(b.variant) ?? 99) ||
+      (cellOrder.get(`${a.perspective}|${a.mode}`) ?? 99) - (cellOrder.get(`${b.perspective}|${b.mode}`) ?? 99),
+  );
+  const firstInfo = Object.values(doc.variants)[0];
+  return {
+    format: 'ctlab-results',
+    version: 1,
+    createdAt: new Date(doc.createdAt).toISOString(),
+    model: { key: doc.modelKey ?? '', label: doc.modelLabel ?? '' },
+    settings: {
+      preset: doc.plan.preset,
+      seed: doc.plan.seed,
+      modes: [...new Set(cells.map((c) => c.mode))],
+      perspectives: [...new Set(cells.map((c) => c.perspective))],
+      data: doc.plan.data.kind === 'offline' ? 'built-in offline set' : doc.plan.data.base,
+      device: firstInfo?.device ?? String(doc.plan.device),
+      adapter: firstInfo?.adapter ?? null,
+    },
+    variants: doc.plan.variants.map((v) => doc.variants[v.id] ?? { id: v.id, label: v.label }),
+    results: sorted,
+  };
+}

@@ -1,0 +1,66 @@
+import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
+import type { EvalRecord } from '../eval';
+import type { ResultEntry } from '../run/results';
+import type { RunDoc } from '../run/orchestrator';
+import { requestToPromise } from './stores';
+
+/**
+ * Runs, their finished records and their per-perspective results in IndexedDB. Every record is
+ * written as it finishes, so a reload or a crash resumes a run without recomputing anything.
+ */
+export class RunStore {
+  private readonly runs: UseStore;
+  private readonly records: UseStore;
+  private readonly results: UseStore;
+
+  constructor(prefix = 'ctlab') {
+    this.runs = createStore(`${prefix}-runs`, 'runs');
+    this.records = createStore(`${prefix}-run-records`, 'records');
+    this.results = createStore(`${prefix}-run-results`, 'results');
+  }
+
+  saveRun(doc: RunDoc): Promise<void> {
+    return set(doc.id, { ...doc, updatedAt: Date.now() }, this.runs);
+  }
+
+  getRun(id: string): Promise<RunDoc | undefined> {
+    return get<RunDoc>(id, this.runs);
+  }
+
+  async listRuns(): Promise<RunDoc[]> {
+    return (await values<RunDoc>(this.runs)).sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  async deleteRun(id: string): Promise<void> {
+    const range = IDBKeyRange.bound([id], [id, []]);
+    await this.records('readwrite', (s) => requestToPromise(s.delete(range)));
+    await this.results('readwrite', (s) => requestToPromise(s.delete(range)));
+    await del(id, this.runs);
+  }
+
+  putRecord(runId: string, variant: string, key: string, record: EvalRecord): Promise<void> {
+    return set([runId, variant, key], record, this.records);
+  }
+
+  /** Finished records of one variant, by record key. */
+  async finishedRecords(runId: string, variant: string): Promise<Map<string, EvalRecord>> {
+    const range = IDBKeyRange.bound([runId, variant], [runId, variant, []]);
+    return this.records('readonly', async (s) => {
+      const [keys, vals] = await Promise.all([requestToPromise(s.getAllKeys(range)), requestToPromise(s.getAll(range))]);
+      return new Map(keys.map((k, i) => [(k as [string, string, string])[2], vals[i] as EvalRecord]));
+    });
+  }
+
+  countRecords(runId: string): Promise<number> {
+    return this.records('readonly', (s) => requestToPromise(s.count(IDBKeyRange.bound([runId], [runId, []]))));
+  }
+
+  putResult(runId: string, entry: ResultEntry): Promise<void> {
+    return set([runId, entry.variant, entry.perspective, entry.mode], entry, this.results);
+  }
+
+  async resultsOf(runId: string): Promise<ResultEntry[]> {
+    const range = IDBKeyRange.bound([runId], [runId, []]);
+    return this.results('readonly', async (s) => (await requestToPromise(s.getAll(range))) as ResultEntry[]);
+  }
+}

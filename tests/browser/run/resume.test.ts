@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { executeRun, newRun, type RunEvent, type RunPlan } from '../../../src/lib/run/orchestrator';
+import { parseVariants } from '../../../src/lib/run/variants';
+import { urlSource } from '../../../src/lib/model/sources';
+import { RunStore } from '../../../src/lib/storage/run-store';
+import { freshCache, STORIES } from '../helpers';
+
+function plan(): RunPlan {
+  return {
+    model: urlSource(`${location.origin}${STORIES}`),
+    variants: parseVariants('dense'),
+    perspectives: ['machine_ethics', 'mmlu'],
+    preset: 'smoke',
+    mode: 'generate',
+    seed: 5,
+    data: { kind: 'offline', base: `${location.origin}/offline-data/` },
+    device: 'wasm',
+    calibration: { source: 'self', samples: 4, seqLen: 64 },
+  };
+}
+
+describe('runs persist every finished record and resume without recomputing', () => {
+  it('a run cancelled mid-evaluation resumes where it stopped', async () => {
+    const cache = freshCache();
+    const store = new RunStore(`test-${crypto.randomUUID()}`);
+    const doc = newRun(plan());
+    await store.saveRun(doc);
+
+    const controller = new AbortController();
+    const first: RunEvent[] = [];
+    const stopped = await executeRun(
+      doc.id,
+      { cache, store },
+      (e) => {
+        first.push(e);
+        if (e.phase === 'evaluate' && e.perspective === 'mmlu' && e.done === 2) controller.abort();
+      },
+      controller.signal,
+    ).catch((e: Error) => e);
+    expect(stopped).toBeInstanceOf(Error);
+    expect((await store.getRun(doc.id))?.status).toBe('cancelled');
+    const stored = await store.countRecords(doc.id);
+    const ethicsTotal = first.filter((e) => e.phase === 'evaluate' && e.perspective === 'machine_ethics').at(-1);
+    expect(ethicsTotal && ethicsTotal.phase === 'evaluate' && ethicsTotal.done).toBe(
+      ethicsTotal && ethicsTotal.phase === 'evaluate' && ethicsTotal.total,
+    );
+    expect(stored).toBeGreaterThanOrEqual(((ethicsTotal as { total: number }).total ?? 0) + 2);
+    expect((await store.resultsOf(doc.id)).map((r) => r.perspective)).toEqual(['machine_ethics']);
+
+    const second: RunEvent[] = [];
+    const results = await executeRun(doc.id, { cache, store }, (e) => second.push(e));
+    const evaluated = second.filter((e): e is Extract<RunEvent, { phase: 'evaluate' }> => e.phase === 'evaluate');
+    // The finished perspective is not run again at all; the interrupted one reuses what was stored.
+    expect(evaluated.some((e) => e.perspective === 'machine_ethics')).toBe(false);
+    const mmlu = evaluated.filter((e) => e.perspective === 'mmlu').at(-1)!;
+    expect(mmlu.reused).toBe(stored - (ethicsTotal as { total: number }).total);
+    expect(mmlu.reused).toBeGreaterThanOrEqual(2);
+    expect(await store.countRecords(doc.id)).toBe((ethicsTotal as { total: number }).total + mmlu.total);
+    expect(results.results.map((r) => r.perspective)).toEqual(['machine_ethics', 'mmlu']);
+    expect((await store.getRun(doc.id))?.status).toBe('done');
+    expect(results.variants?.[0]).toMatchObject({ id: 'dense', device: 'wasm' });
+    expect(results.variants?.[0].tokensPerSecond).toBeGreaterThan(0);
+  });
+});
