@@ -21,6 +21,7 @@ Usage:
   ctlab eval --model M [--variants dense,rtn4,gptq3,awq4,wanda2:4,…] [--perspectives all|p,…]
              [--preset smoke|classroom|paper|full]
              [--mode generate|likelihood|both] [--data-dir D] [--seed S] --out results.json
+             [--report report.html]
   ctlab score --perspective P --input FILE [--input FILE]... [--data-dir D] [--json]
              re-score outputs: this project's results/records files, or DecodingTrust's cached
              generations (fairness with its .npy files in D, machine ethics, OOD, adversarial
@@ -262,6 +263,7 @@ async function main() {
         };
         const doc = await app.call('eval', { source, device, request });
         writeFileSync(/** @type {string} */ (values.out), `${JSON.stringify(doc, null, 1)}\n`);
+        if (values.report) writeFileSync(values.report, await app.call('report', { doc }));
         result = doc.results.map((/** @type {any} */ r) => ({
           perspective: r.perspective,
           mode: r.mode,

@@ -4,6 +4,8 @@ import { parseSourceInput } from '../lib/app/model-library';
 import type { Device } from '../lib/infer/causal-lm';
 import type { RunEvent, RunPlan, CalibrationPlan } from '../lib/run/orchestrator';
 import { parseVariants } from '../lib/run/variants';
+import type { ResultsDoc } from '../lib/run/results';
+import { htmlReport } from '../lib/report/html';
 import { OFFLINE_DATA_BASE } from '../lib/eval/sources';
 import { PERSPECTIVE_IDS, getPerspective, type DataFile, type PerspectiveId, type ScoringMode } from '../lib/eval';
 import { rescoreInputs } from '../lib/run/rescore-input';
@@ -110,6 +112,8 @@ function automationApi() {
         Comlink.proxy((e: RunEvent) => report({ phase: 'run', event: e })),
       );
     },
+    /** The self-contained HTML report of a results file, as `ctlab eval --report` writes it. */
+    report: ({ doc }: { doc: ResultsDoc }) => htmlReport(doc),
     score: async ({ perspective, inputs, data }: { perspective: PerspectiveId; inputs: WireFile[]; data: WireFile[] }) =>
       rescoreInputs(perspective, inputs.map(fromWire), data.map(fromWire)),
     benchDecode: (opts: { layers?: number; promptTokens?: number; newTokens?: number }) => infer.benchDecode(opts, status),

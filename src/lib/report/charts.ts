@@ -1,0 +1,127 @@
+import { parseVariant, QUANT_METHODS } from '../run/variants';
+import type { ChartOption } from './echarts';
+import { PERSPECTIVE_TITLES, formatScore, type Summary } from './summary';
+
+const DIVERGING = ['#b2182b', '#ef8a62', '#fddbc7', '#f7f7f7', '#d1e5f0', '#67a9cf', '#2166ac'];
+const METHOD_COLORS: Record<string, string> = { rtn: '#7f7f7f', gptq: '#1f77b4', awq: '#ff7f0e' };
+
+/** The paper's figure: score change against dense, rows variants, columns perspectives; ⚑ marks a refusal-rate move over 10 points. */
+export function heatmapOption(s: Summary): ChartOption {
+  const rows = s.variants.map((v, i) => ({ v, i })).filter(({ v }) => v.id !== 'dense');
+  const data: [number, number, number | '-'][] = [];
+  let extreme = 5;
+  rows.forEach(({ i }, y) =>
+    s.perspectives.forEach((_, x) => {
+      const c = s.cells[i][x];
+      const d = c?.delta ?? null;
+      if (d !== null && Number.isFinite(d)) extreme = Math.max(extreme, Math.abs(d));
+      data.push([x, y, d !== null && Number.isFinite(d) ? Number(d.toFixed(1)) : '-']);
+    }),
+  );
+  return {
+    title: { text: `Score change vs dense (${s.mode})`, left: 'center', textStyle: { fontSize: 14 } },
+    tooltip: { position: 'top' },
+    grid: { left: 130, right: 30, top: 40, bottom: 70 },
+    xAxis: { type: 'category', data: s.perspectives.map((p) => PERSPECTIVE_TITLES[p]), axisLabel: { interval: 0, rotate: 30 } },
+    yAxis: { type: 'category', data: rows.map(({ v }) => v.label), inverse: true },
+    visualMap: {
+      min: -Math.ceil(extreme),
+      max: Math.ceil(extreme),
+      calculable: true,
+      orient: 'horizontal',
+      left: 'center',
+      bottom: 0,
+      inRange: { color: DIVERGING },
+      itemHeight: 120,
+    },
+    series: [
+      {
+        type: 'heatmap',
+        data,
+        label: {
+          show: true,
+          formatter: (p: { data: [number, number, number | '-'] }) => {
+            const [x, y, d] = p.data;
+            const shift = s.cells[rows[y].i][x]?.refusalShift;
+            return `${d === '-' ? '—' : d > 0 ? `+${d}` : d}${shift !== null && shift !== undefined ? ' ⚑' : ''}`;
+          },
+        },
+      },
+    ],
+  };
+}
+
+/** Mean trust score (MMLU excluded) or one perspective, against bits, per quantization method, with dense as a line. */
+export function bitsCurveOption(s: Summary, perspective: number | 'mean' = 'mean'): ChartOption {
+  const trust = s.perspectives.map((p, i) => ({ p, i })).filter(({ p }) => p !== 'mmlu');
+  const value = (row: number): number | null => {
+    const cells = s.cells[row];
+    if (perspective !== 'mean') return cells[perspective]?.score ?? null;
+    const scores = trust.map(({ i }) => cells[i]?.score).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    return scores.length ? scores.reduce((a, b) => a + b, 0) / scores.length : null;
+  };
+  const denseRow = s.variants.findIndex((v) => v.id === 'dense');
+  const dense = denseRow >= 0 ? value(denseRow) : null;
+  const series = QUANT_METHODS.map((method) => {
+    const points = s.variants
+      .map((v, row) => ({ spec: safeParse(v.id), row }))
+      .filter(({ spec }) => spec?.method === method && spec.bits)
+      .map(({ spec, row }) => [spec!.bits!, value(row)] as [number, number | null])
+      .filter(([, y]) => y !== null)
+      .sort((a, b) => a[0] - b[0]);
+    return {
+      name: method.toUpperCase(),
+      type: 'line',
+      data: points,
+      symbolSize: 8,
+      lineStyle: { color: METHOD_COLORS[method] },
+      itemStyle: { color: METHOD_COLORS[method] },
+    };
+  }).filter((x) => x.data.length > 0);
+  if (dense !== null && series.length) {
+    (series[0] as Record<string, unknown>).markLine = {
+      symbol: 'none',
+      label: { formatter: `dense ${formatScore(dense)}` },
+      lineStyle: { type: 'dashed', color: '#333' },
+      data: [{ yAxis: Number(dense.toFixed(2)) }],
+    };
+  }
+  const name = perspective === 'mean' ? 'Mean trust score' : PERSPECTIVE_TITLES[s.perspectives[perspective]];
+  return {
+    title: { text: `${name} against bits`, left: 'center', textStyle: { fontSize: 14 } },
+    tooltip: { trigger: 'axis' },
+    legend: { bottom: 0 },
+    grid: { left: 50, right: 30, top: 40, bottom: 50 },
+    xAxis: { type: 'value', name: 'bits', min: 2, max: 9, interval: 1 },
+    yAxis: { type: 'value', name: 'score', min: 0, max: 100 },
+    series,
+  };
+}
+
+/** One polygon per variant over the perspectives. */
+export function radarOption(s: Summary, variantIds?: string[]): ChartOption {
+  const chosen = s.variants.map((v, row) => ({ v, row })).filter(({ v }) => !variantIds || variantIds.includes(v.id));
+  return {
+    title: { text: 'Scores per perspective', left: 'center', textStyle: { fontSize: 14 } },
+    tooltip: {},
+    legend: { bottom: 0, type: 'scroll' },
+    radar: { indicator: s.perspectives.map((p) => ({ name: PERSPECTIVE_TITLES[p], max: 100 })), radius: '60%' },
+    series: [
+      {
+        type: 'radar',
+        data: chosen.map(({ v, row }) => ({
+          name: v.label,
+          value: s.perspectives.map((_, i) => Number((s.cells[row][i]?.score ?? 0).toFixed(1))),
+        })),
+      },
+    ],
+  };
+}
+
+function safeParse(id: string) {
+  try {
+    return parseVariant(id);
+  } catch {
+    return null;
+  }
+}

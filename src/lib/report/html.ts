@@ -1,0 +1,84 @@
+import type { ResultsDoc } from '../run/results';
+import { escapeHtml } from '../util/escape';
+import { formatBytes } from '../util/format';
+import { bitsCurveOption, heatmapOption, radarOption } from './charts';
+import { renderSvg } from './echarts';
+import { explorerRows, formatScore, modesOf, PERSPECTIVE_TITLES, summarize } from './summary';
+
+const STYLE = `body{font-family:system-ui,sans-serif;margin:2rem;color:#16202c;max-width:1100px}h1{margin-bottom:0}
+.muted{color:#566172}table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #d9dee5;padding:.3rem .5rem;text-align:right}
+th:first-child,td:first-child{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:1rem}.flag{color:#b3261e}
+pre{white-space:pre-wrap;background:#f2f4f7;padding:.4rem;margin:0;font-size:.85em}.bad{color:#b3261e}.item{border-top:1px solid #d9dee5;padding:.5rem 0}`;
+
+/**
+ * A self-contained HTML report (inline SVG charts, no scripts, no external requests) with the
+ * dashboard's charts and numbers and the items where variants disagree. Every string from a
+ * model, a data file or a file name is escaped.
+ */
+export function htmlReport(doc: ResultsDoc, opts: { maxItems?: number } = {}): string {
+  const parts: string[] = [];
+  const title = `Compressed Trust Lab — ${doc.model.label}`;
+  parts.push(
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`,
+  );
+  parts.push(`<title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>`);
+  parts.push(`<h1>${escapeHtml(title)}</h1>`);
+  const s = doc.settings;
+  parts.push(
+    `<p class="muted">Preset ${escapeHtml(s.preset)} · seed ${escapeHtml(s.seed)} · modes ${escapeHtml(s.modes.join(', '))} · data: ${escapeHtml(s.data)} · ${escapeHtml(s.device)}${s.adapter ? ` (${escapeHtml(s.adapter)})` : ''} · ${escapeHtml(doc.createdAt)}</p>`,
+  );
+  if (doc.results.some((r) => r.scorer?.includes('proxy'))) {
+    parts.push(
+      `<p class="muted">Toxicity is scored by an offline lexicon proxy; its numbers are not comparable with published Perspective API scores.</p>`,
+    );
+  }
+  for (const mode of modesOf(doc)) {
+    const sum = summarize(doc, mode);
+    parts.push(`<h2>${mode === 'generate' ? 'Generate and parse' : 'Option log-likelihood'}</h2><div class="charts">`);
+    if (sum.variants.length > 1) parts.push(renderSvg(heatmapOption(sum), 720, 90 + 34 * sum.variants.length + 60));
+    if (sum.variants.some((v) => /^(rtn|gptq|awq)\d/.test(v.id))) parts.push(renderSvg(bitsCurveOption(sum), 480, 320));
+    parts.push(renderSvg(radarOption(sum), 480, 380));
+    parts.push(
+      `</div><table><thead><tr><th>Variant</th>${sum.perspectives.map((p) => `<th>${escapeHtml(PERSPECTIVE_TITLES[p])}</th>`).join('')}<th>Size</th><th>tokens/s</th></tr></thead><tbody>`,
+    );
+    sum.variants.forEach((v, row) => {
+      const cells = sum.perspectives
+        .map((_, i) => {
+          const c = sum.cells[row][i];
+          if (!c) return '<td>—</td>';
+          const flag =
+            c.refusalShift !== null ? ` <span class="flag" title="refusal rate moved ${formatScore(c.refusalShift)} points">⚑</span>` : '';
+          return `<td title="refusal ${formatScore(c.refusalRate)} · n ${c.n}">${formatScore(c.score)} ± ${formatScore(c.ci)}${c.delta !== null ? ` (${c.delta >= 0 ? '+' : ''}${formatScore(c.delta)})` : ''}${flag}</td>`;
+        })
+        .join('');
+      parts.push(
+        `<tr><td>${escapeHtml(v.label)}</td>${cells}<td>${v.bytes ? escapeHtml(formatBytes(v.bytes)) : '—'}</td><td>${formatScore(v.tokensPerSecond)}</td></tr>`,
+      );
+    });
+    parts.push(`</tbody></table>`);
+  }
+  const mode = modesOf(doc)[0] ?? 'generate';
+  const disagreements = [...new Set(doc.results.map((r) => r.perspective))].flatMap((p) =>
+    explorerRows(doc, p, mode)
+      .filter((r) => r.disagree)
+      .map((r) => ({ p, r })),
+  );
+  if (disagreements.length) {
+    parts.push(`<h2>Where the variants disagree (${disagreements.length})</h2>`);
+    for (const { p, r } of disagreements.slice(0, opts.maxItems ?? 60)) {
+      parts.push(
+        `<div class="item"><strong>${escapeHtml(PERSPECTIVE_TITLES[p])}</strong> · ${escapeHtml(r.cell)}${r.expected !== null ? ` · expected ${escapeHtml(r.expected)}` : ''}<pre>${escapeHtml(r.prompt)}</pre><table><tbody>`,
+      );
+      for (const a of r.answers) {
+        parts.push(
+          `<tr><td>${escapeHtml(a.variant)}</td><td class="${a.verdict === 'wrong' || a.verdict === 'agree' || a.verdict === 'leak' || a.verdict === 'toxic' ? 'bad' : ''}">${escapeHtml(a.verdict)}</td><td style="text-align:left"><pre>${escapeHtml(a.output)}</pre></td></tr>`,
+        );
+      }
+      parts.push(`</tbody></table></div>`);
+    }
+  }
+  parts.push(
+    `<p class="muted">Made by Compressed Trust Lab in the browser; nothing left the machine but the model download.</p></body></html>`,
+  );
+  return parts.join('\n');
+}

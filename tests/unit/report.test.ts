@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import type { EvalRecord } from '../../src/lib/eval';
+import { resultsCsv } from '../../src/lib/report/csv';
+import { htmlReport } from '../../src/lib/report/html';
+import { explorerRows, summarize } from '../../src/lib/report/summary';
+import type { ResultEntry, ResultsDoc } from '../../src/lib/run/results';
+
+const XSS = '<img src=x onerror=alert(1)>';
+
+function record(id: string, output: string, answer: string | null, label = 'wrong'): EvalRecord {
+  return {
+    item: { id, cell: 'zero-shot', label } as EvalRecord['item'],
+    prompt: {
+      id: `${id}::main`,
+      key: 'main',
+      input: { kind: 'chat', messages: [{ role: 'user', content: `Is this wrong? <script>alert("${id}")</script>` }] },
+      decoding: { maxNewTokens: 16, temperature: 0, n: 1 },
+      options: ['wrong', 'not wrong'],
+    },
+    sample: 0,
+    output,
+    parsed: { answer },
+  };
+}
+
+function entry(
+  variant: string,
+  perspective: 'machine_ethics' | 'mmlu',
+  score: number,
+  refusalRate: number,
+  records: EvalRecord[],
+): ResultEntry {
+  return {
+    variant,
+    perspective,
+    mode: 'generate',
+    score,
+    refusalRate,
+    n: 100,
+    breakdown: {},
+    run: undefined,
+    loadErrors: [],
+    records: { format: 'ctlab-eval-records', version: 1, perspective, mode: 'generate', records },
+  };
+}
+
+const doc: ResultsDoc = {
+  format: 'ctlab-results',
+  version: 1,
+  createdAt: '2026-11-23T00:00:00Z',
+  model: { key: 'local:<b>m</b>', label: 'model <b>bold</b>' },
+  settings: {
+    preset: 'smoke',
+    seed: 1,
+    modes: ['generate'],
+    perspectives: ['machine_ethics', 'mmlu'],
+    data: 'x',
+    device: 'wasm',
+    adapter: null,
+  },
+  variants: [
+    { id: 'dense', label: 'Dense', bytes: 1_000_000, tokensPerSecond: 100 },
+    { id: 'rtn4', label: 'RTN-4', bytes: 300_000, tokensPerSecond: 120 },
+    { id: 'gptq3', label: 'GPTQ-3', bytes: 250_000, tokensPerSecond: 130 },
+  ],
+  results: [
+    entry('dense', 'machine_ethics', 80, 5, [record('a', 'wrong.', 'wrong'), record('b', 'not wrong', 'not wrong', 'not wrong')]),
+    entry('rtn4', 'machine_ethics', 75, 8, [record('a', 'wrong', 'wrong'), record('b', XSS, null, 'not wrong')]),
+    entry('gptq3', 'machine_ethics', 50, 30, [record('a', 'not wrong', 'not wrong'), record('b', 'not wrong', 'not wrong', 'not wrong')]),
+    entry('dense', 'mmlu', 40, 0, []),
+    entry('rtn4', 'mmlu', 39, 0, []),
+    entry('gptq3', 'mmlu', 35, 0, []),
+  ],
+};
+
+describe('dashboard summary', () => {
+  it('computes changes against dense, intervals and refusal-rate markers', () => {
+    const s = summarize(doc);
+    expect(s.perspectives).toEqual(['machine_ethics', 'mmlu']);
+    expect(s.cells[0][0]?.delta).toBeNull();
+    expect(s.cells[1][0]?.delta).toBe(-5);
+    expect(s.cells[2][1]?.delta).toBe(-5);
+    expect(s.cells[1][0]?.refusalShift).toBeNull(); // 3 points: not marked
+    expect(s.cells[2][0]?.refusalShift).toBe(25); // over 10 points: marked
+    expect(s.cells[0][0]?.ci).toBeCloseTo(100 * 1.96 * Math.sqrt((0.8 * 0.2) / 100), 10);
+  });
+
+  it('lines up each item across variants and finds where they disagree', () => {
+    const rows = explorerRows(doc, 'machine_ethics', 'generate');
+    expect(rows).toHaveLength(2);
+    const a = rows.find((r) => r.id.startsWith('a::'))!;
+    expect(a.answers.map((x) => x.verdict)).toEqual(['correct', 'correct', 'wrong']);
+    expect(a.disagree).toBe(true);
+    const b = rows.find((r) => r.id.startsWith('b::'))!;
+    expect(b.answers.map((x) => x.verdict)).toEqual(['correct', 'refusal', 'correct']);
+  });
+});
+
+describe('exports', () => {
+  it('CSV has one row per result and neutralises formulas', () => {
+    const csv = resultsCsv({ ...doc, model: { ...doc.model, label: '=HYPERLINK("x")' } });
+    const lines = csv.trim().split('\n');
+    expect(lines).toHaveLength(1 + doc.results.length);
+    expect(lines[0]).toBe('model,variant,perspective,mode,score,ci95,refusal_rate,n,scorer,bytes,tokens_per_second,preset,seed');
+    expect(lines[1].startsWith(`"'=HYPERLINK(""x"")"`)).toBe(true);
+  });
+
+  it('the HTML report is self-contained and shows model output and data as text', () => {
+    const html = htmlReport(doc);
+    expect(html).toContain('<svg');
+    expect(html).not.toContain(XSS);
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(html).not.toMatch(/<script/i);
+    expect(html).toContain('&lt;script&gt;alert(&quot;a&quot;)&lt;/script&gt;');
+    expect(html).toContain('model &lt;b&gt;bold&lt;/b&gt;');
+    expect(html).not.toMatch(/(src|href)=["']?https?:/);
+  });
+});
