@@ -2,7 +2,7 @@ import { getPerspective, PERSPECTIVE_IDS, getPreset, type PerspectiveId, type Sc
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
 import { generate } from '../infer/generate';
 import { storedGraph } from '../infer/graph-store';
-import { downloadModel, type CachedModel } from '../model/download';
+import { downloadModel, openCachedModel, type CachedModel } from '../model/download';
 import type { ModelSource } from '../model/sources';
 import type { RunStore } from '../storage/run-store';
 import type { ProgressEvent, ShardCache } from '../storage/shard-cache';
@@ -19,7 +19,8 @@ export interface CalibrationPlan {
 
 /** Everything a run needs; stored with the run so a reload can resume it. */
 export interface RunPlan {
-  model: ModelSource;
+  /** A source to download from, or a model already complete in the cache. */
+  model: ModelSource | { kind: 'cached'; key: string };
   variants: VariantSpec[];
   perspectives: PerspectiveId[];
   preset: string;
@@ -97,7 +98,10 @@ export async function executeRun(
   delete doc.error;
   await store.saveRun(doc);
   try {
-    const base = await downloadModel(cache, plan.model, { onProgress: (progress) => onEvent({ phase: 'download', progress }), signal });
+    const base =
+      plan.model.kind === 'cached'
+        ? await openCachedModel(cache, plan.model.key)
+        : await downloadModel(cache, plan.model, { onProgress: (progress) => onEvent({ phase: 'download', progress }), signal });
     doc.modelKey = base.key;
     doc.modelLabel = base.label;
     const preset = getPreset(plan.preset);

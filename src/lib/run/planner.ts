@@ -1,0 +1,89 @@
+import { PERSPECTIVE_IDS, PRESET_NAMES, type PerspectiveId, type ScoringMode } from '../eval';
+import type { Device } from '../infer/causal-lm';
+import type { DataSource } from './evaluate';
+import type { CalibrationPlan, RunPlan } from './orchestrator';
+import { parseVariants, type VariantSpec } from './variants';
+
+/** The planner's choices, as the form holds them. */
+export interface PlannerForm {
+  quant: Record<'rtn' | 'gptq' | 'awq', (3 | 4 | 8)[]>;
+  groupSize: number;
+  prune: Record<'magnitude' | 'wanda' | 'sparsegpt', string[]>;
+  perspectives: PerspectiveId[];
+  preset: string;
+  mode: ScoringMode | 'both';
+  seed: number;
+  device: Device | 'auto';
+  calibration: CalibrationPlan;
+}
+
+export const BIT_CHOICES = [3, 4, 8] as const;
+export const SPARSITY_CHOICES = ['2:4', '4:8', '0.5'] as const;
+export { PERSPECTIVE_IDS, PRESET_NAMES };
+
+/** The paper's grid on the smallest preset: every method, 3/4/8 bits and 2:4. */
+export function defaultForm(): PlannerForm {
+  return {
+    quant: { rtn: [3, 4, 8], gptq: [3, 4, 8], awq: [3, 4, 8] },
+    groupSize: 128,
+    prune: { magnitude: ['2:4'], wanda: ['2:4'], sparsegpt: ['2:4'] },
+    perspectives: [...PERSPECTIVE_IDS],
+    preset: 'smoke',
+    mode: 'generate',
+    seed: 0,
+    device: 'auto',
+    calibration: { source: 'self', samples: 32, seqLen: 256 },
+  };
+}
+
+export function formVariants(form: PlannerForm): VariantSpec[] {
+  const ids: string[] = ['dense'];
+  for (const [method, bits] of Object.entries(form.quant))
+    for (const b of bits) ids.push(`${method}${b}${form.groupSize !== 128 ? `g${form.groupSize}` : ''}`);
+  for (const [method, sparsities] of Object.entries(form.prune)) for (const s of sparsities) ids.push(`${method}${s}`);
+  return parseVariants(ids.join(','));
+}
+
+export function formToPlan(form: PlannerForm, model: RunPlan['model'], data: DataSource): RunPlan {
+  if (form.perspectives.length === 0) throw new Error('Choose at least one perspective');
+  return {
+    model,
+    variants: formVariants(form),
+    perspectives: [...form.perspectives],
+    preset: form.preset,
+    mode: form.mode,
+    seed: form.seed,
+    data,
+    device: form.device,
+    calibration: { ...form.calibration },
+  };
+}
+
+/** Rough items per perspective per mode at each preset, from the preset sizes. */
+const ITEMS: Record<string, number> = { smoke: 25, classroom: 120, paper: 500, full: 2000 };
+
+export interface PlanEstimate {
+  variants: number;
+  evaluations: number;
+  storageBytes: number;
+  minutes: number;
+}
+
+/**
+ * What a plan will cost before it starts: every compressed variant stores its weights (and a
+ * low-bit graph for 4/8 bits), every variant gets an fp32 graph when first run. Time assumes
+ * `secondsPerItem` for one evaluation item on this machine (measured runs refine it).
+ */
+export function estimatePlan(plan: RunPlan, modelBytes: number, secondsPerItem = 0.6): PlanEstimate {
+  const modes = plan.mode === 'both' ? 2 : 1;
+  const evaluations = plan.variants.length * plan.perspectives.length * modes;
+  let storage = modelBytes; // the dense graph
+  for (const v of plan.variants) {
+    if (v.method === 'dense') continue;
+    storage += 2 * modelBytes; // compressed safetensors + its fp32 graph
+    if (v.bits === 4 || v.bits === 8) storage += (modelBytes * v.bits) / 32;
+  }
+  const items = evaluations * (ITEMS[plan.preset] ?? 100);
+  const compressMinutes = plan.variants.filter((v) => v.method !== 'dense').length * Math.max(0.2, modelBytes / 1e9) * 2;
+  return { variants: plan.variants.length, evaluations, storageBytes: storage, minutes: (items * secondsPerItem) / 60 + compressMinutes };
+}

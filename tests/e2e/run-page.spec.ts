@@ -1,0 +1,74 @@
+import { expect, test, type Page } from '@playwright/test';
+import { mkdirSync, readFileSync } from 'node:fs';
+
+const SHOTS = 'tests/e2e/screenshots';
+mkdirSync(SHOTS, { recursive: true });
+
+/** Every request the page makes, to check nothing leaves for a host the user did not choose. */
+function watch(page: Page): { errors: string[]; urls: string[] } {
+  const errors: string[] = [];
+  const urls: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => urls.push(r.url()));
+  page.on('worker', (w) => w.on('console', (m) => m.type() === 'error' && errors.push(m.text())));
+  return { errors, urls };
+}
+
+async function downloadStories(page: Page) {
+  await page.goto('/');
+  await page.locator('li.choice[data-model="stories260k"]').getByRole('button', { name: 'Download stories260k' }).click();
+  await expect(page.locator('table.cache tr[data-model="stories260k"]')).toHaveAttribute('data-status', 'complete', { timeout: 60_000 });
+}
+
+/** Leaves only the given variants ticked in the planner. */
+async function chooseVariants(page: Page, keep: string[]) {
+  const boxes = page.locator('.planner table.grid input[type="checkbox"]');
+  for (let i = 0; i < (await boxes.count()); i++) {
+    const box = boxes.nth(i);
+    const row = (await box.locator('xpath=ancestor::tr/th').innerText()).trim().toLowerCase();
+    const label = (await box.locator('xpath=..').innerText()).trim();
+    const id = `${row}${label.replace('-bit', '').replace('50%', '0.5')}`;
+    if ((await box.isChecked()) !== keep.includes(id)) await box.click();
+  }
+}
+
+test('a dense run on the smoke preset ends in the dashboard, explorer and exports, from the page alone', async ({ page }) => {
+  test.setTimeout(600_000);
+  const { errors, urls } = watch(page);
+  await downloadStories(page);
+  await page.getByRole('tab', { name: 'Plan & run' }).click();
+  await chooseVariants(page, []);
+  await page.locator('#plan-model').selectOption({ label: 'stories260k' });
+  await page.getByLabel('Device').last().selectOption('wasm');
+  await expect(page.getByTestId('plan-estimate')).toContainText('1 variants');
+  await page.screenshot({ path: `${SHOTS}/6-planner.png`, fullPage: true });
+  await page.getByRole('button', { name: 'Start run' }).click();
+  await expect(page.locator('.run-progress')).toBeVisible();
+  await expect(page.locator('table[data-testid="run-history"] tr[data-status="done"]')).toHaveCount(1, { timeout: 500_000 });
+  await page.screenshot({ path: `${SHOTS}/7-run-done.png`, fullPage: true });
+
+  await page.getByRole('tab', { name: 'Results' }).click();
+  await expect(page.getByTestId('dashboard')).toBeVisible();
+  await expect(page.locator('[data-testid="results-table"] tr[data-variant="dense"]')).toBeVisible();
+  await expect(page.locator('[data-chart="radar"] canvas')).toBeVisible();
+  await page.screenshot({ path: `${SHOTS}/8-dashboard.png`, fullPage: true });
+  await expect(page.getByTestId('explorer')).toBeVisible();
+  await page.getByLabel('only items where variants disagree').uncheck();
+  await expect(page.locator('.explorer article.item').first()).toBeVisible();
+  await page.locator('.explorer article.item').first().scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}/9-explorer.png`, fullPage: false });
+
+  const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV' }).click()]);
+  const csvText = readFileSync(await csv.path(), 'utf8');
+  expect(csvText.split('\n')[0]).toContain('variant,perspective,mode,score');
+  const [html] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'HTML report' }).click()]);
+  const report = readFileSync(await html.path(), 'utf8');
+  expect(report).toContain('<svg');
+  expect(report).not.toMatch(/<script/i);
+  await expect(page.getByTestId('exports')).toBeVisible();
+
+  const origin = new URL(page.url()).origin;
+  expect(urls.filter((u) => !u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:'))).toEqual([]);
+  expect(errors).toEqual([]);
+});
