@@ -112,6 +112,8 @@ function automationApi() {
         Comlink.proxy((e: RunEvent) => report({ phase: 'run', event: e })),
       );
     },
+    runs: () => infer.listRuns(),
+    runRecordCount: ({ runId }: { runId: string }) => infer.countRunRecords(runId),
     /** The self-contained HTML report of a results file, as `ctlab eval --report` writes it. */
     report: ({ doc }: { doc: ResultsDoc }) => htmlReport(doc),
     score: async ({ perspective, inputs, data }: { perspective: PerspectiveId; inputs: WireFile[]; data: WireFile[] }) =>

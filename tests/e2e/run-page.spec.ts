@@ -72,3 +72,33 @@ test('a dense run on the smoke preset ends in the dashboard, explorer and export
   expect(urls.filter((u) => !u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:'))).toEqual([]);
   expect(errors).toEqual([]);
 });
+
+test('a reload in the middle of the evaluation resumes the run without recomputing finished items', async ({ page }) => {
+  test.setTimeout(600_000);
+  const { errors } = watch(page);
+  await downloadStories(page);
+  await page.getByRole('tab', { name: 'Plan & run' }).click();
+  await chooseVariants(page, []);
+  await page.getByLabel('Device').last().selectOption('wasm');
+  await page.getByRole('button', { name: 'Start run' }).click();
+  const privacy = page.locator('.bar-row[data-cell="dense · privacy (generate)"] progress');
+  await expect.poll(async () => Number(await privacy.getAttribute('value')), { timeout: 120_000 }).toBeGreaterThanOrEqual(10);
+
+  type Api = { ctlab: { runs(): Promise<{ id: string }[]>; runRecordCount(a: { runId: string }): Promise<number> } };
+  const runId = await page.evaluate(async () => (await (window as unknown as Api).ctlab.runs())[0].id);
+  const before = await page.evaluate((id) => (window as unknown as Api).ctlab.runRecordCount({ runId: id }), runId);
+  await page.reload();
+
+  // The interrupted run picks itself up; the finished stereotype cell is not run again, privacy reuses its records.
+  await expect(page.locator('.bar-row[data-cell="dense · privacy (generate)"]')).toContainText('reused', { timeout: 120_000 });
+  const reusedText = await page.locator('.bar-row[data-cell="dense · privacy (generate)"]').innerText();
+  const reused = Number(/(\d+) reused/.exec(reusedText)?.[1]);
+  expect(reused).toBeGreaterThanOrEqual(10);
+  await expect(page.locator('table[data-testid="run-history"] tr[data-status="done"]')).toHaveCount(1, { timeout: 500_000 });
+  await expect(page.locator('.bar-row[data-cell="dense · stereotype (generate)"]')).toHaveCount(0);
+  const after = await page.evaluate((id) => (window as unknown as Api).ctlab.runRecordCount({ runId: id }), runId);
+  // Records stored before the reload = the whole stereotype cell + the privacy records reused after it.
+  expect(before).toBeGreaterThanOrEqual(reused);
+  expect(after).toBeGreaterThan(before);
+  expect(errors).toEqual([]);
+});
