@@ -1,4 +1,8 @@
 import * as Comlink from 'comlink';
 import { InferenceService } from '../src/lib/app/inference-service';
+import { ShardCache } from '../src/lib/storage/shard-cache';
+import { RunStore } from '../src/lib/storage/run-store';
+import { compressForRuns } from '../src/lib/variants/run-compress';
 
-Comlink.expose(new InferenceService());
+const cache = new ShardCache();
+Comlink.expose(new InferenceService(cache, new RunStore(), compressForRuns(cache)));

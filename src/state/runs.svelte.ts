@@ -12,10 +12,11 @@ export class RunsState {
   results = $state<ResultsDoc | null>(null);
   error = $state<string | null>(null);
 
-  async init(): Promise<void> {
+  /** `resumeInterrupted` is off when the CLI drives the page: it runs exactly what it asks for. */
+  async init(resumeInterrupted = true): Promise<void> {
     await this.refresh();
     // A run still marked running was interrupted by a reload or a crash: pick it up again.
-    const interrupted = this.history.find((r) => r.status === 'running');
+    const interrupted = resumeInterrupted ? this.history.find((r) => r.status === 'running') : undefined;
     if (interrupted) void this.resume(interrupted.id);
     else if (this.history[0]?.status === 'done') await this.show(this.history[0].id);
   }

@@ -83,6 +83,9 @@ export class InferenceService {
 
   /** Runs or resumes a stored run; every finished record is already stored when this returns or throws. */
   async runToEnd(runId: string, onEvent?: (e: RunEvent) => void): Promise<ResultsDoc> {
+    // One run at a time: two would fight over memory, the GPU and ORT's shared file system.
+    const other = [...this.runs.keys()].find((id) => id !== runId);
+    if (other) throw new Error(`Another run (${other}) is in progress in this page; cancel it or wait for it to finish`);
     const controller = new AbortController();
     this.runs.get(runId)?.abort();
     this.runs.set(runId, controller);
