@@ -3,7 +3,7 @@
 // The headless CLI: serves the built app on localhost, drives it in headless Chromium through
 // its `window.ctlab` API, streams progress to stderr and prints results on stdout. It adds no
 // second code path: every command runs the same src/lib code the page runs.
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,19 @@ Usage:
              demonstrations, AdvGLUE) and stereotype generation CSVs
   ctlab bench decode [--layers N] [--json]
              prefill/decode tokens/s of fp32 MatMul vs 4-bit MatMulNBits graphs on WASM and WebGPU
+  ctlab compress --model M --method rtn|gptq|awq|magnitude|wanda|sparsegpt [--bits 3|4|8]
+             [--group-size G] [--sym|--asym] [--act-order] [--sparsity 2:4|4:8|0.5]
+             (--calib-file F | --calib-url U | --calib self|builtin) [--samples N] [--seq-len L]
+             [--seed S] [--kernels auto|webgpu|typescript] [--forward auto|typescript|ort-wasm]
+             --out DIR [--json]
+             compress into a variant (kept in the cache) and write it to DIR as a Hugging Face
+             folder with onnx/ and ctlab-variant.json; the report goes to stdout
+  ctlab kl --model DENSE --variant V (--text-file F | --text T) [--device webgpu|wasm] [--json]
+             mean KL(dense ‖ variant) of next-token distributions and both perplexities
+  ctlab bench compress [--layers N] [--samples N] [--seq-len L] [--methods m,…]
+             [--kernels webgpu,typescript] [--json]
+             time per layer and end to end per method on a SmolLM2-135M-shaped random model,
+             WGSL kernels against their TypeScript references
   ctlab download --model M [--json]     download (or resume) a model into the cache
   ctlab models [--json]                 list cached models
   ctlab delete --model M                remove a cached model
@@ -62,7 +75,23 @@ const { values, positionals } = parseArgs({
     out: { type: 'string' },
     perspective: { type: 'string' },
     input: { type: 'string', multiple: true },
-    layers: { type: 'string', default: '4' },
+    layers: { type: 'string' },
+    method: { type: 'string' },
+    bits: { type: 'string' },
+    'group-size': { type: 'string' },
+    sym: { type: 'boolean', default: false },
+    asym: { type: 'boolean', default: false },
+    'act-order': { type: 'boolean', default: false },
+    sparsity: { type: 'string' },
+    'calib-file': { type: 'string' },
+    'calib-url': { type: 'string' },
+    calib: { type: 'string' },
+    samples: { type: 'string' },
+    'seq-len': { type: 'string' },
+    kernels: { type: 'string' },
+    forward: { type: 'string' },
+    methods: { type: 'string' },
+    variant: { type: 'string' },
     profile: { type: 'string' },
     port: { type: 'string', default: '47613' },
     json: { type: 'boolean', default: false },
@@ -180,14 +209,108 @@ function progress(e) {
     process.stderr.write(`${e.message}\n`);
     return;
   }
+  if (e.phase === 'compress') {
+    const line = e.progress.message;
+    if (line !== lastProgress) process.stderr.write(`${line}\n`);
+    lastProgress = line;
+    return;
+  }
   const pct = e.total ? ` ${((100 * e.loaded) / e.total).toFixed(0)}%` : '';
   const line = `${e.file ?? e.phase}: ${e.phase}${pct}`;
   if (line !== lastProgress) process.stderr.write(`${line}\n`);
   lastProgress = line;
 }
 
+/**
+ * A non-negative integer option, or undefined when absent.
+ * @param {'bits' | 'group-size' | 'samples' | 'seq-len' | 'layers'} name
+ */
+function optionalInt(name) {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) fail(`--${name} must be a non-negative integer, not ${v}`);
+  return n;
+}
+
+/** The compression request of `ctlab compress`, checked for shape here and for meaning in the page. */
+function compressRequest() {
+  const method = values.method;
+  if (!method) fail('compress needs --method rtn|gptq|awq|magnitude|wanda|sparsegpt');
+  /** @type {Record<string, unknown>} */
+  const settings = { method };
+  const bits = optionalInt('bits');
+  if (bits !== undefined) settings.bits = bits;
+  const groupSize = optionalInt('group-size');
+  if (groupSize !== undefined) settings.groupSize = groupSize;
+  if (values.sym && values.asym) fail('--sym and --asym exclude each other');
+  if (values.sym) settings.sym = true;
+  if (values.asym) settings.sym = false;
+  if (values['act-order']) settings.actOrder = true;
+  if (values.sparsity !== undefined) {
+    const nm = /^(\d+):(\d+)$/.exec(values.sparsity);
+    const ratio = Number(values.sparsity);
+    if (nm) settings.sparsity = { n: Number(nm[1]), m: Number(nm[2]) };
+    else if (/^\d*\.?\d+$/.test(values.sparsity) && ratio >= 0 && ratio <= 1) settings.sparsity = { ratio };
+    else fail(`--sparsity must be N:M (2:4, 4:8) or a ratio in [0, 1] (0.5), not ${values.sparsity}`);
+  }
+  const given = [values['calib-file'], values['calib-url'], values.calib].filter((v) => v !== undefined);
+  if (given.length !== 1) fail('compress needs exactly one of --calib-file F, --calib-url U, --calib self|builtin');
+  /** @type {Record<string, unknown>} */
+  let calibration = { kind: values.calib };
+  if (values['calib-file'] !== undefined) {
+    const f = values['calib-file'];
+    if (!existsSync(f)) fail(`no such file: ${f}`);
+    calibration = { kind: 'text', text: readFileSync(f, 'utf8'), name: basename(f) };
+  } else if (values['calib-url'] !== undefined) calibration = { kind: 'url', url: values['calib-url'] };
+  else if (values.calib !== 'self' && values.calib !== 'builtin') fail(`--calib must be self or builtin, not ${values.calib}`);
+  const kernels = values.kernels ?? 'auto';
+  if (!['auto', 'webgpu', 'typescript'].includes(kernels)) fail(`--kernels must be auto, webgpu or typescript, not ${kernels}`);
+  const forward = values.forward ?? 'auto';
+  if (!['auto', 'typescript', 'ort-wasm', 'ort-webgpu'].includes(forward))
+    fail(`--forward must be auto, typescript, ort-wasm or ort-webgpu, not ${forward}`);
+  const samples = optionalInt('samples');
+  const seqLen = optionalInt('seq-len');
+  return {
+    settings,
+    calibration,
+    ...(samples !== undefined ? { samples } : {}),
+    ...(seqLen !== undefined ? { seqLen } : {}),
+    seed: Number(values.seed),
+    kernels,
+    forward,
+  };
+}
+
+/**
+ * Writes a stored variant's files into `dir`, fetched from the page in base64 slices.
+ * @param {{ call: (m: string, a: unknown) => Promise<any> }} app
+ * @param {string} key
+ * @param {string} dir
+ */
+async function exportVariant(app, key, dir) {
+  /** @type {{ path: string, bytes: number }[]} */
+  const files = await app.call('variantFiles', { key });
+  const slice = 8 * 1024 * 1024;
+  for (const f of files) {
+    const target = join(dir, f.path);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, new Uint8Array(0));
+    for (let offset = 0; offset < f.bytes; offset += slice) {
+      const b64 = await app.call('variantChunk', { key, path: f.path, offset, length: Math.min(slice, f.bytes - offset) });
+      appendFileSync(target, Buffer.from(b64, 'base64'));
+    }
+    if (!values.quiet) process.stderr.write(`wrote ${target} (${f.bytes} bytes)\n`);
+  }
+  return files;
+}
+
 async function main() {
   const spec = ['models', 'score', 'bench'].includes(command) ? null : modelArg(values.model);
+  if (command === 'kl' && !values.variant) fail('kl needs --variant V (a model folder, URL or hub id)');
+  const variantSpec = command === 'kl' ? modelArg(values.variant) : null;
+  if (command === 'compress' && !values.out) fail('compress needs --out DIR');
+  const request = command === 'compress' ? compressRequest() : null;
   const dist = await ensureBuilt();
   const dataDir = values['data-dir'];
   if (dataDir && !(existsSync(dataDir) && statSync(dataDir).isDirectory())) fail(`no such data folder: ${dataDir}`);
@@ -195,7 +318,7 @@ async function main() {
     dataDirs: dataDir ? [dataDir] : [],
     root,
     dist,
-    modelDirs: spec?.kind === 'dir' && spec.path ? [spec.path] : [],
+    modelDirs: [spec, variantSpec].flatMap((m) => (m?.kind === 'dir' && m.path ? [m.path] : [])),
     port: Number(values.port),
   });
   const profile = resolve(values.profile ?? join(homedir(), '.cache', 'ctlab', 'profile'));
@@ -207,6 +330,11 @@ async function main() {
     onLog: (l) => values.quiet || process.stderr.write(`${l}\n`),
   });
   const source = !spec ? null : spec.kind === 'dir' ? { kind: 'url', url: server.modelUrls[0] } : spec;
+  const variantSource = !variantSpec
+    ? null
+    : variantSpec.kind === 'dir'
+      ? { kind: 'url', url: server.modelUrls[spec?.kind === 'dir' ? 1 : 0] }
+      : variantSpec;
   try {
     let result;
     const device = /** @type {string} */ (values.device);
@@ -274,7 +402,7 @@ async function main() {
         if (!values.json) {
           for (const r of result)
             process.stdout.write(
-              `${r.perspective.padEnd(18)} ${r.mode.padEnd(10)} score ${Number(r.score).toFixed(1).padStart(5)}  refusal ${Number(r.refusal_rate).toFixed(1).padStart(5)}  n ${r.n}\n`,
+              `${String(r.variant).padEnd(12)} ${r.perspective.padEnd(18)} ${r.mode.padEnd(10)} score ${Number(r.score).toFixed(1).padStart(5)}  refusal ${Number(r.refusal_rate).toFixed(1).padStart(5)}  n ${r.n}\n`,
             );
           process.stderr.write(`wrote ${values.out}\n`);
           return;
@@ -299,9 +427,70 @@ async function main() {
         }));
         break;
       }
+      case 'compress': {
+        const report = await app.call('compress', { source, request });
+        const out = resolve(/** @type {string} */ (values.out));
+        await exportVariant(app, report.key, out);
+        if (!values.json) {
+          process.stdout.write(
+            `${report.label}\n${report.calibration.samples} × ${report.calibration.seqLen} tokens (${report.calibration.source}); kernels ${report.kernels}${report.adapter ? ` (${report.adapter})` : ''}; forward ${report.forward}\n`,
+          );
+          process.stdout.write('layer linear      shape        rel. error  zeros  format       bytes dense → stored\n');
+          for (const l of report.linears)
+            process.stdout.write(
+              `${String(l.layer).padStart(5)} ${l.linear.padEnd(11)} ${`${l.shape[0]}×${l.shape[1]}`.padEnd(12)} ${l.error.toExponential(3).padStart(10)} ${(100 * l.zeros).toFixed(1).padStart(5)}% ${l.format.padEnd(12)} ${l.denseBytes} → ${l.packedBytes ?? l.denseBytes}\n`,
+            );
+          process.stdout.write(
+            `mean error ${report.summary.meanError.toExponential(3)}; bytes ${report.bytes.before} → ${report.bytes.after} (${report.graph.linear}); damping retries ${report.summary.dampRetries}; ${(report.timings.totalMs / 1000).toFixed(1)} s\nwrote ${out}\n`,
+          );
+          return;
+        }
+        result = report;
+        break;
+      }
+      case 'kl': {
+        const text = values['text-file'] ? readFileSync(values['text-file'], 'utf8') : values.text;
+        if (text === undefined) fail('kl needs --text TEXT or --text-file F');
+        result = await app.call('kl', { source, variant: variantSource, device, text });
+        break;
+      }
       case 'bench': {
-        if (positionals[1] !== 'decode') fail('usage: ctlab bench decode [--layers N] [--json]');
-        const r = await app.call('benchDecode', { layers: Number(values.layers) });
+        if (positionals[1] === 'compress') {
+          const methods = values.methods
+            ?.split(',')
+            .map((m) => m.trim())
+            .filter(Boolean);
+          const kernels = values.kernels
+            ?.split(',')
+            .map((m) => m.trim())
+            .filter(Boolean);
+          const r = await app.call('benchCompress', {
+            layers: optionalInt('layers') ?? 1,
+            ...(optionalInt('samples') !== undefined ? { samples: optionalInt('samples') } : {}),
+            ...(optionalInt('seq-len') !== undefined ? { seqLen: optionalInt('seq-len') } : {}),
+            ...(methods ? { methods } : {}),
+            ...(kernels ? { kernels } : {}),
+            ...(values.forward ? { forward: values.forward } : {}),
+          });
+          if (!values.json) {
+            process.stdout.write(`${r.model}; adapter: ${r.adapter ?? 'none'}; calibration ${r.samples} × ${r.seqLen} tokens\n`);
+            const fp = Object.entries(r.forwardPass).map(([k, ms]) => `${k} ${Number(ms).toFixed(0)} ms`);
+            process.stdout.write(`one calibration pass of layer 0: ${fp.join(', ')} (ORT: session creation included)\n`);
+            process.stdout.write('method     settings             kernels     s/layer   end to end s   est. 30 layers s   TS/GPU\n');
+            for (const row of r.rows) {
+              const ratio = row.kernels === 'webgpu' ? r.ratios[row.method] : undefined;
+              process.stdout.write(
+                `${row.method.padEnd(10)} ${row.settings.padEnd(20)} ${row.kernels.padEnd(10)} ${(row.msPerLayer / 1000).toFixed(2).padStart(8)} ${(row.totalMs / 1000).toFixed(2).padStart(14)} ${(row.estimatedFullMs / 1000).toFixed(1).padStart(18)} ${ratio === undefined ? '' : ratio.toFixed(2).padStart(8)}\n`,
+              );
+            }
+            return;
+          }
+          result = r;
+          break;
+        }
+        if (positionals[1] !== 'decode')
+          fail('usage: ctlab bench decode [--layers N] [--json] | ctlab bench compress [--layers N] [--json]');
+        const r = await app.call('benchDecode', { layers: Number(values.layers ?? '4') });
         if (!values.json) {
           process.stdout.write(`${r.model}; adapter: ${r.adapter ?? 'none'}; prompt ${r.promptTokens} tokens, ${r.newTokens} new\n`);
           process.stdout.write('graph  device  prefill tok/s  decode tok/s  decode vs fp32/wasm  graph MB\n');

@@ -11,13 +11,19 @@ import { PERSPECTIVE_IDS, getPerspective, type DataFile, type PerspectiveId, typ
 import { rescoreInputs } from '../lib/run/rescore-input';
 import { sourceKey, urlSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
-import { evalWorker, modelWorker } from './workers';
+import type { CompressBenchOptions } from '../lib/bench/compress';
+import type { CompressProgress, CompressRequest } from '../lib/variants/compress-model';
+import { compressWorker, evalWorker, modelWorker } from './workers';
 
 /** How the CLI names a model: a URL (local folders are served by the CLI) or a hub id. */
 export type AutomationSource = { kind: 'url'; url: string } | { kind: 'hub'; id: string };
 
 type ProgressMessage =
-  ProgressEvent | { phase: 'status'; message: string } | { phase: 'text'; text: string } | { phase: 'run'; event: RunEvent };
+  | ProgressEvent
+  | { phase: 'status'; message: string }
+  | { phase: 'text'; text: string }
+  | { phase: 'run'; event: RunEvent }
+  | { phase: 'compress'; progress: CompressProgress };
 
 declare global {
   interface Window {
@@ -48,6 +54,13 @@ export interface WireFile {
 function fromWire(f: WireFile): DataFile {
   if (f.base64 === undefined) return { path: f.path, text: f.text ?? '' };
   return { path: f.path, text: Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0)) };
+}
+
+/** Bytes as base64 for page.evaluate's JSON, in slices so no argument list grows too long. */
+function toBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
 }
 
 function toSource(s: AutomationSource): ModelSource {
@@ -123,6 +136,48 @@ function automationApi() {
       const model = await ready(source, device);
       return infer.perplexity(model.key, device, body);
     },
+    /** Compresses a model (downloaded or cached) into a variant in the cache; returns its report. */
+    compress: async ({ source, request }: { source: AutomationSource; request: CompressRequest }) => {
+      const model = await models.download(toSource(source), crypto.randomUUID(), progress);
+      const made = await compressWorker().compress(
+        model.key,
+        request,
+        Comlink.proxy((p: CompressProgress) => report({ phase: 'compress', progress: p })),
+      );
+      // A session of an earlier variant with the same key must not be reused.
+      await infer.unload(made.key);
+      return made;
+    },
+    /** A stored variant's files as a Hugging Face folder (with onnx/): paths and sizes. */
+    variantFiles: ({ key }: { key: string }) => compressWorker().exportFiles(key),
+    /** One slice of an exported file, base64. */
+    variantChunk: async ({ key, path, offset, length }: { key: string; path: string; offset: number; length: number }) =>
+      toBase64(await compressWorker().readExportChunk(key, path, offset, length)),
+    /** Mean KL(dense ‖ variant) over a text's next-token distributions, with both perplexities. */
+    kl: async ({
+      source,
+      variant,
+      device = 'auto',
+      text: body,
+    }: {
+      source: AutomationSource;
+      variant: AutomationSource;
+      device?: Device | 'auto';
+      text: string;
+    }) => {
+      const dense = await ready(source, device);
+      const compressed = await ready(variant, device);
+      const r = await infer.kl(dense.key, compressed.key, device, body);
+      return {
+        mean_kl: r.meanKl,
+        ppl_dense: r.pplReference,
+        ppl_variant: r.pplVariant,
+        tokens: r.tokens,
+        dense: dense.key,
+        variant: compressed.key,
+      };
+    },
+    benchCompress: (opts: Omit<CompressBenchOptions, 'onStatus'>) => compressWorker().benchCompress(opts, status),
   };
 }
 

@@ -1,9 +1,11 @@
 import * as Comlink from 'comlink';
 import type { InferenceService } from '../lib/app/inference-service';
 import type { ModelLibrary } from '../lib/app/model-library';
+import type { CompressService } from '../lib/variants/compress-service';
 
 let modelApi: Comlink.Remote<ModelLibrary> | null = null;
 let evalApi: Comlink.Remote<InferenceService> | null = null;
+let compressApi: Comlink.Remote<CompressService> | null = null;
 
 /** The one model worker of the page: downloads and IndexedDB work run there. */
 export function modelWorker(): Comlink.Remote<ModelLibrary> {
@@ -21,4 +23,13 @@ export function evalWorker(): Comlink.Remote<InferenceService> {
     evalApi = Comlink.wrap<InferenceService>(worker);
   }
   return evalApi;
+}
+
+/** The one compression worker of the page: calibration, kernels and variant writing run there. */
+export function compressWorker(): Comlink.Remote<CompressService> {
+  if (!compressApi) {
+    const worker = new Worker(new URL('../../workers/compress.worker.ts', import.meta.url), { type: 'module', name: 'ctlab-compress' });
+    compressApi = Comlink.wrap<CompressService>(worker);
+  }
+  return compressApi;
 }

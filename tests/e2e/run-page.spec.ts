@@ -33,29 +33,37 @@ async function chooseVariants(page: Page, keep: string[]) {
   }
 }
 
-test('a dense run on the smoke preset ends in the dashboard, explorer and exports, from the page alone', async ({ page }) => {
-  test.setTimeout(600_000);
+test('dense, RTN-4, GPTQ-3, AWQ-4 and Wanda-2:4 on the smoke preset run to the end in the page: dashboard, explorer, exports', async ({
+  page,
+}) => {
+  test.setTimeout(900_000);
   const { errors, urls } = watch(page);
   await downloadStories(page);
   await page.getByRole('tab', { name: 'Plan & run' }).click();
-  await chooseVariants(page, []);
+  await chooseVariants(page, ['rtn4', 'gptq3', 'awq4', 'wanda2:4']);
   await page.locator('#plan-model').selectOption({ label: 'stories260k' });
+  await page.getByLabel('Samples').fill('16');
+  await page.getByLabel('Tokens each').fill('128');
   await page.getByLabel('Device').last().selectOption('wasm');
-  await expect(page.getByTestId('plan-estimate')).toContainText('1 variants');
+  await expect(page.getByTestId('plan-estimate')).toContainText('5 variants');
   await page.screenshot({ path: `${SHOTS}/6-planner.png`, fullPage: true });
   await page.getByRole('button', { name: 'Start run' }).click();
   await expect(page.locator('.run-progress')).toBeVisible();
-  await expect(page.locator('table[data-testid="run-history"] tr[data-status="done"]')).toHaveCount(1, { timeout: 500_000 });
-  await page.screenshot({ path: `${SHOTS}/7-run-done.png`, fullPage: true });
+  await expect(page.locator('.run-progress')).toContainText('compress', { timeout: 120_000 });
+  await page.screenshot({ path: `${SHOTS}/7-run-progress.png`, fullPage: true });
+  await expect(page.locator('table[data-testid="run-history"] tr[data-status="done"]')).toHaveCount(1, { timeout: 800_000 });
 
   await page.getByRole('tab', { name: 'Results' }).click();
   await expect(page.getByTestId('dashboard')).toBeVisible();
-  await expect(page.locator('[data-testid="results-table"] tr[data-variant="dense"]')).toBeVisible();
-  await expect(page.locator('[data-chart="radar"] canvas')).toBeVisible();
+  for (const v of ['dense', 'rtn4', 'gptq3', 'awq4', 'wanda2:4']) {
+    await expect(page.locator(`[data-testid="results-table"] tr[data-variant="${v}"]`)).toBeVisible();
+  }
+  for (const chart of ['heatmap', 'bits', 'radar']) await expect(page.locator(`[data-chart="${chart}"] canvas`).first()).toBeVisible();
   await page.screenshot({ path: `${SHOTS}/8-dashboard.png`, fullPage: true });
   await expect(page.getByTestId('explorer')).toBeVisible();
-  await page.getByLabel('only items where variants disagree').uncheck();
+  await page.getByLabel('Perspective', { exact: true }).selectOption({ label: 'Privacy' });
   await expect(page.locator('.explorer article.item').first()).toBeVisible();
+  await expect(page.locator('.explorer article.item').first().locator('.answer')).toHaveCount(5);
   await page.locator('.explorer article.item').first().scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${SHOTS}/9-explorer.png`, fullPage: false });
 
@@ -67,6 +75,7 @@ test('a dense run on the smoke preset ends in the dashboard, explorer and export
   expect(report).toContain('<svg');
   expect(report).not.toMatch(/<script/i);
   await expect(page.getByTestId('exports')).toBeVisible();
+  await expect(page.getByRole('button', { name: /GPTQ-3 .*model folder/ })).toBeVisible();
 
   const origin = new URL(page.url()).origin;
   expect(urls.filter((u) => !u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:'))).toEqual([]);

@@ -158,7 +158,8 @@ export function awqClipSearch(W: Matrix, X: Matrix, cfg: QuantConfig, opts: AwqC
       let minErr = 1e9;
       let bestMax = m0;
       for (let k = 0; k < steps; k++) {
-        const m = f32(m0 * (1 - k / grid));
+        // The factor in fp32, as torch multiplies an fp32 tensor by a Python scalar (and the GPU kernel does).
+        const m = f32(m0 * f32(1 - k / grid));
         for (let j = 0; j < len; j++) cur[j] = Math.min(m, Math.max(-m, w[j]));
         const { scale, zero } = fitGroup(cur, 0, len, cfg);
         for (let j = 0; j < len; j++) q[j] = quantizeValue(cur[j], scale, zero, lo, hi);

@@ -12,3 +12,6 @@ export * from './gptq';
 export * from './awq';
 export * from './pack';
 export * from './error';
+export * from './block';
+export * from './settings';
+export * from './structure';

@@ -1,3 +1,4 @@
+import { externalDataFileNames } from '../onnx/external-data';
 import type { ShardCache, ProgressFn } from '../storage/shard-cache';
 import type { ModelManifest } from '../storage/manifest';
 import { requestPersistence } from '../storage/quota';
@@ -12,6 +13,8 @@ export const REQUIRED_FILES = ['config.json', 'tokenizer.json'] as const;
 export const OPTIONAL_FILES = ['tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'] as const;
 export const SINGLE_WEIGHTS = 'model.safetensors';
 export const WEIGHTS_INDEX = 'model.safetensors.index.json';
+/** Written by ctlab beside a stored graph (`infer/graph-store.ts` GRAPH_INFO_FILE). */
+const GRAPH_INFO = 'onnx/ctlab-graph.json';
 
 export interface ShardIndex {
   metadata?: { total_size?: number };
@@ -71,6 +74,12 @@ export async function downloadModel(cache: ShardCache, src: ModelSource, opts: D
       if (total) await cache.ensureRoom(total, `the weights of ${label}`);
     }
     for (const f of weightFiles) await fetchFile(f, false);
+    // A folder exported by ctlab (a compressed variant) ships its ONNX graph and report: take them as they are.
+    if (await fetchFile(GRAPH_INFO, true)) {
+      const chunks = Number((JSON.parse(await cache.readText(key, GRAPH_INFO)) as { chunks?: unknown }).chunks) || 0;
+      for (const f of ['model.onnx', ...externalDataFileNames('model.onnx', chunks)]) await fetchFile(`onnx/${f}`, false);
+      await fetchFile('ctlab-variant.json', true);
+    }
 
     await validateWeights(cache, key, spec, weightFiles, index);
     const manifest = await cache.setStatus(key, 'complete');

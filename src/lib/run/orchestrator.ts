@@ -182,6 +182,8 @@ export async function executeRun(
 async function measure(cache: ShardCache, lm: LoadedLm, info: VariantInfo): Promise<void> {
   const graph = await storedGraph(cache, lm.key);
   if (graph) info.bytes = graph.bytes;
+  // The first tokens after loading pay for kernel compilation and allocation; time a second pass.
+  await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 4 });
   const out = await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 24 });
   info.tokensPerSecond = out.tokensPerSecond ?? undefined;
   info.device = lm.device;

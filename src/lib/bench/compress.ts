@@ -1,0 +1,147 @@
+import { compressLayers, createBlockRunner, mapSource, type ForwardKind } from '../compress/driver';
+import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/kernels';
+import { resolveSettings, settingsLabel, type CompressSettings, type Method } from '../compress/settings';
+import { describeAdapter, requestDevice } from '../gpu/device';
+import { randomWeights, seededRandom } from '../model/random-model';
+import { smollm2Spec } from './decode';
+
+/** SmolLM2-135M has 30 decoder layers; the benchmark extrapolates per-layer times to them. */
+export const SMOLLM2_LAYERS = 30;
+
+export interface CompressBenchOptions {
+  /** Decoder layers to compress (default 1; the model has 30, see `estimatedFullMs`). */
+  layers?: number;
+  samples?: number;
+  seqLen?: number;
+  methods?: Method[];
+  kernels?: ('webgpu' | 'typescript')[];
+  /** Block forward of the calibration passes (default `typescript`). */
+  forward?: ForwardKind;
+  onStatus?: (msg: string) => void;
+}
+
+export interface CompressBenchRow {
+  method: Method;
+  settings: string;
+  kernels: 'webgpu' | 'typescript';
+  forward: ForwardKind;
+  layers: number;
+  msPerLayer: number;
+  /** Capture + all layers compressed (nothing stored). */
+  totalMs: number;
+  /** Per-layer time × 30 + capture: the whole SmolLM2-135M. */
+  estimatedFullMs: number;
+  phases: Record<string, number>;
+}
+
+export interface CompressBenchResult {
+  model: string;
+  adapter: string | null;
+  samples: number;
+  seqLen: number;
+  layers: number;
+  rows: CompressBenchRow[];
+  /** TypeScript time over WebGPU time per method (above 1: the GPU path is faster). */
+  ratios: Partial<Record<Method, number>>;
+  /** One full calibration pass of layer 0 per block forward (ORT: session creation included). */
+  forwardPass: Partial<Record<ForwardKind, number>>;
+}
+
+export const BENCH_SETTINGS: Record<Method, CompressSettings> = {
+  rtn: { method: 'rtn', bits: 4, groupSize: 128 },
+  gptq: { method: 'gptq', bits: 4, groupSize: 128 },
+  awq: { method: 'awq', bits: 4, groupSize: 128 },
+  magnitude: { method: 'magnitude', sparsity: { n: 2, m: 4 } },
+  wanda: { method: 'wanda', sparsity: { n: 2, m: 4 } },
+  sparsegpt: { method: 'sparsegpt', sparsity: { n: 2, m: 4 } },
+};
+
+/**
+ * Compression time per method on a SmolLM2-135M-shaped model with random weights, the WGSL
+ * kernels against their TypeScript references in the same run.
+ */
+export async function benchCompress(opts: CompressBenchOptions = {}): Promise<CompressBenchResult> {
+  const layers = Math.max(1, Math.min(SMOLLM2_LAYERS, opts.layers ?? 1));
+  const samples = opts.samples ?? 4;
+  const seqLen = opts.seqLen ?? 64;
+  const methods = opts.methods ?? (['rtn', 'gptq', 'awq', 'magnitude', 'wanda', 'sparsegpt'] as Method[]);
+  const forward = opts.forward ?? 'typescript';
+  const spec = smollm2Spec(layers);
+  opts.onStatus?.(`random SmolLM2-135M-shaped weights, ${layers} of ${SMOLLM2_LAYERS} layers, calibration ${samples} × ${seqLen} tokens`);
+  const weights = randomWeights(spec, 11);
+  const rand = seededRandom(5);
+  const calibration = Array.from({ length: samples }, () => Array.from({ length: seqLen }, () => Math.floor(rand() * spec.vocabSize)));
+  const report = await describeAdapter();
+  const adapter = report.available ? [report.vendor, report.architecture].filter(Boolean).join(' · ') || 'unnamed adapter' : null;
+  const device = report.available && (opts.kernels ?? ['webgpu']).includes('webgpu') ? await requestDevice() : null;
+  const kernelKinds = (opts.kernels ?? ['webgpu', 'typescript']).filter((k) => k === 'typescript' || device);
+  const rows: CompressBenchRow[] = [];
+  try {
+    // The two block forwards on one calibration pass of layer 0.
+    const forwardPass: CompressBenchResult['forwardPass'] = {};
+    const source = mapSource(weights);
+    const lw = await source.layer(0);
+    const embed = weights.get('model.embed_tokens.weight')!;
+    const H = spec.hiddenSize;
+    const hidden = calibration.map((ids) => {
+      const x = new Float32Array(seqLen * H);
+      ids.forEach((id, t) => x.set(embed.subarray(id * H, (id + 1) * H), t * H));
+      return x;
+    });
+    for (const kind of ['typescript', 'ort-wasm'] as const) {
+      opts.onStatus?.(`block forward: ${kind}`);
+      const runner = await createBlockRunner(kind, spec);
+      const t0 = performance.now();
+      await runner.run(0, lw, hidden, seqLen, 'out', () => undefined);
+      forwardPass[kind] = performance.now() - t0;
+      await runner.dispose();
+    }
+
+    for (const method of methods) {
+      for (const k of kernelKinds) {
+        const kernels: Kernels = k === 'webgpu' && device ? { kind: 'webgpu', device } : TYPESCRIPT_KERNELS;
+        const settings = BENCH_SETTINGS[method];
+        opts.onStatus?.(`${settingsLabel(resolveSettings(settings))} with ${k} kernels`);
+        const r = await compressLayers({
+          spec,
+          source,
+          calibration,
+          settings,
+          kernels,
+          forward,
+          onProgress: (p) => p.phase === 'layer' && p.linearsDone === 7 && opts.onStatus?.(`  ${p.message}`),
+        });
+        const msPerLayer = r.timings.layersMs / layers;
+        rows.push({
+          method,
+          settings: settingsLabel(r.settings),
+          kernels: k,
+          forward: r.forward,
+          layers,
+          msPerLayer,
+          totalMs: r.timings.totalMs,
+          estimatedFullMs: r.timings.captureMs + msPerLayer * SMOLLM2_LAYERS,
+          phases: Object.fromEntries(Object.entries(r.timings.phases).map(([p, ms]) => [p, ms / layers])),
+        });
+      }
+    }
+    const ratios: CompressBenchResult['ratios'] = {};
+    for (const m of methods) {
+      const gpu = rows.find((r) => r.method === m && r.kernels === 'webgpu');
+      const ts = rows.find((r) => r.method === m && r.kernels === 'typescript');
+      if (gpu && ts) ratios[m] = ts.msPerLayer / gpu.msPerLayer;
+    }
+    return {
+      model: `SmolLM2-135M shape (random weights), ${layers}/${SMOLLM2_LAYERS} layers`,
+      adapter,
+      samples,
+      seqLen,
+      layers,
+      rows,
+      ratios,
+      forwardPass,
+    };
+  } finally {
+    device?.destroy();
+  }
+}

@@ -1,0 +1,242 @@
+import type { ModelSpec } from '../model/spec';
+import { ropeInvFreq } from '../onnx/llama';
+
+/**
+ * A decoder layer forward pass in TypeScript for the calibration driver: the same function as
+ * `buildDecoderBlock` (and `referenceBlock`, its slow oracle), one sequence at a time, fp32
+ * storage with double accumulation, and a register-blocked linear (2 tokens × 2 outputs per
+ * inner loop, ~5 GFLOP/s in V8 against ~2 for a plain dot product). It can stop at the tap a
+ * calibration pass needs (GPTQ's true-sequential groups never need the rest of the layer), and
+ * exposes the attention and MLP sub-blocks that AWQ's scale search scores candidates on.
+ *
+ * Layer tensors are keyed without the `model.layers.{i}.` prefix (as `WeightStore.layer`
+ * returns them): `self_attn.q_proj.weight`, `input_layernorm.weight`, …
+ */
+export type LayerTensors = ReadonlyMap<string, Float32Array>;
+
+export const TAPS = ['q_proj_in', 'o_proj_in', 'gate_proj_in', 'down_proj_in'] as const;
+export type Tap = (typeof TAPS)[number];
+
+export interface BlockOutputs {
+  /** The layer output (residual stream after the MLP), [S, hidden]; absent when the pass stopped early. */
+  out?: Float32Array;
+  q_proj_in?: Float32Array;
+  o_proj_in?: Float32Array;
+  gate_proj_in?: Float32Array;
+  down_proj_in?: Float32Array;
+}
+
+/** y [S, outF] = x [S, inF] · Wᵀ (+ bias), W [outF, inF] row-major. */
+export function linearF32(x: Float32Array, w: Float32Array, S: number, inF: number, outF: number, bias?: Float32Array): Float32Array {
+  if (x.length < S * inF) throw new Error(`linear: x has ${x.length} values, expected ${S * inF}`);
+  if (w.length !== outF * inF) throw new Error(`linear: W has ${w.length} values, expected ${outF * inF}`);
+  const y = new Float32Array(S * outF);
+  let s = 0;
+  for (; s + 1 < S; s += 2) {
+    const x0 = s * inF;
+    const x1 = x0 + inF;
+    const y0 = s * outF;
+    const y1 = y0 + outF;
+    let o = 0;
+    for (; o + 1 < outF; o += 2) {
+      const w0 = o * inF;
+      const w1 = w0 + inF;
+      let a00 = 0;
+      let a01 = 0;
+      let a10 = 0;
+      let a11 = 0;
+      for (let i = 0; i < inF; i++) {
+        const p = x[x0 + i];
+        const q = x[x1 + i];
+        const u = w[w0 + i];
+        const v = w[w1 + i];
+        a00 += p * u;
+        a01 += p * v;
+        a10 += q * u;
+        a11 += q * v;
+      }
+      y[y0 + o] = a00;
+      y[y0 + o + 1] = a01;
+      y[y1 + o] = a10;
+      y[y1 + o + 1] = a11;
+    }
+    for (; o < outF; o++) {
+      const w0 = o * inF;
+      let a0 = 0;
+      let a1 = 0;
+      for (let i = 0; i < inF; i++) {
+        a0 += x[x0 + i] * w[w0 + i];
+        a1 += x[x1 + i] * w[w0 + i];
+      }
+      y[y0 + o] = a0;
+      y[y1 + o] = a1;
+    }
+  }
+  for (; s < S; s++) {
+    const x0 = s * inF;
+    for (let o = 0; o < outF; o++) {
+      const w0 = o * inF;
+      let a = 0;
+      for (let i = 0; i < inF; i++) a += x[x0 + i] * w[w0 + i];
+      y[s * outF + o] = a;
+    }
+  }
+  if (bias) {
+    for (let t = 0; t < S; t++) for (let o = 0; o < outF; o++) y[t * outF + o] += bias[o];
+  }
+  return y;
+}
+
+export function rmsNorm(x: Float32Array, gamma: Float32Array, S: number, H: number, eps: number): Float32Array {
+  const y = new Float32Array(S * H);
+  for (let s = 0; s < S; s++) {
+    let ss = 0;
+    for (let i = 0; i < H; i++) ss += x[s * H + i] ** 2;
+    const inv = 1 / Math.sqrt(ss / H + eps);
+    for (let i = 0; i < H; i++) y[s * H + i] = x[s * H + i] * inv * gamma[i];
+  }
+  return y;
+}
+
+function tensor(lw: LayerTensors, name: string, count: number): Float32Array {
+  const t = lw.get(name);
+  if (!t) throw new Error(`missing layer tensor ${name}`);
+  if (t.length !== count) throw new Error(`${name}: expected ${count} values, got ${t.length}`);
+  return t;
+}
+
+const ropeTables = new Map<string, { cos: Float64Array; sin: Float64Array }>();
+
+/** cos / sin of position·invFreq for positions 0…S−1 (double precision, HF's fp32 inverse frequencies). */
+function ropeTable(spec: ModelSpec, S: number): { cos: Float64Array; sin: Float64Array } {
+  const key = `${spec.headDim}/${spec.ropeTheta}/${S}`;
+  let t = ropeTables.get(key);
+  if (!t) {
+    const half = spec.headDim / 2;
+    const inv = ropeInvFreq(spec.headDim, spec.ropeTheta);
+    const cos = new Float64Array(S * half);
+    const sin = new Float64Array(S * half);
+    for (let p = 0; p < S; p++) {
+      for (let j = 0; j < half; j++) {
+        cos[p * half + j] = Math.cos(p * inv[j]);
+        sin[p * half + j] = Math.sin(p * inv[j]);
+      }
+    }
+    if (ropeTables.size > 16) ropeTables.clear();
+    ropeTables.set(key, (t = { cos, sin }));
+  }
+  return t;
+}
+
+function applyRope(x: Float32Array, S: number, heads: number, D: number, table: { cos: Float64Array; sin: Float64Array }): void {
+  const half = D / 2;
+  for (let s = 0; s < S; s++) {
+    for (let j = 0; j < half; j++) {
+      const c = table.cos[s * half + j];
+      const sn = table.sin[s * half + j];
+      for (let h = 0; h < heads; h++) {
+        const base = s * heads * D + h * D;
+        const a = x[base + j];
+        const b = x[base + j + half];
+        x[base + j] = a * c - b * sn;
+        x[base + j + half] = b * c + a * sn;
+      }
+    }
+  }
+}
+
+/**
+ * Self-attention of one sequence of S tokens at positions 0…S−1 (causal, GQA) on the normed
+ * input; returns the input of o_proj ([S, heads·D]) and, unless `withOutput` is false, the
+ * o_proj output ([S, hidden]).
+ */
+export function attention(spec: ModelSpec, lw: LayerTensors, normed: Float32Array, S: number, withOutput = true) {
+  const { hiddenSize: H, numHeads: NH, numKvHeads: KVH, headDim: D } = spec;
+  const lin = (name: string, outF: number): Float32Array =>
+    linearF32(
+      normed,
+      tensor(lw, `self_attn.${name}.weight`, outF * H),
+      S,
+      H,
+      outF,
+      spec.qkvBias ? tensor(lw, `self_attn.${name}.bias`, outF) : undefined,
+    );
+  const q = lin('q_proj', NH * D);
+  const k = lin('k_proj', KVH * D);
+  const v = lin('v_proj', KVH * D);
+  const table = ropeTable(spec, S);
+  applyRope(q, S, NH, D, table);
+  applyRope(k, S, KVH, D, table);
+  const ctx = new Float32Array(S * NH * D);
+  const scale = 1 / Math.sqrt(D);
+  const rep = NH / KVH;
+  const scores = new Float64Array(S);
+  const acc = new Float64Array(D);
+  for (let h = 0; h < NH; h++) {
+    const kvh = Math.floor(h / rep);
+    for (let i = 0; i < S; i++) {
+      const qo = i * NH * D + h * D;
+      let max = -Infinity;
+      for (let j = 0; j <= i; j++) {
+        const ko = j * KVH * D + kvh * D;
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += q[qo + d] * k[ko + d];
+        const sc = dot * scale;
+        scores[j] = sc;
+        if (sc > max) max = sc;
+      }
+      let sum = 0;
+      acc.fill(0);
+      for (let j = 0; j <= i; j++) {
+        const e = Math.exp(scores[j] - max);
+        sum += e;
+        const vo = j * KVH * D + kvh * D;
+        for (let d = 0; d < D; d++) acc[d] += e * v[vo + d];
+      }
+      for (let d = 0; d < D; d++) ctx[qo + d] = acc[d] / sum;
+    }
+  }
+  const out = withOutput ? linearF32(ctx, tensor(lw, 'self_attn.o_proj.weight', H * NH * D), S, NH * D, H) : undefined;
+  return { oIn: ctx, out };
+}
+
+/** SwiGLU MLP on its normed input: returns down_proj's input ([S, I]) and, unless `withOutput` is false, the MLP output. */
+export function mlp(spec: ModelSpec, lw: LayerTensors, mlpIn: Float32Array, S: number, withOutput = true) {
+  const { hiddenSize: H, intermediateSize: I } = spec;
+  const gate = linearF32(mlpIn, tensor(lw, 'mlp.gate_proj.weight', I * H), S, H, I);
+  const up = linearF32(mlpIn, tensor(lw, 'mlp.up_proj.weight', I * H), S, H, I);
+  for (let i = 0; i < gate.length; i++) {
+    const g = gate[i];
+    gate[i] = (g / (1 + Math.exp(-g))) * up[i];
+  }
+  const out = withOutput ? linearF32(gate, tensor(lw, 'mlp.down_proj.weight', H * I), S, I, H) : undefined;
+  return { act: gate, out };
+}
+
+/**
+ * The layer on `hidden` ([S, hidden], one sequence), computed up to `until` (a tap, or `out`
+ * for the whole layer); every tap before it is returned too.
+ */
+export function blockForward(spec: ModelSpec, lw: LayerTensors, hidden: Float32Array, S: number, until: Tap | 'out' = 'out'): BlockOutputs {
+  const H = spec.hiddenSize;
+  if (hidden.length !== S * H) throw new Error(`hidden: expected ${S * H} values, got ${hidden.length}`);
+  const res: BlockOutputs = {};
+  const attnIn = rmsNorm(hidden, tensor(lw, 'input_layernorm.weight', H), S, H, spec.rmsNormEps);
+  res.q_proj_in = attnIn;
+  if (until === 'q_proj_in') return res;
+  const attn = attention(spec, lw, attnIn, S, until !== 'o_proj_in');
+  res.o_proj_in = attn.oIn;
+  if (until === 'o_proj_in') return res;
+  const h1 = attn.out!;
+  for (let i = 0; i < h1.length; i++) h1[i] += hidden[i];
+  const mlpIn = rmsNorm(h1, tensor(lw, 'post_attention_layernorm.weight', H), S, H, spec.rmsNormEps);
+  res.gate_proj_in = mlpIn;
+  if (until === 'gate_proj_in') return res;
+  const m = mlp(spec, lw, mlpIn, S, until !== 'down_proj_in');
+  res.down_proj_in = m.act;
+  if (until === 'down_proj_in') return res;
+  const out = m.out!;
+  for (let i = 0; i < out.length; i++) out[i] += h1[i];
+  res.out = out;
+  return res;
+}

@@ -1,0 +1,131 @@
+import { awqClipGpu } from '../gpu/clip-gpu';
+import { packGpu } from '../gpu/pack-gpu';
+import { magnitudeGpu, wandaGpu } from '../gpu/prune-gpu';
+import { rtnGpu } from '../gpu/quant-gpu';
+import { gptqGpu, sparsegptGpu } from '../gpu/solver-gpu';
+import { GpuStatsAccumulator } from '../gpu/stats-gpu';
+import { awqClipSearch, type AwqClipOptions } from './awq';
+import { gptq, type GptqOptions, type GptqResult } from './gptq';
+import { magnitude } from './magnitude';
+import { packQuantized, type PackedNBits } from './pack';
+import { quantizeRtn, type QuantConfig, type QuantizedMatrix } from './quantizer';
+import { sparsegpt, type SparseGptOptions, type SparseGptResult } from './sparsegpt';
+import { AbsMeanAccumulator, HessianAccumulator, WandaAccumulator } from './stats';
+import type { Matrix, PruneResult, Sparsity } from './types';
+import { wanda } from './wanda';
+
+/**
+ * Where the compression kernels run: the WGSL launchers of `src/lib/gpu` on a `GPUDevice`, or
+ * their TypeScript references (the CPU fallback). Both produce the same results (bit for bit on
+ * SwiftShader; within the tolerances of `tests/browser/compress/compare.ts` on hardware).
+ */
+export type Kernels = { kind: 'webgpu'; device: GPUDevice } | { kind: 'typescript' };
+
+export const TYPESCRIPT_KERNELS: Kernels = { kind: 'typescript' };
+
+export interface StatsOptions {
+  hessian: boolean;
+  wanda: boolean;
+  absMean: boolean;
+}
+
+/** Calibration statistics of one linear input (shared by q/k/v and by gate/up). */
+export interface Stats {
+  readonly cols: number;
+  /** Adds one sample X (tokens × cols) of `sequences` sequences. */
+  add(X: Matrix, sequences?: number): void;
+  hessian(): Promise<Float32Array>;
+  wanda(): Promise<Float32Array>;
+  absMean(): Promise<Float32Array>;
+  destroy(): void;
+}
+
+class CpuStats implements Stats {
+  private readonly h: HessianAccumulator | null;
+  private readonly s: WandaAccumulator | null;
+  private readonly a: AbsMeanAccumulator | null;
+  constructor(
+    readonly cols: number,
+    o: StatsOptions,
+  ) {
+    this.h = o.hessian ? new HessianAccumulator(cols) : null;
+    this.s = o.wanda ? new WandaAccumulator(cols) : null;
+    this.a = o.absMean ? new AbsMeanAccumulator(cols) : null;
+  }
+  add(X: Matrix, sequences = 1): void {
+    this.h?.add(X, sequences);
+    this.s?.add(X, sequences);
+    this.a?.add(X);
+  }
+  async hessian(): Promise<Float32Array> {
+    if (!this.h) throw new Error('stats: Hessian not accumulated');
+    return this.h.H;
+  }
+  async wanda(): Promise<Float32Array> {
+    if (!this.s) throw new Error('stats: channel norms not accumulated');
+    return this.s.s;
+  }
+  async absMean(): Promise<Float32Array> {
+    if (!this.a) throw new Error('stats: mean |x| not accumulated');
+    return this.a.mean;
+  }
+  destroy(): void {}
+}
+
+class GpuStats implements Stats {
+  private readonly acc: GpuStatsAccumulator;
+  constructor(
+    device: GPUDevice,
+    readonly cols: number,
+    o: StatsOptions,
+  ) {
+    this.acc = new GpuStatsAccumulator(device, cols, { hessian: o.hessian, channels: o.wanda || o.absMean });
+  }
+  add(X: Matrix, sequences = 1): void {
+    this.acc.add(X, sequences);
+  }
+  hessian(): Promise<Float32Array> {
+    return this.acc.readHessian();
+  }
+  wanda(): Promise<Float32Array> {
+    return this.acc.readWanda();
+  }
+  absMean(): Promise<Float32Array> {
+    return this.acc.readAbsMean();
+  }
+  destroy(): void {
+    this.acc.destroy();
+  }
+}
+
+export function createStats(k: Kernels, cols: number, o: StatsOptions): Stats {
+  return k.kind === 'webgpu' ? new GpuStats(k.device, cols, o) : new CpuStats(cols, o);
+}
+
+export function rtnK(k: Kernels, W: Matrix, cfg: QuantConfig): Promise<QuantizedMatrix> {
+  return k.kind === 'webgpu' ? rtnGpu(k.device, W, cfg) : Promise.resolve(quantizeRtn(W, cfg));
+}
+
+export function gptqK(k: Kernels, W: Matrix, H: Float32Array, opts: GptqOptions): Promise<GptqResult> {
+  return k.kind === 'webgpu' ? gptqGpu(k.device, W, H, opts) : Promise.resolve(gptq(W, H, opts));
+}
+
+export function sparsegptK(k: Kernels, W: Matrix, H: Float32Array, opts: SparseGptOptions): Promise<SparseGptResult> {
+  return k.kind === 'webgpu' ? sparsegptGpu(k.device, W, H, opts) : Promise.resolve(sparsegpt(W, H, opts));
+}
+
+export function magnitudeK(k: Kernels, W: Matrix, sp: Sparsity): Promise<PruneResult> {
+  return k.kind === 'webgpu' ? magnitudeGpu(k.device, W, sp) : Promise.resolve(magnitude(W, sp));
+}
+
+export function wandaK(k: Kernels, W: Matrix, s: Float32Array, sp: Sparsity): Promise<PruneResult> {
+  return k.kind === 'webgpu' ? wandaGpu(k.device, W, s, sp) : Promise.resolve(wanda(W, s, sp));
+}
+
+export function awqClipK(k: Kernels, W: Matrix, X: Matrix, cfg: QuantConfig, opts?: AwqClipOptions): Promise<Float32Array> {
+  return k.kind === 'webgpu' ? awqClipGpu(k.device, W, X, cfg, opts) : Promise.resolve(awqClipSearch(W, X, cfg, opts));
+}
+
+export function packK(k: Kernels, q: QuantizedMatrix): Promise<PackedNBits> {
+  return k.kind === 'webgpu' ? packGpu(k.device, q) : Promise.resolve(packQuantized(q));
+}

@@ -1,0 +1,79 @@
+import * as ort from 'onnxruntime-web/webgpu';
+import { configureOrt } from '../infer/ort-env';
+import type { ModelSpec } from '../model/spec';
+import { buildDecoderBlock } from '../onnx';
+import { TAPS, type BlockOutputs, type LayerTensors, type Tap } from './block';
+import { layerPrefix, type BlockRunner } from './driver';
+
+/** Bytes of activations one `session.run` may produce (batches of samples are sized to it). */
+const BATCH_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The block forward as a one-layer ONNX graph (`buildDecoderBlock`) in onnxruntime-web. Weights
+ * are inline (ORT-web shares external data between sessions by file name), so each weight set
+ * is its own session: one per `run`, released before the next is created. The graph always
+ * computes the whole layer and every tap.
+ */
+export class OrtBlockRunner implements BlockRunner {
+  readonly kind: 'ort-wasm' | 'ort-webgpu';
+
+  constructor(
+    private readonly spec: ModelSpec,
+    private readonly ep: 'wasm' | 'webgpu',
+  ) {
+    this.kind = ep === 'wasm' ? 'ort-wasm' : 'ort-webgpu';
+    configureOrt();
+  }
+
+  async run(
+    layer: number,
+    lw: LayerTensors,
+    inputs: readonly Float32Array[],
+    seqLen: number,
+    _until: Tap | 'out',
+    each: (sample: number, out: BlockOutputs) => void | Promise<void>,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const { spec } = this;
+    const prefix = layerPrefix(layer);
+    const built = buildDecoderBlock(spec, layer, (name) => (name.startsWith(prefix) ? lw.get(name.slice(prefix.length)) : undefined)!, {
+      externalData: false,
+    });
+    const session = await ort.InferenceSession.create(built.model, { executionProviders: [this.ep], logSeverityLevel: 3 });
+    try {
+      const H = spec.hiddenSize;
+      const width = { q_proj_in: H, o_proj_in: spec.numHeads * spec.headDim, gate_proj_in: H, down_proj_in: spec.intermediateSize };
+      const perSample = seqLen * 4 * (2 * H + width.o_proj_in + width.gate_proj_in + width.down_proj_in);
+      const B = Math.max(1, Math.floor(BATCH_BYTES / perSample));
+      for (let s0 = 0; s0 < inputs.length; s0 += B) {
+        signal?.throwIfAborted();
+        const b = Math.min(B, inputs.length - s0);
+        const hidden = new Float32Array(b * seqLen * H);
+        for (let k = 0; k < b; k++) hidden.set(inputs[s0 + k], k * seqLen * H);
+        const pos = new BigInt64Array(b * seqLen);
+        for (let k = 0; k < b; k++) for (let t = 0; t < seqLen; t++) pos[k * seqLen + t] = BigInt(t);
+        const out = await session.run({
+          hidden_states: new ort.Tensor('float32', hidden, [b, seqLen, H]),
+          position_ids: new ort.Tensor('int64', pos, [b, seqLen]),
+        });
+        const data: Record<string, Float32Array> = {};
+        for (const name of ['hidden_states_out', ...TAPS]) data[name] = (await out[name].getData()) as Float32Array;
+        for (const t of Object.values(out)) t.dispose();
+        for (let k = 0; k < b; k++) {
+          const slice = (name: string, w: number) => data[name].slice(k * seqLen * w, (k + 1) * seqLen * w);
+          await each(s0 + k, {
+            out: slice('hidden_states_out', H),
+            q_proj_in: slice('q_proj_in', width.q_proj_in),
+            o_proj_in: slice('o_proj_in', width.o_proj_in),
+            gate_proj_in: slice('gate_proj_in', width.gate_proj_in),
+            down_proj_in: slice('down_proj_in', width.down_proj_in),
+          });
+        }
+      }
+    } finally {
+      await session.release();
+    }
+  }
+
+  async dispose(): Promise<void> {}
+}

@@ -1,0 +1,106 @@
+import clipWgsl from '../../../shaders/awq-clip.wgsl?raw';
+import { sampledTokenRows, type AwqClipOptions } from '../compress/awq';
+import { groupLayout, quantGrid, type QuantConfig } from '../compress/quantizer';
+import type { Matrix } from '../compress/types';
+import { readF32, Recorder, storageBuffer, uploadF32 } from './kernel';
+import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning } from './limits';
+
+/**
+ * AWQ's clip search on the GPU; the same result as `awqClipSearch` (its TypeScript oracle):
+ * the chosen max |w| per (row, group), row-major [rows · groups]. Only the sampled tokens of X
+ * are uploaded; W is split into row chunks under the binding limit (rows are independent).
+ */
+export async function awqClipGpu(
+  device: GPUDevice,
+  W: Matrix,
+  X: Matrix,
+  cfg: QuantConfig,
+  opts: AwqClipOptions = {},
+  tuning?: GpuTuning,
+): Promise<Float32Array> {
+  const { grid = 20, maxShrink = 0.5, sampleTokens = 512 } = opts;
+  if (X.cols !== W.cols) throw new Error(`awq clip: X has ${X.cols} columns, W has ${W.cols}`);
+  const { rows, cols } = W;
+  const { groupSize, groups } = groupLayout(cols, cfg.groupSize);
+  const { lo, hi, maxq } = quantGrid(cfg);
+  const toks = sampledTokenRows(X.rows, sampleTokens);
+  const T = toks.length;
+  const steps = Math.floor(maxShrink * grid);
+  const best = new Float32Array(rows * groups);
+  if (rows === 0 || groups === 0) return best;
+  if (T === 0 || steps === 0) {
+    // Nothing to compare against: keep every group's own max (the oracle does the same).
+    for (let r = 0; r < rows; r++)
+      for (let g = 0; g < groups; g++) {
+        let m = 0;
+        for (let j = g * groupSize; j < Math.min(cols, (g + 1) * groupSize); j++) m = Math.max(m, Math.abs(W.data[r * cols + j]));
+        best[r * groups + g] = m;
+      }
+    return best;
+  }
+  const limits = resolveLimits(device, tuning);
+  const xs = new Float32Array(T * cols);
+  toks.forEach((t, i) => xs.set(X.data.subarray(t * cols, (t + 1) * cols), i * cols));
+  if (T * cols * 4 > limits.maxBindingBytes) throw new Error(`awq clip: ${T} sampled tokens of ${cols} columns exceed the binding limit`);
+  const xb = uploadF32(device, xs);
+  const fb = uploadF32(
+    device,
+    Float32Array.from({ length: steps }, (_, k) => Math.fround(1 - k / grid)),
+  );
+  // Per row: W, (m0, min, max) per group, org per (group, token), d² per (group, step, token).
+  const perRow = Math.max(cols * 4, groups * steps * T * 4);
+  for (const [r0, r1] of rowChunks(rows, perRow, limits.maxBindingBytes)) {
+    const n = r1 - r0;
+    const wb = uploadF32(device, W.data.subarray(r0 * cols, r1 * cols));
+    const gstat = storageBuffer(device, n * groups * 12);
+    const orgb = storageBuffer(device, n * groups * T * 4);
+    const sqb = storageBuffer(device, n * groups * steps * T * 4);
+    const bestb = storageBuffer(device, n * groups * 4);
+    const rec = new Recorder(device);
+    const params = (base: number, nx: number) =>
+      new Uniforms()
+        .u(n)
+        .u(cols)
+        .u(groupSize)
+        .u(groups)
+        .u(T)
+        .u(steps)
+        .u(cfg.variant === 'awq' ? 1 : 0)
+        .u(cfg.sym ? 1 : 0)
+        .u(base)
+        .u(nx)
+        .f(maxq)
+        .f(lo)
+        .f(hi)
+        .build();
+    const launch = (entry: string, items: number) => {
+      for (const g of grids(Math.ceil(items / 64), limits.maxWorkgroupsPerDim)) {
+        rec.dispatch(
+          clipWgsl,
+          [
+            { kind: 'uniform', data: params(g.base, g.x) },
+            { kind: 'read', buffer: wb },
+            { kind: 'read', buffer: xb },
+            { kind: 'read', buffer: fb },
+            { kind: 'readwrite', buffer: gstat },
+            { kind: 'readwrite', buffer: orgb },
+            { kind: 'readwrite', buffer: sqb },
+            { kind: 'readwrite', buffer: bestb },
+          ],
+          [g.x, g.y],
+          entry,
+        );
+      }
+    };
+    launch('stats', n * groups);
+    launch('org_main', n * groups * T);
+    launch('err', n * groups * steps * T);
+    launch('pick', n * groups);
+    rec.submit();
+    best.set(await readF32(device, bestb, n * groups), r0 * groups);
+    for (const b of [wb, gstat, orgb, sqb, bestb]) b.destroy();
+  }
+  xb.destroy();
+  fb.destroy();
+  return best;
+}

@@ -1,0 +1,182 @@
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+import type { LoadedLm } from '../infer/causal-lm';
+import { generate } from '../infer/generate';
+import { seededRandom } from '../model/random-model';
+import type { ModelSpec } from '../model/spec';
+import { BUILTIN_CALIBRATION } from './builtin-text';
+
+/** Where calibration text comes from. */
+export type CalibrationSource =
+  | { kind: 'builtin' }
+  /** Text the user gave (a local file or a text box). */
+  | { kind: 'text'; text: string; name?: string }
+  | { kind: 'url'; url: string }
+  /** Samples the dense model writes itself (temperature 1, seeded). */
+  | { kind: 'self' }
+  /** Token ids prepared elsewhere (tests, benchmarks): used as they are. */
+  | { kind: 'tokens'; ids: number[][]; name?: string };
+
+export interface CalibrationSize {
+  samples: number;
+  seqLen: number;
+}
+
+export interface CalibrationSet extends CalibrationSize {
+  /** `samples` token-id sequences of `seqLen` tokens each. */
+  ids: number[][];
+  seed: number;
+  /** Human description of the source. */
+  source: string;
+  /** Tokens the source provided (before windows were cut from it). */
+  sourceTokens: number;
+  notes: string[];
+  ms: number;
+}
+
+export const DEFAULT_SAMPLES = 128;
+export const DEFAULT_SEQ_LEN = 512;
+
+/** Approximate parameter count of a Llama-family checkpoint. */
+export function parameterCount(spec: ModelSpec): number {
+  const { hiddenSize: H, intermediateSize: I, numHeads: NH, numKvHeads: KVH, headDim: D, vocabSize: V } = spec;
+  const perLayer = H * NH * D * 2 + H * KVH * D * 2 + 3 * H * I + 2 * H;
+  return spec.numLayers * perLayer + V * H * (spec.tiedEmbeddings ? 1 : 2) + H;
+}
+
+/**
+ * The reference setting is 128 samples × 512 tokens (llm-awq; GPTQ and SparseGPT use 128
+ * windows too). The length is clipped to the context; the count shrinks with the model below
+ * 1B parameters (at least 8) so tiny models calibrate in seconds, not minutes.
+ */
+export function defaultCalibrationSize(spec: ModelSpec): CalibrationSize {
+  const params = parameterCount(spec);
+  const samples = Math.max(8, Math.min(DEFAULT_SAMPLES, Math.round((DEFAULT_SAMPLES * params) / 1e9)));
+  return { samples, seqLen: Math.max(2, Math.min(DEFAULT_SEQ_LEN, spec.maxPositions)) };
+}
+
+/** Paragraphs (blank-line separated) of a text, each one document. */
+export function documents(text: string): string[] {
+  return text
+    .split(/\r?\n\s*\r?\n/)
+    .map((d) => d.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Token windows from documents: each document encoded with the tokenizer's special tokens
+ * (BOS), concatenated, then `samples` windows of `seqLen` tokens at seeded random offsets (as
+ * the GPTQ / SparseGPT loaders draw windows from C4). The length shrinks to the text when
+ * the text is shorter; windows overlap when the text is short for their number.
+ */
+export function tokenWindows(
+  tokenizer: Pick<PreTrainedTokenizer, 'encode'>,
+  docs: readonly string[],
+  size: CalibrationSize,
+  seed: number,
+): { ids: number[][]; seqLen: number; sourceTokens: number; notes: string[] } {
+  const stream: number[] = [];
+  for (const d of docs) for (const id of tokenizer.encode(d)) stream.push(id);
+  const notes: string[] = [];
+  if (stream.length < 2) throw new Error('the calibration text has fewer than two tokens');
+  let seqLen = size.seqLen;
+  if (stream.length < seqLen) {
+    notes.push(`the calibration text has only ${stream.length} tokens; sample length reduced from ${seqLen} to ${stream.length}`);
+    seqLen = stream.length;
+  }
+  const starts = stream.length - seqLen + 1;
+  if (starts * seqLen < size.samples * seqLen && size.samples > 1) {
+    notes.push(`${size.samples} windows of ${seqLen} tokens from ${stream.length} tokens overlap`);
+  }
+  const rand = seededRandom(seed);
+  const ids = Array.from({ length: size.samples }, () => {
+    const at = Math.floor(rand() * starts);
+    return stream.slice(at, at + seqLen);
+  });
+  return { ids, seqLen, sourceTokens: stream.length, notes };
+}
+
+/** Generation seed of the k-th self-generated sequence. */
+function sampleSeed(seed: number, k: number): number {
+  return (seed * 1_000_003 + k * 7919 + 1) >>> 0;
+}
+
+/**
+ * Sequences the model writes from its BOS token, sampled at temperature 1 with seeded
+ * generation; returns each sequence's ids (prompt included) until `tokens` are collected.
+ */
+export async function generateSequences(
+  lm: LoadedLm,
+  tokens: number,
+  maxLen: number,
+  seed: number,
+  signal?: AbortSignal,
+  onStatus?: (msg: string) => void,
+): Promise<number[][]> {
+  const prompt = startPrompt(lm);
+  const out: number[][] = [];
+  let have = 0;
+  for (let k = 0; have < tokens; k++) {
+    signal?.throwIfAborted();
+    const promptLen = lm.tokenizer.encode(prompt).length;
+    const r = await generate(lm, {
+      prompt,
+      maxNewTokens: Math.max(1, Math.min(maxLen, lm.spec.maxPositions) - promptLen),
+      temperature: 1,
+      topK: 0,
+      seed: sampleSeed(seed, k),
+      signal,
+    });
+    if (r.finish === 'cancelled') signal?.throwIfAborted();
+    out.push(r.ids);
+    have += r.ids.length;
+    onStatus?.(`self-generated ${Math.min(have, tokens)}/${tokens} calibration tokens`);
+    if (k > 100 * Math.ceil(tokens / Math.max(1, maxLen)) + 100)
+      throw new Error('the model keeps stopping at once; self-generated calibration is not possible');
+  }
+  return out;
+}
+
+/** The generation prompt: empty text (BOS) when the tokenizer adds one, else the BOS/EOS token's text. */
+function startPrompt(lm: LoadedLm): string {
+  if (lm.tokenizer.encode('').length > 0) return '';
+  const id = lm.spec.bosTokenId ?? lm.spec.eosTokenIds[0];
+  if (id === undefined || id === null)
+    throw new Error(`${lm.label} has neither a BOS nor an EOS token to start self-generated calibration from`);
+  return lm.tokenizer.decode([id], { skip_special_tokens: false });
+}
+
+/** `samples` windows of `seqLen` tokens, cut in order from sequences the model generated. */
+export async function selfCalibration(
+  lm: LoadedLm,
+  size: CalibrationSize,
+  seed: number,
+  signal?: AbortSignal,
+  onStatus?: (msg: string) => void,
+): Promise<{ ids: number[][]; sourceTokens: number }> {
+  const need = size.samples * size.seqLen;
+  const seqs = await generateSequences(lm, need, size.seqLen, seed, signal, onStatus);
+  const stream = seqs.flat();
+  const ids = Array.from({ length: size.samples }, (_, i) => stream.slice(i * size.seqLen, (i + 1) * size.seqLen));
+  return { ids, sourceTokens: stream.length };
+}
+
+/** Held-out text the model writes itself (e.g. for KL / perplexity against its compressed variants). */
+export async function selfGeneratedText(lm: LoadedLm, tokens: number, seed: number, maxLen = 128): Promise<string> {
+  const seqs = await generateSequences(lm, tokens, maxLen, seed);
+  return seqs.map((ids) => lm.tokenizer.decode(ids, { skip_special_tokens: true }).trim()).join('\n\n');
+}
+
+export function builtinDocuments(): readonly string[] {
+  return BUILTIN_CALIBRATION;
+}
+
+export async function fetchCalibrationText(url: string, signal?: AbortSignal): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal, cache: 'no-store' });
+  } catch (err) {
+    throw new Error(`could not fetch calibration text from ${url}: ${(err as Error).message} (the host must allow CORS)`, { cause: err });
+  }
+  if (!res.ok) throw new Error(`calibration text at ${url}: HTTP ${res.status}`);
+  return res.text();
+}

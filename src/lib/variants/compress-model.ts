@@ -1,0 +1,362 @@
+import { compressLayers, type DriverProgress, type ForwardKind, type LayerSource, type LinearId } from '../compress/driver';
+import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/kernels';
+import { resolveSettings, type CompressSettings } from '../compress/settings';
+import { describeAdapter, requestDevice } from '../gpu/device';
+import { loadCausalLm, type Device } from '../infer/causal-lm';
+import { openCachedModel, openWeights } from '../model/download';
+import type { ModelSpec } from '../model/spec';
+import { loadTokenizer } from '../model/tokenizer';
+import type { ShardCache } from '../storage/shard-cache';
+import {
+  builtinDocuments,
+  defaultCalibrationSize,
+  documents,
+  fetchCalibrationText,
+  parameterCount,
+  selfCalibration,
+  tokenWindows,
+  type CalibrationSet,
+  type CalibrationSource,
+} from './calibration';
+import type { VariantReport } from './report';
+import { readVariantReport, variantKey, variantLabel, VariantWriter } from './store';
+
+export interface CompressRequest {
+  settings: CompressSettings;
+  calibration: CalibrationSource;
+  /** Calibration samples; default from `defaultCalibrationSize`. */
+  samples?: number;
+  /** Tokens per sample; default min(512, context). */
+  seqLen?: number;
+  /** Seeds the calibration windows and self-generated samples. Default 0. */
+  seed?: number;
+  /** `auto` (default): WebGPU kernels on a hardware adapter, TypeScript otherwise (no adapter, or a software one). */
+  kernels?: 'auto' | 'webgpu' | 'typescript';
+  /** Block forward for calibration passes; `auto` picks by the work per pass. */
+  forward?: 'auto' | ForwardKind;
+  /** Where self-generated calibration is sampled (default wasm: deterministic across machines). */
+  generateDevice?: Device;
+}
+
+export interface CompressProgress {
+  phase: 'calibration' | 'compress' | 'store' | 'done';
+  fraction: number;
+  message: string;
+  layer?: number;
+  layers?: number;
+  linear?: LinearId;
+}
+
+export interface CompressRunOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: CompressProgress) => void;
+  /** A device to use instead of requesting one (tests); it is not destroyed. */
+  device?: GPUDevice;
+  /** Return a complete stored variant of the same settings and calibration instead of recomputing it. */
+  reuse?: boolean;
+  /** Test hooks passed to the driver. */
+  onHessian?: Parameters<typeof compressLayers>[0]['onHessian'];
+  errorTokens?: number;
+}
+
+/**
+ * Work per calibration pass above which the one-block ONNX graph on WASM beats the TypeScript
+ * forward despite a session per weight set (measured on stories260k and a SmolLM2-135M-shaped
+ * layer; see `npm run bench:compress`): multiply-adds of one layer over all calibration tokens.
+ * On this 2-core machine one pass of a SmolLM2-135M layer over 2048 tokens took 3.4 s either
+ * way (ORT: 3.3 s with its session), over 8192 tokens 13.0 s in TypeScript and 4.8 s in ORT.
+ */
+export const ORT_FORWARD_THRESHOLD = 4e9;
+
+export function chooseForward(spec: ModelSpec, samples: number, seqLen: number): ForwardKind {
+  const perToken = (parameterCount(spec) - spec.vocabSize * spec.hiddenSize * (spec.tiedEmbeddings ? 1 : 2)) / spec.numLayers;
+  return perToken * samples * seqLen > ORT_FORWARD_THRESHOLD ? 'ort-wasm' : 'typescript';
+}
+
+/**
+ * A software adapter (SwiftShader, Chrome's CPU fallback) runs WGSL on the CPU, where workgroup
+ * barriers are very expensive: there the TypeScript references are faster (`npm run
+ * bench:compress` measured GPTQ 5.8 s vs 72.5 s per SmolLM2-135M layer on 2 cores), so `auto`
+ * uses them. `kernels: 'webgpu'` still forces the WGSL path.
+ */
+export function isSoftwareAdapter(report: Awaited<ReturnType<typeof describeAdapter>>): boolean {
+  return (
+    Boolean(report.isFallbackAdapter) ||
+    /swiftshader/i.test(`${report.architecture ?? ''} ${report.description ?? ''} ${report.device ?? ''}`)
+  );
+}
+
+export async function resolveKernels(
+  want: CompressRequest['kernels'],
+  device?: GPUDevice,
+): Promise<{ kernels: Kernels; adapter: string | null; owned: GPUDevice | null; note?: string }> {
+  if (want === 'typescript') return { kernels: TYPESCRIPT_KERNELS, adapter: null, owned: null };
+  const report = await describeAdapter();
+  const adapter = report.available ? [report.vendor, report.architecture].filter(Boolean).join(' · ') || 'unnamed adapter' : null;
+  if (device) return { kernels: { kind: 'webgpu', device }, adapter, owned: null };
+  if (want !== 'webgpu' && report.available && isSoftwareAdapter(report)) {
+    return {
+      kernels: TYPESCRIPT_KERNELS,
+      adapter: null,
+      owned: null,
+      note: `TypeScript kernels: the WebGPU adapter (${adapter}) is a software rasterizer, where they are faster; kernels 'webgpu' forces WGSL`,
+    };
+  }
+  if (!report.available) {
+    if (want === 'webgpu') throw new Error(`WebGPU kernels were requested but WebGPU is unavailable: ${report.reason}`);
+    return { kernels: TYPESCRIPT_KERNELS, adapter: null, owned: null, note: `no WebGPU (${report.reason}); TypeScript kernels` };
+  }
+  try {
+    const d = await requestDevice();
+    return { kernels: { kind: 'webgpu', device: d }, adapter, owned: d };
+  } catch (err) {
+    if (want === 'webgpu') throw err;
+    return {
+      kernels: TYPESCRIPT_KERNELS,
+      adapter: null,
+      owned: null,
+      note: `WebGPU device refused (${(err as Error).message}); TypeScript kernels`,
+    };
+  }
+}
+
+/** Tokenised calibration samples for a cached model. */
+export async function buildCalibration(
+  cache: ShardCache,
+  key: string,
+  spec: ModelSpec,
+  req: Pick<CompressRequest, 'calibration' | 'samples' | 'seqLen' | 'seed' | 'generateDevice'>,
+  signal?: AbortSignal,
+  onStatus?: (msg: string) => void,
+): Promise<CalibrationSet> {
+  const t0 = performance.now();
+  const dflt = defaultCalibrationSize(spec);
+  const samples = req.samples ?? dflt.samples;
+  const seqLen = Math.min(req.seqLen ?? dflt.seqLen, spec.maxPositions);
+  const seed = req.seed ?? 0;
+  if (!(Number.isInteger(samples) && samples >= 1)) throw new Error(`samples must be a positive integer, got ${samples}`);
+  if (!(Number.isInteger(seqLen) && seqLen >= 2)) throw new Error(`sequence length must be an integer ≥ 2, got ${seqLen}`);
+  const notes: string[] = [];
+  if (req.seqLen && req.seqLen > spec.maxPositions) notes.push(`sequence length clipped to the context of ${spec.maxPositions}`);
+  const src = req.calibration;
+  if (src.kind === 'self') {
+    onStatus?.('loading the dense model to write calibration samples');
+    const lm = await loadCausalLm(cache, key, { device: req.generateDevice ?? 'wasm' });
+    try {
+      const r = await selfCalibration(lm, { samples, seqLen }, seed, signal, onStatus);
+      return {
+        ids: r.ids,
+        samples,
+        seqLen,
+        seed,
+        source: `self-generated by the dense model (temperature 1, seed ${seed}, ${lm.device})`,
+        sourceTokens: r.sourceTokens,
+        notes,
+        ms: performance.now() - t0,
+      };
+    } finally {
+      await lm.model.dispose();
+    }
+  }
+  if (src.kind === 'tokens') {
+    if (src.ids.length === 0) throw new Error('no calibration token ids were given');
+    return {
+      ids: src.ids.map((s) => s.slice()),
+      samples: src.ids.length,
+      seqLen: src.ids[0].length,
+      seed,
+      source: src.name ?? 'token ids given by the caller',
+      sourceTokens: src.ids.reduce((a, s) => a + s.length, 0),
+      notes,
+      ms: performance.now() - t0,
+    };
+  }
+  const tokenizer = await loadTokenizer(cache, key);
+  let docs: readonly string[];
+  let source: string;
+  if (src.kind === 'builtin') {
+    docs = builtinDocuments();
+    source = `built-in set (${docs.length} paragraphs)`;
+  } else if (src.kind === 'url') {
+    onStatus?.(`fetching calibration text from ${src.url}`);
+    docs = documents(await fetchCalibrationText(src.url, signal));
+    source = `text from ${src.url}`;
+  } else {
+    docs = documents(src.text);
+    source = `text${src.name ? ` from ${src.name}` : ''}`;
+  }
+  if (docs.length === 0) throw new Error('the calibration text is empty');
+  const w = tokenWindows(tokenizer, docs, { samples, seqLen }, seed);
+  return {
+    ids: w.ids,
+    samples,
+    seqLen: w.seqLen,
+    seed,
+    source,
+    sourceTokens: w.sourceTokens,
+    notes: [...notes, ...w.notes],
+    ms: performance.now() - t0,
+  };
+}
+
+function calibrationTag(src: CalibrationSource, set: { samples: number; seqLen: number; seed: number }): string {
+  // Text and URL sources differ by content: a short hash of it keeps their variants apart.
+  const what =
+    src.kind === 'text'
+      ? `text${hash(src.text)}`
+      : src.kind === 'url'
+        ? `url${hash(src.url)}`
+        : src.kind === 'tokens'
+          ? `ids${hash(src.ids.map((s) => s.join(',')).join(';'))}`
+          : src.kind;
+  return `${what}-${set.samples}x${set.seqLen}-s${set.seed}`;
+}
+
+/** FNV-1a, 32 bits, hex. */
+function hash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+/**
+ * Compresses a cached model into a new variant entry of the cache and returns its report. A
+ * cancelled or failed run deletes the partial variant; the base model is only ever read.
+ */
+export async function compressCachedModel(
+  cache: ShardCache,
+  baseKey: string,
+  req: CompressRequest,
+  run: CompressRunOptions = {},
+): Promise<VariantReport> {
+  const t0 = performance.now();
+  const { signal } = run;
+  const progress = (p: CompressProgress) => run.onProgress?.(p);
+  const settings = resolveSettings(req.settings);
+  const base = await openCachedModel(cache, baseKey);
+  if (base.manifest.source.kind === 'variant')
+    throw new Error(`${base.label} is already a compressed variant; compress its base model instead`);
+  const spec = base.spec;
+
+  // The key names the settings and the calibration asked for, so a repeated request finds its variant.
+  const dflt = defaultCalibrationSize(spec);
+  const asked =
+    req.calibration.kind === 'tokens'
+      ? { samples: req.calibration.ids.length, seqLen: req.calibration.ids[0]?.length ?? 0, seed: req.seed ?? 0 }
+      : { samples: req.samples ?? dflt.samples, seqLen: Math.min(req.seqLen ?? dflt.seqLen, spec.maxPositions), seed: req.seed ?? 0 };
+  const key = variantKey(baseKey, settings, calibrationTag(req.calibration, asked));
+  const label = variantLabel(base.label, settings);
+  if (run.reuse && (await cache.manifest(key))?.status === 'complete') {
+    progress({ phase: 'done', fraction: 1, message: `${label} is already in the cache` });
+    return readVariantReport(cache, key);
+  }
+
+  progress({ phase: 'calibration', fraction: 0, message: 'preparing calibration samples' });
+  const calib = await buildCalibration(cache, baseKey, spec, req, signal, (message) =>
+    progress({ phase: 'calibration', fraction: 0, message }),
+  );
+  signal?.throwIfAborted();
+  const { kernels, adapter, owned, note } = await resolveKernels(req.kernels ?? 'auto', run.device);
+  const forward = !req.forward || req.forward === 'auto' ? chooseForward(spec, calib.samples, calib.seqLen) : req.forward;
+  const weights = await openWeights(cache, base);
+  const source: LayerSource = { layer: (i) => weights.layer(i), tensor: (n) => weights.float32(n) };
+  let writer: VariantWriter | null = null;
+  try {
+    writer = await VariantWriter.create(cache, base, weights, key, label, settings, kernels);
+    const w = writer;
+    const result = await compressLayers({
+      spec,
+      source,
+      calibration: calib.ids,
+      settings,
+      kernels,
+      forward,
+      signal,
+      errorTokens: run.errorTokens,
+      onHessian: run.onHessian,
+      onProgress: (p: DriverProgress) =>
+        progress({ phase: 'compress', fraction: p.fraction, message: p.message, layer: p.layer, layers: p.layers, linear: p.linear }),
+      onLayer: (out) => w.writeLayer(out),
+    });
+    signal?.throwIfAborted();
+    progress({ phase: 'store', fraction: 1, message: 'writing model.safetensors and the graph' });
+    const report = await writer.finish(({ safetensors, graph, graphMs, storeMs }) => {
+      const linears = result.linears.map((l) => ({ ...l, ...w.storage.get(l.name)! }));
+      const before = base.weightFiles.reduce((s, f) => s + (base.manifest.files[f]?.size ?? 0), 0);
+      const files = Object.values(base.manifest.files)
+        .filter((f) =>
+          ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'].includes(f.name),
+        )
+        .reduce((s, f) => s + (f.size ?? 0), 0);
+      const errors = linears.map((l) => l.error);
+      const totalZeros = linears.reduce((s, l) => s + l.zeros * l.shape[0] * l.shape[1], 0);
+      const totalWeights = linears.reduce((s, l) => s + l.shape[0] * l.shape[1], 0);
+      const packed = linears.filter((l) => l.format === 'matmulnbits').length;
+      return {
+        kind: 'ctlab-variant',
+        version: 1,
+        key,
+        label,
+        base: { key: baseKey, label: base.label },
+        method: settings.method,
+        settings,
+        settingsLabel: label.slice(base.label.length + 3),
+        calibration: {
+          source: calib.source,
+          samples: calib.samples,
+          seqLen: calib.seqLen,
+          seed: calib.seed,
+          sourceTokens: calib.sourceTokens,
+          notes: calib.notes,
+        },
+        kernels: kernels.kind,
+        adapter: kernels.kind === 'webgpu' ? adapter : null,
+        ...(note ? { kernelsNote: note } : {}),
+        forward: result.forward,
+        graph: {
+          linear: graph !== null ? 'matmulnbits' : 'matmul',
+          packedLinears: packed,
+          fp32Linears: linears.length - packed,
+          notes: w.notes,
+        },
+        linears,
+        summary: {
+          meanError: errors.reduce((a, b) => a + b, 0) / Math.max(1, errors.length),
+          maxError: Math.max(...errors),
+          zeros: totalWeights ? totalZeros / totalWeights : 0,
+          bits: 'bits' in settings ? settings.bits : null,
+          dampRetries: result.dampRetries,
+          structureProblems: linears.filter((l) => l.structureProblem).map((l) => `${l.name}: ${l.structureProblem}`),
+        },
+        bytes: {
+          before,
+          after: graph ?? safetensors,
+          safetensors,
+          graph,
+          files: files + safetensors + (graph ?? 0),
+          linearsDense: linears.reduce((s, l) => s + l.denseBytes, 0),
+          linearsStored: linears.reduce((s, l) => s + (l.packedBytes ?? l.denseBytes), 0),
+          linearsIdeal: linears.reduce((s, l) => s + l.idealBytes, 0),
+        },
+        timings: {
+          calibrationMs: calib.ms,
+          captureMs: result.timings.captureMs,
+          layersMs: result.timings.layersMs,
+          storeMs,
+          graphMs,
+          totalMs: performance.now() - t0,
+          phases: result.timings.phases,
+          perLayer: result.layers,
+        },
+        createdAt: new Date().toISOString(),
+      };
+    });
+    progress({ phase: 'done', fraction: 1, message: `stored ${label}` });
+    return report;
+  } catch (err) {
+    await writer?.abort().catch(() => undefined);
+    throw err;
+  } finally {
+    owned?.destroy();
+  }
+}

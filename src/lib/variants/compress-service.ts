@@ -1,0 +1,52 @@
+import { benchCompress, type CompressBenchOptions, type CompressBenchResult } from '../bench/compress';
+import { ShardCache } from '../storage/shard-cache';
+import { compressCachedModel, type CompressProgress, type CompressRequest } from './compress-model';
+import type { VariantReport } from './report';
+import { exportVariantFiles, readExportChunk, readVariantReport, type VariantFile } from './store';
+
+/**
+ * The compression engine for the page (`workers/compress.worker.ts`): compress a cached model
+ * into a variant, cancel, read a variant's report, export its files.
+ */
+export class CompressService {
+  private readonly jobs = new Map<string, AbortController>();
+
+  constructor(private readonly cache = new ShardCache()) {}
+
+  /** `jobId` lets `cancel` stop the run between kernels (an AbortSignal cannot cross to a worker). */
+  async compress(
+    baseKey: string,
+    request: CompressRequest,
+    onProgress?: (p: CompressProgress) => void,
+    jobId?: string,
+  ): Promise<VariantReport> {
+    const controller = new AbortController();
+    if (jobId) this.jobs.set(jobId, controller);
+    try {
+      return await compressCachedModel(this.cache, baseKey, request, { signal: controller.signal, onProgress });
+    } finally {
+      if (jobId) this.jobs.delete(jobId);
+    }
+  }
+
+  cancel(jobId: string): void {
+    this.jobs.get(jobId)?.abort();
+  }
+
+  report(key: string): Promise<VariantReport> {
+    return readVariantReport(this.cache, key);
+  }
+
+  /** The variant as a Hugging Face folder (with `onnx/`): paths and sizes. */
+  exportFiles(key: string): Promise<VariantFile[]> {
+    return exportVariantFiles(this.cache, key);
+  }
+
+  readExportChunk(key: string, path: string, offset: number, length: number): Promise<Uint8Array> {
+    return readExportChunk(this.cache, key, path, offset, length);
+  }
+
+  benchCompress(opts: Omit<CompressBenchOptions, 'onStatus'>, onStatus?: (msg: string) => void): Promise<CompressBenchResult> {
+    return benchCompress({ ...opts, onStatus });
+  }
+}

@@ -1,0 +1,292 @@
+import { packK, type Kernels } from '../compress/kernels';
+import type { LayerOutput } from '../compress/driver';
+import type { QuantizedMatrix } from '../compress/quantizer';
+import { settingsLabel, settingsSlug, type ResolvedSettings } from '../compress/settings';
+import { isNM } from '../compress/types';
+import { ensureDenseGraph, GRAPH_FILE, GRAPH_INFO_FILE, GRAPH_VERSION, storedGraph, type GraphInfo } from '../infer/graph-store';
+import { openCachedModel, OPTIONAL_FILES, type CachedModel } from '../model/download';
+import type { ModelSpec } from '../model/spec';
+import type { WeightStore } from '../model/weights';
+import { buildCausalLm, dequantizeMatMulNBits, type PackedLinear } from '../onnx';
+import type { ShardCache } from '../storage/shard-cache';
+import type { LinearStorage, VariantReport } from './report';
+
+export const VARIANT_REPORT_FILE = 'ctlab-variant.json';
+export const VARIANT_PREFIX = 'variant:';
+
+/** `variant:<baseKey>:<settings slug>[.<calibration tag>]`. */
+export function variantKey(baseKey: string, settings: ResolvedSettings, calibrationTag?: string): string {
+  return `${VARIANT_PREFIX}${baseKey}:${settingsSlug(settings)}${calibrationTag ? `.${calibrationTag}` : ''}`;
+}
+
+export function variantLabel(baseLabel: string, settings: ResolvedSettings): string {
+  return `${baseLabel} · ${settingsLabel(settings)}`;
+}
+
+/** Bytes of the ideal compressed form of an [N, K] linear (what a packed kernel would hold). */
+export function idealBytes(N: number, K: number, settings: ResolvedSettings, groupSize: number): number {
+  if ('bits' in settings) {
+    const groups = Math.ceil(K / Math.max(1, groupSize || K));
+    return Math.ceil((N * K * settings.bits) / 8) + N * groups * (4 + (settings.sym ? 0 : 1));
+  }
+  const sp = settings.sparsity;
+  if (isNM(sp)) {
+    const kept = N * K * (1 - sp.n / sp.m);
+    return Math.ceil(kept * 4 + (kept * Math.ceil(Math.log2(sp.m))) / 8);
+  }
+  return Math.ceil(N * K * (1 - sp.ratio) * 4 + (N * K) / 8);
+}
+
+const isPow2AtLeast16 = (b: number) => b >= 16 && (b & (b - 1)) === 0;
+
+/** Safetensors header for F32 tensors in the given order, padded to 8 bytes. */
+function safetensorsHeader(entries: readonly { name: string; shape: number[] }[], metadata: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const e of entries) {
+    const bytes = e.shape.reduce((a, b) => a * b, 1) * 4;
+    header[e.name] = { dtype: 'F32', shape: e.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  const out = new Uint8Array(8 + padded).fill(0x20);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  return out;
+}
+
+const asBlob = (a: Float32Array) => new Blob([new Uint8Array(a.buffer, a.byteOffset, a.byteLength) as Uint8Array<ArrayBuffer>]);
+
+/**
+ * Writes a variant into the shard cache as a model entry of its own: config and tokenizer files
+ * copied from the base, `model.safetensors` with every tensor in fp32 (compressed linears
+ * fake-quantized or pruned, so the ordinary dense-graph path runs it), for 4/8 bits also the
+ * MatMulNBits graph (`onnx/model.onnx` + data + `onnx/ctlab-graph.json`), and the report. Layers
+ * arrive one at a time; their fp32 tensors become Blobs (the browser may keep them on disk)
+ * and only packed codes, norms and unpackable linears stay in memory for the graph. The
+ * manifest is marked complete last; `abort` deletes the entry.
+ */
+export class VariantWriter {
+  private readonly blobs = new Map<string, Blob>();
+  /** Small fp32 tensors (norms, biases) and linears that could not be packed, for the graph. */
+  private readonly fp32ForGraph = new Map<string, Float32Array>();
+  private readonly packed = new Map<string, PackedLinear>();
+  readonly storage = new Map<string, LinearStorage>();
+  private readonly graphNotes = new Set<string>();
+
+  private constructor(
+    readonly cache: ShardCache,
+    readonly base: CachedModel,
+    private readonly baseWeights: WeightStore,
+    readonly key: string,
+    readonly label: string,
+    readonly settings: ResolvedSettings,
+    private readonly kernels: Kernels,
+  ) {}
+
+  static async create(
+    cache: ShardCache,
+    base: CachedModel,
+    baseWeights: WeightStore,
+    key: string,
+    label: string,
+    settings: ResolvedSettings,
+    kernels: Kernels,
+  ): Promise<VariantWriter> {
+    if (key === base.key) throw new Error('a variant cannot overwrite its base model');
+    // A stale or half-written variant of the same settings is replaced.
+    if (await cache.manifest(key)) await cache.deleteModel(key);
+    await cache.openModel(key, label, { kind: 'variant', location: base.key });
+    const w = new VariantWriter(cache, base, baseWeights, key, label, settings, kernels);
+    for (const f of ['config.json', 'tokenizer.json', ...OPTIONAL_FILES]) {
+      if (!base.manifest.files[f]?.complete) continue;
+      await cache.storeBytes(key, f, await cache.readFile(base.key, f));
+    }
+    return w;
+  }
+
+  get spec(): ModelSpec {
+    return this.base.spec;
+  }
+
+  /** Takes one compressed layer: fp32 tensors to Blobs, 4/8-bit linears packed for MatMulNBits. */
+  async writeLayer(out: LayerOutput): Promise<void> {
+    for (const [name, data] of out.tensors) {
+      this.blobs.set(name, asBlob(data));
+      if (!name.endsWith('_proj.weight')) this.fp32ForGraph.set(name, data);
+    }
+    for (const l of out.linears) {
+      const data = out.tensors.get(l.name)!;
+      const [N, K] = l.shape;
+      const st: LinearStorage = { format: 'fp32', denseBytes: N * K * 4, idealBytes: idealBytes(N, K, this.settings, l.groupSize) };
+      const q = out.quantized.get(l.name);
+      if (q && (q.bits === 4 || q.bits === 8)) {
+        const why = await this.tryPack(l.name, q, data);
+        if (why) {
+          st.reason = why;
+          this.graphNotes.add(why);
+          this.fp32ForGraph.set(l.name, data);
+        } else {
+          const p = this.packed.get(l.name)!;
+          st.format = 'matmulnbits';
+          st.packedBytes = p.packed.byteLength + p.scales.byteLength + (p.zeroPoints?.byteLength ?? 0);
+        }
+      } else if (q) {
+        this.graphNotes.add(`${q.bits}-bit linears run as fake-quantized fp32 MatMul (MatMulNBits holds 4 and 8 bits)`);
+      }
+      this.storage.set(l.name, st);
+    }
+  }
+
+  /** Packs a quantized linear; returns why it cannot be packed, or null. */
+  private async tryPack(name: string, q: QuantizedMatrix, weight: Float32Array): Promise<string | null> {
+    const { rows: N, cols: K } = q.weight;
+    if (q.gIdx && q.gIdx.some((g, j) => g !== Math.floor(j / q.groupSize))) {
+      return 'act-order with groups makes non-contiguous groups (g_idx), which MatMulNBits cannot hold: such linears run as fake-quantized fp32';
+    }
+    const p = await packK(this.kernels, q);
+    if (!isPow2AtLeast16(p.blockSize)) {
+      return `group size ${p.blockSize} is not a power of two ≥ 16 (onnxruntime's MatMulNBits block sizes): such linears run as fake-quantized fp32`;
+    }
+    const linear: PackedLinear = { bits: p.bits, blockSize: p.blockSize, K, N, packed: p.B, scales: p.scales, zeroPoints: p.zeroPoints };
+    // The packed form must stand for exactly the weights the fp32 checkpoint holds.
+    const back = dequantizeMatMulNBits(linear);
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < back.length; i++) {
+      worst = Math.max(worst, Math.abs(back[i] - weight[i]));
+      scale = Math.max(scale, Math.abs(weight[i]));
+    }
+    if (worst > 1e-6 * scale)
+      throw new Error(`${name}: the MatMulNBits packing does not reproduce the quantized weights (max diff ${worst})`);
+    this.packed.set(name, linear);
+    return null;
+  }
+
+  /** Writes the safetensors, the graph (when something is packed) and the report, then marks the variant complete. */
+  async finish(
+    makeReport: (files: { safetensors: number; graph: number | null; graphMs: number; storeMs: number }) => VariantReport,
+  ): Promise<VariantReport> {
+    const storeStart = performance.now();
+    const names = this.baseWeights.names();
+    const entries = names.map((name) => ({ name, shape: this.baseWeights.info(name).shape }));
+    const parts: BlobPart[] = [
+      safetensorsHeader(entries, { format: 'pt', producer: 'compressed-trust-lab', variant: this.label }) as Uint8Array<ArrayBuffer>,
+    ];
+    const nonLayer = new Map<string, Float32Array>();
+    for (const { name } of entries) {
+      let blob = this.blobs.get(name);
+      if (!blob) {
+        if (/^model\.layers\.\d+\./.test(name)) throw new Error(`${name} was never compressed (only some layers were written)`);
+        const v = await this.baseWeights.float32(name);
+        nonLayer.set(name, v);
+        blob = asBlob(v);
+      }
+      parts.push(blob);
+    }
+    const safetensors = new Blob(parts);
+    await this.cache.storeFromBlob(this.key, 'model.safetensors', safetensors);
+    this.blobs.clear();
+    const storeMs = performance.now() - storeStart;
+
+    let graph: number | null = null;
+    const graphStart = performance.now();
+    if (this.packed.size > 0) {
+      const fp32 = this.fp32ForGraph;
+      const built = buildCausalLm(this.spec, (name) => fp32.get(name) ?? nonLayer.get(name)!, {
+        linear: 'matmulnbits',
+        packed: this.packed,
+      });
+      graph = built.model.byteLength;
+      await this.cache.storeBytes(this.key, GRAPH_FILE, built.model);
+      for (const ext of built.externalData) {
+        await this.cache.storeBytes(this.key, `onnx/${ext.path}`, ext.data);
+        graph += ext.data.byteLength;
+      }
+      const info: GraphInfo = {
+        version: GRAPH_VERSION,
+        chunks: built.externalDataChunks,
+        linear: 'matmulnbits',
+        bytes: graph,
+        builtAt: Date.now(),
+      };
+      await this.cache.storeBytes(this.key, GRAPH_INFO_FILE, new TextEncoder().encode(JSON.stringify(info)));
+    }
+    const graphMs = performance.now() - graphStart;
+    this.packed.clear();
+    this.fp32ForGraph.clear();
+
+    const report = makeReport({ safetensors: safetensors.size, graph, graphMs, storeMs });
+    await this.cache.storeBytes(this.key, VARIANT_REPORT_FILE, new TextEncoder().encode(JSON.stringify(report, null, 1)));
+    await this.cache.setStatus(this.key, 'complete');
+    return report;
+  }
+
+  get notes(): string[] {
+    return [...this.graphNotes];
+  }
+
+  get packedCount(): number {
+    return [...this.storage.values()].filter((s) => s.format === 'matmulnbits').length;
+  }
+
+  /** Removes everything written so far (a cancelled or failed run). */
+  async abort(): Promise<void> {
+    this.blobs.clear();
+    this.packed.clear();
+    this.fp32ForGraph.clear();
+    await this.cache.deleteModel(this.key);
+  }
+}
+
+export interface VariantFile {
+  path: string;
+  bytes: number;
+}
+
+/** The report of a stored variant. */
+export async function readVariantReport(cache: ShardCache, key: string): Promise<VariantReport> {
+  const m = await cache.manifest(key);
+  if (!m?.files[VARIANT_REPORT_FILE]?.complete) throw new Error(`${key} is not a compressed variant (no ${VARIANT_REPORT_FILE})`);
+  return JSON.parse(await cache.readText(key, VARIANT_REPORT_FILE)) as VariantReport;
+}
+
+/**
+ * The files of a variant as a Hugging Face folder with an `onnx/` subfolder that transformers.js
+ * loads elsewhere. A variant without a stored graph (3-bit, pruned) gets its dense fp32 graph
+ * built first (as its first load would); `config.json` is exported with
+ * `transformers.js_config.use_external_data_format` set to the graph's chunk count.
+ */
+export async function exportVariantFiles(cache: ShardCache, key: string): Promise<VariantFile[]> {
+  const model = await openCachedModel(cache, key);
+  await ensureDenseGraph(cache, model);
+  const m = (await cache.manifest(key))!;
+  const files: VariantFile[] = [];
+  for (const f of Object.values(m.files)) {
+    if (!f.complete) continue;
+    files.push({
+      path: f.name,
+      bytes: f.name === 'config.json' ? (await exportedConfig(cache, key)).byteLength : (f.size ?? f.storedBytes),
+    });
+  }
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+async function exportedConfig(cache: ShardCache, key: string): Promise<Uint8Array> {
+  const config = JSON.parse(await cache.readText(key, 'config.json')) as Record<string, unknown>;
+  const info = await storedGraph(cache, key);
+  if (info) {
+    const tjs = (config['transformers.js_config'] ?? {}) as Record<string, unknown>;
+    config['transformers.js_config'] = { ...tjs, dtype: 'fp32', use_external_data_format: { 'model.onnx': info.chunks } };
+  }
+  return new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** Bytes [offset, offset+length) of an exported file (the exported config.json for `config.json`). */
+export async function readExportChunk(cache: ShardCache, key: string, path: string, offset: number, length: number): Promise<Uint8Array> {
+  if (path === 'config.json') return (await exportedConfig(cache, key)).slice(offset, offset + length);
+  const src = await cache.openFile(key, path);
+  const end = Math.min(src.size, offset + length);
+  return src.read(offset, Math.max(0, end - offset));
+}

@@ -1,0 +1,164 @@
+import { expect, test } from '@playwright/test';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function ctlab(args: string[], timeout = 300_000): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('node', ['bin/ctlab.mjs', ...args], { timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? Number((err as { code?: unknown }).code) || 1 : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const STORIES = '../shared/models/stories260k';
+
+test.describe('ctlab compress and kl', () => {
+  const profile = mkdtempSync(join(tmpdir(), 'ctlab-cli-compress-'));
+  const out = join(profile, 'stories260k-gptq4');
+  // Its own port (and so its own cache), apart from cli.spec.ts and a developer's runs.
+  const common = ['--profile', profile, '--port', '47698'];
+  test.afterAll(() => rmSync(profile, { recursive: true, force: true }));
+
+  test('compress gptq 4-bit with self-generated calibration into a folder that generates and scores', async () => {
+    test.setTimeout(600_000);
+    const run = await ctlab([
+      'compress',
+      '--model',
+      STORIES,
+      '--method',
+      'gptq',
+      '--bits',
+      '4',
+      '--group-size',
+      '64',
+      '--calib',
+      'self',
+      '--samples',
+      '8',
+      '--seq-len',
+      '64',
+      '--seed',
+      '1',
+      '--out',
+      out,
+      '--json',
+      ...common,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.kind).toBe('ctlab-variant');
+    expect(report.method).toBe('gptq');
+    expect(report.label).toBe('stories260k · GPTQ-4 g64');
+    expect(report.calibration).toMatchObject({ samples: 8, seqLen: 64, seed: 1 });
+    expect(report.calibration.source).toMatch(/self-generated/);
+    expect(report.graph).toMatchObject({ linear: 'matmulnbits', packedLinears: 35 });
+    expect(report.linears).toHaveLength(35);
+    expect(report.summary.structureProblems).toEqual([]);
+    expect(report.bytes.after).toBeLessThan(0.35 * report.bytes.before);
+    expect(['webgpu', 'typescript']).toContain(report.kernels);
+
+    for (const f of [
+      'config.json',
+      'tokenizer.json',
+      'model.safetensors',
+      'onnx/model.onnx',
+      'onnx/model.onnx_data',
+      'onnx/ctlab-graph.json',
+      'ctlab-variant.json',
+    ])
+      expect(existsSync(join(out, f)), f).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'ctlab-variant.json'), 'utf8')).key).toBe(report.key);
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))['transformers.js_config']).toMatchObject({
+      use_external_data_format: { 'model.onnx': 1 },
+    });
+    expect(JSON.parse(readFileSync(join(out, 'onnx/ctlab-graph.json'), 'utf8')).linear).toBe('matmulnbits');
+    expect(readFileSync(join(out, 'model.safetensors')).byteLength).toBe(report.bytes.safetensors);
+
+    const gen = await ctlab(['generate', '--model', out, '--prompt', 'Once upon a time', '--max-new-tokens', '20', '--json', ...common]);
+    expect(gen.code, gen.stderr).toBe(0);
+    const g = JSON.parse(gen.stdout);
+    expect(g.ids.length).toBe(g.prompt_ids.length + 20);
+    expect(g.text.length).toBeGreaterThan(10);
+
+    // Held-out text: the dense model's own writing, with another seed than the calibration.
+    const held = await ctlab([
+      'generate',
+      '--model',
+      STORIES,
+      '--prompt',
+      'Once upon a time',
+      '--max-new-tokens',
+      '120',
+      '--temperature',
+      '1',
+      '--seed',
+      '77',
+      '--json',
+      ...common,
+    ]);
+    expect(held.code, held.stderr).toBe(0);
+    const textFile = join(profile, 'held-out.txt');
+    writeFileSync(textFile, `Once upon a time${JSON.parse(held.stdout).text}`);
+    const kl = await ctlab(['kl', '--model', STORIES, '--variant', out, '--text-file', textFile, '--json', ...common]);
+    expect(kl.code, kl.stderr).toBe(0);
+    const k = JSON.parse(kl.stdout);
+    expect(k.tokens).toBeGreaterThan(50);
+    expect(k.mean_kl).toBeGreaterThan(0);
+    expect(k.mean_kl).toBeLessThan(0.3);
+    expect(k.ppl_variant).toBeGreaterThan(1);
+    expect(Math.abs(k.ppl_variant - k.ppl_dense) / k.ppl_dense).toBeLessThan(0.3);
+    // The variant folder ran its own MatMulNBits graph.
+    expect(kl.stderr).toMatch(/onnx\/ctlab-graph\.json: (stored|cached)/);
+  });
+
+  test('bad compress arguments give one clear line and a non-zero exit', async () => {
+    const noOut = await ctlab(['compress', '--model', STORIES, '--method', 'gptq', '--calib', 'self', ...common]);
+    expect(noOut.code).not.toBe(0);
+    expect(noOut.stderr.trim()).toBe('ctlab: compress needs --out DIR');
+    const noCalib = await ctlab(['compress', '--model', STORIES, '--method', 'rtn', '--out', join(profile, 'x'), ...common]);
+    expect(noCalib.stderr.trim()).toBe('ctlab: compress needs exactly one of --calib-file F, --calib-url U, --calib self|builtin');
+    const badBits = await ctlab([
+      'compress',
+      '--model',
+      STORIES,
+      '--method',
+      'gptq',
+      '--bits',
+      '5',
+      '--calib',
+      'builtin',
+      '--out',
+      join(profile, 'x'),
+      ...common,
+    ]);
+    expect(badBits.code).not.toBe(0);
+    expect(badBits.stderr).toMatch(/^ctlab: bits must be 3, 4 or 8, got 5$/m);
+    const mixed = await ctlab([
+      'compress',
+      '--model',
+      STORIES,
+      '--method',
+      'wanda',
+      '--bits',
+      '4',
+      '--calib',
+      'builtin',
+      '--out',
+      join(profile, 'x'),
+      ...common,
+    ]);
+    expect(mixed.stderr).toMatch(/^ctlab: wanda prunes; --bits, --group-size and --act-order belong to rtn, gptq and awq$/m);
+    expect(existsSync(join(profile, 'x'))).toBe(false);
+    const noVariant = await ctlab(['kl', '--model', STORIES, '--text', 'hello', ...common]);
+    expect(noVariant.stderr.trim()).toBe('ctlab: kl needs --variant V (a model folder, URL or hub id)');
+  });
+});

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { compressLayers, mapSource, NonFiniteError, type LayerOutput } from '../../../src/lib/compress/driver';
+import type { CompressSettings } from '../../../src/lib/compress/settings';
+import { tinyCalibration, tinySpec, tinyWeights } from './tiny-model';
+
+const spec = tinySpec();
+const weights = tinyWeights(spec);
+const calibration = tinyCalibration(spec, 6, 24);
+
+async function run(settings: CompressSettings, extra: Partial<Parameters<typeof compressLayers>[0]> = {}) {
+  const outs: LayerOutput[] = [];
+  const result = await compressLayers({
+    spec,
+    source: mapSource(weights),
+    calibration,
+    settings,
+    onLayer: (o) => void outs.push(o),
+    ...extra,
+  });
+  return { result, outs };
+}
+
+const meanError = (r: Awaited<ReturnType<typeof run>>['result']) => r.linears.reduce((s, l) => s + l.error, 0) / r.linears.length;
+
+describe('calibration driver (TypeScript kernels and forward)', () => {
+  it.each<CompressSettings>([
+    { method: 'rtn', bits: 4, groupSize: 16 },
+    { method: 'gptq', bits: 3, groupSize: 16 },
+    { method: 'gptq', bits: 4, groupSize: 16, actOrder: true },
+    { method: 'awq', bits: 3, groupSize: 16 },
+    { method: 'magnitude', sparsity: { n: 2, m: 4 } },
+    { method: 'wanda', sparsity: { n: 2, m: 4 } },
+    { method: 'sparsegpt', sparsity: { n: 2, m: 4 } },
+    { method: 'sparsegpt', sparsity: { ratio: 0.5 } },
+  ])('%o: every linear of every layer, with the promised structure', async (settings) => {
+    const { result, outs } = await run(settings);
+    expect(outs.map((o) => o.layer)).toEqual([0, 1]);
+    expect(result.linears).toHaveLength(14);
+    for (const l of result.linears) {
+      expect(l.structureProblem, l.name).toBeNull();
+      expect(Number.isFinite(l.error), l.name).toBe(true);
+      expect(l.error, l.name).toBeGreaterThan(0);
+      expect(l.error, l.name).toBeLessThan(1);
+    }
+    for (const o of outs) {
+      // All layer tensors come back, with full names.
+      expect([...o.tensors.keys()].every((n) => n.startsWith(`model.layers.${o.layer}.`))).toBe(true);
+      expect(o.tensors.size).toBe(9);
+      if ('bits' in settings) expect(o.quantized.size).toBe(7);
+    }
+    expect(result.kernels).toBe('typescript');
+    expect(result.forward).toBe('typescript');
+  });
+
+  it('GPTQ and AWQ beat RTN at 3 bits; SparseGPT and Wanda beat magnitude at 2:4', async () => {
+    const rtn = meanError((await run({ method: 'rtn', bits: 3, groupSize: 16, sym: false })).result);
+    const gptq = meanError((await run({ method: 'gptq', bits: 3, groupSize: 16, sym: false })).result);
+    const awq = meanError((await run({ method: 'awq', bits: 3, groupSize: 16 })).result);
+    const mag = meanError((await run({ method: 'magnitude' })).result);
+    const wanda = meanError((await run({ method: 'wanda' })).result);
+    const sgpt = meanError((await run({ method: 'sparsegpt' })).result);
+    expect(gptq).toBeLessThan(rtn);
+    expect(awq).toBeLessThan(rtn);
+    expect(sgpt).toBeLessThan(mag);
+    expect(wanda).toBeLessThan(mag);
+  });
+
+  it('retries the damping when a Hessian is not positive definite, and reports it', async () => {
+    const { result } = await run(
+      { method: 'gptq', bits: 4, groupSize: 16 },
+      {
+        layers: 1,
+        onHessian: (_layer, linear, H) => {
+          if (linear !== 'o_proj') return;
+          const n = Math.sqrt(H.length);
+          let mean = 0;
+          for (let i = 0; i < n; i++) mean += H[i * n + i] / n;
+          // A negative eigenvalue larger than 1% of mean(diag H): damping 0.01 cannot fix it, 0.02 can.
+          H[n * n - 1] = -0.012 * mean;
+        },
+      },
+    );
+    const o = result.linears.find((l) => l.linear === 'o_proj')!;
+    expect(o.solver!.retries).toBeGreaterThan(0);
+    expect(o.solver!.percdamp).toBeGreaterThan(0.01);
+    expect(result.dampRetries).toBe(o.solver!.retries);
+  });
+
+  it('names the tensor and the layer holding a NaN', async () => {
+    const bad = new Map(weights);
+    const up = bad.get('model.layers.1.mlp.up_proj.weight')!.slice();
+    up[7] = NaN;
+    bad.set('model.layers.1.mlp.up_proj.weight', up);
+    await expect(compressLayers({ spec, source: mapSource(bad), calibration, settings: { method: 'rtn' } })).rejects.toThrow(
+      /layer 1: model\.layers\.1\.mlp\.up_proj\.weight holds NaN at element 7/,
+    );
+  });
+
+  it('names the layer whose activations overflow on the calibration batch', async () => {
+    const bad = new Map(weights);
+    bad.set(
+      'model.layers.0.self_attn.v_proj.weight',
+      bad.get('model.layers.0.self_attn.v_proj.weight')!.map((v) => v * 1e36),
+    );
+    const err = await compressLayers({ spec, source: mapSource(bad), calibration, settings: { method: 'gptq', bits: 4 } }).catch((e) => e);
+    expect(err).toBeInstanceOf(NonFiniteError);
+    expect(String(err.message)).toMatch(/^layer 0: the Hessian of the calibration activations entering o_proj overflowed fp32/);
+    bad.set(
+      'model.layers.0.self_attn.v_proj.weight',
+      weights.get('model.layers.0.self_attn.v_proj.weight')!.map((v) => v * 1e38),
+    );
+    await expect(compressLayers({ spec, source: mapSource(bad), calibration, settings: { method: 'wanda' } })).rejects.toThrow(
+      /^layer 0: the calibration activations entering o_proj hold (NaN|-?Infinity) \(sample 0, token \d+, channel \d+\)/,
+    );
+  });
+
+  it('stops between kernels when cancelled', async () => {
+    const controller = new AbortController();
+    const p = compressLayers({
+      spec,
+      source: mapSource(weights),
+      calibration,
+      settings: { method: 'gptq', bits: 4 },
+      signal: controller.signal,
+      onProgress: (e) => {
+        if (e.layer === 1 && e.linear === 'o_proj') controller.abort();
+      },
+    });
+    await expect(p).rejects.toThrow(/abort/i);
+  });
+});

@@ -1,0 +1,4 @@
+import * as Comlink from 'comlink';
+import { CompressService } from '../src/lib/variants/compress-service';
+
+Comlink.expose(new CompressService());
