@@ -393,6 +393,7 @@ async function main() {
         writeFileSync(/** @type {string} */ (values.out), `${JSON.stringify(doc, null, 1)}\n`);
         if (values.report) writeFileSync(values.report, await app.call('report', { doc }));
         result = doc.results.map((/** @type {any} */ r) => ({
+          variant: r.variant ?? 'dense',
           perspective: r.perspective,
           mode: r.mode,
           score: r.score,

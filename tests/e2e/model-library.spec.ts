@@ -89,9 +89,10 @@ test('the prompt box streams a greedy reply from the cached model', async ({ pag
   await page.locator('li.choice[data-model="stories260k"]').getByRole('button', { name: 'Download stories260k' }).click();
   await expect(page.locator('table.cache tr[data-model="stories260k"]')).toHaveAttribute('data-status', 'complete', { timeout: 60_000 });
   await expect(page.locator('#prompt-model')).toHaveValue(/stories260k/);
-  await page.getByLabel('Device').selectOption('wasm');
-  await page.getByLabel('Prompt').fill('Once upon a time');
-  await page.getByRole('button', { name: 'Generate' }).click();
+  const box = page.getByRole('region', { name: 'Try a model' });
+  await box.getByLabel('Device').selectOption('wasm');
+  await box.getByLabel('Prompt').fill('Once upon a time');
+  await box.getByRole('button', { name: 'Generate' }).click();
   await expect(page.locator('.reply[data-state="done"]')).toBeVisible({ timeout: 60_000 });
   await expect(page.getByTestId('reply-text')).toContainText('there was a little girl named Lily');
   await page.screenshot({ path: `${SHOTS}/5-prompt-box.png`, fullPage: true });

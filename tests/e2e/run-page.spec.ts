@@ -44,7 +44,7 @@ test('dense, RTN-4, GPTQ-3, AWQ-4 and Wanda-2:4 on the smoke preset run to the e
   await page.locator('#plan-model').selectOption({ label: 'stories260k' });
   await page.getByLabel('Samples').fill('16');
   await page.getByLabel('Tokens each').fill('128');
-  await page.getByLabel('Device').last().selectOption('wasm');
+  await page.getByLabel('Plan a run').getByLabel('Device').selectOption('wasm');
   await expect(page.getByTestId('plan-estimate')).toContainText('5 variants');
   await page.screenshot({ path: `${SHOTS}/6-planner.png`, fullPage: true });
   await page.getByRole('button', { name: 'Start run' }).click();
@@ -61,7 +61,7 @@ test('dense, RTN-4, GPTQ-3, AWQ-4 and Wanda-2:4 on the smoke preset run to the e
   for (const chart of ['heatmap', 'bits', 'radar']) await expect(page.locator(`[data-chart="${chart}"] canvas`).first()).toBeVisible();
   await page.screenshot({ path: `${SHOTS}/8-dashboard.png`, fullPage: true });
   await expect(page.getByTestId('explorer')).toBeVisible();
-  await page.getByLabel('Perspective', { exact: true }).selectOption({ label: 'Privacy' });
+  await page.getByTestId('explorer').getByLabel('Perspective').selectOption({ label: 'Privacy' });
   await expect(page.locator('.explorer article.item').first()).toBeVisible();
   await expect(page.locator('.explorer article.item').first().locator('.answer')).toHaveCount(5);
   await page.locator('.explorer article.item').first().scrollIntoViewIfNeeded();
@@ -88,7 +88,7 @@ test('a reload in the middle of the evaluation resumes the run without recomputi
   await downloadStories(page);
   await page.getByRole('tab', { name: 'Plan & run' }).click();
   await chooseVariants(page, []);
-  await page.getByLabel('Device').last().selectOption('wasm');
+  await page.getByLabel('Plan a run').getByLabel('Device').selectOption('wasm');
   await page.getByRole('button', { name: 'Start run' }).click();
   const privacy = page.locator('.bar-row[data-cell="dense · privacy (generate)"] progress');
   await expect.poll(async () => Number(await privacy.getAttribute('value')), { timeout: 120_000 }).toBeGreaterThanOrEqual(10);

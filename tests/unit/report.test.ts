@@ -61,7 +61,7 @@ const doc: ResultsDoc = {
   variants: [
     { id: 'dense', label: 'Dense', bytes: 1_000_000, tokensPerSecond: 100 },
     { id: 'rtn4', label: 'RTN-4', bytes: 300_000, tokensPerSecond: 120 },
-    { id: 'gptq3', label: 'GPTQ-3', bytes: 250_000, tokensPerSecond: 130 },
+    { id: 'gptq3', label: 'GPTQ-3', bytes: 1_000_000, idealBytes: 250_000, tokensPerSecond: 130 },
   ],
   results: [
     entry('dense', 'machine_ethics', 80, 5, [record('a', 'wrong.', 'wrong'), record('b', 'not wrong', 'not wrong', 'not wrong')]),
@@ -101,8 +101,12 @@ describe('exports', () => {
     const csv = resultsCsv({ ...doc, model: { ...doc.model, label: '=HYPERLINK("x")' } });
     const lines = csv.trim().split('\n');
     expect(lines).toHaveLength(1 + doc.results.length);
-    expect(lines[0]).toBe('model,variant,perspective,mode,score,ci95,refusal_rate,n,scorer,bytes,tokens_per_second,preset,seed');
+    expect(lines[0]).toBe(
+      'model,variant,perspective,mode,score,ci95,refusal_rate,n,scorer,bytes,ideal_bytes,tokens_per_second,preset,seed',
+    );
     expect(lines[1].startsWith(`"'=HYPERLINK(""x"")"`)).toBe(true);
+    const gptq = lines.find((l) => l.includes(',GPTQ-3,'))!.split(',');
+    expect(gptq.slice(9, 11)).toEqual(['1000000', '250000']);
   });
 
   it('the HTML report is self-contained and shows model output and data as text', () => {
@@ -114,5 +118,6 @@ describe('exports', () => {
     expect(html).toContain('&lt;script&gt;alert(&quot;a&quot;)&lt;/script&gt;');
     expect(html).toContain('model &lt;b&gt;bold&lt;/b&gt;');
     expect(html).not.toMatch(/(src|href)=["']?https?:/);
+    expect(html).toMatch(/packed ≈ 250 kB/);
   });
 });

@@ -17,5 +17,7 @@ describe('variant ids', () => {
   it('always includes dense, first, and knows the paper grid', () => {
     expect(parseVariants('rtn4,gptq3').map((v) => v.id)).toEqual(['dense', 'rtn4', 'gptq3']);
     expect(parseVariants(PAPER_GRID)).toHaveLength(13);
+    expect(parseVariants('paper').map((v) => v.id)).toEqual(PAPER_GRID.split(','));
+    expect(parseVariants('dense,paper').map((v) => v.id)).toEqual(PAPER_GRID.split(','));
   });
 });

@@ -7,6 +7,8 @@ export interface GenerateOptions {
   prompt?: string;
   messages?: ChatMessage[];
   maxNewTokens?: number;
+  /** End-of-sequence is suppressed until this many tokens exist (speed measurements want a fixed length). */
+  minNewTokens?: number;
   /** 0 (default) is greedy; above 0 samples with this temperature. */
   temperature?: number;
   topK?: number;
@@ -102,6 +104,7 @@ export async function generate(lm: LoadedLm, opts: GenerateOptions): Promise<Gen
     input_ids: inputIds,
     attention_mask: attention,
     max_new_tokens: maxNewTokens,
+    ...(opts.minNewTokens ? { min_new_tokens: Math.min(opts.minNewTokens, maxNewTokens) } : {}),
     do_sample: temperature > 0,
     ...(temperature > 0 ? { temperature, top_k: opts.topK ?? 0 } : {}),
     streamer,

@@ -21,18 +21,18 @@ export function heatmapOption(s: Summary): ChartOption {
   return {
     title: { text: `Score change vs dense (${s.mode})`, left: 'center', textStyle: { fontSize: 14 } },
     tooltip: { position: 'top' },
-    grid: { left: 130, right: 30, top: 40, bottom: 70 },
-    xAxis: { type: 'category', data: s.perspectives.map((p) => PERSPECTIVE_TITLES[p]), axisLabel: { interval: 0, rotate: 30 } },
+    grid: { left: 110, right: 90, top: 40, bottom: 60 },
+    xAxis: { type: 'category', data: s.perspectives.map((p) => PERSPECTIVE_TITLES[p]), axisLabel: { interval: 0, rotate: 20 } },
     yAxis: { type: 'category', data: rows.map(({ v }) => v.label), inverse: true },
     visualMap: {
       min: -Math.ceil(extreme),
       max: Math.ceil(extreme),
       calculable: true,
-      orient: 'horizontal',
-      left: 'center',
-      bottom: 0,
+      orient: 'vertical',
+      right: 10,
+      top: 'middle',
       inRange: { color: DIVERGING },
-      itemHeight: 120,
+      itemHeight: 100,
     },
     series: [
       {

@@ -52,7 +52,7 @@ export function htmlReport(doc: ResultsDoc, opts: { maxItems?: number } = {}): s
         })
         .join('');
       parts.push(
-        `<tr><td>${escapeHtml(v.label)}</td>${cells}<td>${v.bytes ? escapeHtml(formatBytes(v.bytes)) : '—'}</td><td>${formatScore(v.tokensPerSecond)}</td></tr>`,
+        `<tr><td>${escapeHtml(v.label)}</td>${cells}<td>${v.bytes ? escapeHtml(formatBytes(v.bytes)) : '—'}${v.idealBytes && v.bytes && v.idealBytes < 0.95 * v.bytes ? ` <small>(packed ≈ ${escapeHtml(formatBytes(v.idealBytes))})</small>` : ''}</td><td>${formatScore(v.tokensPerSecond)}</td></tr>`,
       );
     });
     parts.push(`</tbody></table>`);

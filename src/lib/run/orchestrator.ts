@@ -8,6 +8,7 @@ import type { RunStore } from '../storage/run-store';
 import type { ProgressEvent, ShardCache } from '../storage/shard-cache';
 import { evaluatePerspective, loadPerspectiveFiles, type DataSource } from './evaluate';
 import type { ResultEntry, ResultsDoc, VariantInfo } from './results';
+import type { VariantReport } from '../variants/report';
 import type { VariantSpec } from './variants';
 
 export interface CalibrationPlan {
@@ -182,10 +183,19 @@ export async function executeRun(
 async function measure(cache: ShardCache, lm: LoadedLm, info: VariantInfo): Promise<void> {
   const graph = await storedGraph(cache, lm.key);
   if (graph) info.bytes = graph.bytes;
+  const bytes = (info.report as VariantReport | undefined)?.bytes;
+  if (info.bytes && bytes) info.idealBytes = info.bytes - bytes.linearsStored + bytes.linearsIdeal;
   // The first tokens after loading pay for kernel compilation and allocation; time a second pass.
+  // A variant that hits end-of-sequence after two tokens would otherwise report a meaningless
+  // speed, so the length is fixed and the median of three passes is kept.
   await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 4 });
-  const out = await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 24 });
-  info.tokensPerSecond = out.tokensPerSecond ?? undefined;
+  const speeds: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const out = await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 24, minNewTokens: 24 });
+    if (out.tokensPerSecond !== null) speeds.push(out.tokensPerSecond);
+  }
+  speeds.sort((a, b) => a - b);
+  info.tokensPerSecond = speeds.length ? speeds[speeds.length >> 1] : undefined;
   info.device = lm.device;
   info.adapter = lm.adapter;
 }

@@ -24,6 +24,8 @@ export interface VariantInfo {
   key?: string;
   /** Bytes of the graph it runs (weights included). */
   bytes?: number;
+  /** What it would take with every compressed linear packed at its bit width (3-bit and pruned variants run unpacked). */
+  idealBytes?: number;
   tokensPerSecond?: number;
   device?: string;
   adapter?: string | null;

@@ -65,9 +65,11 @@ export function parseVariant(text: string): VariantSpec {
   );
 }
 
+/** Parses a comma-separated list; `paper` stands for the study's whole grid. */
 export function parseVariants(list: string): VariantSpec[] {
   const specs = list
     .split(',')
+    .flatMap((s) => (s.trim() === 'paper' ? PAPER_GRID.split(',').slice(1) : [s]))
     .map((s) => s.trim())
     .filter(Boolean)
     .map(parseVariant);

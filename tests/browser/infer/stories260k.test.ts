@@ -36,6 +36,22 @@ describe('stories260k through our ONNX graph, onnxruntime-web and transformers.j
     expect(out.finish).toBe('length');
   });
 
+  it('minNewTokens holds back end-of-sequence until the length is reached', async () => {
+    const ref = await fetchJson<Reference>(`${STORIES}/reference.json`);
+    const { lm } = await stories('wasm');
+    // stories260k never emits its EOS, so a token its greedy story does emit plays that part.
+    const stopAt = ref.greedy.prompt_ids.length + 3;
+    const eos = ref.greedy.ids[stopAt];
+    (lm.model as unknown as { generation_config: { eos_token_id: number } }).generation_config.eos_token_id = eos;
+    (lm.spec as { eosTokenIds: number[] }).eosTokenIds = [eos];
+    const free = await generate(lm, { prompt: ref.greedy.prompt, maxNewTokens: 40 });
+    expect(free.finish).toBe('eos');
+    expect(free.newIds.length).toBeLessThanOrEqual(4);
+    const forced = await generate(lm, { prompt: ref.greedy.prompt, maxNewTokens: 30, minNewTokens: 30 });
+    expect(forced.newIds).toHaveLength(30);
+    expect(forced.newIds.slice(0, free.newIds.length - 1)).toEqual(free.newIds.slice(0, -1));
+  });
+
   it('mean NLL and the last logits match the reference', async () => {
     const ref = await fetchJson<Reference>(`${STORIES}/reference.json`);
     const { lm } = await stories('wasm');
