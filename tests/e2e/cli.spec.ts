@@ -10,9 +10,9 @@ interface Run {
   stderr: string;
 }
 
-function ctlab(args: string[]): Promise<Run> {
+function ctlab(args: string[], timeout = 120_000): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('node', ['bin/ctlab.mjs', ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile('node', ['bin/ctlab.mjs', ...args], { timeout }, (err, stdout, stderr) => {
       const code = err ? Number((err as { code?: unknown }).code) || 1 : 0;
       resolve({ code, stdout, stderr });
     });
@@ -143,6 +143,48 @@ test.describe('ctlab CLI', () => {
     }
     const wrong = await ctlab(['score', '--perspective', 'nonsense', '--input', out, ...common]);
     expect(wrong.stderr).toMatch(/unknown perspective "nonsense"/);
+  });
+
+  test('eval --variants over five variants writes the results file and the offline dashboard', async () => {
+    test.setTimeout(600_000);
+    const out = join(profile, 'grid.json');
+    const report = join(profile, 'grid.html');
+    const variants = ['dense', 'rtn4', 'gptq3', 'awq4', 'wanda2:4'];
+    const run = await ctlab(
+      [
+        'eval',
+        '--model',
+        '../shared/models/stories260k',
+        '--variants',
+        variants.join(','),
+        '--preset',
+        'smoke',
+        '--device',
+        'wasm',
+        '--out',
+        out,
+        '--report',
+        report,
+        ...common,
+      ],
+      580_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(doc.variants.map((v: { id: string }) => v.id)).toEqual(variants);
+    for (const v of variants) {
+      const rows = doc.results.filter((r: { variant: string }) => r.variant === v);
+      expect(rows.map((r: { perspective: string }) => r.perspective).sort(), v).toHaveLength(9);
+    }
+    const sizes = Object.fromEntries(doc.variants.map((v: { id: string; bytes: number }) => [v.id, v.bytes]));
+    expect(sizes.rtn4).toBeLessThan(sizes.dense / 2);
+    expect(sizes.awq4).toBeLessThan(sizes.dense / 2);
+    // Each printed line names its variant.
+    for (const v of variants) expect(run.stdout).toMatch(new RegExp(`^${v}\\s+stereotype`, 'm'));
+    const html = readFileSync(report, 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).not.toMatch(/<script/i);
+    for (const label of ['RTN-4', 'GPTQ-3', 'AWQ-4', 'Wanda 2:4']) expect(html).toContain(label);
   });
 
   test('bad arguments give one clear line and a non-zero exit', async () => {
