@@ -16,11 +16,11 @@ const USAGE = `ctlab — Compressed Trust Lab from the command line
 
 Usage:
   ctlab generate --model M --prompt TEXT [--max-new-tokens N] [--chat] [--temperature T --seed S]
-                 [--stop STR]... [--device webgpu|wasm] [--json]
-  ctlab ppl --model M (--text TEXT | --text-file F) [--device webgpu|wasm] [--json]
+                 [--stop STR]... [--device auto|webgpu|wasm] [--json]
+  ctlab ppl --model M (--text TEXT | --text-file F) [--device auto|webgpu|wasm] [--json]
   ctlab eval --model M [--variants dense,rtn4,gptq3,awq4,wanda2:4,…] [--perspectives all|p,…]
              [--preset smoke|classroom|paper|full]
-             [--mode generate|likelihood|both] [--data-dir D] [--seed S] --out results.json
+             [--mode generate|likelihood|both] [--data-dir D] [--seed S] [--device auto|webgpu|wasm] --out results.json
              [--report report.html]
   ctlab score --perspective P --input FILE [--input FILE]... [--data-dir D] [--json]
              re-score outputs: this project's results/records files, or DecodingTrust's cached
@@ -35,7 +35,7 @@ Usage:
              --out DIR [--json]
              compress into a variant (kept in the cache) and write it to DIR as a Hugging Face
              folder with onnx/ and ctlab-variant.json; the report goes to stdout
-  ctlab kl --model DENSE --variant V (--text-file F | --text T) [--device webgpu|wasm] [--json]
+  ctlab kl --model DENSE --variant V (--text-file F | --text T) [--device auto|webgpu|wasm] [--json]
              mean KL(dense ‖ variant) of next-token distributions and both perplexities
   ctlab bench compress [--layers N] [--samples N] [--seq-len L] [--methods m,…]
              [--kernels webgpu,typescript] [--json]
@@ -112,10 +112,23 @@ function fail(msg) {
   process.exit(1);
 }
 
+/** @param {string} path */
+function newestMtime(path) {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return readdirSync(path).reduce((m, name) => Math.max(m, newestMtime(join(path, name))), st.mtimeMs);
+}
+
 async function ensureBuilt() {
   const dist = join(root, 'dist');
-  if (existsSync(join(dist, 'index.html'))) return dist;
-  process.stderr.write('ctlab: building the app (first run)…\n');
+  const built = existsSync(join(dist, 'index.html')) ? statSync(join(dist, 'index.html')).mtimeMs : 0;
+  const sources = ['src', 'workers', 'shaders', 'public', 'index.html', 'vite.config.ts', 'package-lock.json'];
+  // A checkout that moved on since the last build must not run the old page.
+  if (built && sources.every((s) => newestMtime(join(root, s)) <= built)) return dist;
+  process.stderr.write(
+    built ? 'ctlab: sources changed since the last build; rebuilding the app…\n' : 'ctlab: building the app (first run)…\n',
+  );
   const { build } = await import('vite');
   await build({ root, logLevel: 'warn' });
   return dist;

@@ -77,3 +77,14 @@ export async function describeAdapter(): Promise<AdapterReport> {
     limits,
   };
 }
+
+/**
+ * A software adapter (SwiftShader, Chrome's CPU fallback) runs WGSL on the CPU, where workgroup
+ * barriers are expensive and the same cores would do better running WASM or plain TypeScript.
+ */
+export function isSoftwareAdapter(report: Pick<AdapterReport, 'isFallbackAdapter' | 'architecture' | 'description' | 'device'>): boolean {
+  return (
+    Boolean(report.isFallbackAdapter) ||
+    /swiftshader/i.test(`${report.architecture ?? ''} ${report.description ?? ''} ${report.device ?? ''}`)
+  );
+}

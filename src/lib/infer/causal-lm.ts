@@ -1,5 +1,5 @@
 import { AutoModelForCausalLM, type PreTrainedModel, type PreTrainedTokenizer } from '@huggingface/transformers';
-import { describeAdapter } from '../gpu/device';
+import { describeAdapter, isSoftwareAdapter } from '../gpu/device';
 import { openCachedModel } from '../model/download';
 import type { ModelSpec } from '../model/spec';
 import { loadTokenizer } from '../model/tokenizer';
@@ -25,7 +25,7 @@ export interface LoadedLm {
 }
 
 export interface LoadOptions {
-  /** `auto` tries WebGPU, then WASM. */
+  /** `auto` tries WebGPU on a hardware adapter, then WASM. */
   device?: Device | 'auto';
   onStatus?: (msg: string) => void;
 }
@@ -62,6 +62,11 @@ async function loadOne(cache: ShardCache, key: string, opts: LoadOptions = {}): 
       if (!report.available) {
         fallbackReason = report.reason;
         if (wanted === 'webgpu') throw new Error(`WebGPU was requested but is unavailable: ${report.reason}`);
+        continue;
+      }
+      if (wanted === 'auto' && isSoftwareAdapter(report)) {
+        // bench:decode: WASM decodes ~100× faster than WebGPU emulated on the same CPU cores.
+        fallbackReason = `the WebGPU adapter (${report.architecture || report.description || 'fallback'}) runs on the CPU; WASM is faster there`;
         continue;
       }
       adapter = [report.vendor, report.architecture].filter(Boolean).join(' · ') || 'unnamed adapter';

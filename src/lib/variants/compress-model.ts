@@ -1,7 +1,7 @@
 import { compressLayers, type DriverProgress, type ForwardKind, type LayerSource, type LinearId } from '../compress/driver';
 import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/kernels';
 import { resolveSettings, type CompressSettings } from '../compress/settings';
-import { describeAdapter, requestDevice } from '../gpu/device';
+import { describeAdapter, isSoftwareAdapter, requestDevice } from '../gpu/device';
 import { loadCausalLm, type Device } from '../infer/causal-lm';
 import { openCachedModel, openWeights } from '../model/download';
 import type { ModelSpec } from '../model/spec';
@@ -73,19 +73,9 @@ export function chooseForward(spec: ModelSpec, samples: number, seqLen: number):
   return perToken * samples * seqLen > ORT_FORWARD_THRESHOLD ? 'ort-wasm' : 'typescript';
 }
 
-/**
- * A software adapter (SwiftShader, Chrome's CPU fallback) runs WGSL on the CPU, where workgroup
- * barriers are very expensive: there the TypeScript references are faster (`npm run
- * bench:compress` measured GPTQ 5.8 s vs 72.5 s per SmolLM2-135M layer on 2 cores), so `auto`
- * uses them. `kernels: 'webgpu'` still forces the WGSL path.
- */
-export function isSoftwareAdapter(report: Awaited<ReturnType<typeof describeAdapter>>): boolean {
-  return (
-    Boolean(report.isFallbackAdapter) ||
-    /swiftshader/i.test(`${report.architecture ?? ''} ${report.description ?? ''} ${report.device ?? ''}`)
-  );
-}
-
+// On a software adapter `auto` uses the TypeScript references: `npm run bench:compress`
+// measured GPTQ 5.8 s vs 72.5 s per SmolLM2-135M layer on 2 cores. `kernels: 'webgpu'` still
+// forces the WGSL path.
 export async function resolveKernels(
   want: CompressRequest['kernels'],
   device?: GPUDevice,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { describeAdapter, isSoftwareAdapter } from '../../../src/lib/gpu/device';
 import { loadCausalLm, type Device } from '../../../src/lib/infer/causal-lm';
 import { generate } from '../../../src/lib/infer/generate';
 import { perplexity, scoreOptions, splitContinuation } from '../../../src/lib/infer/scoring';
@@ -11,7 +12,7 @@ interface Reference {
   nll: { text: string; ids: number[]; mean_nll_nats: number; last_logits_first8: number[] };
 }
 
-async function stories(device: Device) {
+async function stories(device: Device | 'auto') {
   const cache = freshCache();
   const model = await downloadModel(cache, urlSource(`${location.origin}${STORIES}`));
   const lm = await loadCausalLm(cache, model.key, { device });
@@ -87,6 +88,15 @@ describe('stories260k through our ONNX graph, onnxruntime-web and transformers.j
     expect(context.length + continuation.length).toBe(whole.tokens + 1);
     expect(Math.abs(scores.logLikelihoods[0] - summed)).toBeLessThan(1e-4);
     expect(ref.greedy.text).toContain(real.trim());
+  });
+
+  it('auto runs WebGPU on a hardware adapter and WASM on a software one, saying why', async () => {
+    const report = await describeAdapter();
+    const { lm } = await stories('auto');
+    const software = !report.available || isSoftwareAdapter(report);
+    expect(lm.device).toBe(software ? 'wasm' : 'webgpu');
+    if (report.available && software) expect(lm.fallbackReason).toMatch(/runs on the CPU; WASM is faster/);
+    expect((await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 5 })).newIds).toHaveLength(5);
   });
 
   it('the graph is built once and then read from the cache', async () => {
