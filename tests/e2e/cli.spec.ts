@@ -145,7 +145,7 @@ test.describe('ctlab CLI', () => {
     expect(wrong.stderr).toMatch(/unknown perspective "nonsense"/);
   });
 
-  test('eval --variants over five variants writes the results file and the offline dashboard', async () => {
+  test('eval --variants over five variants with the default device writes the results file and the offline dashboard', async () => {
     test.setTimeout(600_000);
     const out = join(profile, 'grid.json');
     const report = join(profile, 'grid.html');
@@ -159,8 +159,6 @@ test.describe('ctlab CLI', () => {
         variants.join(','),
         '--preset',
         'smoke',
-        '--device',
-        'wasm',
         '--out',
         out,
         '--report',
@@ -172,6 +170,9 @@ test.describe('ctlab CLI', () => {
     expect(run.code, run.stderr).toBe(0);
     const doc = JSON.parse(readFileSync(out, 'utf8'));
     expect(doc.variants.map((v: { id: string }) => v.id)).toEqual(variants);
+    // The default device: WebGPU on a hardware adapter; on a software one WASM, with the reason.
+    if (doc.settings.device === 'wasm') expect(doc.settings.deviceNote).toMatch(/runs on the CPU|WebGPU/);
+    else expect(doc.settings.device).toBe('webgpu');
     for (const v of variants) {
       const rows = doc.results.filter((r: { variant: string }) => r.variant === v);
       expect(rows.map((r: { perspective: string }) => r.perspective).sort(), v).toHaveLength(9);

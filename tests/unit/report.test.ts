@@ -56,6 +56,7 @@ const doc: ResultsDoc = {
     perspectives: ['machine_ethics', 'mmlu'],
     data: 'x',
     device: 'wasm',
+    deviceNote: 'the WebGPU adapter <b>x</b> runs on the CPU',
     adapter: null,
   },
   variants: [
@@ -119,5 +120,6 @@ describe('exports', () => {
     expect(html).toContain('model &lt;b&gt;bold&lt;/b&gt;');
     expect(html).not.toMatch(/(src|href)=["']?https?:/);
     expect(html).toMatch(/packed ≈ 250 kB/);
+    expect(html).toContain('the WebGPU adapter &lt;b&gt;x&lt;/b&gt; runs on the CPU');
   });
 });

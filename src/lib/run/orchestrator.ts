@@ -202,6 +202,7 @@ async function measure(cache: ShardCache, lm: LoadedLm, info: VariantInfo): Prom
   info.tokensPerSecond = speeds.length ? speeds[speeds.length >> 1] : undefined;
   info.device = lm.device;
   info.adapter = lm.adapter;
+  if (lm.fallbackReason) info.deviceNote = lm.fallbackReason;
 }
 
 function toEntry(variant: string, r: Awaited<ReturnType<typeof evaluatePerspective>>): ResultEntry {
@@ -244,6 +245,7 @@ export function resultsDoc(doc: RunDoc, results: ResultEntry[]): ResultsDoc {
       data: doc.plan.data.kind === 'offline' ? 'built-in offline set' : doc.plan.data.base,
       device: firstInfo?.device ?? String(doc.plan.device),
       adapter: firstInfo?.adapter ?? null,
+      ...(firstInfo?.deviceNote ? { deviceNote: firstInfo.deviceNote } : {}),
     },
     variants: doc.plan.variants.map((v) => doc.variants[v.id] ?? { id: v.id, label: v.label }),
     results: sorted,

@@ -29,6 +29,7 @@ export interface VariantInfo {
   tokensPerSecond?: number;
   device?: string;
   adapter?: string | null;
+  deviceNote?: string;
   /** The compression report, for compressed variants. */
   report?: unknown;
 }
@@ -47,6 +48,8 @@ export interface ResultsDoc {
     data: string;
     device: string;
     adapter: string | null;
+    /** Why `auto` did not run WebGPU, when it did not. */
+    deviceNote?: string;
   };
   /** Absent in single-model files. */
   variants?: VariantInfo[];
