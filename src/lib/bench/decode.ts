@@ -34,9 +34,9 @@ export interface DecodeBenchResult {
   ratios: Record<string, number>;
 }
 
-/** SmolLM2-135M-Instruct's config (from its Hugging Face folder), with `layers` decoder layers. */
-export function smollm2Spec(layers: number): ModelSpec {
-  return parseModelSpec({
+/** SmolLM2-135M-Instruct's `config.json` (from its Hugging Face folder), with `layers` decoder layers. */
+export function smollm2Config(layers: number): Record<string, unknown> {
+  return {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
     hidden_size: 576,
@@ -53,7 +53,11 @@ export function smollm2Spec(layers: number): ModelSpec {
     hidden_act: 'silu',
     bos_token_id: 1,
     eos_token_id: 2,
-  });
+  };
+}
+
+export function smollm2Spec(layers: number): ModelSpec {
+  return parseModelSpec(smollm2Config(layers));
 }
 
 function feeds(spec: ModelSpec, ids: number[], pastLength: number, past: Record<string, ort.Tensor>): Record<string, ort.Tensor> {

@@ -112,18 +112,37 @@ export function gptq(W: Matrix, H: Float32Array, opts: GptqOptions): GptqResult 
     lazyUpdate(Wp, rows, cols, Err, B, U, i1, i2);
   }
 
-  const perm = p.report.perm;
   const scales = table.scale;
   const zeros = new Uint8Array(table.zero.length);
   for (let i = 0; i < zeros.length; i++) zeros[i] = table.zero[i] - lo;
+  return gptqResult(rows, cols, Wp, codes, scales, zeros, cfg, groupSize, groups, p.report);
+}
+
+/**
+ * The result both GPTQ paths return: columns back in their original order and, with act-order
+ * and groups, the group of every original column.
+ */
+export function gptqResult(
+  rows: number,
+  cols: number,
+  permuted: Float32Array,
+  permutedCodes: Uint8Array,
+  scales: Float32Array,
+  zeros: Uint8Array,
+  cfg: Pick<GptqResult, 'bits' | 'sym'>,
+  groupSize: number,
+  groups: number,
+  report: GptqResult['report'],
+): GptqResult {
+  const perm = report.perm;
   let gIdx: Int32Array | undefined;
-  if (perm && grouped) {
+  if (perm && groups > 1) {
     gIdx = new Int32Array(cols);
     for (let q = 0; q < cols; q++) gIdx[perm[q]] = Math.floor(q / groupSize);
   }
   return {
-    weight: matrix(rows, cols, unpermuteColumns(Wp, rows, cols, perm)),
-    codes: unpermuteColumns(codes, rows, cols, perm),
+    weight: matrix(rows, cols, unpermuteColumns(permuted, rows, cols, perm)),
+    codes: unpermuteColumns(permutedCodes, rows, cols, perm),
     scales,
     zeros,
     bits: cfg.bits,
@@ -132,6 +151,6 @@ export function gptq(W: Matrix, H: Float32Array, opts: GptqOptions): GptqResult 
     sym: cfg.sym,
     variant: 'gptq',
     gIdx,
-    report: p.report,
+    report,
   };
 }

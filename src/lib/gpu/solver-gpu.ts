@@ -1,9 +1,9 @@
 import blockWgsl from '../../../shaders/block.wgsl?raw';
 import selectWgsl from '../../../shaders/select.wgsl?raw';
-import { fitRowsOnce, gptqConfig, type GptqOptions, type GptqResult } from '../compress/gptq';
+import { fitRowsOnce, gptqConfig, gptqResult, type GptqOptions, type GptqResult } from '../compress/gptq';
 import { checkSparsity } from '../compress/prune';
 import { groupLayout, quantGrid, type QuantConfig } from '../compress/quantizer';
-import { prologue, resolveBlockSize, unpermuteColumns, type Prologue } from '../compress/solver';
+import { prologue, resolveBlockSize, type Prologue } from '../compress/solver';
 import type { SparseGptOptions, SparseGptResult } from '../compress/sparsegpt';
 import { isNM, matrix, type Matrix } from '../compress/types';
 import { encodeGemm } from './gemm';
@@ -250,26 +250,8 @@ export async function gptqGpu(device: GPUDevice, W: Matrix, H: Float32Array, opt
   }
   const p = prologue(W, H, opts, opts.actOrder ?? true);
   const res = await runBlocked(device, p, rows, cols, B, { kind: 'quant', cfg, grouped, init }, resolveLimits(device, tuning));
-  const perm = p.report.perm;
   const { scales, zeros } = splitParams(res.qp, lo);
-  let gIdx: Int32Array | undefined;
-  if (perm && grouped) {
-    gIdx = new Int32Array(cols);
-    for (let q = 0; q < cols; q++) gIdx[perm[q]] = Math.floor(q / groupSize);
-  }
-  return {
-    weight: matrix(rows, cols, unpermuteColumns(res.w, rows, cols, perm)),
-    codes: unpermuteColumns(res.out, rows, cols, perm),
-    scales,
-    zeros,
-    bits: cfg.bits,
-    groupSize,
-    groups,
-    sym: cfg.sym,
-    variant: 'gptq',
-    gIdx,
-    report: p.report,
-  };
+  return gptqResult(rows, cols, res.w, res.out, scales, zeros, cfg, groupSize, groups, p.report);
 }
 
 /** SparseGPT with the column loop on the GPU; same result shape as `sparsegpt`. */

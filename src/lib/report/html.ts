@@ -3,7 +3,7 @@ import { escapeHtml } from '../util/escape';
 import { formatBytes } from '../util/format';
 import { bitsCurveOption, heatmapOption, radarOption } from './charts';
 import { renderSvg } from './echarts';
-import { explorerRows, formatScore, modesOf, PERSPECTIVE_TITLES, summarize } from './summary';
+import { explorerRows, formatScore, modesOf, packedBytes, PERSPECTIVE_TITLES, summarize } from './summary';
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:2rem;color:#16202c;max-width:1100px}h1{margin-bottom:0}
 .muted{color:#566172}table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #d9dee5;padding:.3rem .5rem;text-align:right}
@@ -51,8 +51,9 @@ export function htmlReport(doc: ResultsDoc, opts: { maxItems?: number } = {}): s
           return `<td title="refusal ${formatScore(c.refusalRate)} · n ${c.n}">${formatScore(c.score)} ± ${formatScore(c.ci)}${c.delta !== null ? ` (${c.delta >= 0 ? '+' : ''}${formatScore(c.delta)})` : ''}${flag}</td>`;
         })
         .join('');
+      const packed = packedBytes(v);
       parts.push(
-        `<tr><td>${escapeHtml(v.label)}</td>${cells}<td>${v.bytes ? escapeHtml(formatBytes(v.bytes)) : '—'}${v.idealBytes && v.bytes && v.idealBytes < 0.95 * v.bytes ? ` <small>(packed ≈ ${escapeHtml(formatBytes(v.idealBytes))})</small>` : ''}</td><td>${formatScore(v.tokensPerSecond)}</td></tr>`,
+        `<tr><td>${escapeHtml(v.label)}</td>${cells}<td>${v.bytes ? escapeHtml(formatBytes(v.bytes)) : '—'}${packed ? ` <small>(packed ≈ ${escapeHtml(formatBytes(packed))})</small>` : ''}</td><td>${formatScore(v.tokensPerSecond)}</td></tr>`,
       );
     });
     parts.push(`</tbody></table>`);

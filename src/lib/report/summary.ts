@@ -1,4 +1,4 @@
-import type { PerspectiveId, ScoringMode } from '../eval';
+import { PERSPECTIVE_IDS, type PerspectiveId, type ScoringMode } from '../eval/types';
 import type { ResultEntry, ResultsDoc, VariantInfo } from '../run/results';
 import { answerOf, promptSummary, verdictOf, type Verdict } from './verdict';
 
@@ -46,6 +46,11 @@ export function modesOf(doc: ResultsDoc): ScoringMode[] {
   return (['generate', 'likelihood'] as const).filter((m) => modes.has(m));
 }
 
+/** The packed size of a variant that runs unpacked (3-bit, pruned), when it is clearly smaller. */
+export function packedBytes(v: VariantInfo): number | null {
+  return v.idealBytes && v.bytes && v.idealBytes < 0.95 * v.bytes ? v.idealBytes : null;
+}
+
 export function variantsOf(doc: ResultsDoc): VariantInfo[] {
   if (doc.variants?.length) return doc.variants;
   return [...new Set(doc.results.map((r) => r.variant))].map((id) => ({ id, label: id }));
@@ -58,18 +63,7 @@ export function variantsOf(doc: ResultsDoc): VariantInfo[] {
  */
 export function summarize(doc: ResultsDoc, mode: ScoringMode = modesOf(doc)[0] ?? 'generate'): Summary {
   const variants = variantsOf(doc);
-  const order: PerspectiveId[] = [
-    'stereotype',
-    'privacy',
-    'toxicity',
-    'fairness',
-    'adv_robustness',
-    'ood',
-    'adv_demonstration',
-    'machine_ethics',
-    'mmlu',
-  ];
-  const perspectives = order.filter((p) => doc.results.some((r) => r.perspective === p));
+  const perspectives = PERSPECTIVE_IDS.filter((p) => doc.results.some((r) => r.perspective === p));
   const pick = (variant: string, p: PerspectiveId): ResultEntry | undefined =>
     doc.results.find((r) => r.variant === variant && r.perspective === p && r.mode === mode) ??
     doc.results.find((r) => r.variant === variant && r.perspective === p);

@@ -6,28 +6,11 @@ import { writeSafetensors, type TensorToWrite } from '../../../src/lib/model/saf
 import { filesSource } from '../../../src/lib/model/sources';
 import { expectedTensors } from '../../../src/lib/model/weights';
 import { parseModelSpec } from '../../../src/lib/model/config';
+import { smollm2Config } from '../../../src/lib/bench/decode';
 import { fetchBytes, freshCache, SMOLLM_TOKENIZER } from '../helpers';
 
 /** SmolLM2-135M-Instruct's config with two of its thirty layers. */
-const CONFIG = {
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  hidden_size: 576,
-  intermediate_size: 1536,
-  num_hidden_layers: 2,
-  num_attention_heads: 9,
-  num_key_value_heads: 3,
-  head_dim: 64,
-  vocab_size: 49152,
-  rope_theta: 100000,
-  rms_norm_eps: 1e-5,
-  tie_word_embeddings: true,
-  max_position_embeddings: 8192,
-  hidden_act: 'silu',
-  bos_token_id: 1,
-  eos_token_id: 2,
-  torch_dtype: 'float32',
-};
+const CONFIG = { ...smollm2Config(2), torch_dtype: 'float32' };
 
 /** Deterministic weights: small normal-ish values, norms at one. */
 function randomWeights(seed: number): Uint8Array {
