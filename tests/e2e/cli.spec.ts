@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -186,6 +186,18 @@ test.describe('ctlab CLI', () => {
     expect(html).toContain('<svg');
     expect(html).not.toMatch(/<script/i);
     for (const label of ['RTN-4', 'GPTQ-3', 'AWQ-4', 'Wanda 2:4']) expect(html).toContain(label);
+  });
+
+  test('a source newer than the build makes the next command rebuild the app, once', async () => {
+    test.setTimeout(180_000);
+    const now = new Date();
+    utimesSync('index.html', now, now);
+    const first = await ctlab(['models', '--json', ...common]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toContain('sources changed since the last build; rebuilding the app');
+    const second = await ctlab(['models', '--json', ...common]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).not.toContain('rebuilding');
   });
 
   test('bad arguments give one clear line and a non-zero exit', async () => {
