@@ -3,9 +3,14 @@
 // `stats`  per (row, group): m0 = max |w|, and min / max of w (the quantizer of a clamped group
 //          only needs its min and max, and clamping is monotone);
 // `org`    per (row, group, token): org = x_t · w_g;
-// `err`    per (row, group, step k, token): d = x_t · Q(clamp(w_g, ±m0·factor[k])) − org, stores d²
-//          (all the multiply-adds, spread over every (k, token) for parallelism);
-// `pick`   per (row, group): err_k = Σ_t d² / T in token order; keeps the m of the first strict minimum.
+// `err_steps` per (row, group), groups of at most 128 (instead of `org` and `err`): quantizes
+//          Q(clamp(w_g, ±m0·factor[k])) for up to 11 steps at a time into private memory beside
+//          w_g itself, then one pass over the group per four tokens gives every step's dot
+//          product and org: err_k = Σ_t (x_t · q_k − org)² / T in token order;
+// `err`    per (row, group, step k), wider groups, after `org`: the same with q_k in `qw`;
+// `pick`   per (row, group): keeps the m of the first strict minimum of err_k.
+// No barriers; each weight is quantized once per step, not per token, and each load of x
+// feeds STEPS multiply-adds (loads, not arithmetic, bound this on software adapters).
 // The quantizer is the shared one of quant.wgsl (both variants).
 struct Params {
   rows : u32,
@@ -30,11 +35,18 @@ struct Params {
 // Per (row, group): m0, min, max.
 @group(0) @binding(4) var<storage, read_write> gstat : array<f32>;
 @group(0) @binding(5) var<storage, read_write> org : array<f32>;
-// Per (row, group, k, token): d².
-@group(0) @binding(6) var<storage, read_write> sq : array<f32>;
-@group(0) @binding(7) var<storage, read_write> best : array<f32>;
+// Per (row, group, k): the quantized group (gs values, a short last group uses the first ones).
+@group(0) @binding(6) var<storage, read_write> qw : array<f32>;
+// Per (row, group, k): err_k; then per (row, group): the chosen max.
+@group(0) @binding(7) var<storage, read_write> errk : array<f32>;
+@group(0) @binding(8) var<storage, read_write> best : array<f32>;
 
 const AWQ_MIN_RANGE : f32 = 1e-5f;
+// err_steps: widest group held in private memory, and shrink steps per pass (12 slots of q,
+// the last one the unclipped group).
+const GROUP_CAP : u32 = 128u;
+const STEPS : u32 = 11u;
+var<private> qs : array<vec4<f32>, 3u * GROUP_CAP>;
 
 fn item(wid : vec3<u32>, lid : vec3<u32>) -> u32 {
   return (p.base + wid.y * p.nx + wid.x) * 64u + lid.x;
@@ -75,7 +87,8 @@ fn touch() {
   _ = factor[0];
   _ = gstat[0];
   _ = org[0];
-  _ = sq[0];
+  _ = qw[0];
+  _ = errk[0];
   _ = best[0];
 }
 
@@ -122,30 +135,134 @@ fn org_main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id
   org[it] = acc;
 }
 
+// Dot products of one token block against the 12 slots of q: returns Σ_j x_t[j]·q_s[j] for the
+// tokens t0 .. t0+3 (slot s of token u in a[3u + s/4][s%4]), j ascending as in the oracle.
+fn dots4(x0 : u32, len : u32) -> array<vec4<f32>, 12> {
+  var a : array<vec4<f32>, 12>;
+  for (var i = 0u; i < 12u; i++) {
+    a[i] = vec4<f32>(0.0);
+  }
+  for (var j = 0u; j < len; j++) {
+    let qa = qs[j * 3u];
+    let qb = qs[j * 3u + 1u];
+    let qc = qs[j * 3u + 2u];
+    let xa = x[x0 + j];
+    let xb = x[x0 + p.cols + j];
+    let xc = x[x0 + 2u * p.cols + j];
+    let xd = x[x0 + 3u * p.cols + j];
+    a[0] = a[0] + xa * qa;
+    a[1] = a[1] + xa * qb;
+    a[2] = a[2] + xa * qc;
+    a[3] = a[3] + xb * qa;
+    a[4] = a[4] + xb * qb;
+    a[5] = a[5] + xb * qc;
+    a[6] = a[6] + xc * qa;
+    a[7] = a[7] + xc * qb;
+    a[8] = a[8] + xc * qc;
+    a[9] = a[9] + xd * qa;
+    a[10] = a[10] + xd * qb;
+    a[11] = a[11] + xd * qc;
+  }
+  return a;
+}
+
+// The same for one token: slot s in a[s/4][s%4].
+fn dots1(x0 : u32, len : u32) -> array<vec4<f32>, 3> {
+  var a = array<vec4<f32>, 3>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+  for (var j = 0u; j < len; j++) {
+    let xv = x[x0 + j];
+    a[0] = a[0] + xv * qs[j * 3u];
+    a[1] = a[1] + xv * qs[j * 3u + 1u];
+    a[2] = a[2] + xv * qs[j * 3u + 2u];
+  }
+  return a;
+}
+
+@compute @workgroup_size(64)
+fn err_steps(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
+  touch();
+  let rg = item(wid, lid);
+  if (rg >= p.rows * p.groups) {
+    return;
+  }
+  let r = rg / p.groups;
+  let j0 = (rg % p.groups) * p.gs;
+  let len = min(p.cols, j0 + p.gs) - j0;
+  let w0 = r * p.cols + j0;
+  for (var k0 = 0u; k0 < p.steps; k0 += STEPS) {
+    let nk = min(STEPS, p.steps - k0);
+    // Slots 0 .. STEPS−1: the group quantized at steps k0 ..; slot 11: the group itself (org).
+    for (var j = 0u; j < len; j++) {
+      qs[j * 3u + 2u].w = w[w0 + j];
+    }
+    for (var kk = 0u; kk < nk; kk++) {
+      let m = gstat[3u * rg] * factor[k0 + kk];
+      let sz = fit(clamp(gstat[3u * rg + 1u], -m, m), clamp(gstat[3u * rg + 2u], -m, m));
+      for (var j = 0u; j < len; j++) {
+        let c = clamp(round(clamp(w[w0 + j], -m, m) / sz.x) + sz.y, p.lo, p.hi);
+        qs[j * 3u + kk / 4u][kk % 4u] = sz.x * (c - sz.y);
+      }
+    }
+    var e = array<vec4<f32>, 3>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
+    var t = 0u;
+    // Four tokens per pass over the group: each load of q feeds four tokens' sums.
+    for (; t + 4u <= p.tokens; t += 4u) {
+      let a = dots4(t * p.cols + j0, len);
+      for (var u = 0u; u < 4u; u++) {
+        let o = vec4<f32>(a[3u * u + 2u].w);
+        for (var v = 0u; v < 3u; v++) {
+          let d = a[3u * u + v] - o;
+          e[v] = e[v] + d * d;
+        }
+      }
+    }
+    for (; t < p.tokens; t++) {
+      let a = dots1(t * p.cols + j0, len);
+      let o = vec4<f32>(a[2].w);
+      for (var v = 0u; v < 3u; v++) {
+        let d = a[v] - o;
+        e[v] = e[v] + d * d;
+      }
+    }
+    for (var kk = 0u; kk < nk; kk++) {
+      errk[rg * p.steps + k0 + kk] = e[kk / 4u][kk % 4u] / f32(p.tokens);
+    }
+  }
+}
+
 @compute @workgroup_size(64)
 fn err(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
   touch();
   let it = item(wid, lid);
-  if (it >= p.rows * p.groups * p.steps * p.tokens) {
+  if (it >= p.rows * p.groups * p.steps) {
     return;
   }
-  let t = it % p.tokens;
-  let k = (it / p.tokens) % p.steps;
-  let rg = it / (p.tokens * p.steps);
+  let k = it % p.steps;
+  let rg = it / p.steps;
   let r = rg / p.groups;
   let j0 = (rg % p.groups) * p.gs;
-  let j1 = min(p.cols, j0 + p.gs);
+  let len = min(p.cols, j0 + p.gs) - j0;
   let m = gstat[3u * rg] * factor[k];
   let sz = fit(clamp(gstat[3u * rg + 1u], -m, m), clamp(gstat[3u * rg + 2u], -m, m));
   let s = sz.x;
   let z = sz.y;
-  var acc = 0.0;
-  for (var j = j0; j < j1; j++) {
-    let c = clamp(round(clamp(w[r * p.cols + j], -m, m) / s) + z, p.lo, p.hi);
-    acc = acc + x[t * p.cols + j] * (s * (c - z));
+  let q0 = it * p.gs;
+  let w0 = r * p.cols + j0;
+  for (var j = 0u; j < len; j++) {
+    let c = clamp(round(clamp(w[w0 + j], -m, m) / s) + z, p.lo, p.hi);
+    qw[q0 + j] = s * (c - z);
   }
-  let d = acc - org[rg * p.tokens + t];
-  sq[it] = d * d;
+  var e = 0.0;
+  for (var t = 0u; t < p.tokens; t++) {
+    let x0 = t * p.cols + j0;
+    var acc = 0.0;
+    for (var j = 0u; j < len; j++) {
+      acc = acc + x[x0 + j] * qw[q0 + j];
+    }
+    let d = acc - org[rg * p.tokens + t];
+    e = e + d * d;
+  }
+  errk[it] = e / f32(p.tokens);
 }
 
 @compute @workgroup_size(64)
@@ -159,12 +276,7 @@ fn pick(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) li
   var min_err = 1e9f;
   var best_max = m0;
   for (var k = 0u; k < p.steps; k++) {
-    var e = 0.0;
-    let at = (rg * p.steps + k) * p.tokens;
-    for (var t = 0u; t < p.tokens; t++) {
-      e = e + sq[at + t];
-    }
-    e = e / f32(p.tokens);
+    let e = errk[rg * p.steps + k];
     if (e < min_err) {
       min_err = e;
       best_max = m0 * factor[k];

@@ -2,9 +2,11 @@
 // i of the block [i1, i1+count): quantize (mode 0) or prune (mode 1: N:M chosen on the
 // in-block-updated W every M columns; mode 2: unstructured, mask precomputed per block) every
 // row's entry, err = (w − q)·(1/U[i][i]), then W[:, i+1 : i2] −= err ⊗ U[i, i+1 : i2].
-// A workgroup owns R rows of the block in workgroup memory; invocation t < R does row t's
-// scalar step, then all 128 invocations (one per block column) apply the rank-1 update.
-// Rows are independent, so the result per row is the oracle's, operation for operation.
+// Rows are independent, so one invocation owns one row of the block in private memory and
+// sweeps its columns alone: no workgroup barriers. Per column the row's work is only O(block),
+// and a barrier per column is what software adapters (SwiftShader runs every barrier as a
+// fiber switch on the CPU) cannot afford; hardware loses little, as W's rows outnumber its cores.
+// The result per row is the oracle's, operation for operation.
 // Writes the block's q into W, err into errbuf ([rows · 128], for the lazy GEMM update) and
 // the code (mode 0) or the mask bit (modes 1, 2) into out ([rows · cols]).
 struct Params {
@@ -35,101 +37,73 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> errbuf : array<f32>;
 @group(0) @binding(7) var<storage, read_write> out : array<u32>;
 
-const R : u32 = 8u;
 const BW : u32 = 128u;
-var<workgroup> w1 : array<f32, 1024>;
-var<workgroup> msk : array<u32, 1024>;
-var<workgroup> errs : array<f32, 8>;
+// Largest M of an N:M pattern the selection holds.
+const MAX_M : u32 = 32u;
 
-fn select_nm(t : u32, i : u32) {
-  let len = min(p.m, p.count - i);
-  var prune = p.n;
-  if (len != p.m) {
-    prune = (p.n * len) / p.m;
-  }
-  var sc : array<f32, 32>;
-  for (var j = 0u; j < len; j++) {
-    let v = w1[t * BW + i + j];
-    sc[j] = (v * v) * dv[2u * (p.i1 + i + j) + 1u];
-  }
-  for (var j = 0u; j < len; j++) {
-    var rank = 0u;
-    for (var k = 0u; k < len; k++) {
-      if (k != j && (sc[k] < sc[j] || (sc[k] == sc[j] && k > j))) {
-        rank++;
-      }
-    }
-    msk[t * BW + i + j] = select(0u, 1u, rank < prune);
-  }
-}
-
-@compute @workgroup_size(128)
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
-  let r0 = (p.base + wid.y * p.nx + wid.x) * R;
-  if (r0 >= p.rows) {
+  let row = (p.base + wid.y * p.nx + wid.x) * 64u + lid.x;
+  if (row >= p.rows) {
     return;
   }
-  let t = lid.x;
-  for (var r = 0u; r < R; r++) {
-    let row = r0 + r;
-    var v = 0.0;
-    var mk = 0u;
-    if (row < p.rows && t < p.count) {
-      v = w[row * p.cols + p.i1 + t];
-      if (p.mode == 2u) {
-        mk = bmask[row * BW + t];
-      }
+  var w1 : array<f32, 128>;
+  var msk : array<u32, 128>;
+  let wrow = row * p.cols + p.i1;
+  for (var t = 0u; t < p.count; t++) {
+    w1[t] = w[wrow + t];
+    if (p.mode == 2u) {
+      msk[t] = bmask[row * BW + t];
     }
-    w1[r * BW + t] = v;
-    msk[r * BW + t] = mk;
   }
-  workgroupBarrier();
   for (var i = 0u; i < p.count; i++) {
     if (p.mode == 1u && i % p.m == 0u) {
-      if (t < R && r0 + t < p.rows) {
-        select_nm(t, i);
+      // N:M on the in-block-updated weights: rank by w²/d², ties to the lower index.
+      let len = min(p.m, p.count - i);
+      var prune = p.n;
+      if (len != p.m) {
+        prune = (p.n * len) / p.m;
       }
-      workgroupBarrier();
-    }
-    if (t < R) {
-      let row = r0 + t;
-      var e = 0.0;
-      if (row < p.rows) {
-        let wv = w1[t * BW + i];
-        let col = p.i1 + i;
-        var q = 0.0;
-        var code = 0u;
-        if (p.mode == 0u) {
-          let gi = row * p.groups + col / p.gs;
-          let sc = qp[2u * gi];
-          let z = qp[2u * gi + 1u];
-          let c = clamp(round(wv / sc) + z, p.lo, p.hi);
-          q = sc * (c - z);
-          code = u32(c - p.lo);
-        } else {
-          code = msk[t * BW + i];
-          q = select(wv, 0.0, code != 0u);
+      var sc : array<f32, MAX_M>;
+      for (var j = 0u; j < len; j++) {
+        let v = w1[i + j];
+        sc[j] = (v * v) * dv[2u * (p.i1 + i + j) + 1u];
+      }
+      for (var j = 0u; j < len; j++) {
+        var rank = 0u;
+        for (var k = 0u; k < len; k++) {
+          if (k != j && (sc[k] < sc[j] || (sc[k] == sc[j] && k > j))) {
+            rank++;
+          }
         }
-        e = (wv - q) * dv[2u * col];
-        w1[t * BW + i] = q;
-        errbuf[row * BW + i] = e;
-        out[row * p.cols + col] = code;
-      }
-      errs[t] = e;
-    }
-    workgroupBarrier();
-    if (t > i && t < p.count) {
-      let uv = u[i * p.cols + p.i1 + t];
-      for (var r = 0u; r < R; r++) {
-        w1[r * BW + t] = w1[r * BW + t] - errs[r] * uv;
+        msk[i + j] = select(0u, 1u, rank < prune);
       }
     }
-    workgroupBarrier();
+    let wv = w1[i];
+    let col = p.i1 + i;
+    var q = 0.0;
+    var code = 0u;
+    if (p.mode == 0u) {
+      let gi = row * p.groups + col / p.gs;
+      let sc = qp[2u * gi];
+      let z = qp[2u * gi + 1u];
+      let c = clamp(round(wv / sc) + z, p.lo, p.hi);
+      q = sc * (c - z);
+      code = u32(c - p.lo);
+    } else {
+      code = msk[i];
+      q = select(wv, 0.0, code != 0u);
+    }
+    let e = (wv - q) * dv[2u * col];
+    w1[i] = q;
+    errbuf[row * BW + i] = e;
+    out[row * p.cols + col] = code;
+    let urow = i * p.cols + p.i1;
+    for (var t = i + 1u; t < p.count; t++) {
+      w1[t] = w1[t] - e * u[urow + t];
+    }
   }
-  for (var r = 0u; r < R; r++) {
-    let row = r0 + r;
-    if (row < p.rows && t < p.count) {
-      w[row * p.cols + p.i1 + t] = w1[r * BW + t];
-    }
+  for (var t = 0u; t < p.count; t++) {
+    w[wrow + t] = w1[t];
   }
 }

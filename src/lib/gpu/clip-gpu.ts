@@ -5,6 +5,9 @@ import type { Matrix } from '../compress/types';
 import { readF32, Recorder, storageBuffer, uploadF32 } from './kernel';
 import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning } from './limits';
 
+/** `GROUP_CAP` of awq-clip.wgsl's `err_steps`. */
+const PRIVATE_GROUP_CAP = 128;
+
 /**
  * AWQ's clip search on the GPU; the same result as `awqClipSearch` (its TypeScript oracle):
  * the chosen max |w| per (row, group), row-major [rows · groups]. Only the sampled tokens of X
@@ -47,14 +50,17 @@ export async function awqClipGpu(
     device,
     Float32Array.from({ length: steps }, (_, k) => Math.fround(1 - k / grid)),
   );
-  // Per row: W, (m0, min, max) per group, org per (group, token), d² per (group, step, token).
-  const perRow = Math.max(cols * 4, groups * steps * T * 4);
+  // Per row: W, err per (group, step), and on the wide-group path org per (group, token) and a
+  // quantized group per (group, step).
+  const wide = groupSize > PRIVATE_GROUP_CAP;
+  const perRow = Math.max(cols * 4, groups * steps * 4, wide ? groups * Math.max(T, steps * groupSize) * 4 : 0);
   for (const [r0, r1] of rowChunks(rows, perRow, limits.maxBindingBytes)) {
     const n = r1 - r0;
     const wb = uploadF32(device, W.data.subarray(r0 * cols, r1 * cols));
     const gstat = storageBuffer(device, n * groups * 12);
-    const orgb = storageBuffer(device, n * groups * T * 4);
-    const sqb = storageBuffer(device, n * groups * steps * T * 4);
+    const orgb = storageBuffer(device, wide ? n * groups * T * 4 : 4);
+    const qwb = storageBuffer(device, wide ? n * groups * steps * groupSize * 4 : 4);
+    const errb = storageBuffer(device, n * groups * steps * 4);
     const bestb = storageBuffer(device, n * groups * 4);
     const rec = new Recorder(device);
     const params = (base: number, nx: number) =>
@@ -84,7 +90,8 @@ export async function awqClipGpu(
             { kind: 'read', buffer: fb },
             { kind: 'readwrite', buffer: gstat },
             { kind: 'readwrite', buffer: orgb },
-            { kind: 'readwrite', buffer: sqb },
+            { kind: 'readwrite', buffer: qwb },
+            { kind: 'readwrite', buffer: errb },
             { kind: 'readwrite', buffer: bestb },
           ],
           [g.x, g.y],
@@ -93,12 +100,14 @@ export async function awqClipGpu(
       }
     };
     launch('stats', n * groups);
-    launch('org_main', n * groups * T);
-    launch('err', n * groups * steps * T);
+    if (wide) {
+      launch('org_main', n * groups * T);
+      launch('err', n * groups * steps);
+    } else launch('err_steps', n * groups);
     launch('pick', n * groups);
     rec.submit();
     best.set(await readF32(device, bestb, n * groups), r0 * groups);
-    for (const b of [wb, gstat, orgb, sqb, bestb]) b.destroy();
+    for (const b of [wb, gstat, orgb, qwb, errb, bestb]) b.destroy();
   }
   xb.destroy();
   fb.destroy();

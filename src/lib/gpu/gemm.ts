@@ -22,7 +22,8 @@ export interface GemmArgs<B> {
   beta: number;
 }
 
-const TILE = 16;
+/** gemm.wgsl: a workgroup covers a 32×32 tile of C. */
+const TILE = 32;
 
 /**
  * Records the GEMM, split into several dispatches when the tile grid exceeds `maxDim`

@@ -27,7 +27,8 @@ import { scratch } from './scratch';
  */
 
 const BW = 128;
-const ROWS_PER_WORKGROUP = 8;
+/** block.wgsl: one invocation per row. */
+const ROWS_PER_WORKGROUP = 64;
 
 type Mode =
   | { kind: 'quant'; cfg: QuantConfig; grouped: boolean; init: Float32Array | null }

@@ -25,6 +25,10 @@ describe('awq-clip.wgsl', () => {
       sample: 40,
     },
     { name: 'AWQ 4-bit without zero point, one group per row', rows: 20, cols: 48, cfg: awqConfig(4, 0, false), tokens: 33, sample: 512 },
+    // Wider than err_steps' private group: the per-step kernel.
+    { name: 'AWQ 4-bit, one 160-wide group per row', rows: 11, cols: 160, cfg: awqConfig(4, 0, true), tokens: 24, sample: 512 },
+    // 15 shrink steps: err_steps makes two passes over the tokens.
+    { name: 'AWQ 4-bit, groups of 64, a 30-point grid', rows: 13, cols: 128, cfg: awqConfig(4, 64, true), tokens: 30, sample: 512, grid: 30 },
     {
       name: 'GPTQ quantizer, asymmetric 4-bit, groups of 16',
       rows: 9,
@@ -33,14 +37,15 @@ describe('awq-clip.wgsl', () => {
       tokens: 50,
       sample: 16,
     },
-  ])('$name: the chosen clip per (row, group) equals the TypeScript reference', async ({ rows, cols, cfg, tokens, sample }) => {
+  ])('$name: the chosen clip per (row, group) equals the TypeScript reference', async ({ rows, cols, cfg, tokens, sample, grid }) => {
     const W = matrix(rows, cols, normals(rows * cols, 3));
     // Heavy outliers make clipping worthwhile in some groups.
     for (let r = 0; r < rows; r += 3) W.data[r * cols + ((r * 7) % cols)] *= 6;
     const X = matrix(tokens, cols, normals(tokens * cols, 4));
-    const want = awqClipSearch(W, X, cfg, { sampleTokens: sample });
+    const opts = { sampleTokens: sample, ...(grid ? { grid } : {}) };
+    const want = awqClipSearch(W, X, cfg, opts);
     // Small binding limit: W goes to the GPU in several row chunks.
-    const got = await awqClipGpu(device, W, X, cfg, { sampleTokens: sample }, { maxBindingBytes: 4096 * 4 });
+    const got = await awqClipGpu(device, W, X, cfg, opts, { maxBindingBytes: 4096 * 4 });
     const groups = want.length / rows;
     let clipped = 0;
     for (let i = 0; i < want.length; i++) {
