@@ -28,7 +28,15 @@ describe('awq-clip.wgsl', () => {
     // Wider than err_steps' private group: the per-step kernel.
     { name: 'AWQ 4-bit, one 160-wide group per row', rows: 11, cols: 160, cfg: awqConfig(4, 0, true), tokens: 24, sample: 512 },
     // 15 shrink steps: err_steps makes two passes over the tokens.
-    { name: 'AWQ 4-bit, groups of 64, a 30-point grid', rows: 13, cols: 128, cfg: awqConfig(4, 64, true), tokens: 30, sample: 512, grid: 30 },
+    {
+      name: 'AWQ 4-bit, groups of 64, a 30-point grid',
+      rows: 13,
+      cols: 128,
+      cfg: awqConfig(4, 64, true),
+      tokens: 30,
+      sample: 512,
+      grid: 30,
+    },
     {
       name: 'GPTQ quantizer, asymmetric 4-bit, groups of 16',
       rows: 9,
