@@ -39,8 +39,9 @@ Usage:
              mean KL(dense ‖ variant) of next-token distributions and both perplexities
   ctlab bench compress [--layers N] [--samples N] [--seq-len L] [--methods m,…]
              [--kernels webgpu,typescript] [--json]
-             time per layer and end to end per method on a SmolLM2-135M-shaped random model,
-             WGSL kernels against their TypeScript references
+             time per layer and end to end per method on a SmolLM2-135M-shaped random model
+             (all 30 layers unless --layers N; 4 × 64 calibration tokens unless --samples /
+             --seq-len), WGSL kernels against their TypeScript references in one run
   ctlab download --model M [--json]     download (or resume) a model into the cache
   ctlab models [--json]                 list cached models
   ctlab delete --model M                remove a cached model
@@ -484,7 +485,7 @@ async function main() {
             .map((m) => m.trim())
             .filter(Boolean);
           const r = await app.call('benchCompress', {
-            layers: optionalInt('layers') ?? 1,
+            layers: optionalInt('layers') ?? 30,
             ...(optionalInt('samples') !== undefined ? { samples: optionalInt('samples') } : {}),
             ...(optionalInt('seq-len') !== undefined ? { seqLen: optionalInt('seq-len') } : {}),
             ...(methods ? { methods } : {}),

@@ -120,6 +120,31 @@ test.describe('ctlab compress and kl', () => {
     expect(kl.stderr).toMatch(/onnx\/ctlab-graph\.json: (stored|cached)/);
   });
 
+  test('bench compress times every method through the WGSL kernels and the TypeScript ones in one run', async () => {
+    test.setTimeout(600_000);
+    const run = await ctlab(
+      ['bench', 'compress', '--layers', '2', '--methods', 'gptq,awq', '--samples', '1', '--seq-len', '16', '--json', ...common],
+      600_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const r = JSON.parse(run.stdout);
+    expect(r.model).toMatch(/SmolLM2-135M shape .* 2\/30 layers/);
+    expect(r.adapter).toMatch(/\w/);
+    expect([r.samples, r.seqLen, r.layers]).toEqual([1, 16, 2]);
+    for (const method of ['gptq', 'awq']) {
+      for (const kernels of ['webgpu', 'typescript']) {
+        const row = r.rows.find((x: { method: string; kernels: string }) => x.method === method && x.kernels === kernels);
+        expect(row, `${method} ${kernels}`).toBeTruthy();
+        expect(row.layers).toBe(2);
+        expect(row.msPerLayer).toBeGreaterThan(0);
+        expect(row.totalMs).toBeGreaterThanOrEqual(2 * row.msPerLayer);
+        expect(row.phases.compress).toBeGreaterThan(0);
+      }
+      expect(r.ratios[method]).toBeGreaterThan(0);
+    }
+    expect(r.rows.find((x: { method: string }) => x.method === 'awq').phases['awq-clip']).toBeGreaterThan(0);
+  });
+
   test('bad compress arguments give one clear line and a non-zero exit', async () => {
     const noOut = await ctlab(['compress', '--model', STORIES, '--method', 'gptq', '--calib', 'self', ...common]);
     expect(noOut.code).not.toBe(0);

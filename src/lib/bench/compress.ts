@@ -9,7 +9,7 @@ import { smollm2Spec } from './decode';
 export const SMOLLM2_LAYERS = 30;
 
 export interface CompressBenchOptions {
-  /** Decoder layers to compress (default 1; the model has 30, see `estimatedFullMs`). */
+  /** Decoder layers to compress (default all 30; fewer for a quick look, see `estimatedFullMs`). */
   layers?: number;
   samples?: number;
   seqLen?: number;
@@ -61,7 +61,7 @@ export const BENCH_SETTINGS: Record<Method, CompressSettings> = {
  * kernels against their TypeScript references in the same run.
  */
 export async function benchCompress(opts: CompressBenchOptions = {}): Promise<CompressBenchResult> {
-  const layers = Math.max(1, Math.min(SMOLLM2_LAYERS, opts.layers ?? 1));
+  const layers = Math.max(1, Math.min(SMOLLM2_LAYERS, opts.layers ?? SMOLLM2_LAYERS));
   const samples = opts.samples ?? 4;
   const seqLen = opts.seqLen ?? 64;
   const methods = opts.methods ?? (['rtn', 'gptq', 'awq', 'magnitude', 'wanda', 'sparsegpt'] as Method[]);
