@@ -1,5 +1,6 @@
 // AWQ's clip search (compression-spec.md "AWQ", llm-awq auto_clip_layer) per (row, group) of W,
-// as four launches that keep the TypeScript oracle's order of every sum:
+// as launches that keep the TypeScript oracle's order of every sum (stats, err_steps, pick; or
+// stats, org, err, pick for groups wider than 128):
 // `stats`  per (row, group): m0 = max |w|, and min / max of w (the quantizer of a clamped group
 //          only needs its min and max, and clamping is monotone);
 // `org`    per (row, group, token): org = x_t · w_g;
@@ -9,8 +10,8 @@
 //          product and org: err_k = Σ_t (x_t · q_k − org)² / T in token order;
 // `err`    per (row, group, step k), wider groups, after `org`: the same with q_k in `qw`;
 // `pick`   per (row, group): keeps the m of the first strict minimum of err_k.
-// No barriers; each weight is quantized once per step, not per token, and each load of x
-// feeds STEPS multiply-adds (loads, not arithmetic, bound this on software adapters).
+// No barriers; each weight is quantized once per step, not per token, and in err_steps each
+// load of x feeds 12 multiply-adds (loads, not arithmetic, bound this on software adapters).
 // The quantizer is the shared one of quant.wgsl (both variants).
 struct Params {
   rows : u32,
@@ -81,6 +82,31 @@ fn fit(mn : f32, mx : f32) -> vec2<f32> {
   return vec2<f32>(sc, z);
 }
 
+// Group rg of the chunk: where its row starts in w, its first column, and its width.
+struct Span {
+  w0 : u32,
+  j0 : u32,
+  len : u32,
+}
+
+fn span(rg : u32) -> Span {
+  let j0 = (rg % p.groups) * p.gs;
+  return Span((rg / p.groups) * p.cols + j0, j0, min(p.cols, j0 + p.gs) - j0);
+}
+
+// The quantizer of group rg clipped at shrink step k: (clip m, scale, zero).
+fn step_quantizer(rg : u32, k : u32) -> vec3<f32> {
+  let m = gstat[3u * rg] * factor[k];
+  let sz = fit(clamp(gstat[3u * rg + 1u], -m, m), clamp(gstat[3u * rg + 2u], -m, m));
+  return vec3<f32>(m, sz.x, sz.y);
+}
+
+// Q(clamp(v, ±m)) under the quantizer of step_quantizer.
+fn fake_quant(v : f32, q : vec3<f32>) -> f32 {
+  let c = clamp(round(clamp(v, -q.x, q.x) / q.y) + q.z, p.lo, p.hi);
+  return q.y * (c - q.z);
+}
+
 fn touch() {
   _ = w[0];
   _ = x[0];
@@ -99,14 +125,12 @@ fn stats(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) l
   if (rg >= p.rows * p.groups) {
     return;
   }
-  let r = rg / p.groups;
-  let j0 = (rg % p.groups) * p.gs;
-  let j1 = min(p.cols, j0 + p.gs);
+  let g = span(rg);
   var m0 = 0.0;
-  var mx = w[r * p.cols + j0];
+  var mx = w[g.w0];
   var mn = mx;
-  for (var j = j0; j < j1; j++) {
-    let v = w[r * p.cols + j];
+  for (var j = 0u; j < g.len; j++) {
+    let v = w[g.w0 + j];
     m0 = max(m0, abs(v));
     mx = max(mx, v);
     mn = min(mn, v);
@@ -124,13 +148,10 @@ fn org_main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id
     return;
   }
   let t = it % p.tokens;
-  let rg = it / p.tokens;
-  let r = rg / p.groups;
-  let j0 = (rg % p.groups) * p.gs;
-  let j1 = min(p.cols, j0 + p.gs);
+  let g = span(it / p.tokens);
   var acc = 0.0;
-  for (var j = j0; j < j1; j++) {
-    acc = acc + x[t * p.cols + j] * w[r * p.cols + j];
+  for (var j = 0u; j < g.len; j++) {
+    acc = acc + x[t * p.cols + g.j0 + j] * w[g.w0 + j];
   }
   org[it] = acc;
 }
@@ -185,29 +206,24 @@ fn err_steps(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_i
   if (rg >= p.rows * p.groups) {
     return;
   }
-  let r = rg / p.groups;
-  let j0 = (rg % p.groups) * p.gs;
-  let len = min(p.cols, j0 + p.gs) - j0;
-  let w0 = r * p.cols + j0;
+  let g = span(rg);
   for (var k0 = 0u; k0 < p.steps; k0 += STEPS) {
     let nk = min(STEPS, p.steps - k0);
     // Slots 0 .. STEPS−1: the group quantized at steps k0 ..; slot 11: the group itself (org).
-    for (var j = 0u; j < len; j++) {
-      qs[j * 3u + 2u].w = w[w0 + j];
+    for (var j = 0u; j < g.len; j++) {
+      qs[j * 3u + 2u].w = w[g.w0 + j];
     }
     for (var kk = 0u; kk < nk; kk++) {
-      let m = gstat[3u * rg] * factor[k0 + kk];
-      let sz = fit(clamp(gstat[3u * rg + 1u], -m, m), clamp(gstat[3u * rg + 2u], -m, m));
-      for (var j = 0u; j < len; j++) {
-        let c = clamp(round(clamp(w[w0 + j], -m, m) / sz.x) + sz.y, p.lo, p.hi);
-        qs[j * 3u + kk / 4u][kk % 4u] = sz.x * (c - sz.y);
+      let q = step_quantizer(rg, k0 + kk);
+      for (var j = 0u; j < g.len; j++) {
+        qs[j * 3u + kk / 4u][kk % 4u] = fake_quant(w[g.w0 + j], q);
       }
     }
     var e = array<vec4<f32>, 3>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     var t = 0u;
     // Four tokens per pass over the group: each load of q feeds four tokens' sums.
     for (; t + 4u <= p.tokens; t += 4u) {
-      let a = dots4(t * p.cols + j0, len);
+      let a = dots4(t * p.cols + g.j0, g.len);
       for (var u = 0u; u < 4u; u++) {
         let o = vec4<f32>(a[3u * u + 2u].w);
         for (var v = 0u; v < 3u; v++) {
@@ -217,7 +233,7 @@ fn err_steps(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_i
       }
     }
     for (; t < p.tokens; t++) {
-      let a = dots1(t * p.cols + j0, len);
+      let a = dots1(t * p.cols + g.j0, g.len);
       let o = vec4<f32>(a[2].w);
       for (var v = 0u; v < 3u; v++) {
         let d = a[v] - o;
@@ -239,24 +255,17 @@ fn err(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid
   }
   let k = it % p.steps;
   let rg = it / p.steps;
-  let r = rg / p.groups;
-  let j0 = (rg % p.groups) * p.gs;
-  let len = min(p.cols, j0 + p.gs) - j0;
-  let m = gstat[3u * rg] * factor[k];
-  let sz = fit(clamp(gstat[3u * rg + 1u], -m, m), clamp(gstat[3u * rg + 2u], -m, m));
-  let s = sz.x;
-  let z = sz.y;
+  let g = span(rg);
+  let q = step_quantizer(rg, k);
   let q0 = it * p.gs;
-  let w0 = r * p.cols + j0;
-  for (var j = 0u; j < len; j++) {
-    let c = clamp(round(clamp(w[w0 + j], -m, m) / s) + z, p.lo, p.hi);
-    qw[q0 + j] = s * (c - z);
+  for (var j = 0u; j < g.len; j++) {
+    qw[q0 + j] = fake_quant(w[g.w0 + j], q);
   }
   var e = 0.0;
   for (var t = 0u; t < p.tokens; t++) {
-    let x0 = t * p.cols + j0;
+    let x0 = t * p.cols + g.j0;
     var acc = 0.0;
-    for (var j = 0u; j < len; j++) {
+    for (var j = 0u; j < g.len; j++) {
       acc = acc + x[x0 + j] * qw[q0 + j];
     }
     let d = acc - org[rg * p.tokens + t];

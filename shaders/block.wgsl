@@ -5,7 +5,7 @@
 // Rows are independent, so one invocation owns one row of the block in private memory and
 // sweeps its columns alone: no workgroup barriers. Per column the row's work is only O(block),
 // and a barrier per column is what software adapters (SwiftShader runs every barrier as a
-// fiber switch on the CPU) cannot afford; hardware loses little, as W's rows outnumber its cores.
+// fiber switch on the CPU) cannot afford; on hardware W's many rows still fill the GPU.
 // The result per row is the oracle's, operation for operation.
 // Writes the block's q into W, err into errbuf ([rows · 128], for the lazy GEMM update) and
 // the code (mode 0) or the mask bit (modes 1, 2) into out ([rows · cols]).

@@ -3,8 +3,8 @@
 // (alpha 1, beta −1) need no copies or transposes. Each invocation keeps a 4×4 block of C in
 // registers (rows ty + 8·a, columns tx + 8·b of the workgroup's 32×32 tile, so neighbouring
 // invocations read neighbouring columns of B) and reads A and B straight from storage: no
-// workgroup memory and no barriers, which software adapters run far faster and which costs a
-// hardware GPU little at these sizes (the operands sit in its caches). Every dot product is
+// workgroup memory and no barriers, which software adapters run far faster (a hardware GPU
+// leans on its caches instead; not measured here). Every dot product is
 // summed in ascending k, the order the TypeScript oracle uses. tile_m0 / tile_n0 offset the
 // grid when a launch is split to respect the per-dimension limit.
 struct Params {

@@ -52,8 +52,8 @@ describe('awq-clip.wgsl', () => {
     const X = matrix(tokens, cols, normals(tokens * cols, 4));
     const opts = { sampleTokens: sample, ...(grid ? { grid } : {}) };
     const want = awqClipSearch(W, X, cfg, opts);
-    // Small binding limit: W goes to the GPU in several row chunks.
-    const got = await awqClipGpu(device, W, X, cfg, opts, { maxBindingBytes: 4096 * 4 });
+    // Small binding limit and one workgroup per dispatch: several row chunks and split launches.
+    const got = await awqClipGpu(device, W, X, cfg, opts, { maxBindingBytes: 4096 * 4, maxWorkgroupsPerDim: 1 });
     const groups = want.length / rows;
     let clipped = 0;
     for (let i = 0; i < want.length; i++) {

@@ -60,7 +60,8 @@ describe('gemm.wgsl', () => {
     });
     const want = C.slice();
     gemmReference(args(A, B, want));
-    for (const maxDim of [65535, 2]) {
+    // 32×32 tiles: a 2×2 grid, split into four dispatches at maxDim 1.
+    for (const maxDim of [65535, 2, 1]) {
       const [a, b, c] = [A, B, C].map((x) => uploadF32(device, x));
       const rec = new Recorder(device);
       const g = args(A, B, C);
@@ -215,6 +216,20 @@ describe('block.wgsl + select.wgsl + lazy GEMM', () => {
       const got = await sparsegptGpu(device, W, H, opts, tuning);
       expectSolverClose(got.weight, want.weight, got.mask, want.mask);
     }
+  });
+
+  it('one row per invocation: a row grid of several workgroups, split over dispatches, matches the TS reference', async () => {
+    // 300 rows = 5 workgroups of 64; at 2 per grid dimension, two dispatches with a 2-D grid.
+    const tall = randomMatrix(300, cols, 43);
+    const tuning = { maxWorkgroupsPerDim: 2 };
+    const q = { bits: 4, groupSize: 24, actOrder: true, blockSize: 32 } as const;
+    const wantQ = gptq(tall, H, q);
+    const gotQ = await gptqGpu(device, tall, H, q, tuning);
+    expectSolverClose(gotQ.weight, wantQ.weight, gotQ.codes, wantQ.codes);
+    const sp = { sparsity: { n: 2, m: 4 }, blockSize: 32 } as const;
+    const wantP = sparsegpt(tall, H, sp);
+    const gotP = await sparsegptGpu(device, tall, H, sp, tuning);
+    expectSolverClose(gotP.weight, wantP.weight, gotP.mask, wantP.mask);
   });
 });
 
