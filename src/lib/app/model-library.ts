@@ -1,5 +1,6 @@
 import { describeAdapter, type AdapterReport } from '../gpu/device';
 import { downloadModel } from '../model/download';
+import { trackedCallback } from '../util/callback';
 import { ModelSourceError, hubSource, sourceFromDescriptor, urlSource, type ModelSource } from '../model/sources';
 import { storedBytes, type ModelManifest } from '../storage/manifest';
 import { ShardCache, type ProgressFn } from '../storage/shard-cache';
@@ -110,8 +111,11 @@ export class ModelLibrary {
   async download(source: ModelSource, jobId: string, onProgress?: ProgressFn): Promise<CachedModelSummary> {
     const controller = new AbortController();
     this.jobs.set(jobId, controller);
+    // The summary must not overtake the last progress events on their way to the page.
+    const progress = trackedCallback(onProgress);
     try {
-      const model = await downloadModel(this.cache, source, { onProgress, signal: controller.signal });
+      const model = await downloadModel(this.cache, source, { onProgress: progress.call, signal: controller.signal });
+      await progress.settled();
       return summarize(model.manifest);
     } finally {
       this.jobs.delete(jobId);
