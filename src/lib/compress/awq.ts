@@ -94,9 +94,10 @@ export function awqScaledFakeQuant(W: Matrix, s: Float32Array, cfg: QuantConfig)
 }
 
 /** RMSNorm γ / s (the norm that feeds the scaled linears). */
-export function foldIntoNorm(gamma: Float32Array, s: Float32Array): Float32Array {
+export function foldIntoNorm(gamma: Float32Array, s: Float32Array, offset = 0): Float32Array {
   if (gamma.length !== s.length) throw new Error(`awq: ${s.length} scales for a norm of ${gamma.length}`);
-  return gamma.map((g, j) => f32(g / s[j]));
+  // A norm that multiplies by (offset + γ) scales by (offset + γ')= (offset + γ)/s.
+  return gamma.map((g, j) => f32(f32(offset + g) / s[j] - offset));
 }
 
 /**

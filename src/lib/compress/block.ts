@@ -1,5 +1,5 @@
-import type { ModelSpec } from '../model/spec';
-import { ropeInvFreq } from '../onnx/llama';
+import { ropeInvFreq } from '../model/rope';
+import { layerRope, type ModelSpec, type RopeSpec } from '../model/spec';
 
 /**
  * A decoder layer forward pass in TypeScript for the calibration driver: the same function as
@@ -87,15 +87,27 @@ export function linearF32(x: Float32Array, w: Float32Array, S: number, inF: numb
   return y;
 }
 
-export function rmsNorm(x: Float32Array, gamma: Float32Array, S: number, H: number, eps: number): Float32Array {
+/** x / sqrt(mean(x²) + eps) · (offset + γ) per row of H (Gemma's offset is 1). */
+export function rmsNorm(x: Float32Array, gamma: Float32Array, S: number, H: number, eps: number, offset = 0): Float32Array {
   const y = new Float32Array(S * H);
   for (let s = 0; s < S; s++) {
     let ss = 0;
     for (let i = 0; i < H; i++) ss += x[s * H + i] ** 2;
     const inv = 1 / Math.sqrt(ss / H + eps);
-    for (let i = 0; i < H; i++) y[s * H + i] = x[s * H + i] * inv * gamma[i];
+    for (let i = 0; i < H; i++) y[s * H + i] = x[s * H + i] * inv * Math.fround(offset + gamma[i]);
   }
   return y;
+}
+
+/** The spec's norm `name` (under the layer, with `.weight`) on x [S, width]. */
+function norm(spec: ModelSpec, lw: LayerTensors, name: string, x: Float32Array, S: number, width = spec.hiddenSize): Float32Array {
+  return rmsNorm(x, tensor(lw, `${name}.weight`, width), S, width, spec.rmsNormEps, spec.block.normOffset);
+}
+
+/** SiLU, or GELU's tanh approximation, of one value. */
+function activate(spec: ModelSpec, g: number): number {
+  if (spec.block.activation === 'silu') return g / (1 + Math.exp(-g));
+  return 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g)));
 }
 
 function tensor(lw: LayerTensors, name: string, count: number): Float32Array {
@@ -108,12 +120,12 @@ function tensor(lw: LayerTensors, name: string, count: number): Float32Array {
 const ropeTables = new Map<string, { cos: Float64Array; sin: Float64Array }>();
 
 /** cos / sin of position·invFreq for positions 0…S−1 (double precision, HF's fp32 inverse frequencies). */
-function ropeTable(spec: ModelSpec, S: number): { cos: Float64Array; sin: Float64Array } {
-  const key = `${spec.headDim}/${spec.ropeTheta}/${S}`;
+function ropeTable(headDim: number, rope: RopeSpec, S: number): { cos: Float64Array; sin: Float64Array } {
+  const key = `${headDim}/${JSON.stringify(rope)}/${S}`;
   let t = ropeTables.get(key);
   if (!t) {
-    const half = spec.headDim / 2;
-    const inv = ropeInvFreq(spec.headDim, spec.ropeTheta);
+    const half = headDim / 2;
+    const inv = ropeInvFreq(headDim, rope);
     const cos = new Float64Array(S * half);
     const sin = new Float64Array(S * half);
     for (let p = 0; p < S; p++) {
@@ -126,6 +138,12 @@ function ropeTable(spec: ModelSpec, S: number): { cos: Float64Array; sin: Float6
     ropeTables.set(key, (t = { cos, sin }));
   }
   return t;
+}
+
+/** In place: per-head RMSNorm over D of x [S, heads·D]. */
+function headNorm(spec: ModelSpec, lw: LayerTensors, name: string, x: Float32Array, S: number, heads: number): void {
+  const D = spec.headDim;
+  x.set(rmsNorm(x, tensor(lw, `${name}.weight`, D), S * heads, D, spec.rmsNormEps, spec.block.normOffset));
 }
 
 function applyRope(x: Float32Array, S: number, heads: number, D: number, table: { cos: Float64Array; sin: Float64Array }): void {
@@ -146,11 +164,12 @@ function applyRope(x: Float32Array, S: number, heads: number, D: number, table: 
 }
 
 /**
- * Self-attention of one sequence of S tokens at positions 0…S−1 (causal, GQA) on the normed
- * input; returns the input of o_proj ([S, heads·D]) and, unless `withOutput` is false, the
- * o_proj output ([S, hidden]).
+ * Self-attention of layer `layer` on one sequence of S tokens at positions 0…S−1 (causal, GQA,
+ * sliding window on sliding layers) on the normed input; returns the input of o_proj
+ * ([S, heads·D]) and, unless `withOutput` is false, the o_proj output ([S, hidden], before any
+ * post-attention norm).
  */
-export function attention(spec: ModelSpec, lw: LayerTensors, normed: Float32Array, S: number, withOutput = true) {
+export function attention(spec: ModelSpec, layer: number, lw: LayerTensors, normed: Float32Array, S: number, withOutput = true) {
   const { hiddenSize: H, numHeads: NH, numKvHeads: KVH, headDim: D } = spec;
   const lin = (name: string, outF: number): Float32Array =>
     linearF32(
@@ -164,11 +183,17 @@ export function attention(spec: ModelSpec, lw: LayerTensors, normed: Float32Arra
   const q = lin('q_proj', NH * D);
   const k = lin('k_proj', KVH * D);
   const v = lin('v_proj', KVH * D);
-  const table = ropeTable(spec, S);
+  if (spec.block.qkNorm) {
+    headNorm(spec, lw, 'self_attn.q_norm', q, S, NH);
+    headNorm(spec, lw, 'self_attn.k_norm', k, S, KVH);
+  }
+  const table = ropeTable(D, layerRope(spec, layer), S);
   applyRope(q, S, NH, D, table);
   applyRope(k, S, KVH, D, table);
   const ctx = new Float32Array(S * NH * D);
-  const scale = 1 / Math.sqrt(D);
+  const scale = spec.block.attnScale;
+  const cap = spec.block.attnSoftcap;
+  const window = spec.layerKinds[layer] === 'sliding' && spec.slidingWindow !== null ? spec.slidingWindow : Infinity;
   const rep = NH / KVH;
   const scores = new Float64Array(S);
   const acc = new Float64Array(D);
@@ -176,18 +201,20 @@ export function attention(spec: ModelSpec, lw: LayerTensors, normed: Float32Arra
     const kvh = Math.floor(h / rep);
     for (let i = 0; i < S; i++) {
       const qo = i * NH * D + h * D;
+      const first = Math.max(0, i - window + 1);
       let max = -Infinity;
-      for (let j = 0; j <= i; j++) {
+      for (let j = first; j <= i; j++) {
         const ko = j * KVH * D + kvh * D;
         let dot = 0;
         for (let d = 0; d < D; d++) dot += q[qo + d] * k[ko + d];
-        const sc = dot * scale;
+        let sc = dot * scale;
+        if (cap !== null) sc = cap * Math.tanh(sc / cap);
         scores[j] = sc;
         if (sc > max) max = sc;
       }
       let sum = 0;
       acc.fill(0);
-      for (let j = 0; j <= i; j++) {
+      for (let j = first; j <= i; j++) {
         const e = Math.exp(scores[j] - max);
         sum += e;
         const vo = j * KVH * D + kvh * D;
@@ -200,14 +227,13 @@ export function attention(spec: ModelSpec, lw: LayerTensors, normed: Float32Arra
   return { oIn: ctx, out };
 }
 
-/** SwiGLU MLP on its normed input: returns down_proj's input ([S, I]) and, unless `withOutput` is false, the MLP output. */
+/** Gated MLP on its normed input: returns down_proj's input ([S, I]) and, unless `withOutput` is false, the MLP output (before any post-MLP norm). */
 export function mlp(spec: ModelSpec, lw: LayerTensors, mlpIn: Float32Array, S: number, withOutput = true) {
   const { hiddenSize: H, intermediateSize: I } = spec;
   const gate = linearF32(mlpIn, tensor(lw, 'mlp.gate_proj.weight', I * H), S, H, I);
   const up = linearF32(mlpIn, tensor(lw, 'mlp.up_proj.weight', I * H), S, H, I);
   for (let i = 0; i < gate.length; i++) {
-    const g = gate[i];
-    gate[i] = (g / (1 + Math.exp(-g))) * up[i];
+    gate[i] = activate(spec, gate[i]) * up[i];
   }
   const out = withOutput ? linearF32(gate, tensor(lw, 'mlp.down_proj.weight', H * I), S, I, H) : undefined;
   return { act: gate, out };
@@ -217,25 +243,33 @@ export function mlp(spec: ModelSpec, lw: LayerTensors, mlpIn: Float32Array, S: n
  * The layer on `hidden` ([S, hidden], one sequence), computed up to `until` (a tap, or `out`
  * for the whole layer); every tap before it is returned too.
  */
-export function blockForward(spec: ModelSpec, lw: LayerTensors, hidden: Float32Array, S: number, until: Tap | 'out' = 'out'): BlockOutputs {
+export function blockForward(
+  spec: ModelSpec,
+  layer: number,
+  lw: LayerTensors,
+  hidden: Float32Array,
+  S: number,
+  until: Tap | 'out' = 'out',
+): BlockOutputs {
   const H = spec.hiddenSize;
   if (hidden.length !== S * H) throw new Error(`hidden: expected ${S * H} values, got ${hidden.length}`);
+  const { norms } = spec.block;
   const res: BlockOutputs = {};
-  const attnIn = rmsNorm(hidden, tensor(lw, 'input_layernorm.weight', H), S, H, spec.rmsNormEps);
+  const attnIn = norm(spec, lw, norms.attnIn, hidden, S);
   res.q_proj_in = attnIn;
   if (until === 'q_proj_in') return res;
-  const attn = attention(spec, lw, attnIn, S, until !== 'o_proj_in');
+  const attn = attention(spec, layer, lw, attnIn, S, until !== 'o_proj_in');
   res.o_proj_in = attn.oIn;
   if (until === 'o_proj_in') return res;
-  const h1 = attn.out!;
+  const h1 = norms.attnOut ? norm(spec, lw, norms.attnOut, attn.out!, S) : attn.out!;
   for (let i = 0; i < h1.length; i++) h1[i] += hidden[i];
-  const mlpIn = rmsNorm(h1, tensor(lw, 'post_attention_layernorm.weight', H), S, H, spec.rmsNormEps);
+  const mlpIn = norm(spec, lw, norms.mlpIn, h1, S);
   res.gate_proj_in = mlpIn;
   if (until === 'gate_proj_in') return res;
   const m = mlp(spec, lw, mlpIn, S, until !== 'down_proj_in');
   res.down_proj_in = m.act;
   if (until === 'down_proj_in') return res;
-  const out = m.out!;
+  const out = norms.mlpOut ? norm(spec, lw, norms.mlpOut, m.out!, S) : m.out!;
   for (let i = 0; i < out.length; i++) out[i] += h1[i];
   res.out = out;
   return res;

@@ -120,7 +120,7 @@ export class TypeScriptBlockRunner implements BlockRunner {
   readonly kind = 'typescript' as const;
   constructor(private readonly spec: ModelSpec) {}
   async run(
-    _layer: number,
+    layer: number,
     lw: LayerTensors,
     inputs: readonly Float32Array[],
     seqLen: number,
@@ -130,7 +130,7 @@ export class TypeScriptBlockRunner implements BlockRunner {
   ): Promise<void> {
     for (let s = 0; s < inputs.length; s++) {
       signal?.throwIfAborted();
-      await each(s, blockForward(this.spec, lw, inputs[s], seqLen, until));
+      await each(s, blockForward(this.spec, layer, lw, inputs[s], seqLen, until));
       // Let progress events and cancellation through on long passes.
       if (s % 8 === 7) await yieldToEventLoop();
     }
@@ -813,12 +813,13 @@ async function awqLayer(ctx: LayerContext): Promise<Float32Array[]> {
     return result.scales;
   };
 
-  // 1. input_layernorm → q, k, v (loss on the attention output).
+  const { norms, normOffset } = spec.block;
+  // 1. the norm feeding q, k, v (loss on the attention output).
   const s1 = await search(
-    'input_layernorm→q/k/v',
+    `${norms.attnIn}→q/k/v`,
     ['q_proj', 'k_proj', 'v_proj'],
     'q_proj_in',
-    (lw, n) => attention(spec, lw, sample('q_proj_in', n), L).out!,
+    (lw, n) => attention(spec, ctx.layer, lw, sample('q_proj_in', n), L).out!,
   );
   // 2. v_proj → o_proj, only when the shapes match (skipped under GQA).
   const vShape = [spec.numKvHeads * spec.headDim, Hd];
@@ -829,9 +830,9 @@ async function awqLayer(ctx: LayerContext): Promise<Float32Array[]> {
           linearF32(sample('o_proj_in', n), lw.get(weightName('o_proj'))!, L, oShape[1], Hd),
         )
       : null;
-  // 3. post_attention_layernorm → gate, up (loss on the MLP output).
+  // 3. the norm feeding gate, up (loss on the MLP output); Gemma's post-attention norm feeds nothing scaled.
   const s3 = await search(
-    'post_attention_layernorm→gate/up',
+    `${norms.mlpIn}→gate/up`,
     ['gate_proj', 'up_proj'],
     'gate_proj_in',
     (lw, n) => mlp(spec, lw, sample('gate_proj_in', n), L).out!,
@@ -845,7 +846,9 @@ async function awqLayer(ctx: LayerContext): Promise<Float32Array[]> {
   // Fold the scales (apply_scale): norms / previous linears ÷ s, the scaled linears' columns × s, inputs ÷ s.
   await ctx.timer.time('awq-fold', () => {
     const setW = (l: LinearId, m: Matrix) => ctx.lw.set(weightName(l), m.data);
-    ctx.lw.set('input_layernorm.weight', foldIntoNorm(ctx.lw.get('input_layernorm.weight')!, s1));
+    const fold = (norm: string, sc: Float32Array) =>
+      ctx.lw.set(`${norm}.weight`, foldIntoNorm(ctx.lw.get(`${norm}.weight`)!, sc, normOffset));
+    fold(norms.attnIn, s1);
     // A q/k/v bias is added after the scaled matmul and does not change.
     for (const l of ['q_proj', 'k_proj', 'v_proj'] as const) setW(l, scaleColumns(W(l), s1));
     divideColumns(X('q_proj_in'), s1);
@@ -856,7 +859,7 @@ async function awqLayer(ctx: LayerContext): Promise<Float32Array[]> {
       setW('o_proj', scaleColumns(W('o_proj'), s2));
       divideColumns(X('o_proj_in'), s2);
     }
-    ctx.lw.set('post_attention_layernorm.weight', foldIntoNorm(ctx.lw.get('post_attention_layernorm.weight')!, s3));
+    fold(norms.mlpIn, s3);
     for (const l of ['gate_proj', 'up_proj'] as const) setW(l, scaleColumns(W(l), s3));
     divideColumns(X('gate_proj_in'), s3);
     setW('up_proj', foldIntoPreviousLinear(W('up_proj'), s4).weight);

@@ -1,3 +1,4 @@
+import { familyById } from './architectures';
 import { externalDataFileNames } from '../onnx/external-data';
 import type { ShardCache, ProgressFn } from '../storage/shard-cache';
 import type { ModelManifest } from '../storage/manifest';
@@ -105,7 +106,7 @@ export async function openCachedModel(cache: ShardCache, key: string): Promise<C
 /** The weights of a cached model, read tensor by tensor from IndexedDB. */
 export async function openWeights(cache: ShardCache, model: CachedModel): Promise<WeightStore> {
   const files = await Promise.all(model.weightFiles.map(async (name) => ({ name, source: await cache.openFile(model.key, name) })));
-  return WeightStore.open(files, model.index ?? undefined);
+  return WeightStore.open(files, model.index ?? undefined, familyById(model.spec.modelType).tensorPrefixes);
 }
 
 function fileFetcher(cache: ShardCache, src: ModelSource, key: string, opts: DownloadOptions) {
@@ -174,6 +175,6 @@ async function validateWeights(cache: ShardCache, key: string, spec: ModelSpec, 
     }
     opened.push({ name, source });
   }
-  const store = await WeightStore.open(opened, index ?? undefined);
+  const store = await WeightStore.open(opened, index ?? undefined, familyById(spec.modelType).tensorPrefixes);
   await store.validateAgainst(spec);
 }

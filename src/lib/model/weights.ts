@@ -1,7 +1,7 @@
 import type { ByteSource } from './byte-source';
 import { ModelConfigError } from './config';
 import { SafetensorsFile, isFloatDtype, type TensorInfo } from './safetensors';
-import { BLOCK_LINEARS, type ModelSpec } from './spec';
+import { BLOCK_LINEARS, layerNormNames, type ModelSpec } from './spec';
 
 /** The shard files and index of a checkpoint don't fit together. */
 export class WeightStoreError extends Error {
@@ -56,18 +56,18 @@ export function expectedTensors(spec: ModelSpec): Map<string, number[]> {
     'mlp.up_proj': [inter, h],
     'mlp.down_proj': [h, inter],
   };
+  const norms = layerNormNames(spec);
   const out = new Map<string, number[]>();
   out.set('model.embed_tokens.weight', [spec.vocabSize, h]);
   for (let i = 0; i < spec.numLayers; i++) {
     const p = layerPrefix(i);
-    out.set(`${p}input_layernorm.weight`, [h]);
+    for (const n of norms) out.set(`${p}${n}`, n.startsWith('self_attn.') ? [spec.headDim] : [h]);
     for (const l of BLOCK_LINEARS) out.set(`${p}${l}.weight`, linear[l]);
     if (spec.qkvBias) {
       out.set(`${p}self_attn.q_proj.bias`, [q]);
       out.set(`${p}self_attn.k_proj.bias`, [kv]);
       out.set(`${p}self_attn.v_proj.bias`, [kv]);
     }
-    out.set(`${p}post_attention_layernorm.weight`, [h]);
   }
   out.set('model.norm.weight', [h]);
   if (!spec.tiedEmbeddings) out.set('lm_head.weight', [spec.vocabSize, h]);
@@ -79,9 +79,17 @@ export function expectedTensors(spec: ModelSpec): Map<string, number[]> {
  * name. Opening reads only the headers; tensors are read one at a time or one layer at a time.
  */
 export class WeightStore {
-  private constructor(private readonly where: Map<string, SafetensorsFile>) {}
+  private constructor(
+    private readonly where: Map<string, SafetensorsFile>,
+    /** Name → the name inside its file, where they differ (a multimodal wrapper's text model). */
+    private readonly aliases: ReadonlyMap<string, string> = new Map(),
+  ) {}
 
-  static async open(files: readonly WeightFile[], index?: SafetensorsIndex): Promise<WeightStore> {
+  private storedName(name: string): string {
+    return this.aliases.get(name) ?? name;
+  }
+
+  static async open(files: readonly WeightFile[], index?: SafetensorsIndex, textPrefixes: readonly string[] = []): Promise<WeightStore> {
     if (files.length === 0) throw new WeightStoreError('no safetensors files were given');
     const byName = new Map<string, ByteSource>();
     for (const f of files) {
@@ -141,7 +149,18 @@ export class WeightStore {
         }
       }
     }
-    return new WeightStore(where);
+    if (textPrefixes.length === 0) return new WeightStore(where);
+    const renamed = new Map<string, SafetensorsFile>();
+    const aliases = new Map<string, string>();
+    for (const [name, file] of where) {
+      const prefix = textPrefixes.find((p) => name.startsWith(p));
+      if (prefix) {
+        const short = `model.${name.slice(prefix.length)}`;
+        renamed.set(short, file);
+        aliases.set(short, name);
+      } else if (/^(model\.(layers\.|embed_tokens\.|norm\.)|lm_head\.)/.test(name)) renamed.set(name, file);
+    }
+    return new WeightStore(renamed, aliases);
   }
 
   names(): string[] {
@@ -160,15 +179,15 @@ export class WeightStore {
 
   info(name: string): WeightInfo {
     const f = this.file(name);
-    return { ...f.info(name), file: f.name };
+    return { ...f.info(this.storedName(name)), file: f.name };
   }
 
   raw(name: string): Promise<Uint8Array> {
-    return this.file(name).raw(name);
+    return this.file(name).raw(this.storedName(name));
   }
 
   float32(name: string): Promise<Float32Array> {
-    return this.file(name).float32(name);
+    return this.file(name).float32(this.storedName(name));
   }
 
   /** Every tensor of decoder layer `i`, keyed without the `model.layers.{i}.` prefix. */
@@ -193,7 +212,7 @@ export class WeightStore {
         problems.push(`missing tensor "${name}" (expected shape ${fmt(shape)})`);
         continue;
       }
-      const info = f.info(name);
+      const info = f.info(this.storedName(name));
       if (info.shape.length !== shape.length || info.shape.some((d, k) => d !== shape[k])) {
         problems.push(`tensor "${name}" in ${f.name} has shape ${fmt(info.shape)}, expected ${fmt(shape)}`);
       }
@@ -204,6 +223,8 @@ export class WeightStore {
     for (const name of this.where.keys()) {
       if (name.endsWith('.bias') && !expected.has(name)) {
         problems.push(`unexpected tensor "${name}": this ${spec.modelType} config has no such bias, so it would be ignored`);
+      } else if (name.endsWith('norm.weight') && !expected.has(name)) {
+        problems.push(`unexpected tensor "${name}": this ${spec.modelType} config has no such norm, so it would be ignored`);
       }
     }
     if (problems.length > 0) {

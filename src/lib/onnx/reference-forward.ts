@@ -2,8 +2,9 @@
  * A plain TypeScript forward pass of a Llama-family decoder (fp32 storage, double accumulation,
  * one sequence, no KV cache). Slow; a test oracle for the ONNX graphs on small models.
  */
+import { ropeInvFreq } from '../model/rope';
 import type { ModelSpec } from '../model/spec';
-import { checkSpec, ropeInvFreq, type BlockTap, type WeightSource } from './llama';
+import { checkSpec, type BlockTap, type WeightSource } from './decoder';
 
 export type ReferenceBlockOutputs = Record<BlockTap | 'out', Float32Array>;
 
@@ -75,6 +76,10 @@ export function referenceBlock(
   positions: readonly number[],
 ): ReferenceBlockOutputs {
   checkSpec(spec);
+  const { block } = spec;
+  if (block.normOffset !== 0 || block.qkNorm || block.norms.attnOut || block.activation !== 'silu' || spec.layerKinds.includes('sliding')) {
+    throw new Error(`the reference block covers Llama's block only, not ${spec.modelType}'s`);
+  }
   const get = getter(weights);
   const { hiddenSize: H, numHeads: NH, numKvHeads: KVH, headDim: D, intermediateSize: I, rmsNormEps: eps } = spec;
   const S = positions.length;
@@ -87,7 +92,7 @@ export function referenceBlock(
   const q = lin(attnIn, 'self_attn.q_proj', H, NH * D, spec.qkvBias);
   const k = lin(attnIn, 'self_attn.k_proj', H, KVH * D, spec.qkvBias);
   const v = lin(attnIn, 'self_attn.v_proj', H, KVH * D, spec.qkvBias);
-  const invFreq = ropeInvFreq(D, spec.ropeTheta);
+  const invFreq = ropeInvFreq(D, spec.rope);
   ropeRef(q, S, NH, D, positions, invFreq);
   ropeRef(k, S, KVH, D, positions, invFreq);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BLOCK_LINEARS } from '../../../src/lib/model/spec';
-import { buildCausalLm, buildDecoderBlock } from '../../../src/lib/onnx/llama';
+import { buildCausalLm, buildDecoderBlock } from '../../../src/lib/onnx/decoder';
 import { dequantizeMatMulNBits, packMatMulNBits, type NBits, type PackedLinear } from '../../../src/lib/onnx/matmul-nbits';
 import { createSession, float32, floats, int64, relMaxDiff, runLogits, type Ep } from './ort-helpers';
 import { randomIds, randomWeights, tinySpec } from './model-helpers';

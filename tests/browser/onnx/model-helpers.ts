@@ -1,5 +1,5 @@
 import type { ModelSpec } from '../../../src/lib/model/spec';
-import { BLOCK_LINEARS } from '../../../src/lib/model/spec';
+import { BLOCK_LINEARS, llamaBlock } from '../../../src/lib/model/spec';
 
 /** A minimal safetensors reader for F32 files (the real reader lives in src/lib/model). */
 export function parseSafetensorsF32(bytes: Uint8Array): Map<string, Float32Array> {
@@ -53,7 +53,11 @@ export function specFromConfig(c: HfLlamaConfig): ModelSpec {
     headDim: c.head_dim ?? c.hidden_size / c.num_attention_heads,
     intermediateSize: c.intermediate_size,
     vocabSize: c.vocab_size,
-    ropeTheta: c.rope_theta ?? 10000,
+    rope: { theta: c.rope_theta ?? 10000, scaling: null },
+    localRope: null,
+    layerKinds: Array.from({ length: c.num_hidden_layers }, () => 'full' as const),
+    slidingWindow: null,
+    block: llamaBlock(c.head_dim ?? c.hidden_size / c.num_attention_heads),
     rmsNormEps: c.rms_norm_eps,
     tiedEmbeddings: c.tie_word_embeddings ?? false,
     qkvBias: c.model_type === 'qwen2' || !!c.attention_bias,
@@ -76,8 +80,10 @@ export function rng(seed: number): () => number {
   };
 }
 
-export function tinySpec(overrides: Partial<ModelSpec>): ModelSpec {
-  return {
+/** A small Llama spec; `theta` sets plain RoPE's base, and layer kinds and block follow the final shape. */
+export function tinySpec(overrides: Partial<ModelSpec> & { theta?: number }): ModelSpec {
+  const { theta, ...rest } = overrides;
+  const base = {
     modelType: 'llama',
     architecture: 'LlamaForCausalLM',
     numLayers: 2,
@@ -87,7 +93,9 @@ export function tinySpec(overrides: Partial<ModelSpec>): ModelSpec {
     headDim: 16,
     intermediateSize: 96,
     vocabSize: 128,
-    ropeTheta: 10000,
+    rope: { theta: theta ?? 10000, scaling: null },
+    localRope: null,
+    slidingWindow: null,
     rmsNormEps: 1e-5,
     tiedEmbeddings: true,
     qkvBias: false,
@@ -95,7 +103,12 @@ export function tinySpec(overrides: Partial<ModelSpec>): ModelSpec {
     bosTokenId: 1,
     eosTokenIds: [2],
     torchDtype: 'float32',
-    ...overrides,
+    ...rest,
+  };
+  return {
+    layerKinds: Array.from({ length: base.numLayers }, () => 'full' as const),
+    block: llamaBlock(base.headDim),
+    ...base,
   };
 }
 

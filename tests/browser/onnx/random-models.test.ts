@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelSpec } from '../../../src/lib/model/spec';
-import { BLOCK_TAPS, buildCausalLm, buildDecoderBlock } from '../../../src/lib/onnx/llama';
+import { BLOCK_TAPS, buildCausalLm, buildDecoderBlock } from '../../../src/lib/onnx/decoder';
 import { referenceBlock, referenceForward } from '../../../src/lib/onnx/reference-forward';
 import { createSession, float32, floats, fullSequenceFeeds, int64, relMaxDiff, runLogits, type Ep, type ort } from './ort-helpers';
 import { randomIds, randomWeights, tinySpec } from './model-helpers';
@@ -15,7 +15,7 @@ const QWEN2_LIKE = tinySpec({
   headDim: 16,
   intermediateSize: 96,
   vocabSize: 160,
-  ropeTheta: 1_000_000,
+  theta: 1_000_000,
   rmsNormEps: 1e-6,
   tiedEmbeddings: false,
   qkvBias: true,
@@ -29,7 +29,7 @@ const SMOLLM2_LIKE = tinySpec({
   headDim: 64,
   intermediateSize: 256,
   vocabSize: 192,
-  ropeTheta: 100_000,
+  theta: 100_000,
   maxPositions: 8192,
   tiedEmbeddings: true,
 });

@@ -36,15 +36,15 @@ describe('TypeScript block forward', () => {
     const prefix = 'model.layers.1.';
     const lw = new Map([...weights].filter(([n]) => n.startsWith(prefix)).map(([n, v]) => [n.slice(prefix.length), v]));
     const ref = referenceBlock(spec, 1, weights, hidden, [...Array(S).keys()]);
-    const got = blockForward(spec, lw, hidden, S);
+    const got = blockForward(spec, 1, lw, hidden, S);
     expect(maxRel(got.out!, ref.out)).toBeLessThan(1e-5);
     for (const t of TAPS) expect(maxRel(got[t]!, ref[t]), t).toBeLessThan(1e-5);
-    const early = blockForward(spec, lw, hidden, S, 'o_proj_in');
+    const early = blockForward(spec, 1, lw, hidden, S, 'o_proj_in');
     expect(early.out).toBeUndefined();
     expect(early.gate_proj_in).toBeUndefined();
     expect(maxRel(early.o_proj_in!, ref.o_proj_in)).toBeLessThan(1e-5);
     // The sub-blocks AWQ scores candidates on.
-    const a = attention(spec, lw, ref.q_proj_in, S).out!;
+    const a = attention(spec, 1, lw, ref.q_proj_in, S).out!;
     const m = mlp(spec, lw, ref.gate_proj_in, S).out!;
     const h1 = hidden.map((v, i) => v + a[i]);
     expect(

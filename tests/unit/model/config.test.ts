@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ModelConfigError, UnsupportedModelError, parseModelSpec, parseModelSpecText } from '../../../src/lib/model/config';
+import { llamaBlock } from '../../../src/lib/model/spec';
 import { storiesConfig } from './helpers';
 
 // Values as published on the Hugging Face hub (config.json of each checkpoint).
@@ -112,6 +113,17 @@ const MINIMAL_LLAMA = {
 };
 
 /** The error `fn` throws, for checks on its class and message together. */
+/** The spec fields of a plain Llama block with unscaled RoPE. */
+function plainLlama(theta: number, layers: number, headDim: number) {
+  return {
+    rope: { theta, scaling: null },
+    localRope: null,
+    layerKinds: Array.from({ length: layers }, () => 'full'),
+    slidingWindow: null,
+    block: llamaBlock(headDim),
+  };
+}
+
 function thrown(fn: () => unknown): Error {
   try {
     fn();
@@ -133,7 +145,7 @@ describe('parseModelSpec on real checkpoints', () => {
       headDim: 8,
       intermediateSize: 172,
       vocabSize: 512,
-      ropeTheta: 10000,
+      ...plainLlama(10000, 5, 8),
       rmsNormEps: 1e-5,
       tiedEmbeddings: true,
       qkvBias: false,
@@ -155,7 +167,7 @@ describe('parseModelSpec on real checkpoints', () => {
       headDim: 64,
       intermediateSize: 1536,
       vocabSize: 49152,
-      ropeTheta: 100000,
+      ...plainLlama(100000, 30, 64),
       rmsNormEps: 1e-5,
       tiedEmbeddings: true,
       qkvBias: false,
@@ -173,7 +185,7 @@ describe('parseModelSpec on real checkpoints', () => {
     expect(s.qkvBias).toBe(true);
     expect(s.headDim).toBe(64);
     expect(s.numKvHeads).toBe(2);
-    expect(s.ropeTheta).toBe(1e6);
+    expect(s.rope).toEqual({ theta: 1e6, scaling: null });
     expect(s.rmsNormEps).toBe(1e-6);
     expect(s.tiedEmbeddings).toBe(true);
     expect(s.eosTokenIds).toEqual([151645]);
@@ -209,7 +221,7 @@ describe('parseModelSpec defaults', () => {
       headDim: 16,
       intermediateSize: 128,
       vocabSize: 100,
-      ropeTheta: 10000,
+      ...plainLlama(10000, 2, 16),
       rmsNormEps: 1e-6,
       tiedEmbeddings: false,
       qkvBias: false,
@@ -238,9 +250,9 @@ describe('parseModelSpec defaults', () => {
   });
 
   it('accepts plain RoPE spelled as rope_scaling {rope_type: "default"} or transformers v5 rope_parameters', () => {
-    expect(parseModelSpec({ ...MINIMAL_LLAMA, rope_scaling: { rope_type: 'default' } }).ropeTheta).toBe(10000);
+    expect(parseModelSpec({ ...MINIMAL_LLAMA, rope_scaling: { rope_type: 'default' } }).rope).toEqual({ theta: 10000, scaling: null });
     const v5 = { ...MINIMAL_LLAMA, rope_parameters: { rope_type: 'default', rope_theta: 500000 } };
-    expect(parseModelSpec(v5).ropeTheta).toBe(500000);
+    expect(parseModelSpec(v5).rope).toEqual({ theta: 500000, scaling: null });
   });
 });
 
@@ -252,7 +264,7 @@ describe('parseModelSpec refusals', () => {
     expect(e.name).toBe('UnsupportedModelError');
     expect(e.message).toBe(
       'config.json: Unsupported model_type "gpt2" (architectures: GPT2LMHeadModel). ' +
-        'Compressed Trust Lab supports llama, mistral, qwen2 (Llama-family decoders).',
+        'Compressed Trust Lab supports llama, mistral, qwen2, qwen3, gemma3_text, gemma3.',
     );
   });
 
@@ -316,13 +328,18 @@ describe('parseModelSpec refusals', () => {
   });
 
   it.each([
-    [{ rope_type: 'llama3', factor: 32 }, 'llama3'],
-    [{ type: 'linear', factor: 2 }, 'linear'],
     [{ rope_type: 'yarn', factor: 4 }, 'yarn'],
-  ])('refuses rope_scaling %j by name', (scaling, type) => {
+    [{ type: 'dynamic', factor: 2 }, 'dynamic'],
+    [{ rope_type: 'longrope', factor: 4 }, 'longrope'],
+  ])('refuses rope_scaling %j by name, listing the supported types', (scaling, type) => {
     const e = thrown(() => parseModelSpec({ ...MINIMAL_LLAMA, rope_scaling: scaling }));
     expect(e).toBeInstanceOf(UnsupportedModelError);
     expect(e.message).toContain(`"rope_scaling" asks for RoPE scaling type "${type}"`);
+    expect(e.message).toContain('supported: default, linear, llama3');
+  });
+
+  it('refuses llama3 scaling without its factors', () => {
+    expect(() => parseModelSpec({ ...MINIMAL_LLAMA, rope_scaling: { rope_type: 'llama3', factor: 32 } })).toThrow(/low_freq_factor/);
   });
 
   it('refuses scaled RoPE in transformers v5 rope_parameters', () => {
@@ -352,5 +369,187 @@ describe('parseModelSpecText', () => {
     const e = thrown(() => parseModelSpecText('{"model_type": "llama",', 'config.json'));
     expect(e).toBeInstanceOf(ModelConfigError);
     expect(e.message).toMatch(/^malformed JSON in config.json: /);
+  });
+});
+
+const LLAMA32_1B_INSTRUCT = {
+  architectures: ['LlamaForCausalLM'],
+  bos_token_id: 128000,
+  eos_token_id: [128001, 128008, 128009],
+  head_dim: 64,
+  hidden_act: 'silu',
+  hidden_size: 2048,
+  intermediate_size: 8192,
+  max_position_embeddings: 131072,
+  model_type: 'llama',
+  num_attention_heads: 32,
+  num_hidden_layers: 16,
+  num_key_value_heads: 8,
+  rms_norm_eps: 1e-5,
+  rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+  rope_theta: 500000.0,
+  tie_word_embeddings: true,
+  torch_dtype: 'bfloat16',
+  vocab_size: 128256,
+};
+
+const LLAMA3_SCALING = { type: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 };
+
+describe('RoPE scaling', () => {
+  it('reads Llama 3.2 rope_scaling (transformers 4.x layout)', () => {
+    const s = parseModelSpec(LLAMA32_1B_INSTRUCT);
+    expect(s.rope).toEqual({ theta: 500000, scaling: LLAMA3_SCALING });
+    expect(s.eosTokenIds).toEqual([128001, 128008, 128009]);
+  });
+
+  it('reads the same from transformers 5 rope_parameters', () => {
+    const { rope_scaling, rope_theta, ...rest } = LLAMA32_1B_INSTRUCT;
+    const v5 = { ...rest, rope_parameters: { ...rope_scaling, rope_theta } };
+    expect(parseModelSpec(v5).rope).toEqual(parseModelSpec(LLAMA32_1B_INSTRUCT).rope);
+  });
+
+  it('reads linear scaling spelled with the old "type" key', () => {
+    expect(parseModelSpec({ ...MINIMAL_LLAMA, rope_scaling: { type: 'linear', factor: 2 } }).rope.scaling).toEqual({
+      type: 'linear',
+      factor: 2,
+    });
+  });
+});
+
+const QWEN3_06B = {
+  architectures: ['Qwen3ForCausalLM'],
+  attention_bias: false,
+  bos_token_id: 151643,
+  eos_token_id: 151645,
+  head_dim: 128,
+  hidden_act: 'silu',
+  hidden_size: 1024,
+  intermediate_size: 3072,
+  max_position_embeddings: 40960,
+  max_window_layers: 28,
+  model_type: 'qwen3',
+  num_attention_heads: 16,
+  num_hidden_layers: 28,
+  num_key_value_heads: 8,
+  rms_norm_eps: 1e-6,
+  rope_scaling: null,
+  rope_theta: 1000000,
+  sliding_window: null,
+  tie_word_embeddings: true,
+  torch_dtype: 'bfloat16',
+  use_sliding_window: false,
+  vocab_size: 151936,
+};
+
+describe('Qwen3', () => {
+  it('reads q/k norms, an explicit head_dim wider than hidden/heads, no bias, no sliding layers', () => {
+    const s = parseModelSpec(QWEN3_06B);
+    expect(s).toMatchObject({ modelType: 'qwen3', architecture: 'Qwen3ForCausalLM', headDim: 128, qkvBias: false, slidingWindow: null });
+    expect(s.block).toEqual({ ...llamaBlock(128), qkNorm: true });
+    expect(s.layerKinds.every((k) => k === 'full')).toBe(true);
+  });
+
+  it('slides the layers from max_window_layers on when use_sliding_window is set', () => {
+    const s = parseModelSpec({ ...QWEN3_06B, num_hidden_layers: 4, use_sliding_window: true, sliding_window: 64, max_window_layers: 2 });
+    expect(s.layerKinds).toEqual(['full', 'full', 'sliding', 'sliding']);
+    expect(s.slidingWindow).toBe(64);
+  });
+});
+
+const GEMMA3_270M = {
+  architectures: ['Gemma3ForCausalLM'],
+  attention_bias: false,
+  attn_logit_softcapping: null,
+  bos_token_id: 2,
+  eos_token_id: 1,
+  final_logit_softcapping: null,
+  head_dim: 256,
+  hidden_activation: 'gelu_pytorch_tanh',
+  hidden_size: 640,
+  intermediate_size: 2048,
+  layer_types: [
+    ...['sliding_attention', 'sliding_attention', 'sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention'],
+    ...['sliding_attention', 'sliding_attention', 'sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention'],
+    ...['sliding_attention', 'sliding_attention', 'sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention'],
+  ],
+  max_position_embeddings: 32768,
+  model_type: 'gemma3_text',
+  num_attention_heads: 4,
+  num_hidden_layers: 18,
+  num_key_value_heads: 1,
+  query_pre_attn_scalar: 256,
+  rms_norm_eps: 1e-6,
+  rope_local_base_freq: 10000.0,
+  rope_scaling: null,
+  rope_theta: 1000000.0,
+  sliding_window: 512,
+  torch_dtype: 'bfloat16',
+  vocab_size: 262144,
+};
+
+describe('Gemma 3', () => {
+  it('reads the sandwich norms, (1 + w) norms, GELU-tanh, √hidden embeddings and the attention scalar', () => {
+    const s = parseModelSpec(GEMMA3_270M);
+    expect(s.modelType).toBe('gemma3');
+    expect(s.tiedEmbeddings).toBe(true); // Gemma's class default
+    expect(s.block).toEqual({
+      norms: {
+        attnIn: 'input_layernorm',
+        attnOut: 'post_attention_layernorm',
+        mlpIn: 'pre_feedforward_layernorm',
+        mlpOut: 'post_feedforward_layernorm',
+      },
+      normOffset: 1,
+      qkNorm: true,
+      activation: 'gelu_tanh',
+      embedScale: Math.sqrt(640),
+      attnScale: 1 / 16,
+      attnSoftcap: null,
+      finalSoftcap: null,
+    });
+  });
+
+  it('reads layer_types, the window, and a separate RoPE base for local layers', () => {
+    const s = parseModelSpec(GEMMA3_270M);
+    expect(s.layerKinds.filter((k) => k === 'full').length).toBe(3);
+    expect(s.layerKinds[5]).toBe('full');
+    expect(s.slidingWindow).toBe(512);
+    expect(s.rope).toEqual({ theta: 1e6, scaling: null });
+    expect(s.localRope).toEqual({ theta: 10000, scaling: null });
+  });
+
+  it('derives the layer kinds from the older sliding_window_pattern', () => {
+    const { layer_types: _, ...old } = GEMMA3_270M;
+    const s = parseModelSpec({ ...old, num_hidden_layers: 7, sliding_window_pattern: 3 });
+    expect(s.layerKinds).toEqual(['sliding', 'sliding', 'full', 'sliding', 'sliding', 'full', 'sliding']);
+  });
+
+  it('reads transformers 5 rope_parameters keyed by layer type', () => {
+    const { rope_theta: _t, rope_local_base_freq: _l, rope_scaling: _s, ...rest } = GEMMA3_270M;
+    const s = parseModelSpec({
+      ...rest,
+      rope_parameters: {
+        full_attention: { rope_type: 'linear', factor: 8, rope_theta: 1e6 },
+        sliding_attention: { rope_type: 'default', rope_theta: 10000 },
+      },
+    });
+    expect(s.rope).toEqual({ theta: 1e6, scaling: { type: 'linear', factor: 8 } });
+    expect(s.localRope).toEqual({ theta: 10000, scaling: null });
+  });
+
+  it('reads the text part of a multimodal gemma3 config', () => {
+    const { architectures: _a, model_type: _m, bos_token_id: _b, eos_token_id: _e, ...text } = GEMMA3_270M;
+    const s = parseModelSpec({
+      architectures: ['Gemma3ForConditionalGeneration'],
+      model_type: 'gemma3',
+      text_config: { ...text, model_type: 'gemma3_text' },
+      vision_config: { model_type: 'siglip_vision_model' },
+      eos_token_id: [1, 106],
+    });
+    expect(s).toMatchObject({ modelType: 'gemma3', hiddenSize: 640, numLayers: 18, eosTokenIds: [1, 106], tiedEmbeddings: true });
+  });
+
+  it('refuses a non-tanh activation', () => {
+    expect(() => parseModelSpec({ ...GEMMA3_270M, hidden_activation: 'gelu' })).toThrow(/"hidden_activation" is "gelu"/);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bytesSource } from '../../../src/lib/model/byte-source';
 import { ModelConfigError, parseModelSpec } from '../../../src/lib/model/config';
 import { SafetensorsError, writeSafetensors, type TensorToWrite } from '../../../src/lib/model/safetensors';
-import type { ModelSpec } from '../../../src/lib/model/spec';
+import { llamaBlock, type ModelSpec } from '../../../src/lib/model/spec';
 import { WeightMismatchError, WeightStore, WeightStoreError, expectedTensors } from '../../../src/lib/model/weights';
 import { f16Value, f32Bytes, rng, storiesBytes, storiesConfig, u16Bytes } from './helpers';
 
@@ -87,7 +87,11 @@ const TINY: ModelSpec = {
   headDim: 4,
   intermediateSize: 12,
   vocabSize: 16,
-  ropeTheta: 1e6,
+  rope: { theta: 1e6, scaling: null },
+  localRope: null,
+  layerKinds: ['full', 'full'],
+  slidingWindow: null,
+  block: llamaBlock(4),
   rmsNormEps: 1e-6,
   tiedEmbeddings: false,
   qkvBias: true,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import onnxProto from 'onnx-proto';
-import type { ModelSpec } from '../../../src/lib/model/spec';
+import { llamaBlock, type ModelSpec } from '../../../src/lib/model/spec';
 import { GraphBuilder } from '../../../src/lib/onnx/graph-builder';
-import { BLOCK_TAPS, buildCausalLm, buildDecoderBlock } from '../../../src/lib/onnx/llama';
+import { BLOCK_TAPS, buildCausalLm, buildDecoderBlock } from '../../../src/lib/onnx/decoder';
 import { packMatMulNBits, type PackedLinear } from '../../../src/lib/onnx/matmul-nbits';
 
 const { onnx } = onnxProto;
@@ -17,7 +17,11 @@ const SPEC: ModelSpec = {
   headDim: 8,
   intermediateSize: 48,
   vocabSize: 40,
-  ropeTheta: 10000,
+  rope: { theta: 10000, scaling: null },
+  localRope: null,
+  layerKinds: ['full', 'full'],
+  slidingWindow: null,
+  block: llamaBlock(8),
   rmsNormEps: 1e-6,
   tiedEmbeddings: false,
   qkvBias: true,

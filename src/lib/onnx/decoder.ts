@@ -1,4 +1,5 @@
-import type { ModelSpec } from '../model/spec';
+import { ropeInvFreq } from '../model/rope';
+import { layerRope, type ModelSpec, type RopeSpec } from '../model/spec';
 import { GraphBuilder, type BuiltGraph } from './graph-builder';
 import type { ExternalDataOptions } from './external-data';
 import { blocksPerRow, zeroPointRowBytes, type PackedLinear } from './matmul-nbits';
@@ -8,7 +9,7 @@ export type WeightSource = ((name: string) => Float32Array) | ReadonlyMap<string
 /** Linear weight name (e.g. `model.layers.0.mlp.down_proj.weight`) → MatMulNBits packing, or undefined. */
 export type PackedSource = ((name: string) => PackedLinear | undefined) | ReadonlyMap<string, PackedLinear>;
 
-export interface LlamaGraphOptions {
+export interface DecoderGraphOptions {
   /**
    * `matmul` (default): fp32 MatMul against the transposed weight. `matmulnbits`: com.microsoft
    * MatMulNBits for every linear that `packed` has an entry for (keyed by the weight's name);
@@ -49,14 +50,6 @@ export function presentKeyName(layer: number, kind: 'key' | 'value'): string {
   return `present.${layer}.${kind}`;
 }
 
-/** RoPE inverse frequencies as Hugging Face computes them in float32: 1 / theta^(2j/d). */
-export function ropeInvFreq(headDim: number, theta: number): Float32Array {
-  const half = headDim / 2;
-  const out = new Float32Array(half);
-  for (let j = 0; j < half; j++) out[j] = Math.fround(1 / Math.fround(Math.pow(theta, Math.fround((2 * j) / headDim))));
-  return out;
-}
-
 export function checkSpec(spec: ModelSpec): void {
   const { numHeads, numKvHeads, headDim } = spec;
   if (!(numKvHeads > 0 && numHeads % numKvHeads === 0))
@@ -69,7 +62,7 @@ function toGetter<T>(src: ((name: string) => T) | ReadonlyMap<string, T>): (name
 }
 
 /** Everything the layer-building code shares between the full model and the single block. */
-class LlamaContext {
+class DecoderContext {
   private readonly getWeight: (name: string) => Float32Array | undefined;
   private readonly getPacked: (name: string) => PackedLinear | undefined;
 
@@ -77,7 +70,7 @@ class LlamaContext {
     readonly b: GraphBuilder,
     readonly spec: ModelSpec,
     weights: WeightSource,
-    readonly options: LlamaGraphOptions,
+    readonly options: DecoderGraphOptions,
   ) {
     checkSpec(spec);
     this.getWeight = toGetter(weights);
@@ -150,12 +143,40 @@ class LlamaContext {
     return b.op('MatMulNBits', inputs, { K, N, bits: p.bits, block_size: p.blockSize }, undefined, 'com.microsoft');
   }
 
-  /** x / sqrt(mean(x²) + eps) * w over the last axis. */
-  rmsNorm(x: string, weightName: string): string {
+  /**
+   * x / sqrt(mean(x²) + eps) · (offset + w) over the last axis (`size` wide); Gemma's offset of 1
+   * is added to the initializer once, in fp32 as Hugging Face does.
+   */
+  rmsNorm(x: string, weightName: string, size = this.spec.hiddenSize): string {
     const { b, spec } = this;
     const meanSq = b.op('ReduceMean', [b.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
     const rms = b.op('Sqrt', [b.op('Add', [meanSq, b.f32(spec.rmsNormEps)])]);
-    return b.op('Mul', [b.op('Div', [x, rms]), this.plainWeight(weightName, [spec.hiddenSize])]);
+    const offset = spec.block.normOffset;
+    const w =
+      offset === 0
+        ? this.plainWeight(weightName, [size])
+        : b.weight(`${weightName}.plus${offset}`, 'float32', [size], (dst) => {
+            const src = this.tensor(weightName, size);
+            const out = new Float32Array(dst.buffer, dst.byteOffset, size);
+            for (let i = 0; i < size; i++) out[i] = src[i] + offset;
+          });
+    return b.op('Mul', [b.op('Div', [x, rms]), w]);
+  }
+
+  /** x·sigmoid(x), or GELU's tanh form as x·sigmoid(2z) (= ½x(1 + tanh z)), which avoids a Tanh kernel. */
+  activation(x: string): string {
+    const { b } = this;
+    if (this.spec.block.activation === 'silu') return b.op('Mul', [x, b.op('Sigmoid', [x])]);
+    const x3 = b.op('Mul', [b.op('Mul', [x, x]), x]);
+    const z2 = b.op('Mul', [b.op('Add', [x, b.op('Mul', [x3, b.f32(0.044715)])]), b.f32(2 * Math.sqrt(2 / Math.PI))]);
+    return b.op('Mul', [x, b.op('Sigmoid', [z2])]);
+  }
+
+  /** cap·tanh(x/cap), written as cap·(2·sigmoid(2x/cap) − 1). */
+  softcap(x: string, cap: number): string {
+    const { b } = this;
+    const s = b.op('Sigmoid', [b.op('Mul', [x, b.f32(2 / cap)])]);
+    return b.op('Mul', [b.op('Sub', [b.op('Mul', [s, b.f32(2)]), b.f32(1)]), b.f32(cap)]);
   }
 
   /**
@@ -167,11 +188,11 @@ class LlamaContext {
    * in double precision: cos(p·f) = cos(hi·L·f)·cos(lo·f) − sin(hi·L·f)·sin(lo·f), and likewise
    * for sin, accurate to a few fp32 ulps at any position below max_position_embeddings.
    */
-  rope(positionIds: string): { cos: string; sin: string } {
+  rope(positionIds: string, ropeSpec: RopeSpec, scope = 'rope'): { cos: string; sin: string } {
     const { b, spec } = this;
-    return b.scoped('rope', () => {
+    return b.scoped(scope, () => {
       const half = spec.headDim / 2;
-      const invFreq = ropeInvFreq(spec.headDim, spec.ropeTheta);
+      const invFreq = ropeInvFreq(spec.headDim, ropeSpec);
       const L = ROPE_TABLE_SPLIT;
       const hiRows = Math.max(1, Math.ceil(spec.maxPositions / L));
       const table = (rows: number, step: number, fn: (a: number) => number): string => {
@@ -207,16 +228,23 @@ class LlamaContext {
   /**
    * Additive attention bias [batch|1, 1, 1, q_len, kv_len]: 0 where query i (at absolute
    * position kv_len − q_len + i) may see key j, MASKED where j is in its future or, when
-   * `attentionMask` [batch, kv_len] is given, where the key is padding.
+   * `attentionMask` [batch, kv_len] is given, where the key is padding; with `window`, also
+   * where the key lies `window` or more positions back.
    */
-  maskBias(qLen: string, kvLen: string, attentionMask?: string): string {
+  maskBias(qLen: string, kvLen: string, attentionMask?: string, window?: number): string {
     const { b } = this;
-    return b.scoped('mask', () => {
+    return b.scoped(window ? 'sliding_mask' : 'mask', () => {
       const zero = b.i64(0);
       const one = b.i64(1);
       const rows = b.op('Range', [b.op('Sub', [kvLen, qLen]), kvLen, one]);
       const cols = b.op('Range', [zero, kvLen, one]);
-      let blocked = b.op('Greater', [b.op('Unsqueeze', [cols, b.i64([0])]), b.op('Unsqueeze', [rows, b.i64([1])])]); // [q, kv]
+      const colsRow = b.op('Unsqueeze', [cols, b.i64([0])]);
+      const rowsCol = b.op('Unsqueeze', [rows, b.i64([1])]);
+      let blocked = b.op('Greater', [colsRow, rowsCol]); // [q, kv]
+      if (window) {
+        const tooOld = b.op('Greater', [b.op('Sub', [rowsCol, colsRow]), b.i64(window - 1)]);
+        blocked = b.op('Or', [blocked, tooOld]);
+      }
       if (attentionMask) {
         const padding = b.op('Unsqueeze', [b.op('Equal', [attentionMask, zero]), b.i64([1])]); // [batch, 1, kv]
         blocked = b.op('Or', [blocked, padding]); // [batch, q, kv]
@@ -226,26 +254,49 @@ class LlamaContext {
     });
   }
 
+  /**
+   * The RoPE tables and mask bias of each layer, built once per distinct RoPE / window;
+   * `mask(window)` makes a causal bias, limited to the last `window` positions when given.
+   */
+  layerInputs(positionIds: string, mask: (window?: number) => string): (layer: number) => LayerInputs {
+    const ropes = new Map<RopeSpec, { cos: string; sin: string }>();
+    const masks = new Map<number, string>();
+    return (layer) => {
+      const r = layerRope(this.spec, layer);
+      if (!ropes.has(r)) ropes.set(r, this.rope(positionIds, r, ropes.size === 0 ? 'rope' : `rope_${ropes.size}`));
+      const window = this.spec.layerKinds[layer] === 'sliding' && this.spec.slidingWindow !== null ? this.spec.slidingWindow : 0;
+      if (!masks.has(window)) masks.set(window, mask(window || undefined));
+      return { rope: ropes.get(r)!, mask: masks.get(window)! };
+    };
+  }
+
+  /** Per-head RMSNorm over head_dim (Qwen3, Gemma 3), x [batch, heads, seq, D]. */
+  private headNorm(x: string, name: string): string {
+    return this.spec.block.qkNorm ? this.rmsNorm(x, name, this.spec.headDim) : x;
+  }
+
   /** One decoder layer. Returns the residual stream after it, the present K/V and the linear inputs. */
   layer(
     i: number,
     x: string,
-    rope: { cos: string; sin: string },
-    maskBias: string,
+    inputs: LayerInputs,
     cache?: { pastKey: string; pastValue: string; presentKey: string; presentValue: string },
   ): { out: string; taps: Record<BlockTap, string>; key: string; value: string } {
     const { b, spec } = this;
     const { hiddenSize: H, numHeads: NH, numKvHeads: KVH, headDim: D, intermediateSize: I } = spec;
+    const { norms, attnScale, attnSoftcap } = spec.block;
     const rep = NH / KVH;
     const p = `model.layers.${i}`;
+    const { rope } = inputs;
     return b.scoped(`layers.${i}`, () => {
-      const attnIn = this.rmsNorm(x, `${p}.input_layernorm.weight`);
+      const attnIn = this.rmsNorm(x, `${p}.${norms.attnIn}.weight`);
       const attnOut = b.scoped('attn', () => {
         const heads = (y: string, n: number): string =>
           b.op('Transpose', [b.op('Reshape', [y, b.i64([0, 0, n, D])])], { perm: [0, 2, 1, 3] });
-        const q = this.applyRope(heads(this.linear(attnIn, `${p}.self_attn.q_proj`, NH * D, H, spec.qkvBias), NH), rope);
-        let k = this.applyRope(heads(this.linear(attnIn, `${p}.self_attn.k_proj`, KVH * D, H, spec.qkvBias), KVH), rope);
-        let v = heads(this.linear(attnIn, `${p}.self_attn.v_proj`, KVH * D, H, spec.qkvBias), KVH);
+        const proj = (name: string, n: number): string => heads(this.linear(attnIn, `${p}.self_attn.${name}`, n * D, H, spec.qkvBias), n);
+        const q = this.applyRope(this.headNorm(proj('q_proj', NH), `${p}.self_attn.q_norm.weight`), rope);
+        let k = this.applyRope(this.headNorm(proj('k_proj', KVH), `${p}.self_attn.k_norm.weight`), rope);
+        let v = proj('v_proj', KVH);
         if (cache) {
           k = b.op('Concat', [cache.pastKey, k], { axis: 2 }, cache.presentKey);
           v = b.op('Concat', [cache.pastValue, v], { axis: 2 }, cache.presentValue);
@@ -254,19 +305,25 @@ class LlamaContext {
         // K/V [batch, kv_heads, 1, kv, D], broadcast by MatMul. Query head h uses KV head h / rep.
         const qg = b.op('Reshape', [q, b.i64([0, KVH, rep, -1, D])]);
         const kT = b.op('Unsqueeze', [b.op('Transpose', [k], { perm: [0, 1, 3, 2] }), b.i64([2])]);
-        const scores = b.op('Add', [b.op('Mul', [b.op('MatMul', [qg, kT]), b.f32(1 / Math.sqrt(D))]), maskBias]);
+        let raw = b.op('Mul', [b.op('MatMul', [qg, kT]), b.f32(attnScale)]);
+        if (attnSoftcap !== null) raw = this.softcap(raw, attnSoftcap);
+        const scores = b.op('Add', [raw, inputs.mask]);
         const probs = b.op('Softmax', [scores], { axis: -1 });
         const ctx = b.op('MatMul', [probs, b.op('Unsqueeze', [v, b.i64([2])])]); // [batch, kv_heads, rep, q, D]
         const merged = b.op('Transpose', [b.op('Reshape', [ctx, b.i64([0, NH, -1, D])])], { perm: [0, 2, 1, 3] });
         return { k, v, oIn: b.op('Reshape', [merged, b.i64([0, 0, NH * D])]) };
       });
-      const h = b.op('Add', [x, this.linear(attnOut.oIn, `${p}.self_attn.o_proj`, H, NH * D)]);
-      const mlpIn = this.rmsNorm(h, `${p}.post_attention_layernorm.weight`);
+      let attnResult = this.linear(attnOut.oIn, `${p}.self_attn.o_proj`, H, NH * D);
+      if (norms.attnOut) attnResult = this.rmsNorm(attnResult, `${p}.${norms.attnOut}.weight`);
+      const h = b.op('Add', [x, attnResult]);
+      const mlpIn = this.rmsNorm(h, `${p}.${norms.mlpIn}.weight`);
       const mlp = b.scoped('mlp', () => {
         const gate = this.linear(mlpIn, `${p}.mlp.gate_proj`, I, H);
         const up = this.linear(mlpIn, `${p}.mlp.up_proj`, I, H);
-        const act = b.op('Mul', [b.op('Mul', [gate, b.op('Sigmoid', [gate])]), up]);
-        return { act, out: this.linear(act, `${p}.mlp.down_proj`, H, I) };
+        const act = b.op('Mul', [this.activation(gate), up]);
+        let out = this.linear(act, `${p}.mlp.down_proj`, H, I);
+        if (norms.mlpOut) out = this.rmsNorm(out, `${p}.${norms.mlpOut}.weight`);
+        return { act, out };
       });
       const out = b.op('Add', [h, mlp.out]);
       return {
@@ -278,19 +335,32 @@ class LlamaContext {
     });
   }
 
+  /** The token embeddings of `inputIds`, scaled where the family scales them. */
+  embed(inputIds: string): string {
+    const { b } = this;
+    const x = b.op('Gather', [this.embedding(), inputIds], { axis: 0 });
+    const scale = this.spec.block.embedScale;
+    return scale === 1 ? x : b.op('Mul', [x, b.f32(scale)]);
+  }
+
   /** logits = norm(x) @ lm_head.T; a tied head reuses the embedding through Gemm(transB) instead of a transposed copy. */
   lmHead(x: string, inputIds: string): string {
     const { b, spec } = this;
     const { hiddenSize: H, vocabSize: V } = spec;
+    const cap = spec.block.finalSoftcap;
     const normed = this.rmsNorm(x, 'model.norm.weight');
     return b.scoped('lm_head', () => {
+      const name = cap === null ? 'logits' : undefined;
+      let logits: string;
       if (!spec.tiedEmbeddings || this.getPacked('lm_head.weight')) {
-        return b.op('Identity', [this.linear(normed, 'lm_head', V, H)], {}, 'logits');
+        logits = b.op('Identity', [this.linear(normed, 'lm_head', V, H)], {}, name);
+      } else {
+        const flat = b.op('Reshape', [normed, b.i64([-1, H])]);
+        const logits2d = b.op('Gemm', [flat, this.embedding()], { transB: 1 });
+        const shape = b.op('Concat', [b.op('Shape', [inputIds]), b.i64([V])], { axis: 0 });
+        logits = b.op('Reshape', [logits2d, shape], {}, name);
       }
-      const flat = b.op('Reshape', [normed, b.i64([-1, H])]);
-      const logits2d = b.op('Gemm', [flat, this.embedding()], { transB: 1 });
-      const shape = b.op('Concat', [b.op('Shape', [inputIds]), b.i64([V])], { axis: 0 });
-      return b.op('Reshape', [logits2d, shape], {}, 'logits');
+      return cap === null ? logits : b.op('Identity', [this.softcap(logits, cap)], {}, 'logits');
     });
   }
 
@@ -301,7 +371,12 @@ class LlamaContext {
   }
 }
 
-function builderOptions(options: LlamaGraphOptions) {
+interface LayerInputs {
+  rope: { cos: string; sin: string };
+  mask: string;
+}
+
+function builderOptions(options: DecoderGraphOptions) {
   return { opsets: OPSETS, externalData: options.externalData ?? {} };
 }
 
@@ -313,9 +388,9 @@ function builderOptions(options: LlamaGraphOptions) {
  * (transformers.js builds the empty first cache from these input shapes: the batch dimension must
  * be called `batch_size` and the others fixed numbers.)
  */
-export function buildCausalLm(spec: ModelSpec, weights: WeightSource, options: LlamaGraphOptions = {}): CausalLmGraph {
+export function buildCausalLm(spec: ModelSpec, weights: WeightSource, options: DecoderGraphOptions = {}): CausalLmGraph {
   const b = new GraphBuilder('causal_lm');
-  const ctx = new LlamaContext(b, spec, weights, options);
+  const ctx = new DecoderContext(b, spec, weights, options);
   const { numKvHeads: KVH, headDim: D, vocabSize: V, numLayers } = spec;
   const inputIds = b.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const attentionMask = b.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
@@ -326,11 +401,10 @@ export function buildCausalLm(spec: ModelSpec, weights: WeightSource, options: L
     value: b.input(pastKeyName(i, 'value'), 'float32', pastShape),
   }));
 
-  let x = b.op('Gather', [ctx.embedding(), inputIds], { axis: 0 });
-  const rope = ctx.rope(positionIds);
+  let x = ctx.embed(inputIds);
   const seqLen = b.op('Gather', [b.op('Shape', [inputIds]), b.i64(1)], { axis: 0 });
   const totalLen = b.op('Gather', [b.op('Shape', [attentionMask]), b.i64(1)], { axis: 0 });
-  const mask = ctx.maskBias(seqLen, totalLen, attentionMask);
+  const inputsOf = ctx.layerInputs(positionIds, (window) => ctx.maskBias(seqLen, totalLen, attentionMask, window));
   for (let i = 0; i < numLayers; i++) {
     const cache = {
       pastKey: past[i].key,
@@ -338,7 +412,7 @@ export function buildCausalLm(spec: ModelSpec, weights: WeightSource, options: L
       presentKey: presentKeyName(i, 'key'),
       presentValue: presentKeyName(i, 'value'),
     };
-    x = ctx.layer(i, x, rope, mask, cache).out;
+    x = ctx.layer(i, x, inputsOf(i), cache).out;
   }
   ctx.lmHead(x, inputIds);
 
@@ -358,18 +432,22 @@ export function buildCausalLm(spec: ModelSpec, weights: WeightSource, options: L
  * input of every linear layer: `q_proj_in` (also k/v), `o_proj_in`, `gate_proj_in` (also up),
  * `down_proj_in`.
  */
-export function buildDecoderBlock(spec: ModelSpec, layerIndex: number, weights: WeightSource, options: LlamaGraphOptions = {}): BuiltGraph {
+export function buildDecoderBlock(
+  spec: ModelSpec,
+  layerIndex: number,
+  weights: WeightSource,
+  options: DecoderGraphOptions = {},
+): BuiltGraph {
   if (!(Number.isInteger(layerIndex) && layerIndex >= 0 && layerIndex < spec.numLayers))
     throw new Error(`layer ${layerIndex} out of range`);
   const b = new GraphBuilder(`decoder_block_${layerIndex}`);
-  const ctx = new LlamaContext(b, spec, weights, options);
+  const ctx = new DecoderContext(b, spec, weights, options);
   const { hiddenSize: H, numHeads: NH, headDim: D, intermediateSize: I } = spec;
   const hidden = b.input('hidden_states', 'float32', ['batch_size', 'sequence_length', H]);
   const positionIds = b.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
-  const rope = ctx.rope(positionIds);
   const seqLen = b.op('Gather', [b.op('Shape', [hidden]), b.i64(1)], { axis: 0 });
-  const mask = ctx.maskBias(seqLen, seqLen);
-  const { out, taps } = ctx.layer(layerIndex, hidden, rope, mask);
+  const inputsOf = ctx.layerInputs(positionIds, (window) => ctx.maskBias(seqLen, seqLen, undefined, window));
+  const { out, taps } = ctx.layer(layerIndex, hidden, inputsOf(layerIndex));
   b.op('Identity', [out], {}, 'hidden_states_out');
   b.output('hidden_states_out', 'float32', ['batch_size', 'sequence_length', H]);
   const tapWidth: Record<BlockTap, number> = { q_proj_in: H, o_proj_in: NH * D, gate_proj_in: H, down_proj_in: I };
