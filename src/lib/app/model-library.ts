@@ -1,5 +1,6 @@
 import { describeAdapter, type AdapterReport } from '../gpu/device';
 import { downloadModel } from '../model/download';
+import { KNOWN_MODELS, formatParams } from '../model/known-models';
 import { trackedCallback } from '../util/callback';
 import { ModelSourceError, hubSource, sourceFromDescriptor, urlSource, type ModelSource } from '../model/sources';
 import { storedBytes, type ModelManifest } from '../storage/manifest';
@@ -34,15 +35,26 @@ export interface StorageSummary {
   persisted: boolean | null;
 }
 
-export const FEATURED_MODELS: ModelChoice[] = [
-  {
-    id: 'hub:HuggingFaceTB/SmolLM2-135M-Instruct',
-    label: 'SmolLM2-135M-Instruct',
-    kind: 'hub',
-    detail: 'Hugging Face hub · 135M parameters · 270 MB',
-    source: hubSource('HuggingFaceTB/SmolLM2-135M-Instruct'),
-  },
-];
+/** Three significant digits (`2.47 GB`, `269 MB`): download sizes a person compares across models. */
+export function formatDownloadSize(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let v = bytes;
+  while (v >= 999.5 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? v : Number(v.toPrecision(3))} ${units[i]}`;
+}
+
+/** The catalog's models by hub id, with the size a person is about to download. */
+export const FEATURED_MODELS: ModelChoice[] = KNOWN_MODELS.map((m) => ({
+  id: `hub:${m.id}`,
+  label: m.label,
+  kind: 'hub',
+  detail: `Hugging Face hub · ${formatParams(m.params)} parameters · ${formatDownloadSize(m.bf16Bytes)}`,
+  source: hubSource(m.id),
+}));
 
 /** Model folders the serving origin offers under `/models/` (the dev server's local models directory). */
 export async function discoverLocalModels(origin: string, fetchFn: typeof fetch = fetch): Promise<ModelChoice[]> {
