@@ -20,12 +20,12 @@ function blockLogits(
   spec: ModelSpec,
   weights: ReadonlyMap<string, Float32Array>,
   ids: number[],
-  lw = (i: number) => layerTensors(weights, i),
+  lw: (i: number) => LayerTensors = (i) => layerTensors(weights, i),
 ) {
   const { hiddenSize: H, vocabSize: V } = spec;
   const S = ids.length;
   const embed = weights.get('model.embed_tokens.weight')!;
-  let x = new Float32Array(S * H);
+  let x: Float32Array = new Float32Array(S * H);
   ids.forEach((id, s) => {
     for (let j = 0; j < H; j++) x[s * H + j] = embed[id * H + j] * Math.fround(spec.block.embedScale);
   });
@@ -58,7 +58,7 @@ describe.each(KINDS)('calibration block forward on %s', (kind) => {
     const { norms, normOffset } = spec.block;
     const H = spec.hiddenSize;
     const s = Float32Array.from({ length: H }, (_, j) => 0.5 + ((j * 37) % 11) / 10);
-    const folded = (i: number): LayerTensors => {
+    const folded = (i: number): Map<string, Float32Array> => {
       const lw = layerTensors(weights, i);
       const scale = (name: string, rows: number) => lw.set(name, scaleColumns(matrix(rows, H, lw.get(name)!), s).data);
       lw.set(`${norms.attnIn}.weight`, foldIntoNorm(lw.get(`${norms.attnIn}.weight`)!, s, normOffset));
@@ -70,7 +70,7 @@ describe.each(KINDS)('calibration block forward on %s', (kind) => {
     expect(maxAbs(blockLogits(spec, weights, ids, folded), ref)).toBeLessThan(1e-3);
     if (norms.attnOut) {
       // Folding into the post-attention norm (which feeds no scaled linear on Gemma) breaks it.
-      const wrong = (i: number): LayerTensors => {
+      const wrong = (i: number): Map<string, Float32Array> => {
         const lw = folded(i);
         lw.set(`${norms.mlpIn}.weight`, layerTensors(weights, i).get(`${norms.mlpIn}.weight`)!);
         lw.set(`${norms.attnOut}.weight`, foldIntoNorm(lw.get(`${norms.attnOut}.weight`)!, s, normOffset));
@@ -81,7 +81,7 @@ describe.each(KINDS)('calibration block forward on %s', (kind) => {
   });
 });
 
-describe.each<TinyKind>(['qwen3', 'gemma3'])('calibration driver on %s', (kind) => {
+describe.each<TinyKind>(['qwen3', 'gemma3'])('calibration driver on %s', { timeout: 60_000 }, (kind) => {
   const { config, weights } = tinyCheckpoint(kind, 5);
   const spec = parseModelSpec(config);
   const ids = tinyIds(12, 6, spec.vocabSize);

@@ -70,7 +70,7 @@ function std(values: Float32Array): number {
   return Math.sqrt(sq / values.length - mean * mean);
 }
 
-describe('make-random-checkpoints', () => {
+describe('make-random-checkpoints', { timeout: 60_000 }, () => {
   let out: string;
   let log: string;
 
