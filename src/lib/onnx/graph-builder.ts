@@ -9,10 +9,11 @@ import {
 } from './proto';
 import { layoutExternalData, type ExternalDataOptions } from './external-data';
 
-export type ElemType = 'float32' | 'int64' | 'int32' | 'uint8' | 'bool';
+export type ElemType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8' | 'bool';
 
 const ELEM: Record<ElemType, { code: DataTypeCode; bytes: number }> = {
   float32: { code: DataType.FLOAT, bytes: 4 },
+  float16: { code: DataType.FLOAT16, bytes: 2 },
   int64: { code: DataType.INT64, bytes: 8 },
   int32: { code: DataType.INT32, bytes: 4 },
   uint8: { code: DataType.UINT8, bytes: 1 },
