@@ -30,7 +30,7 @@ Usage:
              prefill/decode tokens/s of fp32 MatMul vs 4-bit MatMulNBits graphs on WASM and WebGPU
   ctlab compress --model M --method rtn|gptq|awq|magnitude|wanda|sparsegpt [--bits 3|4|8]
              [--group-size G] [--sym|--asym] [--act-order] [--sparsity 2:4|4:8|0.5]
-             (--calib-file F | --calib-url U | --calib self|builtin) [--samples N] [--seq-len L]
+             [--calib-file F | --calib-url U | --calib self|builtin (default)] [--samples N] [--seq-len L]
              [--seed S] [--kernels auto|webgpu|typescript] [--forward auto|typescript|ort-wasm]
              --out DIR [--json]
              compress into a variant (kept in the cache) and write it to DIR as a Hugging Face
@@ -274,15 +274,16 @@ function compressRequest() {
     else fail(`--sparsity must be N:M (2:4, 4:8) or a ratio in [0, 1] (0.5), not ${values.sparsity}`);
   }
   const given = [values['calib-file'], values['calib-url'], values.calib].filter((v) => v !== undefined);
-  if (given.length !== 1) fail('compress needs exactly one of --calib-file F, --calib-url U, --calib self|builtin');
+  if (given.length > 1) fail('compress takes one of --calib-file F, --calib-url U, --calib self|builtin');
+  // The built-in text needs no generation pass and gives every run the same calibration.
   /** @type {Record<string, unknown>} */
-  let calibration = { kind: values.calib };
+  let calibration = { kind: values.calib ?? 'builtin' };
   if (values['calib-file'] !== undefined) {
     const f = values['calib-file'];
     if (!existsSync(f)) fail(`no such file: ${f}`);
     calibration = { kind: 'text', text: readFileSync(f, 'utf8'), name: basename(f) };
   } else if (values['calib-url'] !== undefined) calibration = { kind: 'url', url: values['calib-url'] };
-  else if (values.calib !== 'self' && values.calib !== 'builtin') fail(`--calib must be self or builtin, not ${values.calib}`);
+  else if (calibration.kind !== 'self' && calibration.kind !== 'builtin') fail(`--calib must be self or builtin, not ${values.calib}`);
   const kernels = values.kernels ?? 'auto';
   if (!['auto', 'webgpu', 'typescript'].includes(kernels)) fail(`--kernels must be auto, webgpu or typescript, not ${kernels}`);
   const forward = values.forward ?? 'auto';

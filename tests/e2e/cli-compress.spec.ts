@@ -149,8 +149,21 @@ test.describe('ctlab compress and kl', () => {
     const noOut = await ctlab(['compress', '--model', STORIES, '--method', 'gptq', '--calib', 'self', ...common]);
     expect(noOut.code).not.toBe(0);
     expect(noOut.stderr.trim()).toBe('ctlab: compress needs --out DIR');
-    const noCalib = await ctlab(['compress', '--model', STORIES, '--method', 'rtn', '--out', join(profile, 'x'), ...common]);
-    expect(noCalib.stderr.trim()).toBe('ctlab: compress needs exactly one of --calib-file F, --calib-url U, --calib self|builtin');
+    const twoCalib = await ctlab([
+      'compress',
+      '--model',
+      STORIES,
+      '--method',
+      'rtn',
+      '--calib',
+      'self',
+      '--calib-url',
+      'http://127.0.0.1:1/x',
+      '--out',
+      join(profile, 'x'),
+      ...common,
+    ]);
+    expect(twoCalib.stderr.trim()).toBe('ctlab: compress takes one of --calib-file F, --calib-url U, --calib self|builtin');
     const badBits = await ctlab([
       'compress',
       '--model',
