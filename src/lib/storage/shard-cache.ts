@@ -230,6 +230,89 @@ export class ShardCache {
     return this.finishFile(m, entry, opts);
   }
 
+  /**
+   * Writes a file produced in the page piece by piece, without ever holding it whole: `body`
+   * calls `write` with consecutive pieces, which are copied into a record buffer and committed
+   * one 32 MB record at a time. The quota is checked for `totalBytes` before anything is
+   * written; the file is marked complete only when exactly `totalBytes` arrived, and on any
+   * error or cancel its records and manifest entry are removed, so nothing half-written stays.
+   */
+  async writeFile(
+    model: string,
+    file: string,
+    totalBytes: number,
+    body: (write: (bytes: Uint8Array) => Promise<void>) => Promise<void>,
+    opts: StoreOptions = {},
+  ): Promise<CachedFile> {
+    if (!(Number.isInteger(totalBytes) && totalBytes >= 0)) throw new RangeError(`${file}: bad size ${totalBytes}`);
+    const m = await this.requireManifest(model);
+    await ensureRoom(totalBytes, `${file} of ${m.label}`, this.estimate);
+    if (m.files[file]) await this.dropChunks(model, file);
+    const entry: CachedFile = { name: file, size: totalBytes, storedBytes: 0, chunkSize: this.chunkSize, chunkCount: 0, complete: false };
+    m.files[file] = entry;
+    m.absent = m.absent.filter((f) => f !== file);
+    await this.saveManifest(m);
+    const recordSize = (): number => Math.min(this.chunkSize, totalBytes - entry.storedBytes);
+    let buffer = new Uint8Array(recordSize());
+    let filled = 0;
+    const commit = async (): Promise<void> => {
+      try {
+        await set(chunkKey(model, file, entry.chunkCount), buffer, this.stores.chunks);
+      } catch (err) {
+        throw this.translateWriteError(err, `${file} of ${m.label}`);
+      }
+      entry.chunkCount += 1;
+      entry.storedBytes += filled;
+      await this.saveManifest(m);
+      opts.onProgress?.({ model, file, loaded: entry.storedBytes, total: totalBytes, phase: 'downloading' });
+      // A fresh buffer, since IndexedDB may still be cloning the last one.
+      buffer = new Uint8Array(recordSize());
+      filled = 0;
+    };
+    const write = async (bytes: Uint8Array): Promise<void> => {
+      if (opts.signal?.aborted) throw new CacheError(`Writing ${file} of ${m.label} was cancelled; nothing of it was kept`);
+      if (entry.storedBytes + filled + bytes.byteLength > totalBytes) {
+        throw new IntegrityError(`${file} of ${m.label}: more than the announced ${formatBytes(totalBytes)} was written`);
+      }
+      while (bytes.byteLength > 0) {
+        const take = Math.min(bytes.byteLength, buffer.length - filled);
+        buffer.set(bytes.subarray(0, take), filled);
+        filled += take;
+        bytes = bytes.subarray(take);
+        if (filled === buffer.length) await commit();
+      }
+    };
+    try {
+      await body(write);
+      if (opts.signal?.aborted) throw new CacheError(`Writing ${file} of ${m.label} was cancelled; nothing of it was kept`);
+      if (entry.storedBytes + filled !== totalBytes) {
+        throw new IntegrityError(
+          `${file} of ${m.label}: ${formatBytes(entry.storedBytes + filled)} were written of the announced ${formatBytes(totalBytes)}`,
+        );
+      }
+      entry.complete = true;
+      await this.saveManifest(m);
+    } catch (err) {
+      await this.removeFile(model, file).catch(() => undefined);
+      throw err;
+    }
+    opts.onProgress?.({ model, file, loaded: totalBytes, total: totalBytes, phase: 'stored' });
+    return entry;
+  }
+
+  /**
+   * Removes one file of a model (records and manifest entry) without touching the model's
+   * status: for files the page derives (graphs), not for the model's own downloads.
+   */
+  async removeFile(model: string, file: string): Promise<void> {
+    await this.dropChunks(model, file);
+    const m = await this.manifest(model);
+    if (m?.files[file]) {
+      delete m.files[file];
+      await this.saveManifest(m);
+    }
+  }
+
   /** Stores bytes made in the page (generated graphs, compressed variants). */
   async storeBytes(model: string, file: string, bytes: Uint8Array, opts: StoreOptions = {}): Promise<CachedFile> {
     return this.storeFromBlob(model, file, new Blob([bytes as Uint8Array<ArrayBuffer>]), opts);
