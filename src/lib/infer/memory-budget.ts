@@ -102,7 +102,7 @@ export function checkWasm(label: string, est: WasmEstimate, limit = WASM_ADDRESS
     reason:
       `${label} needs ≈ ${formatBytes(est.total)} on WASM (weights ${formatBytes(est.weights)} + allocator slack ${formatBytes(est.weightSlack)}, ` +
       `KV cache ${formatBytes(est.kvCache)} and activations ${formatBytes(est.activations)} for ${est.contextTokens} tokens, runtime ${formatBytes(est.runtime)}); ` +
-      `WASM allows ${formatBytes(limit)} (a 4 GiB address space)`,
+      `WASM allows ${formatBytes(limit)}${limit === WASM_ADDRESS_SPACE ? ' (a 4 GiB address space)' : ''}`,
   };
 }
 
