@@ -76,6 +76,10 @@ async function loadOne(cache: ShardCache, key: string, opts: LoadOptions = {}): 
         device,
         dtype: 'fp32',
         use_external_data_format: graph.chunks,
+        // With a progress callback transformers.js reads each file into one buffer of its
+        // Content-Length; without one it takes `response.arrayBuffer()`, which may assemble a
+        // second copy of a multi-GB chunk file.
+        progress_callback: onLoadProgress(opts.onStatus),
       });
       return {
         key,
@@ -101,6 +105,19 @@ async function loadOne(cache: ShardCache, key: string, opts: LoadOptions = {}): 
     }
   }
   throw new Error(fallbackReason ?? 'no execution provider could run the model');
+}
+
+/** Reports the ONNX files' progress through `onStatus`, at most once per 10 %. */
+function onLoadProgress(onStatus?: (msg: string) => void): (p: unknown) => void {
+  const shown = new Map<string, number>();
+  return (p) => {
+    const { status, file, progress } = p as { status?: string; file?: string; progress?: number };
+    if (!onStatus || status !== 'progress' || !file?.startsWith('onnx/') || typeof progress !== 'number') return;
+    const step = Math.floor(progress / 10);
+    if (shown.get(file) === step) return;
+    shown.set(file, step);
+    onStatus(`loading ${file} (${Math.round(progress)} %)`);
+  };
 }
 
 interface DevicePlan {

@@ -257,7 +257,9 @@ export class ShardCache {
     let filled = 0;
     const commit = async (): Promise<void> => {
       try {
-        await set(chunkKey(model, file, entry.chunkCount), buffer, this.stores.chunks);
+        // Stored as a Blob: the browser keeps it on disk, and `fileBlob` composes such records
+        // without ever pulling them back into the page (a multi-GB graph file stays off the heap).
+        await set(chunkKey(model, file, entry.chunkCount), new Blob([buffer]), this.stores.chunks);
       } catch (err) {
         throw this.translateWriteError(err, `${file} of ${m.label}`);
       }
@@ -464,20 +466,34 @@ export class ShardCache {
     return new TextDecoder().decode(await this.readFile(model, file));
   }
 
-  /** The file as a Blob built from its chunk records, for `Response` bodies handed to libraries. */
+  /**
+   * The file as a Blob built from its chunk records, for `Response` bodies handed to libraries.
+   * Folded in one record at a time (a Blob made of Blobs references them, it does not copy),
+   * so the page never holds more than one record of a multi-GB graph file at once.
+   */
   async fileBlob(model: string, file: string): Promise<Blob> {
     const entry = await this.fileEntry(model, file);
-    const parts: Uint8Array<ArrayBuffer>[] = [];
-    for (let i = 0; i < entry.chunkCount; i++) parts.push((await this.chunk(model, file, i)) as Uint8Array<ArrayBuffer>);
-    return new Blob(parts);
+    let blob = new Blob([]);
+    for (let i = 0; i < entry.chunkCount; i++) {
+      const record = await this.record(model, file, i);
+      blob = new Blob([blob, record instanceof Blob ? record : (record as Uint8Array<ArrayBuffer>)]);
+    }
+    return blob;
+  }
+
+  /** One record as stored: bytes (downloads) or a Blob (files written with `writeFile`). */
+  private async record(model: string, file: string, index: number): Promise<Uint8Array | Blob> {
+    const value = await get<Uint8Array | Blob>(chunkKey(model, file, index), this.stores.chunks);
+    if (!value)
+      throw new IntegrityError(`Chunk ${index} of ${file} (${model}) is missing from IndexedDB; delete the model and download it again`);
+    return value;
   }
 
   private async chunk(model: string, file: string, index: number): Promise<Uint8Array> {
     const key = `${model}\u0000${file}\u0000${index}`;
     if (this.lastChunk?.key === key) return this.lastChunk.bytes;
-    const bytes = await get<Uint8Array>(chunkKey(model, file, index), this.stores.chunks);
-    if (!bytes)
-      throw new IntegrityError(`Chunk ${index} of ${file} (${model}) is missing from IndexedDB; delete the model and download it again`);
+    const value = await this.record(model, file, index);
+    const bytes = value instanceof Blob ? new Uint8Array(await value.arrayBuffer()) : value;
     this.lastChunk = { key, bytes };
     return bytes;
   }
