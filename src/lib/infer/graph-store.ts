@@ -1,5 +1,5 @@
 import { openWeights, type CachedModel } from '../model/download';
-import { buildCausalLm } from '../onnx';
+import { buildCausalLmStreaming, type StreamingCausalLm } from '../onnx';
 import type { ShardCache } from '../storage/shard-cache';
 
 /** Bumped whenever the graph builder changes what it emits, so cached graphs are rebuilt. */
@@ -23,17 +23,62 @@ export async function storedGraph(cache: ShardCache, key: string): Promise<Graph
   return info.version === GRAPH_VERSION ? info : null;
 }
 
+/** Bytes the graph's files take: `model.onnx` plus every external data chunk. */
+export function graphBytes(graph: StreamingCausalLm): number {
+  return graph.model.byteLength + graph.externalFiles.reduce((sum, f) => sum + f.byteLength, 0);
+}
+
+export interface StoreGraphOptions {
+  onStatus?: (msg: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Writes a laid-out graph into the cache as `onnx/model.onnx` + its external data, streaming
+ * each chunk file record by record, and `onnx/ctlab-graph.json` last: its presence means every
+ * file before it is complete. The quota is checked for all files before the first byte is
+ * written; on failure every graph file written so far is removed again.
+ */
+export async function storeGraph(
+  cache: ShardCache,
+  key: string,
+  label: string,
+  graph: StreamingCausalLm,
+  linear: GraphInfo['linear'],
+  opts: StoreGraphOptions = {},
+): Promise<GraphInfo> {
+  const bytes = graphBytes(graph);
+  await cache.ensureRoom(bytes, `the ONNX graph of ${label}`);
+  const files = [GRAPH_FILE, ...graph.externalFiles.map((f) => `onnx/${f.path}`)];
+  // A stale graph's info goes first, so a crash while rewriting cannot leave it pointing at new files.
+  await cache.removeFile(key, GRAPH_INFO_FILE);
+  try {
+    await cache.storeBytes(key, GRAPH_FILE, graph.model, { signal: opts.signal });
+    for (const [i, f] of graph.externalFiles.entries()) {
+      opts.onStatus?.(`writing ${f.path} of the ONNX graph (${i + 1} of ${graph.externalFiles.length})`);
+      await cache.writeFile(key, `onnx/${f.path}`, f.byteLength, (write) => graph.writeExternal(i, write), { signal: opts.signal });
+    }
+    const info: GraphInfo = { version: GRAPH_VERSION, chunks: graph.externalDataChunks, linear, bytes, builtAt: Date.now() };
+    await cache.storeBytes(key, GRAPH_INFO_FILE, new TextEncoder().encode(JSON.stringify(info)));
+    return info;
+  } catch (err) {
+    for (const f of files) await cache.removeFile(key, f).catch(() => undefined);
+    throw err;
+  }
+}
+
 /**
  * The ONNX decoder of a cached checkpoint, built once from its safetensors and kept in the
  * cache beside them (`onnx/model.onnx` + external data), where transformers.js finds it.
+ * Tensors are read from the cache one at a time as their place in the external data comes up,
+ * so the build holds about one tensor, never the model.
  */
 export async function ensureDenseGraph(cache: ShardCache, model: CachedModel, onStatus?: (msg: string) => void): Promise<GraphInfo> {
   const existing = await storedGraph(cache, model.key);
   if (existing) return existing;
   onStatus?.('building the ONNX graph');
   const weights = await openWeights(cache, model);
-  const values = new Map<string, Float32Array>();
-  for (const name of weights.names()) {
+  const graph = buildCausalLmStreaming(model.spec, async (name) => {
     const v = await weights.float32(name);
     const bad = v.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) {
@@ -41,18 +86,7 @@ export async function ensureDenseGraph(cache: ShardCache, model: CachedModel, on
         `${name} of ${model.label} holds ${v[bad]} at element ${bad}: the checkpoint is corrupt or was saved after a diverged run; refusing to build a graph from it`,
       );
     }
-    values.set(name, v);
-  }
-  const graph = buildCausalLm(model.spec, values);
-  values.clear();
-  let bytes = graph.model.byteLength;
-  await cache.storeBytes(model.key, GRAPH_FILE, graph.model);
-  for (const ext of graph.externalData) {
-    await cache.storeBytes(model.key, `onnx/${ext.path}`, ext.data);
-    bytes += ext.data.byteLength;
-  }
-  const info: GraphInfo = { version: GRAPH_VERSION, chunks: graph.externalDataChunks, linear: 'matmul', bytes, builtAt: Date.now() };
-  // Written last: its presence means every graph file before it is complete.
-  await cache.storeBytes(model.key, GRAPH_INFO_FILE, new TextEncoder().encode(JSON.stringify(info)));
-  return info;
+    return v;
+  });
+  return storeGraph(cache, model.key, model.label, graph, 'matmul', { onStatus });
 }

@@ -1,11 +1,16 @@
 import { ropeInvFreq } from '../model/rope';
 import { layerRope, type ModelSpec, type RopeSpec } from '../model/spec';
-import { GraphBuilder, type BuiltGraph } from './graph-builder';
+import { GraphBuilder, type BuiltGraph, type LaidOutGraph } from './graph-builder';
 import type { ExternalDataOptions } from './external-data';
 import { blocksPerRow, zeroPointRowBytes, type PackedLinear } from './matmul-nbits';
 
 /** Hugging Face tensor name → fp32 values (PyTorch layout: Linear weights are [out, in]). */
 export type WeightSource = ((name: string) => Float32Array) | ReadonlyMap<string, Float32Array>;
+/**
+ * The same, read on demand (e.g. from the IndexedDB cache): `buildCausalLmStreaming` asks for
+ * each tensor once, when its bytes are written, and keeps no reference afterwards.
+ */
+export type AsyncWeightSource = (name: string) => Promise<Float32Array>;
 /** Linear weight name (e.g. `model.layers.0.mlp.down_proj.weight`) → MatMulNBits packing, or undefined. */
 export type PackedSource = ((name: string) => PackedLinear | undefined) | ReadonlyMap<string, PackedLinear>;
 
@@ -23,6 +28,11 @@ export interface DecoderGraphOptions {
 
 export interface CausalLmGraph extends BuiltGraph {
   /** The chunk count, for `transformers.js_config.use_external_data_format` ({ "model.onnx": n }). */
+  externalDataChunks: number;
+}
+
+/** `buildCausalLmStreaming`'s result: the graph laid out, its external data written on demand. */
+export interface StreamingCausalLm extends LaidOutGraph {
   externalDataChunks: number;
 }
 
@@ -63,37 +73,42 @@ function toGetter<T>(src: ((name: string) => T) | ReadonlyMap<string, T>): (name
 
 /** Everything the layer-building code shares between the full model and the single block. */
 class DecoderContext {
-  private readonly getWeight: (name: string) => Float32Array | undefined;
+  private readonly getWeight: (name: string) => Float32Array | Promise<Float32Array> | undefined;
   private readonly getPacked: (name: string) => PackedLinear | undefined;
 
   constructor(
     readonly b: GraphBuilder,
     readonly spec: ModelSpec,
-    weights: WeightSource,
+    weights: WeightSource | AsyncWeightSource,
     readonly options: DecoderGraphOptions,
   ) {
     checkSpec(spec);
-    this.getWeight = toGetter(weights);
+    this.getWeight = toGetter<Float32Array | Promise<Float32Array>>(weights);
     const packed = options.linear === 'matmulnbits' ? options.packed : undefined;
     if (options.linear === 'matmulnbits' && !packed) throw new Error(`linear 'matmulnbits' needs packed weights`);
     this.getPacked = packed ? toGetter(packed) : () => undefined;
   }
 
-  /** Fetches a weight and checks its size. */
-  tensor(name: string, count: number): Float32Array {
-    const w = this.getWeight(name);
-    if (!w) throw new Error(`missing weight ${name}`);
-    if (w.length !== count) throw new Error(`${name}: expected ${count} values, got ${w.length}`);
-    return w;
+  /**
+   * Runs `use` on the weight `name` once it is at hand (synchronously for an in-memory source,
+   * so the synchronous `build()` keeps working), after checking its size.
+   */
+  withTensor<T>(name: string, count: number, use: (w: Float32Array) => T): T | Promise<T> {
+    const check = (w: Float32Array | undefined): T => {
+      if (!w) throw new Error(`missing weight ${name}`);
+      if (w.length !== count) throw new Error(`${name}: expected ${count} values, got ${w.length}`);
+      return use(w);
+    };
+    const got = this.getWeight(name);
+    return got instanceof Promise ? got.then(check) : check(got);
   }
 
   /** An fp32 weight initializer copied as is, read from the source only at build time. */
   plainWeight(name: string, dims: number[]): string {
     const count = dims.reduce((a, b) => a * b, 1);
-    return this.b.weight(name, 'float32', dims, (dst) => {
-      const w = this.tensor(name, count);
-      dst.set(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
-    });
+    return this.b.weightBytes(name, 'float32', dims, () =>
+      this.withTensor(name, count, (w) => new Uint8Array(w.buffer, w.byteOffset, w.byteLength)),
+    );
   }
 
   /** `x @ W.T (+ bias)` for the Linear `prefix` (weight [outF, inF]). */
@@ -106,13 +121,14 @@ class DecoderContext {
       y = this.matMulNBits(x, prefix, packed, outF, inF);
     } else {
       // The transposed [inF, outF] copy, written straight into the external data.
-      const wt = b.weight(`${weightName}.T`, 'float32', [inF, outF], (dst) => {
-        const w = this.tensor(weightName, outF * inF);
-        const out = new Float32Array(dst.buffer, dst.byteOffset, outF * inF);
-        for (let o = 0; o < outF; o++) {
-          for (let i = 0; i < inF; i++) out[i * outF + o] = w[o * inF + i];
-        }
-      });
+      const wt = b.weight(`${weightName}.T`, 'float32', [inF, outF], (dst) =>
+        this.withTensor(weightName, outF * inF, (w) => {
+          const out = new Float32Array(dst.buffer, dst.byteOffset, outF * inF);
+          for (let o = 0; o < outF; o++) {
+            for (let i = 0; i < inF; i++) out[i * outF + o] = w[o * inF + i];
+          }
+        }),
+      );
       y = b.op('MatMul', [x, wt]);
     }
     if (bias) y = b.op('Add', [y, this.plainWeight(`${prefix}.bias`, [outF])]);
@@ -155,11 +171,12 @@ class DecoderContext {
     const w =
       offset === 0
         ? this.plainWeight(weightName, [size])
-        : b.weight(`${weightName}.plus${offset}`, 'float32', [size], (dst) => {
-            const src = this.tensor(weightName, size);
-            const out = new Float32Array(dst.buffer, dst.byteOffset, size);
-            for (let i = 0; i < size; i++) out[i] = src[i] + offset;
-          });
+        : b.weight(`${weightName}.plus${offset}`, 'float32', [size], (dst) =>
+            this.withTensor(weightName, size, (src) => {
+              const out = new Float32Array(dst.buffer, dst.byteOffset, size);
+              for (let i = 0; i < size; i++) out[i] = src[i] + offset;
+            }),
+          );
     return b.op('Mul', [b.op('Div', [x, rms]), w]);
   }
 
@@ -389,6 +406,29 @@ function builderOptions(options: DecoderGraphOptions) {
  * be called `batch_size` and the others fixed numbers.)
  */
 export function buildCausalLm(spec: ModelSpec, weights: WeightSource, options: DecoderGraphOptions = {}): CausalLmGraph {
+  const built = defineCausalLm(spec, weights, options).build(causalLmBuildOptions(spec, options));
+  return { ...built, externalDataChunks: built.externalData.length };
+}
+
+/**
+ * `buildCausalLm` for a whole checkpoint: byte for byte the same graph, but laid out first and
+ * its external data produced file by file as the caller writes it, each weight read from
+ * `weights` only when its turn comes, so memory holds about one tensor instead of the model.
+ */
+export function buildCausalLmStreaming(
+  spec: ModelSpec,
+  weights: AsyncWeightSource,
+  options: Omit<DecoderGraphOptions, 'externalData'> & { externalData?: ExternalDataOptions } = {},
+): StreamingCausalLm {
+  const laid = defineCausalLm(spec, weights, options).layout(causalLmBuildOptions(spec, options));
+  return { ...laid, externalDataChunks: laid.externalFiles.length };
+}
+
+function causalLmBuildOptions(spec: ModelSpec, options: DecoderGraphOptions) {
+  return { ...builderOptions(options), metadata: { architecture: spec.architecture, model_type: spec.modelType } };
+}
+
+function defineCausalLm(spec: ModelSpec, weights: WeightSource | AsyncWeightSource, options: DecoderGraphOptions): GraphBuilder {
   const b = new GraphBuilder('causal_lm');
   const ctx = new DecoderContext(b, spec, weights, options);
   const { numKvHeads: KVH, headDim: D, vocabSize: V, numLayers } = spec;
@@ -422,8 +462,7 @@ export function buildCausalLm(spec: ModelSpec, weights: WeightSource, options: D
     b.output(presentKeyName(i, 'key'), 'float32', presentShape);
     b.output(presentKeyName(i, 'value'), 'float32', presentShape);
   }
-  const built = b.build({ ...builderOptions(options), metadata: { architecture: spec.architecture, model_type: spec.modelType } });
-  return { ...built, externalDataChunks: built.externalData.length };
+  return b;
 }
 
 /**

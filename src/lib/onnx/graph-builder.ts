@@ -44,13 +44,22 @@ function toAttribute(name: string, a: Attr): AttributeValue {
   return { kind: 'floats', value: a.floats };
 }
 
+/**
+ * Writes a weight's bytes into `dst` (exactly its size). May be asynchronous, e.g. reading the
+ * tensor from IndexedDB, but then only `layout()` can build the graph.
+ */
+export type WeightFill = (dst: Uint8Array) => void | Promise<void>;
+/** A weight's bytes exactly as stored, so a streaming build writes them without a scratch copy. */
+export type WeightBytes = () => Uint8Array | Promise<Uint8Array>;
+
 /** A large tensor written lazily into its final place (an external data chunk or inline bytes). */
 interface WeightEntry {
   name: string;
   type: ElemType;
   dims: number[];
   byteLength: number;
-  fill: (dst: Uint8Array) => void;
+  fill: WeightFill;
+  bytes?: WeightBytes;
 }
 
 export interface NodeOptions {
@@ -81,6 +90,25 @@ export interface BuiltGraph {
   /** The external data chunks, in transformers.js order; empty when weights are inline. */
   externalData: ExternalDataFile[];
 }
+
+/** Appends bytes to the file being written; resolves once they are copied (the caller may then reuse them). */
+export type WriteFn = (bytes: Uint8Array) => Promise<void>;
+
+/**
+ * A graph whose external data has not been produced yet: the `ModelProto` bytes and the size of
+ * every external file are known up front (so quota and memory can be checked before any
+ * weight is read); `writeExternal` then fills one file's weights in order, one at a time.
+ */
+export interface LaidOutGraph {
+  model: Uint8Array;
+  externalFiles: { path: string; byteLength: number }[];
+  writeExternal(index: number, write: WriteFn): Promise<void>;
+}
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> => typeof (v as PromiseLike<unknown> | undefined)?.then === 'function';
+
+/** Zero padding between aligned tensors, shared so gaps never allocate. */
+const ZEROS = new Uint8Array(4096);
 
 /**
  * A small helper for writing ONNX graphs by hand: unique value names under a scope prefix,
@@ -196,9 +224,29 @@ export class GraphBuilder {
    * A weight initializer whose bytes are written by `fill` at build time straight into its
    * place in the external data (or inline buffer), so no intermediate copy is kept.
    */
-  weight(name: string, type: ElemType, dims: number[], fill: (dst: Uint8Array) => void): string {
+  weight(name: string, type: ElemType, dims: number[], fill: WeightFill): string {
     const count = dims.reduce((a, b) => a * b, 1);
     this.weights.push({ name: this.claim(name), type, dims, byteLength: count * ELEM[type].bytes, fill });
+    return name;
+  }
+
+  /** A weight whose bytes are produced as they are (no transform), fetched only at build time. */
+  weightBytes(name: string, type: ElemType, dims: number[], bytes: WeightBytes): string {
+    const byteLength = dims.reduce((a, b) => a * b, 1) * ELEM[type].bytes;
+    const checked = (b: Uint8Array): Uint8Array => {
+      if (b.byteLength !== byteLength) throw new Error(`${name}: expected ${byteLength} bytes for [${dims}], got ${b.byteLength}`);
+      return b;
+    };
+    const get: WeightBytes = () => {
+      const got = bytes();
+      return isThenable(got) ? Promise.resolve(got).then(checked) : checked(got);
+    };
+    const fill: WeightFill = (dst) => {
+      const got = get();
+      if (isThenable(got)) return Promise.resolve(got).then((b) => dst.set(b));
+      dst.set(got);
+    };
+    this.weights.push({ name: this.claim(name), type, dims, byteLength, fill, bytes: get });
     return name;
   }
 
@@ -215,7 +263,7 @@ export class GraphBuilder {
     const externalData: ExternalDataFile[] = [];
     const fillChecked = (w: WeightEntry, dst: Uint8Array): void => {
       if (dst.byteLength !== w.byteLength) throw new Error(`${w.name}: wrong destination size`);
-      w.fill(dst);
+      if (isThenable(w.fill(dst))) throw new Error(`${w.name}: its weight source is asynchronous; build the graph with layout()`);
     };
     if (opts.externalData === false) {
       for (const w of this.weights) {
@@ -241,7 +289,67 @@ export class GraphBuilder {
       });
       layout.files.forEach((path, i) => externalData.push({ path, data: chunks[i] }));
     }
-    const model = encodeModel({
+    const model = this.encode(opts, initializers);
+    return { model, externalData };
+  }
+
+  /**
+   * The streaming form of `build()` for external data: the same `ModelProto` bytes and file
+   * contents, but each weight is filled only when `writeExternal` reaches it and dropped once
+   * written, so at most one tensor (plus its source) is held at a time.
+   */
+  layout(opts: BuildModelOptions): LaidOutGraph {
+    if (opts.externalData === false) throw new Error(`${this.name}: a streamed graph keeps its weights in external data`);
+    const layout = layoutExternalData(
+      this.weights.map((w) => w.byteLength),
+      opts.externalData,
+    );
+    const initializers: TensorProto[] = [...this.constants];
+    this.weights.forEach((w, i) => {
+      const p = layout.placements[i];
+      initializers.push({
+        name: w.name,
+        dataType: ELEM[w.type].code,
+        dims: w.dims,
+        externalData: { location: layout.files[p.chunk], offset: p.offset, length: p.length },
+      });
+    });
+    const model = this.encode(opts, initializers);
+    const weights = this.weights;
+    const writeExternal = async (index: number, write: WriteFn): Promise<void> => {
+      if (!(index >= 0 && index < layout.files.length)) throw new RangeError(`no external data file ${index}`);
+      let pos = 0;
+      for (let i = 0; i < weights.length; i++) {
+        const p = layout.placements[i];
+        if (p.chunk !== index) continue;
+        for (; pos < p.offset;) {
+          const gap = Math.min(ZEROS.length, p.offset - pos);
+          await write(ZEROS.subarray(0, gap));
+          pos += gap;
+        }
+        const w = weights[i];
+        let bytes: Uint8Array;
+        if (w.bytes) {
+          bytes = await w.bytes();
+        } else {
+          bytes = new Uint8Array(w.byteLength);
+          await w.fill(bytes);
+        }
+        await write(bytes);
+        pos += w.byteLength;
+      }
+      if (pos !== layout.chunkBytes[index])
+        throw new Error(`${layout.files[index]}: wrote ${pos} bytes, laid out ${layout.chunkBytes[index]}`);
+    };
+    return {
+      model,
+      externalFiles: layout.files.map((path, i) => ({ path, byteLength: layout.chunkBytes[i] })),
+      writeExternal,
+    };
+  }
+
+  private encode(opts: BuildModelOptions, initializers: TensorProto[]): Uint8Array {
+    return encodeModel({
       irVersion: opts.irVersion ?? 8,
       opsets: opts.opsets,
       producerName: opts.producerName ?? 'compressed-trust-lab',
@@ -249,6 +357,5 @@ export class GraphBuilder {
       metadata: opts.metadata,
       graph: { name: this.name, nodes: this.nodes, initializers, inputs: this.inputs, outputs: this.outputs },
     });
-    return { model, externalData };
   }
 }

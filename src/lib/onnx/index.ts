@@ -1,7 +1,15 @@
-export { buildCausalLm, buildDecoderBlock, BLOCK_TAPS, ONNX_OPSET, pastKeyName, presentKeyName } from './decoder';
-export type { BlockTap, CausalLmGraph, DecoderGraphOptions, PackedSource, WeightSource } from './decoder';
+export { buildCausalLm, buildCausalLmStreaming, buildDecoderBlock, BLOCK_TAPS, ONNX_OPSET, pastKeyName, presentKeyName } from './decoder';
+export type {
+  AsyncWeightSource,
+  BlockTap,
+  CausalLmGraph,
+  StreamingCausalLm,
+  DecoderGraphOptions,
+  PackedSource,
+  WeightSource,
+} from './decoder';
 export { GraphBuilder } from './graph-builder';
-export type { BuiltGraph, ExternalDataFile } from './graph-builder';
+export type { BuiltGraph, ExternalDataFile, LaidOutGraph, WriteFn } from './graph-builder';
 export { externalDataFileNames, layoutExternalData, DEFAULT_ALIGN, DEFAULT_MAX_CHUNK_BYTES } from './external-data';
 export type { ExternalDataLayout, ExternalDataOptions, Placement } from './external-data';
 export { dequantizeMatMulNBits, packMatMulNBits, packMatMulNBitsCodes, unpackMatMulNBits } from './matmul-nbits';

@@ -230,6 +230,91 @@ export class ShardCache {
     return this.finishFile(m, entry, opts);
   }
 
+  /**
+   * Writes a file produced in the page piece by piece, without ever holding it whole: `body`
+   * calls `write` with consecutive pieces, which are copied into a record buffer and committed
+   * one 32 MB record at a time. The quota is checked for `totalBytes` before anything is
+   * written; the file is marked complete only when exactly `totalBytes` arrived, and on any
+   * error or cancel its records and manifest entry are removed, so nothing half-written stays.
+   */
+  async writeFile(
+    model: string,
+    file: string,
+    totalBytes: number,
+    body: (write: (bytes: Uint8Array) => Promise<void>) => Promise<void>,
+    opts: StoreOptions = {},
+  ): Promise<CachedFile> {
+    if (!(Number.isInteger(totalBytes) && totalBytes >= 0)) throw new RangeError(`${file}: bad size ${totalBytes}`);
+    const m = await this.requireManifest(model);
+    await ensureRoom(totalBytes, `${file} of ${m.label}`, this.estimate);
+    if (m.files[file]) await this.dropChunks(model, file);
+    const entry: CachedFile = { name: file, size: totalBytes, storedBytes: 0, chunkSize: this.chunkSize, chunkCount: 0, complete: false };
+    m.files[file] = entry;
+    m.absent = m.absent.filter((f) => f !== file);
+    await this.saveManifest(m);
+    const recordSize = (): number => Math.min(this.chunkSize, totalBytes - entry.storedBytes);
+    let buffer = new Uint8Array(recordSize());
+    let filled = 0;
+    const commit = async (): Promise<void> => {
+      try {
+        // Stored as a Blob: the browser keeps it on disk, and `fileBlob` composes such records
+        // without ever pulling them back into the page (a multi-GB graph file stays off the heap).
+        await set(chunkKey(model, file, entry.chunkCount), new Blob([buffer]), this.stores.chunks);
+      } catch (err) {
+        throw this.translateWriteError(err, `${file} of ${m.label}`);
+      }
+      entry.chunkCount += 1;
+      entry.storedBytes += filled;
+      await this.saveManifest(m);
+      opts.onProgress?.({ model, file, loaded: entry.storedBytes, total: totalBytes, phase: 'downloading' });
+      // A fresh buffer, since IndexedDB may still be cloning the last one.
+      buffer = new Uint8Array(recordSize());
+      filled = 0;
+    };
+    const write = async (bytes: Uint8Array): Promise<void> => {
+      if (opts.signal?.aborted) throw new CacheError(`Writing ${file} of ${m.label} was cancelled; nothing of it was kept`);
+      if (entry.storedBytes + filled + bytes.byteLength > totalBytes) {
+        throw new IntegrityError(`${file} of ${m.label}: more than the announced ${formatBytes(totalBytes)} was written`);
+      }
+      while (bytes.byteLength > 0) {
+        const take = Math.min(bytes.byteLength, buffer.length - filled);
+        buffer.set(bytes.subarray(0, take), filled);
+        filled += take;
+        bytes = bytes.subarray(take);
+        if (filled === buffer.length) await commit();
+      }
+    };
+    try {
+      await body(write);
+      if (opts.signal?.aborted) throw new CacheError(`Writing ${file} of ${m.label} was cancelled; nothing of it was kept`);
+      if (entry.storedBytes + filled !== totalBytes) {
+        throw new IntegrityError(
+          `${file} of ${m.label}: ${formatBytes(entry.storedBytes + filled)} were written of the announced ${formatBytes(totalBytes)}`,
+        );
+      }
+      entry.complete = true;
+      await this.saveManifest(m);
+    } catch (err) {
+      await this.removeFile(model, file).catch(() => undefined);
+      throw err;
+    }
+    opts.onProgress?.({ model, file, loaded: totalBytes, total: totalBytes, phase: 'stored' });
+    return entry;
+  }
+
+  /**
+   * Removes one file of a model (records and manifest entry) without touching the model's
+   * status: for files the page derives (graphs), not for the model's own downloads.
+   */
+  async removeFile(model: string, file: string): Promise<void> {
+    await this.dropChunks(model, file);
+    const m = await this.manifest(model);
+    if (m?.files[file]) {
+      delete m.files[file];
+      await this.saveManifest(m);
+    }
+  }
+
   /** Stores bytes made in the page (generated graphs, compressed variants). */
   async storeBytes(model: string, file: string, bytes: Uint8Array, opts: StoreOptions = {}): Promise<CachedFile> {
     return this.storeFromBlob(model, file, new Blob([bytes as Uint8Array<ArrayBuffer>]), opts);
@@ -381,20 +466,34 @@ export class ShardCache {
     return new TextDecoder().decode(await this.readFile(model, file));
   }
 
-  /** The file as a Blob built from its chunk records, for `Response` bodies handed to libraries. */
+  /**
+   * The file as a Blob built from its chunk records, for `Response` bodies handed to libraries.
+   * Folded in one record at a time (a Blob made of Blobs references them, it does not copy),
+   * so the page never holds more than one record of a multi-GB graph file at once.
+   */
   async fileBlob(model: string, file: string): Promise<Blob> {
     const entry = await this.fileEntry(model, file);
-    const parts: Uint8Array<ArrayBuffer>[] = [];
-    for (let i = 0; i < entry.chunkCount; i++) parts.push((await this.chunk(model, file, i)) as Uint8Array<ArrayBuffer>);
-    return new Blob(parts);
+    let blob = new Blob([]);
+    for (let i = 0; i < entry.chunkCount; i++) {
+      const record = await this.record(model, file, i);
+      blob = new Blob([blob, record instanceof Blob ? record : (record as Uint8Array<ArrayBuffer>)]);
+    }
+    return blob;
+  }
+
+  /** One record as stored: bytes (downloads) or a Blob (files written with `writeFile`). */
+  private async record(model: string, file: string, index: number): Promise<Uint8Array | Blob> {
+    const value = await get<Uint8Array | Blob>(chunkKey(model, file, index), this.stores.chunks);
+    if (!value)
+      throw new IntegrityError(`Chunk ${index} of ${file} (${model}) is missing from IndexedDB; delete the model and download it again`);
+    return value;
   }
 
   private async chunk(model: string, file: string, index: number): Promise<Uint8Array> {
     const key = `${model}\u0000${file}\u0000${index}`;
     if (this.lastChunk?.key === key) return this.lastChunk.bytes;
-    const bytes = await get<Uint8Array>(chunkKey(model, file, index), this.stores.chunks);
-    if (!bytes)
-      throw new IntegrityError(`Chunk ${index} of ${file} (${model}) is missing from IndexedDB; delete the model and download it again`);
+    const value = await this.record(model, file, index);
+    const bytes = value instanceof Blob ? new Uint8Array(await value.arrayBuffer()) : value;
     this.lastChunk = { key, bytes };
     return bytes;
   }

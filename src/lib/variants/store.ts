@@ -3,11 +3,11 @@ import type { LayerOutput } from '../compress/driver';
 import type { QuantizedMatrix } from '../compress/quantizer';
 import { settingsLabel, settingsSlug, type ResolvedSettings } from '../compress/settings';
 import { isNM } from '../compress/types';
-import { ensureDenseGraph, GRAPH_FILE, GRAPH_INFO_FILE, GRAPH_VERSION, storedGraph, type GraphInfo } from '../infer/graph-store';
+import { ensureDenseGraph, storedGraph, storeGraph } from '../infer/graph-store';
 import { openCachedModel, OPTIONAL_FILES, type CachedModel } from '../model/download';
 import type { ModelSpec } from '../model/spec';
 import type { WeightStore } from '../model/weights';
-import { buildCausalLm, dequantizeMatMulNBits, type PackedLinear } from '../onnx';
+import { buildCausalLmStreaming, dequantizeMatMulNBits, type PackedLinear } from '../onnx';
 import type { ShardCache } from '../storage/shard-cache';
 import type { LinearStorage, VariantReport } from './report';
 
@@ -194,24 +194,12 @@ export class VariantWriter {
     const graphStart = performance.now();
     if (this.packed.size > 0) {
       const fp32 = this.fp32ForGraph;
-      const built = buildCausalLm(this.spec, (name) => fp32.get(name) ?? nonLayer.get(name)!, {
+      // Streamed into the cache tensor by tensor: no second copy of the packed weights.
+      const laid = buildCausalLmStreaming(this.spec, async (name) => fp32.get(name) ?? nonLayer.get(name)!, {
         linear: 'matmulnbits',
         packed: this.packed,
       });
-      graph = built.model.byteLength;
-      await this.cache.storeBytes(this.key, GRAPH_FILE, built.model);
-      for (const ext of built.externalData) {
-        await this.cache.storeBytes(this.key, `onnx/${ext.path}`, ext.data);
-        graph += ext.data.byteLength;
-      }
-      const info: GraphInfo = {
-        version: GRAPH_VERSION,
-        chunks: built.externalDataChunks,
-        linear: 'matmulnbits',
-        bytes: graph,
-        builtAt: Date.now(),
-      };
-      await this.cache.storeBytes(this.key, GRAPH_INFO_FILE, new TextEncoder().encode(JSON.stringify(info)));
+      graph = (await storeGraph(this.cache, this.key, this.label, laid, 'matmulnbits')).bytes;
     }
     const graphMs = performance.now() - graphStart;
     this.packed.clear();
