@@ -13,6 +13,8 @@ export interface SessionInfo {
   device: Device;
   adapter: string | null;
   fallbackReason?: string;
+  precision: string;
+  precisionReason: string;
 }
 
 export type GenerateRequest = Omit<GenerateOptions, 'onText' | 'signal'>;
@@ -52,6 +54,8 @@ export class InferenceService {
       device: lm.device,
       adapter: lm.adapter,
       ...(lm.fallbackReason ? { fallbackReason: lm.fallbackReason } : {}),
+      precision: lm.precision,
+      precisionReason: lm.precisionReason,
     };
   }
 

@@ -5,12 +5,13 @@ import type { ModelSpec } from '../model/spec';
 import { loadTokenizer } from '../model/tokenizer';
 import type { ShardCache } from '../storage/shard-cache';
 import { transformersIdFor } from '../storage/transformers-cache';
+import type { Precision } from '../onnx';
 import { ensureDenseGraph, storedGraph } from './graph-store';
 import {
   checkWasm,
   checkWebGpu,
   estimateWasm,
-  fp32Footprint,
+  graphFootprint,
   MemoryBudgetError,
   WASM_ADDRESS_SPACE,
   WAY_OUT_WASM,
@@ -33,11 +34,16 @@ export interface LoadedLm {
   adapter: string | null;
   /** Why WebGPU was not used, when it was asked for or allowed and is not running the model. */
   fallbackReason?: string;
+  /** The graph's weight precision, and why. */
+  precision: Precision;
+  precisionReason: string;
 }
 
 export interface LoadOptions {
   /** `auto` tries WebGPU on a hardware adapter, then WASM. */
   device?: Device | 'auto';
+  /** `auto` (default): fp16 weights on a WebGPU adapter with `shader-f16`, fp32 otherwise. */
+  precision?: Precision | 'auto';
   onStatus?: (msg: string) => void;
   /** Overrides of the limits the up-front memory check uses (tests inject small ones). */
   budget?: { wasmBytes?: number; contextTokens?: number; gpuLimits?: GpuBufferLimits };
@@ -64,17 +70,18 @@ async function loadOne(cache: ShardCache, key: string, opts: LoadOptions = {}): 
   const cached = await openCachedModel(cache, key);
   const wanted = opts.device ?? 'auto';
   // Decided before the graph is built: a model that cannot fit is refused in seconds, not minutes.
-  const plan = await planDevices(cache, cached.key, cached.label, cached.spec, wanted, opts.budget ?? {});
-  const graph = await ensureDenseGraph(cache, cached, opts.onStatus);
+  const plan = await planDevices(cache, cached.key, cached.label, cached.spec, wanted, opts.budget ?? {}, opts.precision ?? 'auto');
   const tokenizer = await loadTokenizer(cache, key);
   const id = transformersIdFor(cache, key);
   let fallbackReason = plan.fallbackReason;
   for (const device of plan.order) {
-    opts.onStatus?.(`starting a ${device} session`);
+    const { precision, reason: precisionReason } = plan.precision[device];
+    const graph = await ensureDenseGraph(cache, cached, opts.onStatus, precision);
+    opts.onStatus?.(`starting a ${device} session (${precision} weights)`);
     try {
       const model = await AutoModelForCausalLM.from_pretrained(id, {
         device,
-        dtype: 'fp32',
+        dtype: precision,
         use_external_data_format: graph.chunks,
         // With a progress callback transformers.js reads each file into one buffer of its
         // Content-Length; without one it takes `response.arrayBuffer()`, which may assemble a
@@ -90,6 +97,8 @@ async function loadOne(cache: ShardCache, key: string, opts: LoadOptions = {}): 
         device,
         adapter: device === 'webgpu' ? plan.adapter : null,
         ...(fallbackReason ? { fallbackReason } : {}),
+        precision,
+        precisionReason,
       };
     } catch (err) {
       if (device === 'webgpu' && plan.wasmRefusal) {
@@ -122,6 +131,8 @@ function onLoadProgress(onStatus?: (msg: string) => void): (p: unknown) => void 
 
 interface DevicePlan {
   order: Device[];
+  /** The graph precision each device would run, and why. */
+  precision: Record<Device, { precision: Precision; reason: string }>;
   adapter: string | null;
   fallbackReason?: string;
   /** Why WASM was ruled out by the memory check, when it was. */
@@ -141,26 +152,30 @@ async function planDevices(
   spec: ModelSpec,
   wanted: Device | 'auto',
   budget: NonNullable<LoadOptions['budget']>,
+  wantedPrecision: Precision | 'auto',
 ): Promise<DevicePlan> {
   const stored = await storedGraph(cache, key);
-  const footprint = fp32Footprint(spec);
+  const packed = stored?.linear === 'matmulnbits';
+  const report: AdapterReport | null = wanted === 'wasm' ? null : await describeAdapter();
+  const precision = choosePrecision(wantedPrecision, packed, report);
+  const footprint = { wasm: graphFootprint(spec, precision.wasm.precision), webgpu: graphFootprint(spec, precision.webgpu.precision) };
   // A stored graph (a packed variant's, say) says exactly how many weight bytes it holds.
-  const what = stored?.linear === 'matmulnbits' ? `${label} (4/8-bit graph)` : `${label} as fp32`;
+  const whatOn = (device: Device) => (packed ? `${label} (4/8-bit graph)` : `${label} as ${precision[device].precision}`);
+  const what = whatOn('wasm');
   const wasmLimit = budget.wasmBytes ?? WASM_ADDRESS_SPACE;
-  const estimate = estimateWasm(spec, stored?.bytes ?? footprint.bytes, budget.contextTokens);
+  const estimate = estimateWasm(spec, packed && stored ? stored.bytes : footprint.wasm.bytes, budget.contextTokens);
   const wasm = checkWasm(what, estimate, wasmLimit);
   const wasmRefusal = wasm.fits ? undefined : wasm.reason;
   const refuse = (reason: string, way: string): never => {
     throw new MemoryBudgetError(`${reason}: ${way}`, estimate.total, wasmLimit);
   };
-  if (wanted === 'wasm') {
+  if (wanted === 'wasm' || !report) {
     if (wasmRefusal) refuse(wasmRefusal, WAY_OUT_WASM);
-    return { order: ['wasm'], adapter: null };
+    return { order: ['wasm'], adapter: null, precision };
   }
-  const report: AdapterReport = await describeAdapter();
   const adapter = report.available ? [report.vendor, report.architecture].filter(Boolean).join(' · ') || 'unnamed adapter' : null;
   const gpu = report.available
-    ? checkWebGpu(what, footprint.largest, {
+    ? checkWebGpu(whatOn('webgpu'), footprint.webgpu.largest, {
         maxBufferSize: budget.gpuLimits?.maxBufferSize ?? report.limits.maxBufferSize,
         maxStorageBufferBindingSize: budget.gpuLimits?.maxStorageBufferBindingSize ?? report.limits.maxStorageBufferBindingSize,
       })
@@ -168,19 +183,46 @@ async function planDevices(
   if (wanted === 'webgpu') {
     if (!report.available) throw new Error(`WebGPU was requested but is unavailable: ${report.reason}`);
     if (gpu && !gpu.fits) refuse(gpu.reason, WAY_OUT_WEBGPU);
-    return { order: ['webgpu'], adapter };
+    return { order: ['webgpu'], adapter, precision };
   }
   if (wasmRefusal) {
     if (!report.available) refuse(`${wasmRefusal}, and WebGPU is unavailable here (${report.reason})`, WAY_OUT_WASM);
     if (gpu && !gpu.fits) refuse(`${wasmRefusal}; on WebGPU, ${gpu.reason}`, 'evaluate one of its 4-bit variants (rtn4, gptq4, awq4)');
-    return { order: ['webgpu'], adapter, wasmRefusal };
+    return { order: ['webgpu'], adapter, wasmRefusal, precision };
   }
-  if (!report.available) return { order: ['wasm'], adapter: null, fallbackReason: report.reason };
-  if (gpu && !gpu.fits) return { order: ['wasm'], adapter: null, fallbackReason: gpu.reason };
+  if (!report.available) return { order: ['wasm'], adapter: null, fallbackReason: report.reason, precision };
+  if (gpu && !gpu.fits) return { order: ['wasm'], adapter: null, fallbackReason: gpu.reason, precision };
   if (isSoftwareAdapter(report)) {
     // bench:decode: WASM decodes ~100× faster than WebGPU emulated on the same CPU cores.
     const why = `the WebGPU adapter (${report.architecture || report.description || 'fallback'}) runs on the CPU; WASM is faster there`;
-    return { order: ['wasm'], adapter: null, fallbackReason: why };
+    return { order: ['wasm'], adapter: null, fallbackReason: why, precision };
   }
-  return { order: ['webgpu', 'wasm'], adapter };
+  return { order: ['webgpu', 'wasm'], adapter, precision };
+}
+
+/**
+ * The weight precision per device: fp16 where the WebGPU adapter computes in half precision
+ * (`shader-f16`), fp32 elsewhere; an explicit choice wins, except that a 4/8-bit variant runs
+ * its stored graph, whose scales are fp32.
+ */
+export function choosePrecision(
+  wanted: Precision | 'auto',
+  packedVariant: boolean,
+  report: Pick<AdapterReport, 'available' | 'features'> | null,
+): Record<Device, { precision: Precision; reason: string }> {
+  if (packedVariant) {
+    const same = { precision: 'fp32' as const, reason: 'a 4/8-bit variant runs its stored MatMulNBits graph (fp32 scales)' };
+    return { wasm: same, webgpu: same };
+  }
+  if (wanted !== 'auto') {
+    const same = { precision: wanted, reason: `${wanted} was asked for` };
+    return { wasm: same, webgpu: same };
+  }
+  const f16 = report?.available === true && report.features.includes('shader-f16');
+  return {
+    wasm: { precision: 'fp32', reason: 'WASM runs fp32 graphs (fp16 weights are used on WebGPU adapters with shader-f16)' },
+    webgpu: f16
+      ? { precision: 'fp16', reason: 'the WebGPU adapter offers shader-f16' }
+      : { precision: 'fp32', reason: 'the WebGPU adapter has no shader-f16' },
+  };
 }

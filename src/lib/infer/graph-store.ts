@@ -1,11 +1,21 @@
 import { openWeights, type CachedModel } from '../model/download';
-import { buildCausalLmStreaming, type StreamingCausalLm } from '../onnx';
+import { buildCausalLmStreaming, type Precision, type StreamingCausalLm } from '../onnx';
 import type { ShardCache } from '../storage/shard-cache';
 
 /** Bumped whenever the graph builder changes what it emits, so cached graphs are rebuilt. */
 export const GRAPH_VERSION = 1;
 export const GRAPH_INFO_FILE = 'onnx/ctlab-graph.json';
 export const GRAPH_FILE = 'onnx/model.onnx';
+
+/**
+ * The files of a graph of `precision`: transformers.js loads `onnx/model.onnx` for dtype fp32
+ * and `onnx/model_fp16.onnx` for fp16, with external data named after the model file.
+ */
+export function graphFiles(precision: Precision = 'fp32'): { model: string; info: string; modelFileName: string } {
+  return precision === 'fp32'
+    ? { model: GRAPH_FILE, info: GRAPH_INFO_FILE, modelFileName: 'model.onnx' }
+    : { model: 'onnx/model_fp16.onnx', info: 'onnx/ctlab-graph_fp16.json', modelFileName: 'model_fp16.onnx' };
+}
 
 export interface GraphInfo {
   version: number;
@@ -16,10 +26,11 @@ export interface GraphInfo {
   builtAt: number;
 }
 
-export async function storedGraph(cache: ShardCache, key: string): Promise<GraphInfo | null> {
+export async function storedGraph(cache: ShardCache, key: string, precision: Precision = 'fp32'): Promise<GraphInfo | null> {
+  const { info: infoFile } = graphFiles(precision);
   const manifest = await cache.manifest(key);
-  if (!manifest?.files[GRAPH_INFO_FILE]?.complete) return null;
-  const info = JSON.parse(await cache.readText(key, GRAPH_INFO_FILE)) as GraphInfo;
+  if (!manifest?.files[infoFile]?.complete) return null;
+  const info = JSON.parse(await cache.readText(key, infoFile)) as GraphInfo;
   return info.version === GRAPH_VERSION ? info : null;
 }
 
@@ -31,6 +42,8 @@ export function graphBytes(graph: StreamingCausalLm): number {
 export interface StoreGraphOptions {
   onStatus?: (msg: string) => void;
   signal?: AbortSignal;
+  /** Which graph slot to write (default fp32); the graph must have been laid out for its file names. */
+  precision?: Precision;
 }
 
 /**
@@ -48,18 +61,19 @@ export async function storeGraph(
   opts: StoreGraphOptions = {},
 ): Promise<GraphInfo> {
   const bytes = graphBytes(graph);
+  const names = graphFiles(opts.precision);
   await cache.ensureRoom(bytes, `the ONNX graph of ${label}`);
-  const files = [GRAPH_FILE, ...graph.externalFiles.map((f) => `onnx/${f.path}`)];
+  const files = [names.model, ...graph.externalFiles.map((f) => `onnx/${f.path}`)];
   // A stale graph's info goes first, so a crash while rewriting cannot leave it pointing at new files.
-  await cache.removeFile(key, GRAPH_INFO_FILE);
+  await cache.removeFile(key, names.info);
   try {
-    await cache.storeBytes(key, GRAPH_FILE, graph.model, { signal: opts.signal });
+    await cache.storeBytes(key, names.model, graph.model, { signal: opts.signal });
     for (const [i, f] of graph.externalFiles.entries()) {
       opts.onStatus?.(`writing ${f.path} of the ONNX graph (${i + 1} of ${graph.externalFiles.length})`);
       await cache.writeFile(key, `onnx/${f.path}`, f.byteLength, (write) => graph.writeExternal(i, write), { signal: opts.signal });
     }
     const info: GraphInfo = { version: GRAPH_VERSION, chunks: graph.externalDataChunks, linear, bytes, builtAt: Date.now() };
-    await cache.storeBytes(key, GRAPH_INFO_FILE, new TextEncoder().encode(JSON.stringify(info)));
+    await cache.storeBytes(key, names.info, new TextEncoder().encode(JSON.stringify(info)));
     return info;
   } catch (err) {
     for (const f of files) await cache.removeFile(key, f).catch(() => undefined);
@@ -73,20 +87,29 @@ export async function storeGraph(
  * Tensors are read from the cache one at a time as their place in the external data comes up,
  * so the build holds about one tensor, never the model.
  */
-export async function ensureDenseGraph(cache: ShardCache, model: CachedModel, onStatus?: (msg: string) => void): Promise<GraphInfo> {
-  const existing = await storedGraph(cache, model.key);
+export async function ensureDenseGraph(
+  cache: ShardCache,
+  model: CachedModel,
+  onStatus?: (msg: string) => void,
+  precision: Precision = 'fp32',
+): Promise<GraphInfo> {
+  const existing = await storedGraph(cache, model.key, precision);
   if (existing) return existing;
-  onStatus?.('building the ONNX graph');
+  onStatus?.(precision === 'fp32' ? 'building the ONNX graph' : `building the ONNX graph (${precision} weights)`);
   const weights = await openWeights(cache, model);
-  const graph = buildCausalLmStreaming(model.spec, async (name) => {
-    const v = await weights.float32(name);
-    const bad = v.findIndex((x) => !Number.isFinite(x));
-    if (bad >= 0) {
-      throw new Error(
-        `${name} of ${model.label} holds ${v[bad]} at element ${bad}: the checkpoint is corrupt or was saved after a diverged run; refusing to build a graph from it`,
-      );
-    }
-    return v;
-  });
-  return storeGraph(cache, model.key, model.label, graph, 'matmul', { onStatus });
+  const graph = buildCausalLmStreaming(
+    model.spec,
+    async (name) => {
+      const v = await weights.float32(name);
+      const bad = v.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) {
+        throw new Error(
+          `${name} of ${model.label} holds ${v[bad]} at element ${bad}: the checkpoint is corrupt or was saved after a diverged run; refusing to build a graph from it`,
+        );
+      }
+      return v;
+    },
+    { precision, externalData: { modelFileName: graphFiles(precision).modelFileName } },
+  );
+  return storeGraph(cache, model.key, model.label, graph, 'matmul', { onStatus, precision });
 }

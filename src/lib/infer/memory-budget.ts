@@ -37,10 +37,19 @@ export interface WeightFootprint {
 
 /** What the dense fp32 graph of `spec` holds: every checkpoint tensor as fp32 (linears transposed, same size). */
 export function fp32Footprint(spec: ModelSpec): WeightFootprint {
+  return graphFootprint(spec, 'fp32');
+}
+
+/**
+ * What the dense graph of `spec` holds at `precision`: in an fp16 graph the linears and the
+ * embedding take 2 bytes a value, norms and biases stay fp32.
+ */
+export function graphFootprint(spec: ModelSpec, precision: 'fp32' | 'fp16'): WeightFootprint {
   let bytes = 0;
   let largest = { name: '', bytes: 0 };
   for (const [name, shape] of expectedTensors(spec)) {
-    const b = shape.reduce((a, d) => a * d, 1) * F32;
+    const half = precision === 'fp16' && !name.endsWith('norm.weight') && !name.endsWith('.bias');
+    const b = shape.reduce((a, d) => a * d, 1) * (half ? 2 : F32);
     bytes += b;
     if (b > largest.bytes) largest = { name, bytes: b };
   }
@@ -91,7 +100,7 @@ export type Verdict = { fits: true } | { fits: false; reason: string };
 
 /** How to get a model that does not fit running anyway. */
 export const WAY_OUT_WASM =
-  'use WebGPU (device webgpu: the weights then live in GPU memory), or evaluate one of its 4-bit variants (rtn4, gptq4, awq4)';
+  'use WebGPU (device webgpu: the weights then live in GPU memory; with shader-f16 they take half the space), or evaluate one of its 4-bit variants (rtn4, gptq4, awq4)';
 export const WAY_OUT_WEBGPU = 'use a GPU whose adapter allows larger buffers, or evaluate one of its 4-bit variants (rtn4, gptq4, awq4)';
 
 /** Whether `label` fits WASM's address space (or `limit`, for tests and smaller budgets). */
@@ -117,7 +126,7 @@ export function checkWebGpu(label: string, largest: WeightFootprint['largest'], 
   return {
     fits: false,
     reason:
-      `${largest.name} of ${label} takes ${formatBytes(largest.bytes)} as one fp32 tensor; this WebGPU adapter allows ` +
+      `${largest.name} of ${label} takes ${formatBytes(largest.bytes)} as one tensor; this WebGPU adapter allows ` +
       `${formatBytes(limit)} per buffer (maxBufferSize ${formatBytes(limits.maxBufferSize)}, maxStorageBufferBindingSize ${formatBytes(limits.maxStorageBufferBindingSize)})`,
   };
 }

@@ -2,6 +2,7 @@ import { ropeInvFreq } from '../model/rope';
 import { layerRope, type ModelSpec, type RopeSpec } from '../model/spec';
 import { GraphBuilder, type BuiltGraph, type LaidOutGraph } from './graph-builder';
 import type { ExternalDataOptions } from './external-data';
+import { float16Checked, float32ToFloat16Bits } from './float16';
 import { blocksPerRow, zeroPointRowBytes, type PackedLinear } from './matmul-nbits';
 
 /** Hugging Face tensor name → fp32 values (PyTorch layout: Linear weights are [out, in]). */
@@ -24,7 +25,20 @@ export interface DecoderGraphOptions {
   packed?: PackedSource;
   /** External data settings (file name, chunk size, alignment); `false` keeps weights inline. */
   externalData?: false | ExternalDataOptions;
+  /**
+   * `fp32` (default), or `fp16`: linear weights, the embedding and MatMulNBits scales stored in
+   * half precision, each matmul run in fp16 between two Casts, everything else (norms,
+   * attention, residual stream, K/V, logits) in fp32. Half the weight memory, for adapters with
+   * `shader-f16`; the inputs and outputs are the fp32 graph's.
+   */
+  precision?: Precision;
 }
+
+export type Precision = 'fp32' | 'fp16';
+
+/** ONNX TensorProto type codes for Cast. */
+const TO_FLOAT16 = 10;
+const TO_FLOAT = 1;
 
 export interface CausalLmGraph extends BuiltGraph {
   /** The chunk count, for `transformers.js_config.use_external_data_format` ({ "model.onnx": n }). */
@@ -111,6 +125,39 @@ class DecoderContext {
     );
   }
 
+  get half(): boolean {
+    return this.options.precision === 'fp16';
+  }
+
+  /** fp32 → fp16 around a half-precision op: `op(cast16(x))` back to fp32. */
+  private inHalf(x: string, op: (x16: string) => string): string {
+    const { b } = this;
+    return b.op('Cast', [op(b.op('Cast', [x], { to: TO_FLOAT16 }))], { to: TO_FLOAT });
+  }
+
+  /**
+   * A weight stored in the graph's precision; with `transpose` [outF, inF] the source Linear
+   * weight is written as its [inF, outF] transpose, straight into the external data.
+   */
+  private storedWeight(graphName: string, source: string, dims: number[], transpose?: [number, number]): string {
+    const count = dims.reduce((a, d) => a * d, 1);
+    if (!this.half && !transpose) return this.plainWeight(source, dims);
+    const half = this.half;
+    const type = half ? 'float16' : 'float32';
+    return this.b.weight(half ? `${graphName}.fp16` : graphName, type, dims, (dst) =>
+      this.withTensor(source, count, (w) => {
+        const out = half ? new Uint16Array(dst.buffer, dst.byteOffset, count) : new Float32Array(dst.buffer, dst.byteOffset, count);
+        const put = half ? (k: number, j: number) => (out[k] = float16Checked(w[j], source, j)) : (k: number, j: number) => (out[k] = w[j]);
+        if (!transpose) {
+          for (let j = 0; j < count; j++) put(j, j);
+          return;
+        }
+        const [outF, inF] = transpose;
+        for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) put(i * outF + o, o * inF + i);
+      }),
+    );
+  }
+
   /** `x @ W.T (+ bias)` for the Linear `prefix` (weight [outF, inF]). */
   linear(x: string, prefix: string, outF: number, inF: number, bias = false): string {
     const { b } = this;
@@ -118,18 +165,13 @@ class DecoderContext {
     const packed = this.getPacked(weightName);
     let y: string;
     if (packed) {
-      y = this.matMulNBits(x, prefix, packed, outF, inF);
+      y = this.half
+        ? this.inHalf(x, (x16) => this.matMulNBits(x16, prefix, packed, outF, inF))
+        : this.matMulNBits(x, prefix, packed, outF, inF);
     } else {
       // The transposed [inF, outF] copy, written straight into the external data.
-      const wt = b.weight(`${weightName}.T`, 'float32', [inF, outF], (dst) =>
-        this.withTensor(weightName, outF * inF, (w) => {
-          const out = new Float32Array(dst.buffer, dst.byteOffset, outF * inF);
-          for (let o = 0; o < outF; o++) {
-            for (let i = 0; i < inF; i++) out[i * outF + o] = w[o * inF + i];
-          }
-        }),
-      );
-      y = b.op('MatMul', [x, wt]);
+      const wt = this.storedWeight(`${weightName}.T`, weightName, [inF, outF], [outF, inF]);
+      y = this.half ? this.inHalf(x, (x16) => b.op('MatMul', [x16, wt])) : b.op('MatMul', [x, wt]);
     }
     if (bias) y = b.op('Add', [y, this.plainWeight(`${prefix}.bias`, [outF])]);
     return y;
@@ -146,9 +188,14 @@ class DecoderContext {
     const inputs = [
       x,
       b.weight(`${prefix}.weight_q${p.bits}`, 'uint8', [N, blocks, blob], (dst) => dst.set(p.packed)),
-      b.weight(`${prefix}.scales`, 'float32', [N * blocks], (dst) =>
-        dst.set(new Uint8Array(p.scales.buffer, p.scales.byteOffset, p.scales.byteLength)),
-      ),
+      this.half
+        ? b.weight(`${prefix}.scales.fp16`, 'float16', [N * blocks], (dst) => {
+            const out = new Uint16Array(dst.buffer, dst.byteOffset, N * blocks);
+            for (let i = 0; i < out.length; i++) out[i] = float32ToFloat16Bits(p.scales[i]);
+          })
+        : b.weight(`${prefix}.scales`, 'float32', [N * blocks], (dst) =>
+            dst.set(new Uint8Array(p.scales.buffer, p.scales.byteOffset, p.scales.byteLength)),
+          ),
     ];
     if (p.zeroPoints) {
       const zpBytes = N * zeroPointRowBytes(blocks, p.bits);
@@ -355,7 +402,8 @@ class DecoderContext {
   /** The token embeddings of `inputIds`, scaled where the family scales them. */
   embed(inputIds: string): string {
     const { b } = this;
-    const x = b.op('Gather', [this.embedding(), inputIds], { axis: 0 });
+    const gathered = b.op('Gather', [this.embedding(), inputIds], { axis: 0 });
+    const x = this.half ? b.op('Cast', [gathered], { to: TO_FLOAT }) : gathered;
     const scale = this.spec.block.embedScale;
     return scale === 1 ? x : b.op('Mul', [x, b.f32(scale)]);
   }
@@ -373,7 +421,9 @@ class DecoderContext {
         logits = b.op('Identity', [this.linear(normed, 'lm_head', V, H)], {}, name);
       } else {
         const flat = b.op('Reshape', [normed, b.i64([-1, H])]);
-        const logits2d = b.op('Gemm', [flat, this.embedding()], { transB: 1 });
+        const logits2d = this.half
+          ? this.inHalf(flat, (f16) => b.op('Gemm', [f16, this.embedding()], { transB: 1 }))
+          : b.op('Gemm', [flat, this.embedding()], { transB: 1 });
         const shape = b.op('Concat', [b.op('Shape', [inputIds]), b.i64([V])], { axis: 0 });
         logits = b.op('Reshape', [logits2d, shape], {}, name);
       }
@@ -383,7 +433,8 @@ class DecoderContext {
 
   private embeddingName?: string;
   embedding(): string {
-    this.embeddingName ??= this.plainWeight('model.embed_tokens.weight', [this.spec.vocabSize, this.spec.hiddenSize]);
+    const name = 'model.embed_tokens.weight';
+    this.embeddingName ??= this.storedWeight(name, name, [this.spec.vocabSize, this.spec.hiddenSize]);
     return this.embeddingName;
   }
 }

@@ -35,22 +35,13 @@ export function float32ToFloat16Bits(v: number): number {
   return sign | h;
 }
 
-/**
- * Writes `src` as half-precision bits into `dst`, refusing a value beyond fp16's range by
- * tensor name and element, since it would otherwise become infinite in the graph.
- */
-export function toFloat16(src: ArrayLike<number>, dst: Uint16Array, tensor: string): void {
-  if (dst.length !== src.length) throw new Error(`${tensor}: ${src.length} values for ${dst.length} halves`);
-  for (let i = 0; i < src.length; i++) {
-    const v = src[i];
-    if (Math.abs(v) > FLOAT16_MAX && Number.isFinite(v)) {
-      // Values that round down to 65504 are fine; anything that would round up to inf is not.
-      if (Math.abs(v) >= 65520) {
-        throw new Float16RangeError(
-          `${tensor} holds ${v} at element ${i}, beyond half precision's ±${FLOAT16_MAX}; it cannot run as an fp16 graph (use fp32)`,
-        );
-      }
-    }
-    dst[i] = float32ToFloat16Bits(v);
+/** Half-precision bits of a weight value; one beyond fp16's range is refused by tensor and element. */
+export function float16Checked(v: number, tensor: string, element: number): number {
+  // Rounding to 65504 is fine; anything that would round up to infinity is not.
+  if (Math.abs(v) >= FLOAT16_MAX + 16) {
+    throw new Float16RangeError(
+      `${tensor} holds ${v} at element ${element}, beyond half precision's ±${FLOAT16_MAX}: this model cannot run as an fp16 graph; use fp32`,
+    );
   }
+  return float32ToFloat16Bits(v);
 }

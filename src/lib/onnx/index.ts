@@ -5,6 +5,7 @@ export type {
   CausalLmGraph,
   StreamingCausalLm,
   DecoderGraphOptions,
+  Precision,
   PackedSource,
   WeightSource,
 } from './decoder';

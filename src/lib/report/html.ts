@@ -25,7 +25,7 @@ export function htmlReport(doc: ResultsDoc, opts: { maxItems?: number } = {}): s
   parts.push(`<h1>${escapeHtml(title)}</h1>`);
   const s = doc.settings;
   parts.push(
-    `<p class="muted">Preset ${escapeHtml(s.preset)} · seed ${escapeHtml(s.seed)} · modes ${escapeHtml(s.modes.join(', '))} · data: ${escapeHtml(s.data)} · ${escapeHtml(s.device)}${s.adapter ? ` (${escapeHtml(s.adapter)})` : ''}${s.deviceNote ? ` (${escapeHtml(s.deviceNote)})` : ''} · ${escapeHtml(doc.createdAt)}</p>`,
+    `<p class="muted">Preset ${escapeHtml(s.preset)} · seed ${escapeHtml(s.seed)} · modes ${escapeHtml(s.modes.join(', '))} · data: ${escapeHtml(s.data)} · ${escapeHtml(s.device)}${s.adapter ? ` (${escapeHtml(s.adapter)})` : ''}${s.deviceNote ? ` (${escapeHtml(s.deviceNote)})` : ''}${s.precision ? ` · ${escapeHtml(s.precision)} weights${s.precisionNote ? ` (${escapeHtml(s.precisionNote)})` : ''}` : ''} · ${escapeHtml(doc.createdAt)}</p>`,
   );
   if (doc.results.some((r) => r.scorer?.includes('proxy'))) {
     parts.push(

@@ -203,6 +203,8 @@ async function measure(cache: ShardCache, lm: LoadedLm, info: VariantInfo): Prom
   info.device = lm.device;
   info.adapter = lm.adapter;
   if (lm.fallbackReason) info.deviceNote = lm.fallbackReason;
+  info.precision = lm.precision;
+  info.precisionNote = lm.precisionReason;
 }
 
 function toEntry(variant: string, r: Awaited<ReturnType<typeof evaluatePerspective>>): ResultEntry {
@@ -246,6 +248,7 @@ export function resultsDoc(doc: RunDoc, results: ResultEntry[]): ResultsDoc {
       device: firstInfo?.device ?? String(doc.plan.device),
       adapter: firstInfo?.adapter ?? null,
       ...(firstInfo?.deviceNote ? { deviceNote: firstInfo.deviceNote } : {}),
+      ...(firstInfo?.precision ? { precision: firstInfo.precision, precisionNote: firstInfo.precisionNote } : {}),
     },
     variants: doc.plan.variants.map((v) => doc.variants[v.id] ?? { id: v.id, label: v.label }),
     results: sorted,

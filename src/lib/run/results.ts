@@ -30,6 +30,9 @@ export interface VariantInfo {
   device?: string;
   adapter?: string | null;
   deviceNote?: string;
+  /** Weight precision of the graph it ran (fp16 on WebGPU adapters with shader-f16), and why. */
+  precision?: string;
+  precisionNote?: string;
   /** The compression report, for compressed variants. */
   report?: unknown;
 }
@@ -50,6 +53,9 @@ export interface ResultsDoc {
     adapter: string | null;
     /** Why `auto` did not run WebGPU, when it did not. */
     deviceNote?: string;
+    /** The dense model's graph precision, and why (recorded per variant too). */
+    precision?: string;
+    precisionNote?: string;
   };
   /** Absent in single-model files. */
   variants?: VariantInfo[];

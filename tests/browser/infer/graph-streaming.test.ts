@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadCausalLm } from '../../../src/lib/infer/causal-lm';
+import { generate } from '../../../src/lib/infer/generate';
 import { ensureDenseGraph, GRAPH_FILE, GRAPH_INFO_FILE, storeGraph } from '../../../src/lib/infer/graph-store';
 import { MemoryBudgetError } from '../../../src/lib/infer/memory-budget';
 import { downloadModel, openWeights } from '../../../src/lib/model/download';
@@ -152,4 +153,32 @@ describe('the memory preflight', () => {
     expect(lm.device).toBe('webgpu');
     expect((await cache.manifest(model.key))!.files[GRAPH_INFO_FILE]?.complete).toBe(true);
   }, 120_000);
+});
+
+describe('fp16 weights', () => {
+  it('an fp16 graph is built beside the fp32 one as model_fp16.onnx, loaded by transformers.js, and recorded with its reason', async () => {
+    const { cache, model } = await storiesCache();
+    const lm = await loadCausalLm(cache, model.key, { device: 'wasm', precision: 'fp16' });
+    expect(lm.precision).toBe('fp16');
+    expect(lm.precisionReason).toBe('fp16 was asked for');
+    const files = graphFiles((await cache.manifest(model.key))!.files);
+    expect(files).toContain('onnx/model_fp16.onnx');
+    expect(files).toContain('onnx/model_fp16.onnx_data');
+    expect(files).not.toContain(GRAPH_FILE);
+    const ref = (await (await fetch(`${STORIES}/reference.json`)).json()) as {
+      greedy: { prompt: string; prompt_ids: number[]; ids: number[] };
+    };
+    const out = await generate(lm, { prompt: ref.greedy.prompt, maxNewTokens: 12 });
+    // Half-precision weights may flip a late near-tie; the first tokens of the greedy text stay.
+    const n = ref.greedy.prompt_ids.length + 8;
+    expect(out.ids.slice(0, n)).toEqual(ref.greedy.ids.slice(0, n));
+    const fp32 = await loadCausalLm(cache, model.key, { device: 'wasm' });
+    expect(fp32.precision).toBe('fp32');
+    expect(fp32.precisionReason).toMatch(/WASM runs fp32 graphs/);
+    const [half, full] = await Promise.all([
+      cache.fileEntry(model.key, 'onnx/model_fp16.onnx_data'),
+      cache.fileEntry(model.key, GRAPH_FILE + '_data'),
+    ]);
+    expect(half.storedBytes).toBeLessThan(0.6 * full.storedBytes);
+  });
 });

@@ -65,3 +65,26 @@ describe.each(KINDS)('%s', (kind) => {
     expect(dLogit).toBeGreaterThan(10 * LOGIT_TOL);
   });
 });
+
+describe.each(KINDS)('%s as an fp16-weight graph', (kind) => {
+  const { config, weights } = tinyCheckpoint(kind, 7);
+  const spec = parseModelSpec(config);
+  const ids = tinyIds(12, 8, spec.vocabSize);
+  const ref = hfForward(config, weights, ids);
+  const refNll = meanNll(ref, ids, spec.vocabSize);
+
+  it(`matches the reference on WASM within the same bars (NLL ${NLL_TOL}, logits ${LOGIT_TOL}) at half the weight bytes`, async () => {
+    const fp16 = buildCausalLm(spec, weights, { precision: 'fp16' });
+    const fp32 = buildCausalLm(spec, weights);
+    const bytes = (g: typeof fp16) => g.externalData.reduce((s, f) => s + f.data.byteLength, 0);
+    const session = await createSession(fp16, 'wasm');
+    const logits = await runLogits(session, spec, ids);
+    await session.release();
+    const dLogit = maxAbsDiff(logits, ref);
+    const dNll = Math.abs(meanNll(logits, ids, spec.vocabSize) - refNll);
+    console.log(`${kind} fp16 wasm: max|Δlogit| ${dLogit.toExponential(2)}, |ΔNLL| ${dNll.toExponential(2)}, bytes ${bytes(fp16)} vs ${bytes(fp32)}`);
+    expect(dLogit).toBeLessThan(LOGIT_TOL);
+    expect(dNll).toBeLessThan(NLL_TOL);
+    expect(bytes(fp16)).toBeLessThan(0.6 * bytes(fp32));
+  });
+});
