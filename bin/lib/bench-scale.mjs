@@ -113,7 +113,13 @@ export async function benchScale({ root, dist, opts, onProgress, log, cleanError
             dev.error = 'skipped: the download failed';
             continue;
           }
-          const app = await openApp({ origin: server.origin, profile, onProgress, onLog: (l) => opts.quiet || log(l) });
+          let app;
+          try {
+            app = await openApp({ origin: server.origin, profile, onProgress, onLog: (l) => opts.quiet || log(l) });
+          } catch (err) {
+            dev.error = `the browser did not start: ${cleanError(err)}`;
+            continue;
+          }
           const memory = memorySampler(profile);
           try {
             if (d === 0) {
