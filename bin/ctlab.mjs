@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchScale, DEFAULT_SCALE_MODELS, scaleTable } from './lib/bench-scale.mjs';
 import { openApp } from './lib/browser.mjs';
 import { serveApp } from './lib/server.mjs';
 
@@ -42,6 +43,13 @@ Usage:
              time per layer and end to end per method on a SmolLM2-135M-shaped random model
              (all 30 layers unless --layers N; 4 × 64 calibration tokens unless --samples /
              --seq-len), WGSL kernels against their TypeScript references in one run
+  ctlab bench scale [--models id,…] [--layers N] [--devices wasm,webgpu] [--prompt-tokens 64]
+             [--new-tokens 16] [--out-dir DIR] [--json]
+             per model shape of src/lib/model/known-models.json (random bf16 weights, written into
+             DIR, default ~/.cache/ctlab/shapes, when missing): download and graph build time, peak
+             memory of the browser's processes (overall and while generating, against the fp32
+             weights) and prefill/decode tokens/s per device, each shape in a fresh browser profile
+             (default models: ${DEFAULT_SCALE_MODELS.join(',')})
   ctlab download --model M [--json]     download (or resume) a model into the cache
   ctlab models [--json]                 list cached models
   ctlab delete --model M                remove a cached model
@@ -92,6 +100,11 @@ const { values, positionals } = parseArgs({
     kernels: { type: 'string' },
     forward: { type: 'string' },
     methods: { type: 'string' },
+    models: { type: 'string' },
+    devices: { type: 'string' },
+    'prompt-tokens': { type: 'string' },
+    'new-tokens': { type: 'string' },
+    'out-dir': { type: 'string' },
     variant: { type: 'string' },
     profile: { type: 'string' },
     port: { type: 'string', default: '47613' },
@@ -325,7 +338,55 @@ async function exportVariant(app, key, dir) {
   return files;
 }
 
+/** `ctlab bench scale`: a browser per shape and device, so it runs apart from the one-page commands. */
+async function benchScaleCommand() {
+  /** @param {'prompt-tokens' | 'new-tokens'} name @param {number} fallback @param {number} min */
+  const count = (name, fallback, min) => {
+    const v = values[name];
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer of at least ${min}, not ${v}`);
+    return n;
+  };
+  /** @param {string | undefined} v */
+  const list = (v) =>
+    (v ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
+  const models = values.models === undefined ? DEFAULT_SCALE_MODELS : list(values.models);
+  if (!models.length) fail('--models needs at least one model id');
+  const devices = values.devices === undefined ? ['wasm', 'webgpu'] : list(values.devices);
+  const bad = devices.filter((d) => d !== 'wasm' && d !== 'webgpu');
+  if (bad.length || !devices.length) fail(`--devices takes wasm and/or webgpu, not ${values.devices}`);
+  const layers = optionalInt('layers');
+  if (layers === 0) fail('--layers must be a positive integer');
+  const opts = {
+    models,
+    ...(layers !== undefined ? { layers } : {}),
+    devices: /** @type {('wasm' | 'webgpu')[]} */ (devices),
+    promptTokens: count('prompt-tokens', 64, 1),
+    // Decode speed is measured after the first token, so it needs a second one.
+    newTokens: count('new-tokens', 16, 2),
+    shapesDir: resolve(values['out-dir'] ?? join(homedir(), '.cache', 'ctlab', 'shapes')),
+    port: Number(values.port),
+    quiet: values.quiet === true,
+  };
+  const dist = await ensureBuilt();
+  const report = await benchScale({
+    root,
+    dist,
+    opts,
+    // Neither the gibberish of random weights nor a cached file's progress tells anyone anything here.
+    onProgress: (/** @type {any} */ e) => (e?.phase === 'text' || e?.phase === 'cached' ? undefined : progress(e)),
+    log: (line) => opts.quiet || process.stderr.write(`${line}\n`),
+    cleanError,
+  });
+  process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : scaleTable(report));
+}
+
 async function main() {
+  if (command === 'bench' && positionals[1] === 'scale') return benchScaleCommand();
   const spec = ['models', 'score', 'bench'].includes(command) ? null : modelArg(values.model);
   if (command === 'kl' && !values.variant) fail('kl needs --variant V (a model folder, URL or hub id)');
   const variantSpec = command === 'kl' ? modelArg(values.variant) : null;
@@ -510,7 +571,9 @@ async function main() {
           break;
         }
         if (positionals[1] !== 'decode')
-          fail('usage: ctlab bench decode [--layers N] [--json] | ctlab bench compress [--layers N] [--json]');
+          fail(
+            'usage: ctlab bench decode [--layers N] [--json] | ctlab bench compress [--layers N] [--json] | ctlab bench scale [--models id,…] [--json]',
+          );
         const r = await app.call('benchDecode', { layers: Number(values.layers ?? '4') });
         if (!values.json) {
           process.stdout.write(`${r.model}; adapter: ${r.adapter ?? 'none'}; prompt ${r.promptTokens} tokens, ${r.newTokens} new\n`);

@@ -12,6 +12,8 @@ import { rescoreInputs } from '../lib/run/rescore-input';
 import { sourceKey, urlSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
 import type { CompressBenchOptions } from '../lib/bench/compress';
+import { scaleParams, statusClock } from '../lib/bench/scale';
+import type { HubConfig } from '../lib/model/known-models';
 import type { CompressProgress, CompressRequest } from '../lib/variants/compress-model';
 import { compressWorker, evalWorker, modelWorker } from './workers';
 
@@ -178,6 +180,23 @@ function automationApi() {
       };
     },
     benchCompress: (opts: Omit<CompressBenchOptions, 'onStatus'>) => compressWorker().benchCompress(opts, status),
+    /**
+     * What `generate` does before it generates (download or find cached, build the graph if
+     * missing, start a session), with the graph build and the session start timed apart:
+     * `ctlab bench scale` keeps loading out of the window it measures generation in.
+     */
+    load: async ({ source, device = 'auto' }: { source: AutomationSource; device?: Device | 'auto' }) => {
+      const model = await models.download(toSource(source), crypto.randomUUID(), progress);
+      const clock = statusClock();
+      const onStatus = Comlink.proxy((message: string) => {
+        clock.mark(message);
+        report({ phase: 'status', message });
+      });
+      const info = await infer.load(model.key, device, onStatus);
+      return { ...info, ...clock.phases() };
+    },
+    /** Parameters implied by a `config.json`; `ctlab bench scale` divides memory by their fp32 size. */
+    params: ({ config }: { config: HubConfig }) => scaleParams(config),
   };
 }
 
