@@ -1,5 +1,5 @@
 import { parseModelSpec } from './config';
-import catalog from './known-models.json';
+import catalog from './known-models.json' with { type: 'json' };
 import { expectedTensors } from './weights';
 
 /** The fields of a Hugging Face `config.json` that decide tensor shapes; the rest pass through. */
