@@ -82,7 +82,9 @@ describe.each(KINDS)('%s as an fp16-weight graph', (kind) => {
     await session.release();
     const dLogit = maxAbsDiff(logits, ref);
     const dNll = Math.abs(meanNll(logits, ids, spec.vocabSize) - refNll);
-    console.log(`${kind} fp16 wasm: max|Δlogit| ${dLogit.toExponential(2)}, |ΔNLL| ${dNll.toExponential(2)}, bytes ${bytes(fp16)} vs ${bytes(fp32)}`);
+    console.log(
+      `${kind} fp16 wasm: max|Δlogit| ${dLogit.toExponential(2)}, |ΔNLL| ${dNll.toExponential(2)}, bytes ${bytes(fp16)} vs ${bytes(fp32)}`,
+    );
     expect(dLogit).toBeLessThan(LOGIT_TOL);
     expect(dNll).toBeLessThan(NLL_TOL);
     expect(bytes(fp16)).toBeLessThan(0.6 * bytes(fp32));
