@@ -19,14 +19,14 @@ export interface LoadPhases {
 }
 
 const BUILD = 'building the ONNX graph';
-const SESSION = /^starting a \w+ session$/;
+const SESSION = /^starting a \w+ session( \(\w+ weights\))?$/;
 
 /**
  * Splits a load into graph build and session creation at the status messages `loadCausalLm`
  * sends. The last session start counts: under `auto` a failed WebGPU attempt precedes WASM's.
  */
 export function loadPhases(marks: StatusMark[], endMs: number): LoadPhases {
-  const build = marks.find((m) => m.message === BUILD);
+  const build = marks.find((m) => m.message.startsWith(BUILD));
   const sessions = marks.filter((m) => SESSION.test(m.message));
   const session = sessions[sessions.length - 1];
   if (!session)

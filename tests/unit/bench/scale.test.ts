@@ -7,7 +7,7 @@ describe('bench scale helpers', () => {
   it('splits a first load into graph build and session start, and a cached one into session start only', () => {
     const first = [
       { message: 'building the ONNX graph', atMs: 5 },
-      { message: 'starting a wasm session', atMs: 105 },
+      { message: 'starting a wasm session (fp32 weights)', atMs: 105 },
     ];
     expect(loadPhases(first, 130)).toEqual({ buildMs: 100, sessionMs: 25, loadMs: 130 });
     expect(loadPhases([{ message: 'starting a webgpu session', atMs: 40 }], 50)).toEqual({ buildMs: null, sessionMs: 10, loadMs: 50 });
