@@ -98,7 +98,7 @@ describe('compressed variants in the cache', () => {
     }
     console.log(lines.join('\n'));
     await dense.model.dispose();
-  });
+  }, 240_000);
 
   it('a 3-bit variant runs as fake-quantized fp32; its export builds the dense graph and lists a Hugging Face folder', async () => {
     const report = await compress({ method: 'awq', bits: 3, groupSize: 64 });
