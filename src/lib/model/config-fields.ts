@@ -84,13 +84,6 @@ export class ConfigFields {
     return v as Json;
   }
 
-  optionalString(key: string): string | null {
-    const v = this.json[key];
-    if (v === undefined || v === null) return null;
-    if (typeof v !== 'string') this.fail(key, 'must be a string');
-    return v as string;
-  }
-
   /** Refuses a field whose value would change the maths in a way we do not implement. */
   refuseUnless(key: string, ok: (v: unknown) => boolean, why: string): void {
     const v = this.json[key];

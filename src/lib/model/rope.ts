@@ -1,4 +1,4 @@
-import type { RopeScaling, RopeSpec } from './spec';
+import type { RopeSpec } from './spec';
 
 /**
  * RoPE inverse frequencies as Hugging Face computes them in float32: 1 / theta^(2j/d), then
@@ -26,10 +26,4 @@ export function ropeInvFreq(headDim: number, rope: RopeSpec): Float32Array {
     }
   }
   return out;
-}
-
-export function describeRope(rope: RopeSpec): string {
-  const s: RopeScaling | null = rope.scaling;
-  if (!s) return `θ ${rope.theta}`;
-  return s.type === 'linear' ? `θ ${rope.theta}, linear ×${s.factor}` : `θ ${rope.theta}, llama3 ×${s.factor}`;
 }

@@ -1,8 +1,6 @@
-import { llamaBlock } from '../spec';
-import { readRope } from '../rope-config';
 import type { ArchitectureFamily } from './family';
 import { readLayerKinds } from './layer-kinds';
-import { refuseLlamaExtras } from './shared';
+import { llamaStyleFields } from './shared';
 
 /** Llama 1–3.x (SmolLM, TinyLlama, stories): SwiGLU, RMSNorm, RoPE with optional llama3 / linear scaling. */
 export const llama: ArchitectureFamily = {
@@ -11,13 +9,10 @@ export const llama: ArchitectureFamily = {
   architectures: ['LlamaForCausalLM'],
   defaults: { max_position_embeddings: 2048, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false },
   read(f, shape) {
-    refuseLlamaExtras(f);
-    return {
-      block: llamaBlock(shape.headDim),
-      rope: readRope(f, { defaultTheta: 10000 }),
-      localRope: null,
-      ...readLayerKinds(f, shape.numLayers, () => 'full'),
-      qkvBias: f.bool('attention_bias', false),
-    };
+    return llamaStyleFields(
+      f,
+      shape,
+      readLayerKinds(f, shape.numLayers, () => 'full'),
+    );
   },
 };

@@ -1,9 +1,8 @@
-import { llamaBlock, type LayerKind } from '../spec';
-import { readRope } from '../rope-config';
+import type { LayerKind } from '../spec';
 import type { ConfigFields } from '../config-fields';
 import type { ArchitectureFamily } from './family';
 import { readLayerKinds } from './layer-kinds';
-import { refuseLlamaExtras } from './shared';
+import { llamaStyleFields } from './shared';
 
 /** Qwen's optional sliding window: layers from `max_window_layers` on slide when `use_sliding_window` is set. */
 export function qwenLayerKinds(f: ConfigFields, numLayers: number) {
@@ -22,13 +21,6 @@ export const qwen2: ArchitectureFamily = {
   architectures: ['Qwen2ForCausalLM'],
   defaults: { max_position_embeddings: 32768, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false },
   read(f, shape) {
-    refuseLlamaExtras(f);
-    return {
-      block: llamaBlock(shape.headDim),
-      rope: readRope(f, { defaultTheta: 10000 }),
-      localRope: null,
-      ...qwenLayerKinds(f, shape.numLayers),
-      qkvBias: true,
-    };
+    return llamaStyleFields(f, shape, qwenLayerKinds(f, shape.numLayers), { qkvBias: true });
   },
 };

@@ -1,8 +1,7 @@
 import { llamaBlock } from '../spec';
-import { readRope } from '../rope-config';
 import type { ArchitectureFamily } from './family';
 import { qwenLayerKinds } from './qwen2';
-import { refuseLlamaExtras } from './shared';
+import { llamaStyleFields } from './shared';
 
 /** Qwen3 (dense): per-head RMSNorm on q and k before RoPE, an explicit head_dim, no qkv bias. */
 export const qwen3: ArchitectureFamily = {
@@ -11,13 +10,6 @@ export const qwen3: ArchitectureFamily = {
   architectures: ['Qwen3ForCausalLM'],
   defaults: { head_dim: 128, max_position_embeddings: 32768, rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: false },
   read(f, shape) {
-    refuseLlamaExtras(f);
-    return {
-      block: { ...llamaBlock(shape.headDim), qkNorm: true },
-      rope: readRope(f, { defaultTheta: 10000 }),
-      localRope: null,
-      ...qwenLayerKinds(f, shape.numLayers),
-      qkvBias: f.bool('attention_bias', false),
-    };
+    return llamaStyleFields(f, shape, qwenLayerKinds(f, shape.numLayers), { block: { ...llamaBlock(shape.headDim), qkNorm: true } });
   },
 };
