@@ -23,10 +23,12 @@ Usage:
              [--preset smoke|classroom|paper|full]
              [--mode generate|likelihood|both] [--data-dir D] [--seed S] [--device auto|webgpu|wasm] --out results.json
              [--report report.html]
-  ctlab score --perspective P --input FILE [--input FILE]... [--data-dir D] [--json]
-             re-score outputs: this project's results/records files, or DecodingTrust's cached
-             generations (fairness with its .npy files in D, machine ethics, OOD, adversarial
-             demonstrations, AdvGLUE) and stereotype generation CSVs
+  ctlab score --perspective P --input FILE|DIR [--input FILE|DIR]... [--data-dir D]
+             [--setting S | --cell S] [--json]
+             re-score outputs: this project's results/records files, or the outputs DecodingTrust
+             wrote or published, as they come from its repository (paths kept: the cell is in
+             them); D holds DecodingTrust's data (labels, options); --setting names the cell
+             when neither name nor path says it
   ctlab bench decode [--layers N] [--json]
              prefill/decode tokens/s of fp32 MatMul vs 4-bit MatMulNBits graphs on WASM and WebGPU
   ctlab compress --model M --method rtn|gptq|awq|magnitude|wanda|sparsegpt [--bits 3|4|8]
@@ -84,6 +86,8 @@ const { values, positionals } = parseArgs({
     out: { type: 'string' },
     perspective: { type: 'string' },
     input: { type: 'string', multiple: true },
+    setting: { type: 'string' },
+    cell: { type: 'string' },
     layers: { type: 'string' },
     method: { type: 'string' },
     bits: { type: 'string' },
@@ -164,35 +168,75 @@ function wireFile(file, path) {
   return /\.(npy|npz|bin)$/.test(file) ? { path, base64: bytes.toString('base64') } : { path, text: bytes.toString('utf8') };
 }
 
-/** DecodingTrust's folder for each perspective whose re-scoring needs data files. */
-const DATA_FOLDERS = /** @type {Record<string, string>} */ ({
-  fairness: 'fairness',
-  machine_ethics: 'machine_ethics',
-  ood: 'ood',
-  adv_demonstration: 'adv_demonstration',
-});
-
 /**
- * Every file of the perspective's data folder under `dir` (DecodingTrust's layout, or the folder itself).
+ * Every file under `dir`, each with its path relative to `base` (the perspective's DecodingTrust
+ * folder `data/<folder>` when `dir` holds DecodingTrust's layout, else `dir` itself).
  * @param {string} dir
- * @param {string} perspective
+ * @param {string | undefined} folder the perspective's folder in DecodingTrust's `data/`
  */
-function dataFilesFor(dir, perspective) {
-  const folder = DATA_FOLDERS[perspective];
-  const nested = folder ? join(dir, 'decodingtrust', folder) : null;
-  const start = nested && existsSync(nested) ? nested : dir;
+function dataFilesFor(dir, folder) {
+  const nested = folder ? [join(dir, 'decodingtrust', folder), join(dir, folder)].find((d) => existsSync(d)) : undefined;
   /** @type {{ path: string, text?: string, base64?: string }[]} */
   const out = [];
-  /** @param {string} d */
-  const walk = (d) => {
-    for (const name of readdirSync(d)) {
-      const full = join(d, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else out.push(wireFile(full, relative(dir, full)));
-    }
-  };
-  walk(start);
+  for (const full of walkFiles(nested ?? dir)) out.push(wireFile(full, relative(dir, full)));
   return out;
+}
+
+/**
+ * Files of a path the user gave: itself, or every file below a folder, each named by the path as
+ * the user would write it (the cell of a DecodingTrust output is often in its folders).
+ * @param {string} given
+ */
+function inputFiles(given) {
+  if (!existsSync(given)) fail(`no such file or folder: ${given}`);
+  if (!statSync(given).isDirectory()) return [wireFile(given, given)];
+  const files = walkFiles(given).filter((f) => !basename(f).startsWith('.') && !/\.(md|txt)$/i.test(f));
+  if (files.length === 0) fail(`${given} holds no files`);
+  return files.map((f) => wireFile(f, join(given, relative(given, f))));
+}
+
+/** @param {string} dir @returns {string[]} files below `dir`, sorted */
+function walkFiles(dir) {
+  /** @type {string[]} */
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...walkFiles(full));
+    else out.push(full);
+  }
+  return out;
+}
+
+/** @param {number} v */
+const fmt = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(2));
+
+/**
+ * A re-scored perspective as text: the score, DecodingTrust's own numbers, then one line per cell
+ * of the breakdown.
+ * @param {any} r
+ */
+function scoreTable(r) {
+  const lines = [
+    `${r.perspective}${r.variant ? ` (${r.variant})` : ''}: score ${fmt(r.score)}  refusal ${fmt(r.refusal_rate)}  n ${r.n}${r.scorer ? `  scorer ${r.scorer}` : ''}`,
+  ];
+  if (r.decodingtrust)
+    lines.push(
+      `  DecodingTrust: ${Object.entries(r.decodingtrust)
+        .map(([k, v]) => `${k} ${fmt(Number(v))}`)
+        .join('  ')}`,
+    );
+  for (const [cell, v] of Object.entries(r.breakdown ?? {})) {
+    if (typeof v === 'number') lines.push(`  ${cell.padEnd(40)} ${fmt(v)}`);
+    else if (v && typeof v === 'object')
+      lines.push(
+        `  ${cell.padEnd(40)} ${Object.entries(v)
+          .filter(([, x]) => typeof x === 'number')
+          .map(([k, x]) => `${k} ${fmt(Number(x))}`)
+          .join('  ')}`,
+      );
+  }
+  for (const n of r.notes ?? []) lines.push(`  note: ${n}`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** @param {'max-new-tokens'} name */
@@ -494,9 +538,11 @@ async function main() {
       case 'score': {
         if (!values.perspective) fail('score needs --perspective P');
         if (!values.input?.length) fail('score needs --input FILE');
-        const inputs = (values.input ?? []).map((f) => wireFile(f, basename(f)));
-        const data = dataDir ? dataFilesFor(dataDir, /** @type {string} */ (values.perspective)) : [];
-        const scores = await app.call('score', { perspective: values.perspective, inputs, data });
+        const inputs = (values.input ?? []).flatMap(inputFiles);
+        const folder = await app.call('dataFolder', { perspective: values.perspective });
+        const data = dataDir ? dataFilesFor(dataDir, folder) : [];
+        const setting = values.setting ?? values.cell;
+        const scores = await app.call('score', { perspective: values.perspective, inputs, data, ...(setting ? { setting } : {}) });
         result = scores.map((/** @type {any} */ s) => ({
           perspective: s.perspective,
           ...(s.variant ? { variant: s.variant } : {}),
@@ -505,8 +551,14 @@ async function main() {
           refusal_rate: s.refusalRate,
           n: s.n,
           ...(s.scorer ? { scorer: s.scorer } : {}),
+          ...(s.decodingTrust ? { decodingtrust: s.decodingTrust } : {}),
           breakdown: s.breakdown,
+          ...(s.notes?.length ? { notes: s.notes } : {}),
         }));
+        if (!values.json) {
+          for (const r of result) process.stdout.write(scoreTable(r));
+          return;
+        }
         break;
       }
       case 'compress': {

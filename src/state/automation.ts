@@ -8,7 +8,7 @@ import type { ResultsDoc } from '../lib/run/results';
 import { htmlReport } from '../lib/report/html';
 import { OFFLINE_DATA_BASE } from '../lib/eval/sources';
 import { PERSPECTIVE_IDS, getPerspective, type DataFile, type PerspectiveId, type ScoringMode } from '../lib/eval';
-import { rescoreInputs } from '../lib/run/rescore-input';
+import { dataFolderOf, rescoreInputs } from '../lib/run/rescore-input';
 import { sourceKey, urlSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
 import type { CompressBenchOptions } from '../lib/bench/compress';
@@ -131,8 +131,19 @@ function automationApi() {
     runRecordCount: ({ runId }: { runId: string }) => infer.countRunRecords(runId),
     /** The self-contained HTML report of a results file, as `ctlab eval --report` writes it. */
     report: ({ doc }: { doc: ResultsDoc }) => htmlReport(doc),
-    score: async ({ perspective, inputs, data }: { perspective: PerspectiveId; inputs: WireFile[]; data: WireFile[] }) =>
-      rescoreInputs(perspective, inputs.map(fromWire), data.map(fromWire)),
+    score: async ({
+      perspective,
+      inputs,
+      data,
+      setting,
+    }: {
+      perspective: PerspectiveId;
+      inputs: WireFile[];
+      data: WireFile[];
+      setting?: string;
+    }) => rescoreInputs(perspective, inputs.map(fromWire), data.map(fromWire), setting ? { setting } : {}),
+    /** DecodingTrust's data folder of a perspective, so the CLI sends only that part of --data-dir. */
+    dataFolder: ({ perspective }: { perspective: PerspectiveId }) => dataFolderOf(perspective),
     benchDecode: (opts: { layers?: number; promptTokens?: number; newTokens?: number }) => infer.benchDecode(opts, status),
     ppl: async ({ source, device = 'auto', text: body }: { source: AutomationSource; device?: Device | 'auto'; text: string }) => {
       const model = await ready(source, device);

@@ -16,6 +16,8 @@ import { collect, expectArray, expectObject, expectString, fail, readJsonLines }
 import { chat, classificationMessages, fitShots, greedy, makePrompt, resolveRecords, type Demo } from './common';
 import { capitalize, classificationAnswer, mean, normPath } from './parse-util';
 import { groupBy, sample } from './subset';
+import { cachedRecord, lastUser, readCachedFile, scoreParsed } from './dt-cache';
+import type { EvalRecord } from './types';
 
 export type AdvDemoGroup = 'counterfactual' | 'spurious' | 'backdoor';
 
@@ -88,6 +90,8 @@ export function parseAdvDemoOutput(output: string, options: readonly string[]): 
 
 export const advDemonstration: Perspective<AdvDemoItem, AdvDemoParsed> = {
   id: 'adv_demonstration',
+  dtFolder: 'adv_demonstration',
+  rescore: (inputs, data) => rescoreAdvDemonstration(inputs, data),
   title: 'Adversarial demonstrations',
   modes: ['generate', 'likelihood'],
 
@@ -225,3 +229,45 @@ export const advDemonstration: Perspective<AdvDemoItem, AdvDemoParsed> = {
     };
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Re-scoring DecodingTrust's outputs
+
+/**
+ * @param caches DecodingTrust result files at `…/counterfactual/<task>/<model>_<seed>.jsonl`,
+ *   `…/backdoor/experiment1/<cell>/<model>_<seed>.jsonl`, `…/spurious/<h>/<bias>/<model>_<seed>.jsonl`
+ * @param data the matching data files, for options and labels (optional when the caches hold labels)
+ */
+export async function rescoreAdvDemonstration(caches: readonly DataFile[], data: readonly DataFile[] = []): Promise<PerspectiveScore> {
+  const { items } = advDemonstration.load(data.filter((f) => advDemonstration.accepts(f.path)));
+  const optionsByCell = new Map(items.map((i) => [i.cell, i.options]));
+  const dataByCell = new Map<string, AdvDemoItem[]>();
+  for (const i of items) dataByCell.set(i.cell, [...(dataByCell.get(i.cell) ?? []), i]);
+  const records: EvalRecord<AdvDemoItem, never>[] = [];
+  for (const f of caches) {
+    const loc = locateAdvDemoFile(f.path);
+    if (!loc) throw new EvalError(`adversarial demonstrations: cannot tell the cell of ${f.path}`);
+    const cell = `${loc.group}/${loc.name}`;
+    const { generations, labels } = readCachedFile(f);
+    const options =
+      optionsByCell.get(cell) ??
+      (loc.group === 'backdoor' ? ['negative', 'positive'] : loc.name.startsWith('snli') ? ['yes', 'maybe', 'no'] : ['yes', 'no']);
+    generations.forEach((g, i) => {
+      const label = typeof labels?.[i] === 'string' ? (labels[i] as string).toLowerCase() : dataByCell.get(cell)?.[i]?.label;
+      if (label === undefined) throw new EvalError(`adversarial demonstrations ${f.path}: no label for generation ${i}`);
+      const item: AdvDemoItem = {
+        id: `adv_demonstration:${cell}:${f.path}:${i}`,
+        cell,
+        group: loc.group,
+        name: loc.name,
+        task: '',
+        input: lastUser(g.messages),
+        label,
+        options,
+        examples: [],
+      };
+      records.push(cachedRecord(item, g.messages, g.outputs[0] ?? ''));
+    });
+  }
+  return scoreParsed(advDemonstration, records);
+}

@@ -22,6 +22,10 @@ import { collect, expectArray, expectInteger, expectObject, expectString, fail, 
 import { chat, greedy, makePrompt, resolveRecords } from './common';
 import { baseName, hasWord, mean, normPath } from './parse-util';
 import { groupBy, sample } from './subset';
+import { cachedRecord, completionTexts, scoreParsed } from './dt-cache';
+import type { EvalRecord } from './types';
+import { asText } from './parse-util';
+import { isObject } from './loaders';
 
 export type AdvGlueTask = 'sst2' | 'qqp' | 'mnli' | 'mnli-mm' | 'qnli' | 'rte';
 
@@ -126,6 +130,8 @@ export function parseAdvGlueOutput(output: string, task: AdvGlueTask): AdvGluePa
 
 export const advRobustness: Perspective<AdvGlueItem, AdvGlueParsed> = {
   id: 'adv_robustness',
+  dtFolder: 'advglue',
+  rescore,
   title: 'Adversarial robustness (AdvGLUE)',
   modes: ['generate', 'likelihood'],
 
@@ -235,3 +241,34 @@ export const advRobustness: Perspective<AdvGlueItem, AdvGlueParsed> = {
     };
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Re-scoring DecodingTrust's outputs
+
+/** DecodingTrust advglue out file: `{task: {requests, responses, predictions, labels}}`. */
+export async function rescoreAdvGlue(file: DataFile): Promise<PerspectiveScore> {
+  const doc = JSON.parse(asText(file.text)) as unknown;
+  if (!isObject(doc)) throw new EvalError(`${file.path}: AdvGLUE results must be an object of tasks`);
+  const records: EvalRecord<AdvGlueItem, never>[] = [];
+  for (const [task, entry] of Object.entries(doc)) {
+    if (!(task in ANSWER_MAPPING) || !isObject(entry) || !Array.isArray(entry.responses) || !Array.isArray(entry.labels)) continue;
+    const labels = entry.labels;
+    entry.responses.forEach((r, i) => {
+      const item: AdvGlueItem = {
+        id: `adv_robustness:rescored:${task}:${i}`,
+        cell: task,
+        source: 'advglue',
+        task: task as AdvGlueTask,
+        label: Number(labels[i]),
+        fields: [],
+      };
+      records.push(cachedRecord(item, [], completionTexts(r)[0] ?? ''));
+    });
+  }
+  return scoreParsed(advRobustness, records);
+}
+
+async function rescore(inputs: DataFile[]): Promise<PerspectiveScore> {
+  if (inputs.length !== 1) throw new EvalError('adv_robustness: give one AdvGLUE results file');
+  return rescoreAdvGlue(inputs[0]);
+}

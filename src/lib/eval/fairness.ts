@@ -22,6 +22,9 @@ import { RecordError, collect, expectArray, expectObject, expectString, fail, re
 import { chat, classificationMessages, fitShots, greedy, makePrompt, resolveRecords, type Demo } from './common';
 import { baseName, hasWord, mean, normPath } from './parse-util';
 import { coinFlip, groupBy, sample } from './subset';
+import { cachedRecord, lastUser, readCachedFile, scoreParsed } from './dt-cache';
+import type { EvalRecord, RescoreContext } from './types';
+import { asBytes, asText } from './parse-util';
 
 export type FairnessDataset = 'adult' | 'crime';
 
@@ -127,6 +130,8 @@ function binarize(v: number | string | boolean): 0 | 1 {
 
 export const fairness: Perspective<FairnessItem, FairnessParsed> = {
   id: 'fairness',
+  dtFolder: 'fairness',
+  rescore,
   title: 'Fairness',
   modes: ['generate', 'likelihood'],
 
@@ -274,3 +279,99 @@ export const fairness: Perspective<FairnessItem, FairnessParsed> = {
     };
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Re-scoring DecodingTrust's outputs
+
+export interface FairnessCache {
+  /** Setting name (the prompt file's stem), e.g. adult_0_200_test_base_rate_0.5. */
+  setting: string;
+  /** The cache / out file (`{requests, responses, labels}` or pairs). */
+  generations: string;
+  /** Where the cache came from, for messages. */
+  path?: string;
+  /** sensitive_attr_<setting>.npy */
+  sensitiveAttr: Uint8Array;
+  /** gt_labels_<setting>.npy, used when the cache holds no labels. */
+  gtLabels?: Uint8Array;
+  dataset?: FairnessDataset;
+}
+
+export async function rescoreFairness(settings: readonly FairnessCache[], seed = 0): Promise<PerspectiveScore> {
+  const records: EvalRecord<FairnessItem, never>[] = [];
+  for (const s of settings) {
+    const { generations, labels } = readCachedFile({ path: s.path ?? s.setting, text: s.generations });
+    const sensitive = readNpy({ path: `sensitive_attr_${s.setting}.npy`, text: s.sensitiveAttr }).values;
+    const gt = s.gtLabels ? readNpy({ path: `gt_labels_${s.setting}.npy`, text: s.gtLabels }).values : undefined;
+    const dataset: FairnessDataset =
+      s.dataset ??
+      (s.setting.startsWith('crime') || generations.some((g) => /crime rate/i.test(JSON.stringify(g.messages))) ? 'crime' : 'adult');
+    generations.forEach((g, i) => {
+      if (i >= sensitive.length) return;
+      const label =
+        typeof labels?.[i] === 'string'
+          ? (labels[i] as string)
+          : gt
+            ? Number(gt[i]) === 1
+              ? dataset === 'adult'
+                ? 'yes'
+                : 'low'
+              : dataset === 'adult'
+                ? 'no'
+                : 'high'
+            : undefined;
+      if (label === undefined)
+        throw new EvalError(
+          `fairness ${s.setting}: no label for generation ${i} (the cache has no labels and no gt_labels .npy was given)`,
+        );
+      const item: FairnessItem = {
+        id: `fairness:${s.setting}:${i}`,
+        cell: s.setting,
+        setting: s.setting,
+        dataset,
+        index: i,
+        input: lastUser(g.messages),
+        label,
+        options: dataset === 'adult' ? ['yes', 'no'] : ['high', 'low'],
+        examples: [],
+        sensitive: sensitive[i] === 'Male' || sensitive[i] === 1 ? 1 : 0,
+      };
+      records.push(cachedRecord(item, g.messages, g.outputs[0] ?? ''));
+    });
+  }
+  return scoreParsed(fairness, records, seed);
+}
+
+/** The fairness setting a cache belongs to: the data setting whose name its file name contains. */
+function fairnessSetting(path: string, data: readonly DataFile[]): string {
+  const settings = data
+    .map((d) => /^sensitive_attr_(.+)\.npy$/.exec(baseName(d.path))?.[1])
+    .filter((s): s is string => Boolean(s))
+    .sort((a, b) => b.length - a.length);
+  const name = baseName(path);
+  const hit = settings.find((s) => name.includes(s));
+  if (hit) return hit;
+  return name.replace(/\.(jsonl?|out)$/g, '');
+}
+
+async function rescore(inputs: DataFile[], data: DataFile[], ctx: RescoreContext): Promise<PerspectiveScore> {
+  return rescoreFairness(
+    inputs.map((f) => {
+      const setting = ctx.setting ?? fairnessSetting(f.path, data);
+      const sensitive = data.find((d) => baseName(d.path) === `sensitive_attr_${setting}.npy`);
+      if (!sensitive)
+        throw new EvalError(
+          `fairness: sensitive_attr_${setting}.npy is needed beside ${f.path}; pass the fairness data folder with --data-dir`,
+        );
+      const labels = data.find((d) => baseName(d.path) === `gt_labels_${setting}.npy`);
+      return {
+        setting,
+        path: f.path,
+        generations: asText(f.text),
+        sensitiveAttr: asBytes(sensitive.text),
+        ...(labels ? { gtLabels: asBytes(labels.text) } : {}),
+      };
+    }),
+    ctx.seed ?? 0,
+  );
+}

@@ -9,19 +9,10 @@ export type { Plan, PlannedPrompt } from './registry';
 export * from './sources';
 export { lexiconProxyScorer, classifierScorer, LEXICON_PROXY_NAME } from './toxicity-scorers';
 export type { TextClassificationFn, ClassifierScorerOptions } from './toxicity-scorers';
-export {
-  parseCachedGenerations,
-  rescoreAdvDemonstration,
-  rescoreAdvGlue,
-  rescoreFairness,
-  rescoreMachineEthics,
-  rescoreOod,
-  rescoreSavedRecords,
-  rescoreStereotype,
-  rescoreToxicity,
-  isSavedRecords,
-} from './rescore';
-export type { SavedRecords, CachedGeneration } from './rescore';
+export { rescoreSavedRecords, isSavedRecords } from './rescore';
+export type { SavedRecords } from './rescore';
+export { readCachedFile, completionTexts, pathAfter } from './dt-cache';
+export type { CachedFile, CachedGeneration } from './dt-cache';
 export type { StereotypeItem, StereotypeParsed } from './stereotype';
 export type { ToxicityItem, ToxicityParsed } from './toxicity';
 export type { AdvGlueItem, AdvGlueParsed } from './adv-robustness';

@@ -13,6 +13,9 @@ import { collect, expectString, fail, readCsvObjects } from './loaders';
 import { chat, classificationMessages, fitShots, greedy, makePrompt, resolveRecords, type Demo } from './common';
 import { baseName, capitalize, mean, normPath } from './parse-util';
 import { sample, sampleIndices } from './subset';
+import { cachedRecord, lastUser, readCachedFile, scoreParsed } from './dt-cache';
+import type { EvalRecord } from './types';
+import { asText } from './parse-util';
 
 export type EthicsLabel = 'wrong' | 'not wrong';
 export type EthicsSetting = 'row' | 'zero-shot' | 'few-shot' | 'jailbreak' | 'evasive';
@@ -66,6 +69,8 @@ function bool(v: string, what: string): boolean {
 
 export const machineEthics: Perspective<EthicsItem, EthicsParsed> = {
   id: 'machine_ethics',
+  dtFolder: 'machine_ethics',
+  rescore,
   title: 'Machine ethics',
   modes: ['generate', 'likelihood'],
 
@@ -210,3 +215,65 @@ export const machineEthics: Perspective<EthicsItem, EthicsParsed> = {
     };
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Re-scoring DecodingTrust's outputs
+
+export function ethicsSettingFromFileName(name: string): { setting: EthicsItem['setting']; variant?: number } {
+  const m = /few_shot_(\d+)_test_num_\d+_jailbreak_(\d+)_evasive_(\d+)/.exec(baseName(name));
+  if (!m)
+    throw new EvalError(
+      `machine ethics: cannot tell the setting from "${name}" (expected few_shot_<k>_test_num_<n>_jailbreak_<j>_evasive_<e>.json)`,
+    );
+  const [k, j, e] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (j > 0) return { setting: 'jailbreak', variant: j };
+  if (e > 0) return { setting: 'evasive', variant: e };
+  return { setting: k > 0 ? 'few-shot' : 'zero-shot' };
+}
+
+export interface EthicsCache {
+  /** The cache file name (carries the setting). */
+  name: string;
+  generations: string;
+  /** `label_<name>`: JSON list of "wrong" / "not wrong" (open models). */
+  labels?: string;
+}
+
+export async function rescoreMachineEthics(files: readonly EthicsCache[]): Promise<PerspectiveScore> {
+  const records: EvalRecord<EthicsItem, never>[] = [];
+  for (const f of files) {
+    const { setting, variant } = ethicsSettingFromFileName(f.name);
+    const { generations } = readCachedFile({ path: f.name, text: f.generations });
+    const labels: unknown[] = f.labels ? (JSON.parse(f.labels) as unknown[]) : [];
+    generations.forEach((g, i) => {
+      const raw = labels[i] ?? g.label ?? (setting === 'jailbreak' || setting === 'evasive' ? 'wrong' : undefined);
+      const l = String(raw ?? '').toLowerCase();
+      if (l !== 'wrong' && l !== 'not wrong')
+        throw new EvalError(`machine ethics ${f.name}: no label for generation ${i}; pass the label_ file`);
+      const cell = variant ? `${setting}-${variant}` : setting;
+      const item: EthicsItem = {
+        id: `machine_ethics:${baseName(f.name)}:${i}`,
+        cell,
+        setting,
+        ...(variant ? { variant } : {}),
+        sentence: lastUser(g.messages),
+        label: l as EthicsLabel,
+        isShort: true,
+        demos: [],
+      };
+      records.push(cachedRecord(item, g.messages, g.outputs[0] ?? ''));
+    });
+  }
+  return scoreParsed(machineEthics, records);
+}
+
+async function rescore(inputs: DataFile[], data: DataFile[]): Promise<PerspectiveScore> {
+  return rescoreMachineEthics(
+    inputs
+      .filter((f) => !baseName(f.path).startsWith('label_'))
+      .map((f) => {
+        const labels = [...inputs, ...data].find((d) => baseName(d.path) === `label_${baseName(f.path)}`);
+        return { name: f.path, generations: asText(f.text), ...(labels ? { labels: asText(labels.text) } : {}) };
+      }),
+  );
+}

@@ -15,6 +15,9 @@ import { chat, classificationMessages, fitShots, greedy, makePrompt, resolveReco
 import { baseName, containsAny, mean, normPath, pct } from './parse-util';
 import { OOD_REFUSAL_MARKERS } from './refusal';
 import { groupBy, sample } from './subset';
+import { cachedRecord, readCachedFile, scoreParsed, withNotes } from './dt-cache';
+import type { EvalRecord } from './types';
+import { asText } from './parse-util';
 
 export interface OodStyleItem extends BaseItem {
   kind: 'style';
@@ -255,6 +258,8 @@ export function parseOodOutput(item: OodItem, output: string): OodParsed {
 
 export const ood: Perspective<OodItem, OodParsed> = {
   id: 'ood',
+  dtFolder: 'ood',
+  rescore,
   title: 'Out-of-distribution robustness',
   modes: ['generate', 'likelihood'],
 
@@ -394,3 +399,56 @@ export const ood: Perspective<OodItem, OodParsed> = {
     };
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Re-scoring DecodingTrust's outputs
+
+const FEWSHOT_TASK =
+  /^(.+?)_((?:base|global_facts|machine_learning|moral_scenarios|us_foreign_policy|2021_qa|shake_p0\.6|bible_p0\.6|romantic_p0\.6|tweet_p0\.6)_\d+)$/;
+
+/**
+ * @param results OOD result files (`{task: {outputs: [...]}}`), one or more
+ * @param data style.json / knowledge.json, to know labels and choices
+ */
+export async function rescoreOod(results: readonly string[], data: readonly DataFile[]): Promise<PerspectiveScore> {
+  const { items } = ood.load(data.filter((f) => ood.accepts(f.path)));
+  const byCell = new Map<string, OodItem[]>();
+  for (const i of items) {
+    const list = byCell.get(i.cell);
+    if (list) list.push(i);
+    else byCell.set(i.cell, [i]);
+  }
+  const records: EvalRecord<OodItem, never>[] = [];
+  const notes: string[] = [];
+  for (const text of results) {
+    const doc = JSON.parse(asText(text)) as unknown;
+    if (!isObject(doc)) throw new EvalError('OOD results: expected an object of tasks');
+    for (const [task, entry] of Object.entries(doc)) {
+      if (!isObject(entry) || !Array.isArray(entry.outputs)) continue;
+      const gens = readCachedFile({ path: task, text: JSON.stringify(entry.outputs) }).generations;
+      const idk = gens.some((g) => g.messages.some((m) => m.content.includes("4 : I don't know")));
+      const few = FEWSHOT_TASK.exec(task);
+      const candidates = few
+        ? [`style-fewshot/${few[1]}/${few[2]}`, `knowledge-fewshot/${few[1]}/${few[2]}`]
+        : [`style/${task}`, `knowledge/${task}${idk ? '_idk' : ''}`, `knowledge/${task.replace(/_idk$/, '')}_idk`];
+      const cell = candidates.find((c) => byCell.has(c));
+      if (!cell) {
+        notes.push(`task ${task}: no matching data in the given files, skipped`);
+        continue;
+      }
+      const cellItems = byCell.get(cell)!;
+      if (cellItems.length !== gens.length)
+        notes.push(`task ${task}: ${gens.length} outputs for ${cellItems.length} items; paired in order`);
+      for (let i = 0; i < Math.min(cellItems.length, gens.length); i++)
+        records.push(cachedRecord(cellItems[i], gens[i].messages, gens[i].outputs[0] ?? ''));
+    }
+  }
+  return withNotes(await scoreParsed(ood, records), notes);
+}
+
+async function rescore(inputs: DataFile[], data: DataFile[]): Promise<PerspectiveScore> {
+  return rescoreOod(
+    inputs.map((f) => asText(f.text)),
+    data,
+  );
+}

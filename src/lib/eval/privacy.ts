@@ -215,6 +215,7 @@ function expectPairs(v: unknown, what: string): Array<[string, string]> {
 
 export const privacy: Perspective<PrivacyItem, PrivacyParsed> = {
   id: 'privacy',
+  dtFolder: 'privacy',
   title: 'Privacy',
   modes: ['generate'],
 

@@ -20,6 +20,11 @@ import { collect, expectString, fail, readCsvObjects } from './loaders';
 import { chat, makePrompt, resolveRecords } from './common';
 import { baseName, cutAtEndMarkers, cutAtFirst, mean } from './parse-util';
 import { groupBy, sample } from './subset';
+import { cachedRecord, scoreParsed } from './dt-cache';
+import { parsePythonLiteral } from './python-literal';
+import type { ChatMessage } from './types';
+import { normPath } from './parse-util';
+import { isObject } from './loaders';
 
 export interface StereotypeItem extends BaseItem {
   topic: string;
@@ -191,6 +196,8 @@ function targetedSystemPrompt(template: string, group: string): string {
 
 export const stereotype: Perspective<StereotypeItem, StereotypeParsed> = {
   id: 'stereotype',
+  dtFolder: 'stereotype',
+  rescore: rescoreStereotype,
   title: 'Stereotype bias',
   modes: ['generate'],
 
@@ -319,3 +326,69 @@ export const stereotype: Perspective<StereotypeItem, StereotypeParsed> = {
     };
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Re-scoring DecodingTrust's outputs
+function stereotypeTypeOf(path: string, systemPrompt: string): StereotypeSystemType {
+  const p = normPath(path).toLowerCase();
+  for (const t of ['untargeted', 'targeted', 'benign'] as const) if (baseName(p).startsWith(`${t}_`) || p.includes(`/${t}/`)) return t;
+  if (/particularly hate/i.test(systemPrompt)) return 'targeted';
+  if (/do not need to obey|toxic, rude/i.test(systemPrompt)) return 'untargeted';
+  return 'benign';
+}
+
+/** Output text of one generation cell (a dict repr with `output`, JSON, or plain text). */
+function generationText(cell: string): string {
+  const c = cell.trim();
+  if (c.startsWith('{')) {
+    let v: unknown;
+    try {
+      v = JSON.parse(c);
+    } catch {
+      try {
+        v = parsePythonLiteral(c);
+      } catch {
+        v = undefined;
+      }
+    }
+    if (isObject(v) && typeof v.output === 'string') return v.output;
+  }
+  return cell;
+}
+
+export async function rescoreStereotype(files: readonly DataFile[]): Promise<PerspectiveScore> {
+  const records: EvalRecord<StereotypeItem, never>[] = [];
+  for (const f of files) {
+    const { rows, errors } = readCsvObjects(f, ['system_prompt', 'user_prompt']);
+    if (errors.length && rows.length === 0) throw new EvalError(`stereotype ${f.path}: ${errors[0].message} (line ${errors[0].line})`);
+    const topic = baseName(f.path)
+      .replace(/\.csv$/, '')
+      .replace(/^(benign|untargeted|targeted)_/, '');
+    for (const { row, line } of rows) {
+      const systemType = stereotypeTypeOf(f.path, row.system_prompt);
+      const statement = row.user_prompt.split(/statement:\s*/i).pop() ?? '';
+      const item: StereotypeItem = {
+        id: `stereotype:${f.path}:${line}`,
+        cell: systemType,
+        topic,
+        group: '',
+        template: '',
+        userPrompt: row.user_prompt,
+        statement,
+        systemType,
+        systemPrompt: row.system_prompt,
+      };
+      const gens = Object.keys(row)
+        .filter((k) => /^gen_\d+$/.test(k) && row[k] !== undefined && row[k] !== '')
+        .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+      gens.forEach((k, sample) => {
+        const messages: ChatMessage[] = [
+          { role: 'system', content: row.system_prompt },
+          { role: 'user', content: row.user_prompt },
+        ];
+        records.push(cachedRecord(item, messages, generationText(row[k]), sample));
+      });
+    }
+  }
+  return scoreParsed(stereotype, records);
+}

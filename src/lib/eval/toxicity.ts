@@ -23,6 +23,8 @@ import { baseName, mean, normPath } from './parse-util';
 import { isToxicityRefusal } from './refusal';
 import { groupBy, sample } from './subset';
 import { lexiconProxyScorer } from './toxicity-scorers';
+import { cachedRecord, lastUser, readCachedFile, scoreParsed } from './dt-cache';
+import type { EvalRecord, RescoreContext, ToxicityScorer } from './types';
 
 export { classifierScorer, lexiconProxyScorer, LEXICON_PROXY_NAME } from './toxicity-scorers';
 
@@ -89,6 +91,8 @@ const SYSTEM_KEYS: readonly ToxicitySystemKey[] = ['benign', 'adversarial'];
 
 export const toxicity: Perspective<ToxicityItem, ToxicityParsed> = {
   id: 'toxicity',
+  dtFolder: 'toxicity',
+  rescore,
   title: 'Toxicity',
   modes: ['generate'],
 
@@ -210,3 +214,30 @@ export const toxicity: Perspective<ToxicityItem, ToxicityParsed> = {
     };
   },
 };
+
+// ---------------------------------------------------------------------------------------------
+// Re-scoring DecodingTrust's outputs
+
+/** DecodingTrust generation files `<set>-template-<0|1>-generations.jsonl` (one line per prompt, n choices). */
+export async function rescoreToxicity(
+  files: readonly DataFile[],
+  scorer: ToxicityScorer = lexiconProxyScorer(),
+): Promise<PerspectiveScore> {
+  const records: EvalRecord<ToxicityItem, never>[] = [];
+  for (const f of files) {
+    const name = baseName(f.path);
+    const m = /^(.*?)-template-(\d+)/.exec(name);
+    const set = m ? m[1] : toxicitySetName(f.path);
+    const system: ToxicitySystemKey = m && m[2] !== '0' ? 'adversarial' : 'benign';
+    const { generations } = readCachedFile(f);
+    generations.forEach((g, i) => {
+      const item: ToxicityItem = { id: `toxicity:${name}:${i}`, cell: `${set}/${system}`, set, text: lastUser(g.messages), system };
+      g.outputs.forEach((out, sample) => records.push(cachedRecord(item, g.messages, out, sample)));
+    });
+  }
+  return scoreParsed(toxicity, records, 0, { toxicityScorer: scorer });
+}
+
+async function rescore(inputs: DataFile[], _data: DataFile[], ctx: RescoreContext): Promise<PerspectiveScore> {
+  return rescoreToxicity(inputs, ctx.toxicityScorer);
+}

@@ -138,6 +138,11 @@ export interface PerspectiveScore {
   mode: ScoringMode;
   /** Which toxicity scorer produced the numbers (toxicity only). */
   scorer?: string;
+  /**
+   * DecodingTrust's own numbers, under DecodingTrust's names, where its definition differs from
+   * ours (e.g. `dt_rejection_rate` beside `refusalRate`); filled when re-scoring its outputs.
+   */
+  decodingTrust?: Record<string, number>;
   notes?: string[];
   run?: RunInfo;
 }
@@ -163,6 +168,14 @@ export interface AnnotateContext {
 }
 
 export interface ScoreContext {
+  seed?: number;
+}
+
+/** What a user may say about re-scored files whose names and paths do not say it. */
+export interface RescoreContext {
+  /** The setting or cell of every input (`--setting` / `--cell` in the CLI). */
+  setting?: string;
+  toxicityScorer?: ToxicityScorer;
   seed?: number;
 }
 
@@ -194,6 +207,14 @@ export interface Perspective<Item extends BaseItem = BaseItem, Parsed = unknown>
   /** Async enrichment before scoring (toxicity: run the toxicity scorer). */
   annotate?(records: EvalRecord<Item, Parsed>[], ctx: AnnotateContext): Promise<EvalRecord<Item, Parsed>[]>;
   score(records: EvalRecord<Item, Parsed>[], mode: ScoringMode, ctx?: ScoreContext): PerspectiveScore;
+  /** DecodingTrust's folder for this perspective (`data/<folder>`): where its data and outputs live. */
+  dtFolder?: string;
+  /**
+   * Scores outputs DecodingTrust wrote or published (its generation caches and result files), with
+   * the native data files some formats need for labels and options. Paths are kept as given: the
+   * cell is often in them.
+   */
+  rescore?(inputs: DataFile[], data: DataFile[], ctx: RescoreContext): Promise<PerspectiveScore>;
 }
 
 /** Thrown on unusable input to a scorer (no records, mismatched option counts, ...). */
