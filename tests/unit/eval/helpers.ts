@@ -5,6 +5,9 @@ import type { DataFile, EvalPrompt, EvalRecord, BaseItem } from '../../../src/li
 /** ../shared/data from the project root (the layout every developer and CI run has). */
 export const SHARED_DATA =
   [resolve(import.meta.dirname, '../../../../shared/data'), '/work/shared/data'].find((p) => existsSync(p)) ?? '/work/shared/data';
+/** DecodingTrust's own published outputs: the shared samples and the extra files kept in the repository. */
+export const DT_OUTPUTS = join(SHARED_DATA, 'decodingtrust-outputs');
+export const DT_FIXTURES = resolve(import.meta.dirname, '../../fixtures/decodingtrust-outputs');
 export const OFFLINE_DATA = resolve(import.meta.dirname, '../../../public/offline-data');
 
 /** Every file under `root/sub` (recursively), as loader input with data-root relative paths. */
