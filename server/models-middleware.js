@@ -1,8 +1,8 @@
 // @ts-check
 // Plain JavaScript so both vite.config.ts and the `ctlab` CLI (plain Node) can import it.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import sirv from 'sirv';
+import { insideRoot, serveFolder } from './safe-files.js';
 
 /**
  * @typedef {import('node:http').IncomingMessage} IncomingMessage
@@ -15,21 +15,55 @@ import sirv from 'sirv';
 const MODEL_MARKERS = ['config.json', 'tokenizer.json'];
 
 /**
+ * The entries of `folder` that may be shown: no dotfiles, nothing a link reaches outside `realRoot`,
+ * and an entry that cannot be read (a dangling link, no permission) is skipped, not fatal.
+ * @param {string} realRoot
+ * @param {string} folder
+ * @returns {{ name: string, path: string, dir: boolean, size: number }[]}
+ */
+function visibleEntries(realRoot, folder) {
+  let names;
+  try {
+    names = readdirSync(folder).sort();
+  } catch {
+    return [];
+  }
+  const out = [];
+  for (const name of names) {
+    if (name.startsWith('.')) continue;
+    const real = insideRoot(realRoot, join(folder, name));
+    if (!real) continue;
+    try {
+      const st = statSync(real);
+      if (st.isDirectory() || st.isFile()) out.push({ name, path: real, dir: st.isDirectory(), size: st.size });
+    } catch {
+      // unreadable: leave it out
+    }
+  }
+  return out;
+}
+
+/**
  * Lists the immediate sub-folders of `dir` that look like Hugging Face model folders.
  * @param {string} dir
  * @returns {LocalModelEntry[]}
  */
 export function listLocalModels(dir) {
   if (!existsSync(dir)) return [];
+  let realRoot;
+  try {
+    realRoot = realpathSync(dir);
+  } catch {
+    return [];
+  }
   /** @type {LocalModelEntry[]} */
   const out = [];
-  for (const name of readdirSync(dir).sort()) {
-    const folder = join(dir, name);
-    if (!statSync(folder).isDirectory()) continue;
-    const files = readdirSync(folder)
-      .filter((f) => statSync(join(folder, f)).isFile())
-      .map((f) => ({ name: f, size: statSync(join(folder, f)).size }));
-    if (files.some((f) => MODEL_MARKERS.includes(f.name))) out.push({ name, files });
+  for (const folder of visibleEntries(realRoot, dir)) {
+    if (!folder.dir) continue;
+    const files = visibleEntries(realRoot, folder.path)
+      .filter((f) => !f.dir)
+      .map((f) => ({ name: f.name, size: f.size }));
+    if (files.some((f) => MODEL_MARKERS.includes(f.name))) out.push({ name: folder.name, files });
   }
   return out;
 }
@@ -47,13 +81,13 @@ export function resolveModelsDir(root) {
 }
 
 /**
- * Serves `dir` under `/models/` with byte ranges and ETags (sirv handles both), and
+ * Serves `dir` under `/models/` with byte ranges and ETags (no dotfiles, no links out), and
  * `/models/index.json` as the list of model folders found there.
  * @param {string | null} dir
  * @returns {Middleware}
  */
 export function modelsMiddleware(dir) {
-  const files = dir ? sirv(dir, { dev: true, etag: true, dotfiles: false }) : null;
+  const files = dir ? serveFolder(dir) : null;
   return (req, res, next) => {
     const url = req.url ?? '';
     if (!url.startsWith('/models/')) return next();

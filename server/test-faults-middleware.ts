@@ -17,9 +17,18 @@ import type { Middleware } from './models-middleware.js';
  */
 export function testFaultsMiddleware(models: Middleware): Middleware {
   const log: { url: string; range: string | null }[] = [];
+  // Made on the first fixture a test stores, and removed when the server's process ends: a dev or
+  // preview start, which loads the same config, leaves nothing behind.
   const fixturesDir = join(tmpdir(), `ctlab-fixtures-${process.pid}`);
-  mkdirSync(fixturesDir, { recursive: true });
-  const fixtures = sirv(fixturesDir, { dev: true, etag: true });
+  let fixtures: Middleware | null = null;
+  const ensureFixtures = (): Middleware => {
+    if (!fixtures) {
+      mkdirSync(fixturesDir, { recursive: true });
+      process.once('exit', () => rmSync(fixturesDir, { recursive: true, force: true }));
+      fixtures = sirv(fixturesDir, { dev: true, etag: true });
+    }
+    return fixtures;
+  };
 
   return (req: IncomingMessage, res: ServerResponse, next) => {
     const url = req.url ?? '';
@@ -32,7 +41,7 @@ export function testFaultsMiddleware(models: Middleware): Middleware {
     if (url.startsWith('/__test/fixtures')) {
       if (req.method === 'DELETE') {
         rmSync(fixturesDir, { recursive: true, force: true });
-        mkdirSync(fixturesDir, { recursive: true });
+        if (fixtures) mkdirSync(fixturesDir, { recursive: true });
         res.end('ok');
         return;
       }
@@ -45,6 +54,7 @@ export function testFaultsMiddleware(models: Middleware): Middleware {
       const parts: Buffer[] = [];
       req.on('data', (c: Buffer) => parts.push(c));
       req.on('end', () => {
+        ensureFixtures();
         const path = join(fixturesDir, rel);
         mkdirSync(dirname(path), { recursive: true });
         writeFileSync(path, Buffer.concat(parts));
@@ -73,7 +83,7 @@ export function testFaultsMiddleware(models: Middleware): Middleware {
       if (cut && !req.headers.range) cutAfter(res, Number(cut[1]));
     }
     req.url = isFixture ? target.slice('/fixtures'.length) : target;
-    (isFixture ? fixtures : models)(req, res, () => {
+    (isFixture ? ensureFixtures() : models)(req, res, () => {
       res.statusCode = 404;
       res.end('not found');
     });

@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import { basename, resolve } from 'node:path';
 import sirv from 'sirv';
 import { modelsMiddleware, resolveModelsDir } from '../../server/models-middleware.js';
+import { hostGuard, serveFolder } from '../../server/safe-files.js';
 
 /**
  * Serves the built app, the configured local models directory at `/models/`, and each local
@@ -17,10 +18,11 @@ export async function serveApp({ root, dist, modelDirs, dataDirs = [], port }) {
   const models = modelsMiddleware(resolveModelsDir(root));
   // A hash of the absolute path keeps each folder's URL, and so its cache key, stable across runs.
   const ids = modelDirs.map((dir) => createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 10));
-  const cliModels = new Map(modelDirs.map((dir, i) => [ids[i], sirv(resolve(dir), { dev: true, etag: true, dotfiles: false })]));
+  const cliModels = new Map(modelDirs.map((dir, i) => [ids[i], serveFolder(dir)]));
   const dataIds = dataDirs.map((dir) => createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 10));
-  const cliData = new Map(dataDirs.map((dir, i) => [dataIds[i], sirv(resolve(dir), { dev: true, etag: true, dotfiles: false })]));
-  const server = createServer((req, res) => {
+  const cliData = new Map(dataDirs.map((dir, i) => [dataIds[i], serveFolder(dir)]));
+  /** @type {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void} */
+  const route = (req, res) => {
     const url = req.url ?? '/';
     const cli = /^\/cli-models\/([0-9a-f]+)\/[^/]+(\/.*)$/.exec(url);
     const notFound = () => {
@@ -39,7 +41,21 @@ export async function serveApp({ root, dist, modelDirs, dataDirs = [], port }) {
       return serveModel(req, res, notFound);
     }
     models(req, res, () => app(req, res, notFound));
-  });
+  };
+  /** @type {string[]} */
+  const hosts = [];
+  // A bad request must answer an error, never end the process (and a running eval with it).
+  const server = createServer(
+    hostGuard(hosts, (req, res) => {
+      try {
+        route(req, res);
+      } catch (err) {
+        if (!res.headersSent) res.statusCode = 500;
+        res.end(`server error: ${/** @type {Error} */ (err).message}`);
+      }
+    }),
+  );
+  server.on('clientError', (_err, socket) => socket.destroy());
   await new Promise((ok, reject) => {
     server.once('error', (err) =>
       reject(
@@ -53,6 +69,7 @@ export async function serveApp({ root, dist, modelDirs, dataDirs = [], port }) {
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('could not start the local server');
   const origin = `http://127.0.0.1:${address.port}`;
+  hosts.push(`127.0.0.1:${address.port}`, `localhost:${address.port}`);
   return {
     origin,
     dataUrls: dataIds.map((id) => `${origin}/cli-data/${id}/`),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EvalRecord } from '../../src/lib/eval';
-import { resultsCsv } from '../../src/lib/report/csv';
+import { field, resultsCsv } from '../../src/lib/report/csv';
 import { htmlReport } from '../../src/lib/report/html';
 import { explorerRows, summarize } from '../../src/lib/report/summary';
 import type { ResultEntry, ResultsDoc } from '../../src/lib/run/results';
@@ -108,6 +108,13 @@ describe('exports', () => {
     expect(lines[1].startsWith(`"'=HYPERLINK(""x"")"`)).toBe(true);
     const gptq = lines.find((l) => l.includes(',GPTQ-3,'))!.split(',');
     expect(gptq.slice(9, 11)).toEqual(['1000000', '250000']);
+    // A leading "-" and a digit is still a formula unless the whole cell is a number.
+    for (const label of ["-1+cmd|' /C calc'!A0", '+1+1', '@SUM(1)', '-2e3-1']) {
+      const row = resultsCsv({ ...doc, model: { ...doc.model, label } }).split('\n')[1];
+      expect(row.replace(/^"/, '').startsWith(`'${label.slice(0, 2)}`), label).toBe(true);
+    }
+    expect(field(-2.5)).toBe('-2.5');
+    expect(field('-12.5')).toBe('-12.5');
   });
 
   it('the HTML report is self-contained and shows model output and data as text', () => {

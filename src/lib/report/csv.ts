@@ -1,10 +1,14 @@
 import type { ResultsDoc } from '../run/results';
 import { ci95, variantsOf } from './summary';
 
-function field(v: unknown): string {
+/** A whole number literal, which a spreadsheet reads as a number and never as a formula. */
+const PLAIN_NUMBER = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
+
+export function field(v: unknown): string {
   const s = v === null || v === undefined ? '' : String(v);
-  // Cells starting with = + - @ would run as formulas in a spreadsheet.
-  const safe = /^[=+\-@\t\r]/.test(s) && !/^-?\d/.test(s) ? `'${s}` : s;
+  // Cells starting with = + - @ would run as formulas in a spreadsheet (`-1+cmd|…` too): only a
+  // whole plain number may start with "-".
+  const safe = /^[=+\-@\t\r]/.test(s) && !(typeof v === 'number' || PLAIN_NUMBER.test(s)) ? `'${s}` : s;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
