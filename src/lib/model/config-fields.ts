@@ -27,6 +27,23 @@ export function show(v: unknown): string {
  * Typed reads of one config object's fields, each failure naming the file and the field, so
  * that every family module validates the same way.
  */
+/**
+ * Upper bounds on the shape fields, far above every published checkpoint (the largest open models
+ * have ~128 layers, hidden 16k, vocabularies of 256k, contexts of 1M): a config past them is
+ * damaged or hostile, and is refused before any table is sized from it or any weight is fetched.
+ */
+export const SIZE_CAPS: Readonly<Record<string, number>> = {
+  num_hidden_layers: 1024,
+  hidden_size: 65_536,
+  intermediate_size: 262_144,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  head_dim: 1024,
+  vocab_size: 4_194_304,
+  max_position_embeddings: 4_194_304,
+  sliding_window: 4_194_304,
+};
+
 export class ConfigFields {
   constructor(
     readonly json: Json,
@@ -50,6 +67,9 @@ export class ConfigFields {
     const v = this.json[key];
     if (v === undefined || v === null) throw new ModelConfigError(`${this.source}: missing required field "${key}"`);
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) this.fail(key, 'must be a positive integer');
+    const cap = SIZE_CAPS[key];
+    if (cap !== undefined && v > cap)
+      this.fail(key, `is larger than any model this page can hold (at most ${cap}); the file is probably damaged`);
     return v as number;
   }
 

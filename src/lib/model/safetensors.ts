@@ -136,7 +136,33 @@ function parseHeader(headerBytes: Uint8Array, file: string, fileSize: number): S
     }
     tensors.set(name, { dtype: dt, shape: dims, begin: dataStart + begin, end: dataStart + end });
   }
+  checkLayout(headerBytes, tensors, file, dataStart, dataSize);
   return { headerLength, dataStart, tensors, metadata };
+}
+
+/**
+ * The format requires unique names and a data section indexed entirely, without holes or overlaps:
+ * a file that breaks this has aliased tensors (one write changes two weights), hidden bytes, or
+ * a duplicate name that JSON parsing silently resolved to the last one.
+ */
+function checkLayout(headerBytes: Uint8Array, tensors: Map<string, TensorInfo>, file: string, dataStart: number, dataSize: number): void {
+  // Each tensor entry has exactly one "data_offsets" key; an escaped quote inside a metadata string cannot match.
+  const keys = new TextDecoder().decode(headerBytes).match(/(?<!\\)"data_offsets"\s*:/g)?.length ?? 0;
+  if (keys !== tensors.size)
+    throw new SafetensorsError(`${file}: the header names ${keys} tensors but only ${tensors.size} distinct ones (duplicate tensor names)`);
+  const spans = [...tensors.entries()].sort((a, b) => a[1].begin - b[1].begin || a[1].end - b[1].end);
+  let at = dataStart;
+  for (const [name, t] of spans) {
+    if (t.begin < at)
+      throw new SafetensorsError(
+        `${file}: tensor "${name}" overlaps the tensor before it (its data starts at ${t.begin - dataStart}, before ${at - dataStart})`,
+      );
+    if (t.begin > at)
+      throw new SafetensorsError(`${file}: ${t.begin - at} bytes before tensor "${name}" belong to no tensor (a gap in the data section)`);
+    at = t.end;
+  }
+  if (at !== dataStart + dataSize)
+    throw new SafetensorsError(`${file}: ${dataStart + dataSize - at} bytes after the last tensor belong to no tensor (trailing data)`);
 }
 
 /** Parses and validates the header of a safetensors file held entirely in memory. */

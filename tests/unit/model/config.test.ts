@@ -257,6 +257,24 @@ describe('parseModelSpec defaults', () => {
 });
 
 describe('parseModelSpec refusals', () => {
+  it('refuses sizes past any real model before anything is sized from them', () => {
+    for (const [key, value] of [
+      ['num_hidden_layers', 1_000_000],
+      ['vocab_size', 1e9],
+      ['max_position_embeddings', 1e12],
+      ['hidden_size', 2 ** 20],
+      ['intermediate_size', 2 ** 30],
+    ] as const) {
+      const e = thrown(() => parseModelSpec({ ...SMOLLM2_135M_INSTRUCT, [key]: value }));
+      expect(e).toBeInstanceOf(ModelConfigError);
+      expect(e.message, key).toMatch(new RegExp(`config.json: field "${key}" is larger than any model this page can hold .*damaged`));
+    }
+    // the largest real shapes stay accepted
+    expect(parseModelSpec({ ...SMOLLM2_135M_INSTRUCT, max_position_embeddings: 1_010_000, vocab_size: 262_144 }).maxPositions).toBe(
+      1_010_000,
+    );
+  });
+
   it('refuses GPT-2 naming the model_type and architectures', () => {
     const e = thrown(() => parseModelSpec(GPT2));
     expect(e).toBeInstanceOf(UnsupportedModelError);

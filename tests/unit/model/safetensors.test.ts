@@ -323,3 +323,35 @@ describe('bad input', () => {
     expect(e.message).toMatch(/reading tensor "model.norm.weight" failed: quota gone/);
   });
 });
+
+describe('layout rules of the format (unique names, data indexed entirely)', () => {
+  const f32 = (begin: number, end: number) => ({ dtype: 'F32', shape: [(end - begin) / 4], data_offsets: [begin, end] });
+  const file = (header: Record<string, unknown>, dataBytes: number, raw?: string) =>
+    rawSafetensors(raw ?? JSON.stringify(header), new Uint8Array(dataBytes));
+  const refusal = (bytes: Uint8Array) => {
+    try {
+      readSafetensorsHeader(bytes, 'x.safetensors');
+    } catch (e) {
+      expect(e).toBeInstanceOf(SafetensorsError);
+      return (e as Error).message;
+    }
+    return 'accepted';
+  };
+
+  it('accepts contiguous tensors in any header order, zero-size ones included', () => {
+    expect(readSafetensorsHeader(file({ b: f32(8, 16), a: f32(0, 8), z: f32(16, 16) }, 16)).tensors.size).toBe(3);
+  });
+
+  it('refuses aliased or overlapping tensors, gaps, trailing bytes and duplicate names', () => {
+    expect(refusal(file({ a: f32(0, 8), b: f32(0, 8) }, 8))).toMatch(/x\.safetensors: tensor "b" overlaps/);
+    expect(refusal(file({ a: f32(0, 8), b: f32(4, 12) }, 12))).toMatch(/overlaps/);
+    expect(refusal(file({ a: f32(0, 8), b: f32(12, 16) }, 16))).toMatch(/4 bytes before tensor "b" belong to no tensor/);
+    expect(refusal(file({ a: f32(4, 12) }, 12))).toMatch(/4 bytes before tensor "a"/);
+    expect(refusal(file({ a: f32(0, 8) }, 12))).toMatch(/4 bytes after the last tensor .*trailing/);
+    const dup = `{"a":${JSON.stringify(f32(0, 8))},"a":${JSON.stringify(f32(8, 16))}}`;
+    expect(refusal(file({}, 16, dup))).toMatch(/2 tensors but only 1 distinct .*duplicate/);
+    // a metadata string that mentions the key is not a tensor
+    const meta = JSON.stringify({ __metadata__: { note: '"data_offsets": [0, 8]' }, a: f32(0, 8) });
+    expect(refusal(file({}, 8, meta))).toBe('accepted');
+  });
+});
