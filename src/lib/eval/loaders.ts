@@ -20,6 +20,19 @@ export function fail(message: string): never {
 
 export type Json = Record<string, unknown>;
 
+/**
+ * Past this many bad lines or records a file is not the format it claims to be: the reader stops
+ * with "stopped after N errors in FILE" instead of collecting (and later re-reporting) millions.
+ */
+export const MAX_LOAD_ERRORS = 100;
+
+/** Deeper nesting than any benchmark file has; bounds the recursive JSON parser's stack. */
+export const MAX_JSON_DEPTH = 256;
+
+function stopped(file: string, line: number): LoadError {
+  return { file, line, message: `stopped after ${MAX_LOAD_ERRORS} errors in ${file}; the rest of the file is not read` };
+}
+
 export function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -118,6 +131,10 @@ export function readJsonLines(file: DataFile): { records: LineValue[]; errors: L
     } catch (e) {
       ordinal++;
       errors.push({ file: file.path, line: i + 1, message: `not valid JSON: ${(e as Error).message}` });
+      if (errors.length >= MAX_LOAD_ERRORS) {
+        errors.push(stopped(file.path, i + 1));
+        break;
+      }
     }
   }
   return { records, errors };
@@ -148,7 +165,12 @@ export function readCsv(
   let head: string[] | null = null;
   let expected = columns;
   let offset = 0;
-  for (let restarts = 0; offset < text.length && restarts < 10_000; restarts++) {
+  for (;;) {
+    if (offset >= text.length) break;
+    if (errors.length >= MAX_LOAD_ERRORS) {
+      errors.push(stopped(file.path, index.line(offset)));
+      break;
+    }
     let restartAt = -1;
     let prevCursor = 0;
     const chunk = text.slice(offset);
@@ -175,6 +197,11 @@ export function readCsv(
         }
         if (expected !== undefined && cells.length !== expected) {
           errors.push({ file: file.path, line, message: `expected ${expected} fields, got ${cells.length}` });
+          if (errors.length >= MAX_LOAD_ERRORS) {
+            const nl = text.indexOf('\n', rowStart);
+            restartAt = nl < 0 ? text.length : nl + 1;
+            parser.abort();
+          }
           return;
         }
         rows.push({ cells, line });
@@ -214,6 +241,10 @@ class JsonSyntaxError extends Error {
     readonly offset: number,
     /** Start of the innermost array element / object member the error is in (or will start). */
     readonly elementStart: number | undefined,
+    /** Depth of the container that holds that element (which frame recovers). */
+    readonly depth = -1,
+    /** The error budget is spent: the file is given up. */
+    readonly budgetSpent = false,
   ) {
     super(message);
   }
@@ -249,7 +280,7 @@ class LocatedJsonParser {
 
   private error(message: string, at = this.i): never {
     const top = this.stack[this.stack.length - 1];
-    throw new JsonSyntaxError(message, at, top?.elementStart);
+    throw new JsonSyntaxError(message, at, top?.elementStart, this.stack.length);
   }
 
   private ws(): void {
@@ -326,14 +357,38 @@ class LocatedJsonParser {
     }
   }
 
+  /** Called by a container when one of its elements failed; returns false to give up on the file. */
+  onElementError: (e: JsonSyntaxError) => boolean = () => false;
+
+  private enter(): Frame {
+    if (this.stack.length >= MAX_JSON_DEPTH) {
+      throw new JsonSyntaxError(`nested deeper than ${MAX_JSON_DEPTH} levels`, this.i, undefined);
+    }
+    const frame: Frame = { elementStart: this.i };
+    this.stack.push(frame);
+    return frame;
+  }
+
+  /**
+   * A syntax error inside the element this frame is reading: the element is dropped (skipped to
+   * its end) and reading goes on, in one pass over the text. Errors meant for an outer frame, or
+   * past the error budget, propagate.
+   */
+  private recover(frame: Frame, depth: number, e: unknown): void {
+    if (!(e instanceof JsonSyntaxError) || e.elementStart === undefined || e.depth !== depth) throw e;
+    if (!this.onElementError(e)) throw new JsonSyntaxError(e.message, e.offset, undefined, -1, true);
+    this.stack.length = depth;
+    this.i = Math.max(elementEnd(this.s, frame.elementStart), Math.min(frame.elementStart + 1, this.s.length));
+  }
+
   private array(): unknown[] {
     const arr: unknown[] = [];
     const offsets: number[] = [];
     this.starts.set(arr, this.i);
     this.elementStarts.set(arr, offsets);
     this.i++;
-    const frame: Frame = { elementStart: this.i };
-    this.stack.push(frame);
+    const frame = this.enter();
+    const depth = this.stack.length;
     for (;;) {
       this.ws();
       if (this.i >= this.s.length) {
@@ -350,16 +405,20 @@ class LocatedJsonParser {
         continue;
       }
       frame.elementStart = this.i;
-      const v = this.value();
-      arr.push(v);
-      offsets.push(frame.elementStart);
-      this.ws();
-      if (this.i >= this.s.length) continue;
-      const d = this.s[this.i];
-      if (d === ',') this.i++;
-      else if (d !== ']') {
-        frame.elementStart = this.i;
-        this.error('expected "," or "]"');
+      try {
+        const v = this.value();
+        arr.push(v);
+        offsets.push(frame.elementStart);
+        this.ws();
+        if (this.i >= this.s.length) continue;
+        const d = this.s[this.i];
+        if (d === ',') this.i++;
+        else if (d !== ']') {
+          frame.elementStart = this.i;
+          this.error('expected "," or "]"');
+        }
+      } catch (e) {
+        this.recover(frame, depth, e);
       }
     }
     this.stack.pop();
@@ -372,8 +431,8 @@ class LocatedJsonParser {
     this.starts.set(obj, this.i);
     this.memberStarts.set(obj, members);
     this.i++;
-    const frame: Frame = { elementStart: this.i };
-    this.stack.push(frame);
+    const frame = this.enter();
+    const depth = this.stack.length;
     for (;;) {
       this.ws();
       if (this.i >= this.s.length) {
@@ -390,21 +449,25 @@ class LocatedJsonParser {
         continue;
       }
       frame.elementStart = this.i;
-      if (c !== '"') this.error('expected a string key');
-      const key = this.string();
-      this.ws();
-      if (this.s[this.i] !== ':') this.error('expected ":"');
-      this.i++;
-      const v = this.value();
-      Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true });
-      members.set(key, frame.elementStart);
-      this.ws();
-      if (this.i >= this.s.length) continue;
-      const d = this.s[this.i];
-      if (d === ',') this.i++;
-      else if (d !== '}') {
-        frame.elementStart = this.i;
-        this.error('expected "," or "}"');
+      try {
+        if (c !== '"') this.error('expected a string key');
+        const key = this.string();
+        this.ws();
+        if (this.s[this.i] !== ':') this.error('expected ":"');
+        this.i++;
+        const v = this.value();
+        Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true });
+        members.set(key, frame.elementStart);
+        this.ws();
+        if (this.i >= this.s.length) continue;
+        const d = this.s[this.i];
+        if (d === ',') this.i++;
+        else if (d !== '}') {
+          frame.elementStart = this.i;
+          this.error('expected "," or "}"');
+        }
+      } catch (e) {
+        this.recover(frame, depth, e);
       }
     }
     this.stack.pop();
@@ -463,46 +526,45 @@ export interface LocatedJson {
  * holds it (reported at the error's line) and parsing restarts, so a bad line costs that line's
  * record, not the file. (A one-line document loses the element around the error.)
  */
-export function readJson(file: DataFile, maxRecoveries = 100): LocatedJson {
-  const original = asText(file.text);
-  const index = new LineIndex(original);
+export function readJson(file: DataFile, maxRecoveries = MAX_LOAD_ERRORS): LocatedJson {
+  const text = asText(file.text);
+  const index = new LineIndex(text);
   const errors: LoadError[] = [];
-  let text = original;
-  for (let attempt = 0; attempt <= maxRecoveries; attempt++) {
-    const parser = new LocatedJsonParser(text);
-    try {
-      const value = parser.parse();
-      for (const issue of parser.issues) errors.push({ file: file.path, line: index.line(issue.offset), message: issue.message });
-      return {
-        value,
-        errors,
-        lineOf: (node) => {
-          const o = parser.starts.get(node);
-          return o === undefined ? 0 : index.line(o);
-        },
-        memberLine: (container, key) => {
-          const o = Array.isArray(container)
-            ? parser.elementStarts.get(container)?.[key as number]
-            : parser.memberStarts.get(container)?.get(String(key));
-          return o === undefined ? 0 : index.line(o);
-        },
-      };
-    } catch (e) {
-      if (!(e instanceof JsonSyntaxError)) throw e;
-      const line = index.line(e.offset);
-      if (e.elementStart === undefined) {
-        errors.push({ file: file.path, line, message: `not valid JSON: ${e.message} (column ${index.column(e.offset)}); file skipped` });
-        break;
-      }
-      const start = e.elementStart;
-      const end = Math.max(elementEnd(text, start), Math.min(start + 1, text.length));
-      const dropped = index.line(start) === line ? '' : ` (the element starting at line ${index.line(start)})`;
-      errors.push({ file: file.path, line, message: `not valid JSON: ${e.message} (column ${index.column(e.offset)}); dropped${dropped}` });
-      text = text.slice(0, start) + text.slice(start, end).replace(/[^\n]/g, ' ') + text.slice(end);
-      if (attempt === maxRecoveries) errors.push({ file: file.path, line: 0, message: `too many JSON errors; file skipped` });
-    }
+  const parser = new LocatedJsonParser(text);
+  parser.onElementError = (e) => {
+    const line = index.line(e.offset);
+    const start = e.elementStart ?? e.offset;
+    const dropped = index.line(start) === line ? '' : ` (the element starting at line ${index.line(start)})`;
+    errors.push({ file: file.path, line, message: `not valid JSON: ${e.message} (column ${index.column(e.offset)}); dropped${dropped}` });
+    return errors.length < maxRecoveries;
+  };
+  try {
+    const value = parser.parse();
+    for (const issue of parser.issues) errors.push({ file: file.path, line: index.line(issue.offset), message: issue.message });
+    return {
+      value,
+      errors,
+      lineOf: (node) => {
+        const o = parser.starts.get(node);
+        return o === undefined ? 0 : index.line(o);
+      },
+      memberLine: (container, key) => {
+        const o = Array.isArray(container)
+          ? parser.elementStarts.get(container)?.[key as number]
+          : parser.memberStarts.get(container)?.get(String(key));
+        return o === undefined ? 0 : index.line(o);
+      },
+    };
+  } catch (e) {
+    if (!(e instanceof JsonSyntaxError)) throw e;
+    const line = index.line(e.offset);
+    errors.push(
+      e.budgetSpent
+        ? { file: file.path, line, message: `stopped after ${maxRecoveries} errors in ${file.path}; file skipped` }
+        : { file: file.path, line, message: `not valid JSON: ${e.message} (column ${index.column(e.offset)}); file skipped` },
+    );
+    return { value: undefined, errors, lineOf: () => 0, memberLine: () => 0 };
   }
-  return { value: undefined, errors, lineOf: () => 0, memberLine: () => 0 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -514,14 +576,54 @@ export interface NpyData {
   dtype: string;
 }
 
+/** Element sizes of the dtypes the fairness files use (the itemsize of `<U` is 4 bytes per character). */
+const NPY_ITEM = /^[<>|=]?(?:([biuf])(1|2|4|8)|(U)(\d+)|(\?))$/;
+
+/**
+ * The header of a .npy file, checked before npyjs reads it: a dtype it can read with a non-zero
+ * item size, and a shape that the data section actually holds (a `<U0` array or a shape larger
+ * than the data would otherwise spin or read past the end).
+ */
+function checkNpyHeader(bytes: Uint8Array, path: string): void {
+  const fail = (why: string): never => {
+    throw new RecordError(`${path}: not a readable .npy file: ${why}`);
+  };
+  if (bytes.byteLength < 10 || String.fromCharCode(...bytes.subarray(1, 6)) !== 'NUMPY' || bytes[0] !== 0x93) fail('no NUMPY magic');
+  const major = bytes[6];
+  const lenBytes = major >= 2 ? 4 : 2;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.byteLength < 8 + lenBytes) fail('truncated header');
+  const headerLen = lenBytes === 4 ? view.getUint32(8, true) : view.getUint16(8, true);
+  const dataStart = 8 + lenBytes + headerLen;
+  if (dataStart > bytes.byteLength) fail(`the header (${headerLen} bytes) runs past the end of the file`);
+  const header = new TextDecoder().decode(bytes.subarray(8 + lenBytes, dataStart));
+  const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
+  const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
+  if (descr === undefined || shapeText === undefined) fail('the header has no descr or shape');
+  const m = NPY_ITEM.exec(descr!);
+  if (!m) fail(`unsupported dtype ${descr}`);
+  const itemSize = m![2] ? Number(m![2]) : m![3] ? 4 * Number(m![4]) : 1;
+  if (itemSize === 0) fail(`dtype ${descr} has elements of 0 bytes`);
+  const dims = shapeText!
+    .split(',')
+    .map((d) => d.trim())
+    .filter((d) => d !== '');
+  if (!dims.every((d) => /^\d+$/.test(d))) fail(`malformed shape (${shapeText})`);
+  const count = dims.reduce((a, d) => a * Number(d), 1);
+  const need = count * itemSize;
+  if (!Number.isSafeInteger(need) || need > bytes.byteLength - dataStart)
+    fail(`shape (${dims.join(', ')}) of ${descr} needs ${need} bytes but the file holds ${bytes.byteLength - dataStart}`);
+}
+
 /** A 1-D (or flattened) .npy array; int64 become numbers, unicode arrays strings (npyjs). */
 export function readNpy(file: DataFile): NpyData {
   const bytes = asBytes(file.text);
+  checkNpyHeader(bytes, file.path);
   let arr;
   try {
     arr = parseNpyBuffer(bytes.buffer);
   } catch (e) {
-    throw new RecordError(`not a readable .npy file: ${(e as Error).message}`);
+    throw new RecordError(`${file.path}: not a readable .npy file: ${(e as Error).message}`);
   }
   const data = arr.data as unknown;
   let values: Array<number | string | boolean>;

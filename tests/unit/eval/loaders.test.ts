@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PERSPECTIVES } from '../../../src/lib/eval/registry';
-import { readCsv, readJson, readJsonLines, readNpy } from '../../../src/lib/eval/loaders';
+import { MAX_JSON_DEPTH, MAX_LOAD_ERRORS, readCsv, readJson, readJsonLines, readNpy } from '../../../src/lib/eval/loaders';
 import type { DataFile, PerspectiveId } from '../../../src/lib/eval/types';
 import type { AdvGlueItem } from '../../../src/lib/eval/adv-robustness';
 import { fairnessLabel, type FairnessItem } from '../../../src/lib/eval/fairness';
@@ -309,5 +309,64 @@ describe('readers', () => {
       { cells: ['multi\nline', '2'], line: 2 },
       { cells: ['3', '4'], line: 5 },
     ]);
+  });
+});
+
+describe('hostile files stay bounded and name the file', () => {
+  it('JSON Lines: past the error budget the reader stops and says so', () => {
+    const text = Array.from({ length: 200_000 }, (_, i) => (i % 2 ? '{"ok": 1}' : 'not json')).join('\n');
+    const { records, errors } = readJsonLines({ path: 'big.jsonl', text });
+    expect(errors).toHaveLength(MAX_LOAD_ERRORS + 1);
+    expect(errors.at(-1)!.message).toBe(`stopped after ${MAX_LOAD_ERRORS} errors in big.jsonl; the rest of the file is not read`);
+    expect(records.length).toBe(MAX_LOAD_ERRORS - 1);
+  });
+
+  it('JSON: nesting past the depth limit skips the file without overflowing the stack', () => {
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    const r = readJson({ path: 'deep.json', text: deep });
+    expect(r.value).toBeUndefined();
+    expect(r.errors[0].message).toMatch(new RegExp(`nested deeper than ${MAX_JSON_DEPTH} levels.*file skipped`));
+  });
+
+  it('JSON: every bad member is dropped in one pass, and the budget ends the file with a message', () => {
+    const record = (i: number, text: string) => `  {\n    "id": ${i},\n    "text": ${text}\n  }`;
+    const items = Array.from({ length: 100 }, (_, i) => record(i, i % 2 ? '"fine"' : '"broken'));
+    const mixed = readJson({ path: 'mixed.json', text: `[\n${items.join(',\n')}\n]` });
+    const value = mixed.value as Array<{ id: number; text?: string }>;
+    expect(value).toHaveLength(100);
+    expect(value.filter((v) => v.text === 'fine')).toHaveLength(50);
+    expect(mixed.errors).toHaveLength(50);
+    expect(mixed.errors[0]).toMatchObject({ file: 'mixed.json', line: 4 });
+    const many = Array.from({ length: 500 }, (_, i) => record(i, '"broken'));
+    const r = readJson({ path: 'many.json', text: `[\n${many.join(',\n')}\n]` });
+    expect(r.value).toBeUndefined();
+    expect(r.errors.at(-1)!.message).toBe(`stopped after ${MAX_LOAD_ERRORS} errors in many.json; file skipped`);
+  });
+
+  it('CSV: many broken quotes end with a message instead of silently dropping the rest', () => {
+    const lines = ['label,input', ...Array.from({ length: 300 }, (_, i) => (i % 2 ? `1,"ok ${i}"` : `0,"bad ${i}" x`))];
+    const { rows, errors } = readCsv({ path: 'q.csv', text: lines.join('\n') }, { header: true });
+    expect(errors.at(-1)!.message).toMatch(/^stopped after 100 errors in q\.csv/);
+    expect(errors.length).toBe(MAX_LOAD_ERRORS + 1);
+    expect(rows.length).toBeGreaterThan(90);
+  });
+
+  it('.npy: zero-width strings and shapes larger than the data are refused with the file named', () => {
+    const file = (descr: string, shape: string, dataBytes: number): Uint8Array => {
+      let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape}), }`;
+      header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+      const out = new Uint8Array(10 + header.length + dataBytes);
+      out.set([0x93, 78, 85, 77, 80, 89, 1, 0, header.length & 0xff, header.length >> 8]);
+      out.set(new TextEncoder().encode(header), 10);
+      return out;
+    };
+    expect(() => readNpy({ path: 'sensitive_attr_x.npy', text: file('<U0', '5,', 0) })).toThrow(
+      /sensitive_attr_x\.npy: not a readable \.npy file: dtype <U0 has elements of 0 bytes/,
+    );
+    expect(() => readNpy({ path: 'gt.npy', text: file('<i8', '1000000,', 80) })).toThrow(
+      /gt\.npy: .*needs 8000000 bytes but the file holds 80/,
+    );
+    expect(() => readNpy({ path: 'junk.npy', text: new Uint8Array(20) })).toThrow(/junk\.npy: not a readable \.npy file: no NUMPY magic/);
+    expect(readNpy({ path: 'ok.npy', text: file('<i8', '10,', 80) }).values).toHaveLength(10);
   });
 });
