@@ -54,13 +54,16 @@ function choiceText(ch: unknown): string {
   if (typeof ch === 'string') return ch;
   if (!isObject(ch)) return String(ch ?? '');
   if (isObject(ch.message)) return String(ch.message.content ?? '');
+  if (typeof ch.continuation === 'string') return ch.continuation;
   return String(ch.text ?? '');
 }
 
 /** Every choice's text of a completion (chat completion, legacy completion, bare choices list, string). */
 export function completionTexts(c: unknown): string[] {
   if (typeof c === 'string') return [c];
-  if (Array.isArray(c)) return c.every((ch) => isObject(ch) && ('message' in ch || 'text' in ch)) ? c.map(choiceText) : [];
+  // Elements with `continuation`: DecodingTrust toxicity's per-prompt scored list (perspective_api_evaluate's pickle, as JSON).
+  if (Array.isArray(c))
+    return c.every((ch) => isObject(ch) && ('message' in ch || 'text' in ch || 'continuation' in ch)) ? c.map(choiceText) : [];
   if (!isObject(c)) return [];
   if (Array.isArray(c.choices)) return c.choices.map(choiceText);
   if (typeof c.continuation === 'string') return [c.continuation];
@@ -116,6 +119,10 @@ export function readCachedFile(file: DataFile): CachedFile {
     if (Array.isArray(doc) && doc.every((v) => Array.isArray(v) && v.length >= 2 && !completionTexts(v).length)) {
       const generations = doc.map((v, i) => fromRecord(v, 0) ?? failAt(path, i + 1, 'not a [messages, completion] pair'));
       return { path, generations };
+    }
+    if (Array.isArray(doc) && doc.length > 0 && doc.every((v) => Array.isArray(v) && completionTexts(v).length > 0)) {
+      // One choices list (or scored-continuations list) per item.
+      return { path, generations: doc.map((v, i) => fromRecord(v, 0) ?? failAt(path, i + 1, 'not a choices list')) };
     }
     const single = fromRecord(doc, 1);
     if (single) return { path, generations: [single] };
