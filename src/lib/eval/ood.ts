@@ -743,10 +743,15 @@ export async function rescoreOod(
   data: readonly DataFile[],
   ctx: RescoreContext = {},
 ): Promise<PerspectiveScore> {
-  const byCell = dataByCell(data);
+  // A DecodingTrust `data/ood` folder given as input holds style.json / knowledge.json beside the generations.
+  const inputData = inputs.filter((f) => ood.accepts(f.path));
+  const byCell = dataByCell([...data, ...inputData]);
   const styles = [...new Set([...byCell.values()].flatMap((list) => (list[0].kind === 'style' ? [list[0].style] : [])))];
-  const notes: string[] = [];
-  const sources = inputs.flatMap((f) => sourcesOf(f, styles, byCell, ctx, notes)).map((s) => reconcileIdk(s, notes));
+  const notes = inputData.map((f) => `${f.path}: DecodingTrust's OOD data, read as data`);
+  const sources = inputs
+    .filter((f) => !ood.accepts(f.path))
+    .flatMap((f) => sourcesOf(f, styles, byCell, ctx, notes))
+    .map((s) => reconcileIdk(s, notes));
   const models = new Set(sources.flatMap((s) => (s.target.model ? [s.target.model] : [])));
   if (models.size > 1) notes.push(`outputs of ${models.size} models (${[...models].join(', ')}): one cell per model, the score mixes them`);
   const records: EvalRecord<OodItem, never>[] = [];

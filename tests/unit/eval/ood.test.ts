@@ -240,6 +240,15 @@ describe('OOD re-scoring: names, pairing and notes (hand-made files in the publi
     ]);
   });
 
+  it("DecodingTrust's data/ood folder as input: its style.json / knowledge.json (each held twice) are read as data, once", async () => {
+    const f = pairs('DecodingTrust/data/ood/generations/knowledge/qa2023_tiny_idk_0-shot.jsonl', [[idkPrompt(0), '3']]);
+    const asData = OFFLINE.map((d) => ({ ...d, path: `DecodingTrust/data/ood/${d.path.split('/').pop()}` }));
+    const nested = OFFLINE.map((d) => ({ ...d, path: `DecodingTrust/data/ood/x/${d.path.split('/').pop()}` }));
+    const s = await rescoreOod([...asData, ...nested, f], []);
+    expect(cellOf(s, 'knowledge/qa_2023_idk')).toMatchObject({ n: 1, accuracy: 100 });
+    expect(s.notes?.filter((n) => n.includes('read as data'))).toHaveLength(4);
+  });
+
   it('errors name the file: a broken JSON Lines record, a name that says nothing and prompts that match nothing, missing data', async () => {
     await expect(rescoreOod([file('ood/x.jsonl', '[[], "a"]\n{oops\n')], OFFLINE)).rejects.toThrow(/ood\/x\.jsonl line 2/);
     const unknown = pairs('ood/mystery.jsonl', [[user(`${STYLE_TASK}\nnot a sentence of the data`), 'positive']]);
