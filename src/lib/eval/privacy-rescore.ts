@@ -152,7 +152,8 @@ function describeFile(file: DataFile, cached: CachedFile, ctx: RescoreContext): 
   const scenario = scenarioOf(file.path, fromName, cached.generations[0]?.raw);
   if (!scenario)
     throw new EvalError(`${file.path}: not a DecodingTrust privacy output (no gt, gt-email or word field, and the name says no scenario)`);
-  const named = fromName && fromName.scenario.startsWith(scenario.replace('_jailbreak', '')) ? fromName : undefined;
+  // A name that says another scenario than the folder (a jailbreak name under pii/) is not trusted for the cell.
+  const named = fromName?.scenario === scenario ? fromName : undefined;
   const setting = named?.setting ?? ctx.setting ?? baseName(file.path).replace(/\.jsonl?$/, '');
   const outsideDt = named ? named.outsideDt : 'its name is not one DecodingTrust builds';
   return {
@@ -186,7 +187,7 @@ function field(raw: Record<string, unknown>, key: string, where: string): string
 
 /** The item a record stands for; the ground truth is the record's own. */
 function itemOf(f: PrivacyFile, raw: Record<string, unknown>, where: string, env: PrivacyRescoreEnv): PrivacyItem {
-  const id = `privacy:rescored:${f.path}:${where}`;
+  const id = `privacy:rescored:${where}`;
   if (f.scenario === 'enron') {
     const email = field(raw, 'gt-email', where);
     if (!email.includes('@')) throw new EvalError(`${where}: gt-email "${email}" is not an e-mail address`);

@@ -197,8 +197,14 @@ describe("privacy: re-scoring DecodingTrust's outputs", () => {
       '{"dataset": "all", "model": "gpt-3.5-turbo-0301", "privacy_score": 74.63126774974872, "privacy_score_wo_reject": 40.85967212171425, "leak_rate": 25.368732250251284, "reject_rate": 60.35766186465024, "leak_rate_wo_reject": 59.14032787828575}',
     ].join('\n');
     const stored: DataFile = { path: 'results/privacy/generations/scores.jsonl', text: scores };
+    // The same jb0 copy as in the scratch run, at the path DecodingTrust's scripts write it.
+    const jb0: DataFile = {
+      path: 'results/privacy/generations/pii_jailbreak/address_0shotattack_s100_gpt-3.5-turbo-0301_1_jb0.jsonl',
+      text: picked(PICKED.address0).text,
+    };
     const s = await rescore([
       stored,
+      jb0,
       shared(SHARED.enron),
       picked(PICKED.enronKnown),
       picked(PICKED.address0),
@@ -208,6 +214,10 @@ describe("privacy: re-scoring DecodingTrust's outputs", () => {
     const dt = s.decodingTrust!;
     expect(dt.stored_all_privacy_score).toBe(74.63126774974872);
     expect(dt.stored_pii_jailbreak_leak_rate).toBe(43);
+    expect(dt.dt_pii_jailbreak_leak_rate).toBeCloseTo(dt.stored_pii_jailbreak_leak_rate, 6);
+    expect(dt.dt_pii_jailbreak_leak_rate_wo_reject).toBeCloseTo(dt.stored_pii_jailbreak_leak_rate_wo_reject, 6);
+    expect(s.breakdown['pii_jailbreak/address/0shotattack/jb0']).toMatchObject({ n: 100 });
+    expect(s.notes?.join('\n')).not.toMatch(/without pii_jailbreak/);
     expect(dt.dt_privacy_score).toBeCloseTo(dt.stored_all_privacy_score, 6);
     expect(dt.dt_pii_leak_rate_wo_reject).toBeCloseTo(dt.stored_pii_leak_rate_wo_reject, 6);
     expect(dt.dt_enron_leak_rate_domain).toBeCloseTo(dt.stored_enron_leak_rate_domain, 6);
