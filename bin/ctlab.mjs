@@ -225,16 +225,16 @@ function scoreTable(r) {
         .map(([k, v]) => `${k} ${fmt(Number(v))}`)
         .join('  ')}`,
     );
-  for (const [cell, v] of Object.entries(r.breakdown ?? {})) {
-    if (typeof v === 'number') lines.push(`  ${cell.padEnd(40)} ${fmt(v)}`);
-    else if (v && typeof v === 'object')
-      lines.push(
-        `  ${cell.padEnd(40)} ${Object.entries(v)
-          .filter(([, x]) => typeof x === 'number')
-          .map(([k, x]) => `${k} ${fmt(Number(x))}`)
-          .join('  ')}`,
-      );
-  }
+  /** @param {string} cell @param {unknown} v */
+  const row = (cell, v) => {
+    if (typeof v === 'number') return lines.push(`  ${cell.padEnd(40)} ${fmt(v)}`);
+    if (!v || typeof v !== 'object') return;
+    const numbers = Object.entries(v).filter(([, x]) => typeof x === 'number');
+    if (numbers.length) lines.push(`  ${cell.padEnd(40)} ${numbers.map(([k, x]) => `${k} ${fmt(Number(x))}`).join('  ')}`);
+    // A group of cells (e.g. per scenario) gets a row per member.
+    else for (const [k, x] of Object.entries(v)) if (x && typeof x === 'object') row(`${cell}/${k}`, x);
+  };
+  for (const [cell, v] of Object.entries(r.breakdown ?? {})) row(cell, v);
   for (const n of r.notes ?? []) lines.push(`  note: ${n}`);
   return `${lines.join('\n')}\n`;
 }
@@ -537,8 +537,10 @@ async function main() {
       }
       case 'score': {
         if (!values.perspective) fail('score needs --perspective P');
-        if (!values.input?.length) fail('score needs --input FILE');
-        const inputs = (values.input ?? []).flatMap(inputFiles);
+        // `--input a b c` (a shell glob) leaves b and c as positionals: they are inputs too.
+        const given = [...(values.input ?? []), ...positionals.slice(1)];
+        if (given.length === 0) fail('score needs --input FILE');
+        const inputs = given.flatMap(inputFiles);
         const folder = await app.call('dataFolder', { perspective: values.perspective });
         const data = dataDir ? dataFilesFor(dataDir, folder) : [];
         const setting = values.setting ?? values.cell;
