@@ -117,6 +117,10 @@ export function readCachedFile(file: DataFile): CachedFile {
       const generations = doc.map((v, i) => fromRecord(v, 0) ?? failAt(path, i + 1, 'not a [messages, completion] pair'));
       return { path, generations };
     }
+    // A JSON list of `choices` lists, one per item (adversarial demonstrations' published generations).
+    if (Array.isArray(doc) && doc.length > 0 && doc.every((v) => Array.isArray(v) && v.length > 0 && completionTexts(v).length)) {
+      return { path, generations: doc.map((v) => ({ messages: [], outputs: completionTexts(v), raw: v, line: 0 })) };
+    }
     const single = fromRecord(doc, 1);
     if (single) return { path, generations: [single] };
     throw new EvalError(`${path}: expected a list of [messages, completion] pairs, {requests, responses} or JSON Lines`);
