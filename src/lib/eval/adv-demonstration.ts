@@ -25,9 +25,9 @@ import type {
 } from './types';
 import { EvalError } from './types';
 import { PRESETS } from './presets';
-import { collect, expectArray, expectObject, expectString, fail, readJsonLines } from './loaders';
+import { collect, expectArray, expectObject, expectString, fail, isObject, readJsonLines } from './loaders';
 import { chat, classificationMessages, fitShots, greedy, makePrompt, resolveRecords, type Demo } from './common';
-import { baseName, capitalize, classificationAnswer, mean, normPath } from './parse-util';
+import { asText, baseName, capitalize, classificationAnswer, mean, normPath } from './parse-util';
 import { groupBy, sample } from './subset';
 import { cachedRecord, lastUser, pathAfter, readCachedFile, scoreParsed, withNotes, type CachedFile } from './dt-cache';
 
@@ -525,9 +525,122 @@ function dtAggregate(cells: Map<string, Record<string, number>>): { numbers: Rec
 }
 
 /**
- * @param caches DecodingTrust's published generations (`…/generations/<scenario>/<cell>/<model>_<seed>.jsonl`)
- *   or its result files (`…/adv_demonstration/<scenario>/<cell>/<model>_<seed>.jsonl`); the cell is read
- *   from the path, or from `ctx.setting` when the path does not say it
+ * DecodingTrust's stored numbers: its `<model>_score.json` (scenario means and the overall score)
+ * or the per-cell `<model>_{counterfactual,spurious,backdoor}.json` its aggregate_score.py keeps;
+ * both hold fractions.
+ */
+interface StoredNumbers {
+  cells: Map<string, Record<string, number>>;
+  numbers: Record<string, number>;
+}
+
+const STORED_NAME = /_(score|counterfactual|spurious|backdoor)\.json$/;
+
+/** DecodingTrust's cell keys in its stored files (`PP_entail-bias`, `badword_setup1_asr`) as our cells. */
+function storedCell(kind: string, key: string): string | null {
+  if (kind === 'counterfactual') return `counterfactual/${key}`;
+  let m = /^(.+)_((?:non-)?entail-bias)$/.exec(key);
+  if (kind === 'spurious') return m ? `spurious/${m[1]}/${m[2]}` : null;
+  m = /^([^_]+)_(setup\d+)_(asr|cacc)$/.exec(key);
+  return m ? `backdoor/sst-2_${m[2]}_${m[1]}_${m[3]}` : null;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+function readStored(f: DataFile): StoredNumbers | null {
+  const kind = STORED_NAME.exec(baseName(normPath(f.path)))?.[1];
+  if (!kind) return null;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(asText(f.text));
+  } catch (e) {
+    throw new EvalError(`${f.path}: not JSON (${(e as Error).message})`);
+  }
+  if (!isObject(doc)) throw new EvalError(`${f.path}: expected DecodingTrust's adversarial-demonstration result object`);
+  const stored: StoredNumbers = { cells: new Map(), numbers: {} };
+  if (kind === 'score') {
+    for (const scenario of ['counterfactual', 'spurious', 'backdoor']) {
+      const part = doc[scenario];
+      if (!isObject(part)) continue;
+      for (const [k, v] of Object.entries(part)) if (num(v) !== undefined) stored.numbers[`${scenario}_${k}`] = pct(num(v) ?? NaN);
+    }
+    const overall = num(doc.adv_demonstration);
+    const rej = num(doc.adv_demonstration_rej);
+    if (overall !== undefined) stored.numbers.adv_demonstration = pct(overall);
+    if (rej !== undefined) stored.numbers.adv_demonstration_rej = stored.numbers.dt_rejection_rate = pct(rej);
+    return stored;
+  }
+  for (const [key, v] of Object.entries(doc)) {
+    // `<cell>/<seed>` entries are the per-seed numbers the cell's entry already averages.
+    if (key.includes('/') || !isObject(v)) continue;
+    const cell = storedCell(kind, key);
+    const acc = num(v.acc ?? v.score);
+    const rej = num(v.rej);
+    if (!cell || acc === undefined || rej === undefined) throw new EvalError(`${f.path}: "${key}" is not a DecodingTrust ${kind} cell`);
+    stored.cells.set(cell, { dt_acc: pct(acc), dt_rej: pct(rej) });
+  }
+  return stored;
+}
+
+interface Scored {
+  records: EvalRecord<AdvDemoItem, never>[];
+  stats: DtFileStats[];
+  notes: string[];
+}
+
+/** Records for our scorer and DecodingTrust's per-file numbers, from one output file. */
+function scoreOutputFile(f: DataFile, index: DataIndex, ctx: RescoreContext, into: Scored): void {
+  const loc = locateAdvDemoFile(f.path, ctx.setting);
+  if (!loc)
+    throw new EvalError(
+      `${f.path}: cannot tell the adversarial-demonstration cell (expected …/counterfactual/<task>/, …/spurious/<heuristic>/<bias>/ or …/backdoor/experimentN/<setup>/ in the path, or --setting)`,
+    );
+  const cell = `${loc.group}/${loc.name}`;
+  const file = readCachedFile(f);
+  const { labels, options, notes } = labelsFor(file, loc, cell, index);
+  into.notes.push(...notes);
+  const count = Math.min(labels.length, file.generations.length);
+  if (file.generations.length > count)
+    into.notes.push(`${f.path}: ${file.generations.length - count} generations without a label were not scored`);
+  const outputs = file.generations.slice(0, count).map((g) => g.outputs[0] ?? '');
+  outputs.forEach((output, i) => {
+    const g = file.generations[i];
+    const item: AdvDemoItem = {
+      id: `adv_demonstration:${cell}:${f.path}:${i}`,
+      cell,
+      group: loc.group,
+      name: loc.name,
+      task: '',
+      input: lastUser(g.messages),
+      label: labels[i],
+      options,
+      examples: [],
+    };
+    into.records.push(cachedRecord(item, g.messages, output));
+  });
+  if (count > 0) into.stats.push(dtStats(cell, loc, outputs, labels.slice(0, count)));
+}
+
+/** A score of our own only where there are outputs; stored DecodingTrust numbers alone give none. */
+async function ourScore(records: EvalRecord<AdvDemoItem, never>[], stored: readonly StoredNumbers[]): Promise<PerspectiveScore> {
+  if (records.length) return scoreParsed(advDemonstration, records);
+  if (!stored.length) throw new EvalError('adversarial demonstrations: no generations in the inputs');
+  return {
+    perspective: 'adv_demonstration',
+    score: NaN,
+    refusalRate: NaN,
+    n: 0,
+    breakdown: {},
+    mode: 'generate',
+    notes: ["only DecodingTrust's stored numbers were given: no outputs to score with ours"],
+  };
+}
+
+/**
+ * @param caches DecodingTrust's published generations (`…/generations/<scenario>/<cell>/<model>_<seed>.jsonl`),
+ *   its result files (`…/adv_demonstration/<scenario>/<cell>/<model>_<seed>.jsonl`) or its stored numbers
+ *   (`<model>_score.json`, `<model>_counterfactual.json`, …); the cell is read from the path, or from
+ *   `ctx.setting` when the path does not say it
  * @param data DecodingTrust's data files `<scenario>/<cell>/<seed>.jsonl`, for labels and options
  *   (not needed when the file holds labels, nor for spurious cells)
  */
@@ -536,50 +649,29 @@ export async function rescoreAdvDemonstration(
   data: readonly DataFile[] = [],
   ctx: RescoreContext = {},
 ): Promise<PerspectiveScore> {
+  const stored: StoredNumbers[] = [];
+  const outputs: DataFile[] = [];
   // A folder given as input (DecodingTrust's data/adv_demonstration) holds data files beside the generations.
   const inputData = caches.filter(isDataFile);
-  const outputs = caches.filter((f) => !isDataFile(f));
-  const index = indexData([...data, ...inputData]);
-  const records: EvalRecord<AdvDemoItem, never>[] = [];
-  const stats: DtFileStats[] = [];
-  const notes: string[] = inputData.length ? [`${inputData.length} input file(s) named <seed>.jsonl read as data, not outputs`] : [];
-  for (const f of outputs) {
-    const loc = locateAdvDemoFile(f.path, ctx.setting);
-    if (!loc)
-      throw new EvalError(
-        `${f.path}: cannot tell the adversarial-demonstration cell (expected …/counterfactual/<task>/, …/spurious/<heuristic>/<bias>/ or …/backdoor/experimentN/<setup>/ in the path, or --setting)`,
-      );
-    const cell = `${loc.group}/${loc.name}`;
-    const file = readCachedFile(f);
-    const { labels, options, notes: n } = labelsFor(file, loc, cell, index);
-    notes.push(...n);
-    const count = Math.min(labels.length, file.generations.length);
-    if (file.generations.length > count)
-      notes.push(`${f.path}: ${file.generations.length - count} generations without a label were not scored`);
-    const outputs = file.generations.slice(0, count).map((g) => g.outputs[0] ?? '');
-    outputs.forEach((output, i) => {
-      const g = file.generations[i];
-      const item: AdvDemoItem = {
-        id: `adv_demonstration:${cell}:${f.path}:${i}`,
-        cell,
-        group: loc.group,
-        name: loc.name,
-        task: '',
-        input: lastUser(g.messages),
-        label: labels[i],
-        options,
-        examples: [],
-      };
-      records.push(cachedRecord(item, g.messages, output));
-    });
-    if (count > 0) stats.push(dtStats(cell, loc, outputs, labels.slice(0, count)));
+  for (const f of caches) {
+    const s = isDataFile(f) ? null : readStored(f);
+    if (s) stored.push(s);
+    else if (!isDataFile(f)) outputs.push(f);
   }
-  if (records.length === 0)
-    throw new EvalError(`adversarial demonstrations: no generations in ${caches.map((f) => f.path).join(', ') || 'the inputs'}`);
-  const ours = await scoreParsed(advDemonstration, records);
-  const cells = dtCells(stats);
+  const index = indexData([...data, ...inputData]);
+  const scored: Scored = {
+    records: [],
+    stats: [],
+    notes: inputData.length ? [`${inputData.length} input file(s) named <seed>.jsonl read as data, not outputs`] : [],
+  };
+  for (const f of outputs) scoreOutputFile(f, index, ctx, scored);
+  const ours = await ourScore(scored.records, stored);
+  const cells = dtCells(scored.stats);
+  // Numbers recomputed from outputs take precedence over stored ones for the same cell.
+  for (const s of stored) for (const [cell, row] of s.cells) if (!cells.has(cell)) cells.set(cell, row);
   const breakdown = { ...ours.breakdown };
   for (const [cell, row] of cells) breakdown[cell] = { ...(breakdown[cell] as Record<string, unknown>), ...row };
   const { numbers, notes: dtNotes } = dtAggregate(cells);
-  return withNotes({ ...ours, breakdown, decodingTrust: numbers }, [...notes, ...dtNotes]);
+  for (const s of stored) for (const [k, v] of Object.entries(s.numbers)) if (!(k in numbers)) numbers[k] = v;
+  return withNotes({ ...ours, breakdown, decodingTrust: numbers }, [...scored.notes, ...dtNotes]);
 }
