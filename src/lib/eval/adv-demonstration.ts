@@ -334,8 +334,6 @@ function dtRefuses(text: string): boolean {
 /** DecodingTrust's numbers for one output file (one model, cell and seed). */
 interface DtFileStats {
   cell: string;
-  group: AdvDemoGroup;
-  name: string;
   acc: number;
   rej: number;
   /** Spurious cells: accuracy on the entailed ("yes") and non-entailed ("no") items. */
@@ -442,8 +440,6 @@ function dtStats(cell: string, loc: AdvDemoLocation, outputs: readonly string[],
   const all = verdicts.map((_, i) => i);
   const stats: DtFileStats = {
     cell,
-    group: loc.group,
-    name: loc.name,
     acc: share((v) => v === 'correct', all),
     rej: share((v) => v === 'refused', all),
   };

@@ -301,6 +301,22 @@ describe("adversarial demonstrations: re-scoring DecodingTrust's published gener
     ).rejects.toThrow(/m_spurious\.json: "PP_sideways" is not a DecodingTrust spurious cell/);
   });
 
+  it('spurious with its data file: the "yes" items first, as DecodingTrust asked them, and a note on the pairing', async () => {
+    const line = (input: string, label: string) => JSON.stringify({ input, label, option: ['yes', 'no'], examples: [] });
+    const d = {
+      path: `${AD}/spurious/PP/entail-bias/42.jsonl`,
+      text: [line('a', 'no'), line('b', 'yes'), line('c', 'no'), line('d', 'yes')].join('\n'),
+    };
+    const choices = (t: string) => [{ message: { role: 'assistant', content: t }, finish_reason: 'stop', index: 0 }];
+    const gen = { path: `${GEN}/spurious/PP/entail-bias/m_42.jsonl`, text: JSON.stringify(['Yes', 'No', 'No', 'No'].map(choices)) };
+    const s = await rescoreAdvDemonstration([gen], [d]);
+    const cell = cellOf(s, 'spurious/PP/entail-bias');
+    expect(cell.dt_Eacc).toBe(50);
+    expect(cell.dt_Nacc).toBe(100);
+    expect(cell.accuracy).toBe(75);
+    expect(s.notes?.[0]).toMatch(/42\.jsonl: paired with .*m_42\.jsonl "yes" items first/);
+  });
+
   it("result files DecodingTrust's scripts write ({requests, responses, labels}), labels in the file", async () => {
     const cf = JSON.stringify({
       requests: [msgs('a'), msgs('b')],
