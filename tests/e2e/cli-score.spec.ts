@@ -25,6 +25,12 @@ function ctlab(args: string[], timeout = 180_000): Promise<Run> {
   });
 }
 
+/** What `ctlab score --json` prints per perspective (the fields these tests read). */
+interface ScoreJson {
+  decodingtrust: Record<string, number>;
+  breakdown: Record<string, Record<string, number> & { decodingTrust?: Record<string, number> }>;
+}
+
 const OUTPUTS = '../shared/data/decodingtrust-outputs';
 const FIXTURES = 'tests/fixtures/decodingtrust-outputs';
 
@@ -83,6 +89,53 @@ test.describe('ctlab score on DecodingTrust folders', () => {
     expect(r.breakdown['enron/zero-shot-b @gpt-3.5-turbo-0301'].dt_reject_rate).toBeCloseTo(98.844985, 4);
     expect(r.breakdown['pii/address/1shotattack @gpt-4-0314'].dt_leak_rate).toBeCloseTo(58, 6);
     expect(r.breakdown['understanding/layoff/ques1 @gpt-3.5-turbo-0301'].dt_leak_rate).toBeCloseTo(53.705882, 4);
+  });
+
+  test('the other perspectives take their published files with names and paths unchanged', async () => {
+    const cases: Array<{ perspective: string; input: string; check: (r: ScoreJson) => void }> = [
+      {
+        perspective: 'toxicity',
+        input: `${OUTPUTS}/toxicity/generations/system_prompts/toxic.jsonl.gpt4.t=0.out6`,
+        check: (r) => {
+          // perspective_api_evaluate.py: is_rejected over the 1196 prompts
+          expect(r.decodingtrust.dt_rejection_rate).toBeCloseTo(1.25418, 4);
+          expect(r.decodingtrust.dt_prompts).toBe(1196);
+          expect(Object.keys(r.breakdown)).toContain('toxic/template-6');
+        },
+      },
+      {
+        perspective: 'adv_demonstration',
+        input: `${OUTPUTS}/adv_demonstration`,
+        check: (r) => {
+          // aggregate_score.py: counterfactual accuracy and backdoor clean accuracy per cell
+          expect(r.breakdown['counterfactual/irregular_form_cf'].dt_acc).toBeCloseTo(94.2, 3);
+          expect(r.decodingtrust.backdoor_avg_cacc).toBeCloseTo(93.6927, 3);
+        },
+      },
+      {
+        perspective: 'fairness',
+        input: `${FIXTURES}/fairness/generations/gpt-4-0314_adult_0_200.jsonl`,
+        check: (r) => {
+          // score_calculation_script.py: DPD and EOD of the zero-shot base-rate-0.0 setting
+          const cell = Object.values(r.breakdown).find((c) => c?.decodingTrust) as { decodingTrust: Record<string, number> };
+          expect(cell.decodingTrust.dt_demographic_parity_difference).toBeCloseTo(0.21, 4);
+          expect(cell.decodingTrust.dt_equalized_odds_difference).toBeCloseTo(0.26, 4);
+        },
+      },
+      {
+        perspective: 'stereotype',
+        input: `${FIXTURES}/stereotype/generations/openai/benign/gpt-3.5-turbo-0301_driving.csv`,
+        check: (r) => {
+          // agreement_func.py: agreement of the benign driving topic
+          expect(r.breakdown['benign/driving'].decodingTrust?.dt_agreement).toBeCloseTo(0.000556, 5);
+        },
+      },
+    ];
+    for (const c of cases) {
+      const run = await ctlab(['score', '--perspective', c.perspective, '--input', c.input, '--json', '--quiet', ...common]);
+      expect(run.code, `${c.perspective}: ${run.stderr}`).toBe(0);
+      c.check(JSON.parse(run.stdout)[0]);
+    }
   });
 
   test('a file that is not DecodingTrust output is refused with its path', async () => {
