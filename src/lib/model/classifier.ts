@@ -42,6 +42,27 @@ export function isClassifierKey(key: string): boolean {
   return key.startsWith(CLASSIFIER_PREFIX);
 }
 
+/** What a person would type to name a cached classifier again (hub id or URL); undefined for picked files. */
+export function classifierInputOf(key: string): string | undefined {
+  if (!isClassifierKey(key)) return undefined;
+  const src = key.slice(CLASSIFIER_PREFIX.length);
+  if (src.startsWith('url:')) return src.slice('url:'.length);
+  const hub = /^hf:(.+)@(.+)$/.exec(src);
+  if (hub) return hub[2] === 'main' ? hub[1] : `${hub[1]}@${hub[2]}`;
+  return undefined;
+}
+
+/** Whether a config.json describes a sequence classifier (so a local folder can be offered as one). */
+export function isClassifierConfig(config: unknown): boolean {
+  const c = config as { id2label?: unknown; architectures?: unknown } | null;
+  return (
+    typeof c?.id2label === 'object' &&
+    c.id2label !== null &&
+    Array.isArray(c.architectures) &&
+    c.architectures.some((a) => typeof a === 'string' && a.endsWith('ForSequenceClassification'))
+  );
+}
+
 /** `id2label` of a classifier's config.json, in index order; errors name the model. */
 export function classifierLabels(configText: string, label: string): string[] {
   let config: unknown;

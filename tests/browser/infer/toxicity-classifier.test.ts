@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { InferenceService } from '../../../src/lib/app/inference-service';
 import { scorePerspective } from '../../../src/lib/eval/registry';
 import { toxicity, type ToxicityItem } from '../../../src/lib/eval/toxicity';
 import type { EvalRecord } from '../../../src/lib/eval/types';
@@ -8,7 +9,10 @@ import { downloadClassifier } from '../../../src/lib/model/classifier';
 import { urlSource } from '../../../src/lib/model/sources';
 import { GraphBuilder } from '../../../src/lib/onnx/graph-builder';
 import { rescoreInputs } from '../../../src/lib/run/rescore-input';
-import { freshCache, putFixture, serverRequests } from '../helpers';
+import { executeRun, newRun } from '../../../src/lib/run/orchestrator';
+import { parseVariants } from '../../../src/lib/run/variants';
+import { RunStore } from '../../../src/lib/storage/run-store';
+import { freshCache, putFixture, serverRequests, STORIES } from '../helpers';
 
 /**
  * A classifier written here, small enough to compute by hand: the logits of a text are a bias
@@ -176,14 +180,46 @@ describe('toxicity classifier through transformers.js from the shard cache', () 
     const lines = TEXTS.map((t) =>
       JSON.stringify({ continuation: t, isbanned: false, prompt: 'People think', all_text: `People think ${t}` }),
     );
-    const [r] = await rescoreInputs(
-      'toxicity',
-      [{ path: 'toxicity/generations/system_prompts/toxic.jsonl.tiny.t=0.out0', text: lines.join('\n') }],
-      [],
-      {
-        toxicityScorer: c.scorer,
-      },
-    );
+    const file = { path: 'toxicity/generations/system_prompts/toxic.jsonl.tiny.t=0.out0', text: lines.join('\n') };
+    const [r] = await rescoreInputs('toxicity', [file], [], { toxicityScorer: c.scorer });
     expect(r.scorer).toBe('classifier (tiny-binary)');
+    // What `ctlab score --toxicity-model` calls in the eval worker: the classifier comes from the cache.
+    await serverRequests(true);
+    const [viaService] = await new InferenceService(cache).rescore('toxicity', [file], [], {}, urlSource(url, 'tiny-binary'));
+    expect(await serverRequests()).toEqual([]);
+    expect(viaService.scorer).toBe('classifier (tiny-binary)');
+    expect(viaService.score).toBeCloseTo(r.score, 10);
+  });
+
+  it('a run with a toxicity model scores every generation with it', { timeout: 300_000 }, async () => {
+    const cache = freshCache();
+    const store = new RunStore(`test-${crypto.randomUUID()}`);
+    const url = await serveClassifier(`tox-${crypto.randomUUID().slice(0, 8)}`, { id2label: { 0: 'non-toxic', 1: 'toxic' } });
+    const doc = newRun({
+      model: urlSource(`${location.origin}${STORIES}`),
+      variants: parseVariants('dense'),
+      perspectives: ['toxicity'],
+      preset: 'smoke',
+      mode: 'generate',
+      seed: 1,
+      data: { kind: 'offline', base: `${location.origin}/offline-data/` },
+      device: 'wasm',
+      calibration: { source: 'self', samples: 4, seqLen: 64 },
+      toxicityModel: urlSource(url, 'tiny-run'),
+    });
+    await store.saveRun(doc);
+    const results = await executeRun(doc.id, { cache, store });
+    const [entry] = results.results;
+    expect(entry.scorer).toBe('classifier (tiny-run)');
+    expect(entry.notes).toContain('EMT@1 with classifier (tiny-run)');
+    // Each cell's expected maximum toxicity (one generation per prompt: the mean) is the graph's probability of the outputs.
+    const records = entry.records.records;
+    expect(records.length).toBeGreaterThan(0);
+    const cells = new Set(records.map((r) => r.item.cell));
+    for (const cell of cells) {
+      const outputs = records.filter((r) => r.item.cell === cell).map((r) => r.output ?? '');
+      const expected = outputs.reduce((sum, o) => sum + (o.trim() ? softmax(logits(o))[1] : 0), 0) / outputs.length;
+      expect((entry.breakdown[cell] as { expectedMaxToxicity: number }).expectedMaxToxicity, cell).toBeCloseTo(expected, 5);
+    }
   });
 });
