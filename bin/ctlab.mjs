@@ -22,13 +22,18 @@ Usage:
   ctlab eval --model M [--variants dense,rtn4,gptq3,awq4,wanda2:4,…] [--perspectives all|p,…]
              [--preset smoke|classroom|paper|full]
              [--mode generate|likelihood|both] [--data-dir D] [--seed S] [--device auto|webgpu|wasm] --out results.json
-             [--report report.html]
+             [--report report.html] [--toxicity-model T]
   ctlab score --perspective P --input FILE|DIR [--input FILE|DIR]... [--data-dir D]
-             [--setting S | --cell S] [--json]
+             [--setting S | --cell S] [--toxicity-model T] [--json]
              re-score outputs: this project's results/records files, or the outputs DecodingTrust
              wrote or published, as they come from its repository (paths kept: the cell is in
              them); D holds DecodingTrust's data (labels, options); --setting names the cell
              when neither name nor path says it
+             --toxicity-model T (eval and score): toxicity scored by a text-classification model
+             (a local folder or a Hugging Face id with config.json (id2label), tokenizer.json,
+             tokenizer_config.json and onnx/model_quantized.onnx or onnx/model.onnx, e.g.
+             Xenova/toxic-bert), kept in the cache like the models; without it, the offline
+             lexicon proxy. Every toxicity score names its scorer.
   ctlab bench decode [--layers N] [--json]
              prefill/decode tokens/s of fp32 MatMul vs 4-bit MatMulNBits graphs on WASM and WebGPU
   ctlab compress --model M --method rtn|gptq|awq|magnitude|wanda|sparsegpt [--bits 3|4|8]
@@ -88,6 +93,7 @@ const { values, positionals } = parseArgs({
     input: { type: 'string', multiple: true },
     setting: { type: 'string' },
     cell: { type: 'string' },
+    'toxicity-model': { type: 'string' },
     layers: { type: 'string' },
     method: { type: 'string' },
     bits: { type: 'string' },
@@ -434,16 +440,20 @@ async function main() {
   const spec = ['models', 'score', 'bench'].includes(command) ? null : modelArg(values.model);
   if (command === 'kl' && !values.variant) fail('kl needs --variant V (a model folder, URL or hub id)');
   const variantSpec = command === 'kl' ? modelArg(values.variant) : null;
+  const toxicityGiven = values['toxicity-model'];
+  if (toxicityGiven !== undefined && !['eval', 'score'].includes(command)) fail('--toxicity-model applies to eval and score');
+  const toxicitySpec = toxicityGiven === undefined ? null : modelArg(toxicityGiven);
   if (command === 'compress' && !values.out) fail('compress needs --out DIR');
   const request = command === 'compress' ? compressRequest() : null;
   const dist = await ensureBuilt();
   const dataDir = values['data-dir'];
   if (dataDir && !(existsSync(dataDir) && statSync(dataDir).isDirectory())) fail(`no such data folder: ${dataDir}`);
+  const modelDirs = [spec, variantSpec, toxicitySpec].flatMap((m) => (m?.kind === 'dir' && m.path ? [m.path] : []));
   const server = await serveApp({
     dataDirs: dataDir ? [dataDir] : [],
     root,
     dist,
-    modelDirs: [spec, variantSpec].flatMap((m) => (m?.kind === 'dir' && m.path ? [m.path] : [])),
+    modelDirs,
     port: Number(values.port),
   });
   const profile = resolve(values.profile ?? join(homedir(), '.cache', 'ctlab', 'profile'));
@@ -460,6 +470,12 @@ async function main() {
     : variantSpec.kind === 'dir'
       ? { kind: 'url', url: server.modelUrls[spec?.kind === 'dir' ? 1 : 0] }
       : variantSpec;
+  // A folder is served by the local server like a model folder; the page caches it under its URL.
+  const toxicityModel = !toxicitySpec
+    ? undefined
+    : toxicitySpec.kind === 'dir'
+      ? { kind: 'url', url: server.modelUrls[modelDirs.lastIndexOf(/** @type {string} */ (toxicitySpec.path))] }
+      : toxicitySpec;
   try {
     let result;
     const device = /** @type {string} */ (values.device);
@@ -513,6 +529,7 @@ async function main() {
           seed: Number(values.seed),
           mode,
           ...(dataDir ? { dataUrl: server.dataUrls[0] } : {}),
+          ...(toxicityModel ? { toxicityModel } : {}),
         };
         const doc = await app.call('eval', { source, device, request });
         writeFileSync(/** @type {string} */ (values.out), `${JSON.stringify(doc, null, 1)}\n`);
@@ -524,11 +541,12 @@ async function main() {
           score: r.score,
           refusal_rate: r.refusalRate,
           n: r.n,
+          ...(r.scorer ? { scorer: r.scorer } : {}),
         }));
         if (!values.json) {
           for (const r of result)
             process.stdout.write(
-              `${String(r.variant).padEnd(12)} ${r.perspective.padEnd(18)} ${r.mode.padEnd(10)} score ${Number(r.score).toFixed(1).padStart(5)}  refusal ${Number(r.refusal_rate).toFixed(1).padStart(5)}  n ${r.n}\n`,
+              `${String(r.variant).padEnd(12)} ${r.perspective.padEnd(18)} ${r.mode.padEnd(10)} score ${Number(r.score).toFixed(1).padStart(5)}  refusal ${Number(r.refusal_rate).toFixed(1).padStart(5)}  n ${r.n}${r.scorer ? `  scorer ${r.scorer}` : ''}\n`,
             );
           process.stderr.write(`wrote ${values.out}\n`);
           return;
@@ -544,7 +562,13 @@ async function main() {
         const folder = await app.call('dataFolder', { perspective: values.perspective });
         const data = dataDir ? dataFilesFor(dataDir, folder) : [];
         const setting = values.setting ?? values.cell;
-        const scores = await app.call('score', { perspective: values.perspective, inputs, data, ...(setting ? { setting } : {}) });
+        const scores = await app.call('score', {
+          perspective: values.perspective,
+          inputs,
+          data,
+          ...(setting ? { setting } : {}),
+          ...(toxicityModel ? { toxicityModel } : {}),
+        });
         result = scores.map((/** @type {any} */ s) => ({
           perspective: s.perspective,
           ...(s.variant ? { variant: s.variant } : {}),

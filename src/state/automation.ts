@@ -8,7 +8,7 @@ import type { ResultsDoc } from '../lib/run/results';
 import { htmlReport } from '../lib/report/html';
 import { OFFLINE_DATA_BASE } from '../lib/eval/sources';
 import { PERSPECTIVE_IDS, getPerspective, type DataFile, type PerspectiveId, type ScoringMode } from '../lib/eval';
-import { dataFolderOf, rescoreInputs } from '../lib/run/rescore-input';
+import { dataFolderOf } from '../lib/run/rescore-input';
 import { sourceKey, urlSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
 import type { CompressBenchOptions } from '../lib/bench/compress';
@@ -44,6 +44,8 @@ export interface EvalRequest {
   variants?: string;
   dataUrl?: string;
   calibration?: CalibrationPlan;
+  /** The toxicity classifier (`--toxicity-model`); absent: the lexicon proxy. */
+  toxicityModel?: AutomationSource;
 }
 
 /** Files from the CLI: text as is, binary (`.npy`) as base64, since page.evaluate carries JSON. */
@@ -119,6 +121,7 @@ function automationApi() {
           : { kind: 'offline', base: new URL(OFFLINE_DATA_BASE, location.href).href },
         device,
         calibration: request.calibration ?? { source: 'self', samples: 16, seqLen: 128 },
+        ...(request.toxicityModel ? { toxicityModel: toSource(request.toxicityModel) } : {}),
       };
       for (const p of plan.perspectives) getPerspective(p);
       const runId = await infer.createRun(plan);
@@ -136,12 +139,23 @@ function automationApi() {
       inputs,
       data,
       setting,
+      toxicityModel,
     }: {
       perspective: PerspectiveId;
       inputs: WireFile[];
       data: WireFile[];
       setting?: string;
-    }) => rescoreInputs(perspective, inputs.map(fromWire), data.map(fromWire), setting ? { setting } : {}),
+      /** Scores toxicity with this classifier (`--toxicity-model`), loaded in the eval worker. */
+      toxicityModel?: AutomationSource;
+    }) =>
+      infer.rescore(
+        perspective,
+        inputs.map(fromWire),
+        data.map(fromWire),
+        setting ? { setting } : {},
+        toxicityModel ? toSource(toxicityModel) : undefined,
+        progress,
+      ),
     /** DecodingTrust's data folder of a perspective, so the CLI sends only that part of --data-dir. */
     dataFolder: ({ perspective }: { perspective: PerspectiveId }) => dataFolderOf(perspective),
     benchDecode: (opts: { layers?: number; promptTokens?: number; newTokens?: number }) => infer.benchDecode(opts, status),

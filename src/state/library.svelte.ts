@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import type { AdapterReport } from '../lib/gpu/device';
 import type { CachedModelSummary, ModelChoice, ModelLibrary, StorageSummary } from '../lib/app/model-library';
-import { FEATURED_MODELS, discoverLocalModels, parseSourceInput } from '../lib/app/model-library';
+import { FEATURED_MODELS, discoverLocalClassifiers, discoverLocalModels, parseSourceInput } from '../lib/app/model-library';
 import { filesSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
 import { modelWorker } from './workers';
@@ -24,6 +24,8 @@ export interface DownloadJob {
 /** Page state for the model library: bridges the worker to the components, no logic of its own. */
 export class LibraryState {
   choices = $state<ModelChoice[]>([...FEATURED_MODELS]);
+  /** Local folders holding a toxicity classifier, for the planner's toxicity scorer. */
+  classifierChoices = $state<ModelChoice[]>([]);
   cached = $state<CachedModelSummary[]>([]);
   jobs = $state<DownloadJob[]>([]);
   adapter = $state<AdapterReport | null>(null);
@@ -33,8 +35,13 @@ export class LibraryState {
   private readonly api: Comlink.Remote<ModelLibrary> = modelWorker();
 
   async init(): Promise<void> {
-    const [local, adapter] = await Promise.all([discoverLocalModels(location.origin), this.api.adapter()]);
+    const [local, classifiers, adapter] = await Promise.all([
+      discoverLocalModels(location.origin),
+      discoverLocalClassifiers(location.origin),
+      this.api.adapter(),
+    ]);
     this.choices = [...local, ...FEATURED_MODELS];
+    this.classifierChoices = classifiers;
     this.adapter = adapter;
     await this.refresh();
   }

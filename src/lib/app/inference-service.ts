@@ -2,10 +2,22 @@ import { benchDecode, type DecodeBenchOptions, type DecodeBenchResult } from '..
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
 import { generate, type GenerateOptions, type GenerateResult } from '../infer/generate';
 import { klToReference, perplexity, scoreOptions, type KlResult, type OptionScores, type WindowOptions } from '../infer/scoring';
-import { executeRun, newRun, resultsDoc, type CompressFn, type RunDoc, type RunEvent, type RunPlan } from '../run/orchestrator';
+import type { DataFile, PerspectiveId, PerspectiveScore, RescoreContext } from '../eval';
+import type { ModelSource } from '../model/sources';
+import {
+  executeRun,
+  newRun,
+  resultsDoc,
+  withToxicityClassifier,
+  type CompressFn,
+  type RunDoc,
+  type RunEvent,
+  type RunPlan,
+} from '../run/orchestrator';
+import { rescoreInputs } from '../run/rescore-input';
 import type { ResultsDoc } from '../run/results';
 import { RunStore } from '../storage/run-store';
-import { ShardCache } from '../storage/shard-cache';
+import { ShardCache, type ProgressEvent } from '../storage/shard-cache';
 
 export interface SessionInfo {
   key: string;
@@ -105,6 +117,26 @@ export class InferenceService {
     } finally {
       if (this.runs.get(runId) === controller) this.runs.delete(runId);
     }
+  }
+
+  /**
+   * Re-scores outputs produced elsewhere (`ctlab score`); with `toxicityModel`, toxicity is
+   * scored by that classifier, brought into this worker's cache first.
+   */
+  rescore(
+    perspective: PerspectiveId,
+    inputs: DataFile[],
+    data: DataFile[],
+    ctx: Omit<RescoreContext, 'toxicityScorer'> = {},
+    toxicityModel?: ModelSource,
+    onProgress?: (e: ProgressEvent) => void,
+  ): Promise<PerspectiveScore[]> {
+    return withToxicityClassifier(
+      this.cache,
+      toxicityModel,
+      (scorer) => rescoreInputs(perspective, inputs, data, { ...ctx, ...(scorer ? { toxicityScorer: scorer } : {}) }),
+      onProgress,
+    );
   }
 
   cancelRun(runId: string): void {

@@ -1,4 +1,5 @@
 import { describeAdapter, type AdapterReport } from '../gpu/device';
+import { isClassifierConfig } from '../model/classifier';
 import { downloadModel } from '../model/download';
 import { KNOWN_MODELS, formatParams } from '../model/known-models';
 import { trackedCallback } from '../util/callback';
@@ -82,6 +83,39 @@ export async function discoverLocalModels(origin: string, fetchFn: typeof fetch 
         source: urlSource(`${origin}/models/${encodeURIComponent(m.name)}`, m.name),
       };
     });
+}
+
+/**
+ * Toxicity classifier folders the serving origin offers under `/models/`: a config.json naming a
+ * `…ForSequenceClassification` architecture with `id2label`, and a tokenizer.json.
+ */
+export async function discoverLocalClassifiers(origin: string, fetchFn: typeof fetch = fetch): Promise<ModelChoice[]> {
+  const index = await fetchFn(`${origin}/models/index.json`, { cache: 'no-store' }).catch(() => null);
+  if (!index?.ok) return [];
+  const body = (await index.json().catch(() => null)) as { models?: { name: string; files: { name: string }[] }[] } | null;
+  const candidates = (body?.models ?? []).filter(
+    (m) =>
+      typeof m?.name === 'string' &&
+      Array.isArray(m.files) &&
+      m.files.some((f) => f.name === 'config.json') &&
+      m.files.some((f) => f.name === 'tokenizer.json'),
+  );
+  const found = await Promise.all(
+    candidates.map(async (m) => {
+      const base = `${origin}/models/${encodeURIComponent(m.name)}`;
+      const res = await fetchFn(`${base}/config.json`, { cache: 'no-store' }).catch(() => null);
+      const config: unknown = res?.ok ? await res.json().catch(() => null) : null;
+      if (!isClassifierConfig(config)) return null;
+      return {
+        id: `local:${m.name}`,
+        label: m.name,
+        kind: 'local' as const,
+        detail: 'local classifier folder',
+        source: urlSource(base, m.name),
+      };
+    }),
+  );
+  return found.filter((c) => c !== null);
 }
 
 /** Parses what a person typed: a hub id (`org/name[@rev]`) or an http(s) base URL. */

@@ -127,6 +127,23 @@ export function toxicityFromLabels(labels: readonly LabelScore[], toxicLabel?: s
 }
 
 /**
+ * Which of a classifier's labels (its config's `id2label` values) is the toxicity: `toxic` itself,
+ * else the one toxic-sounding label (`LABEL_1` of an unnamed binary head), else the label beside a
+ * non-toxic one in a two-label head. Undefined when several labels are toxic-sounding (the highest
+ * is taken per text); an error when none is.
+ */
+export function toxicLabelOf(labels: readonly string[]): string | undefined {
+  const exact = labels.find((l) => TOXIC_EXACT.test(l));
+  if (exact !== undefined) return exact;
+  const toxicish = labels.filter((l) => !NON_TOXIC.test(l) && TOXIC_LIKE.test(l));
+  if (toxicish.length === 1) return toxicish[0];
+  if (toxicish.length > 1) return undefined;
+  const others = labels.filter((l) => !NON_TOXIC.test(l));
+  if (labels.length === 2 && others.length === 1) return others[0];
+  throw new EvalError(`cannot tell which label means toxic among ${labels.join(', ')}`);
+}
+
+/**
  * Wraps a transformers.js `pipeline('text-classification', model)` function. It is called with
  * `{ top_k: null }` so every label's probability comes back.
  */

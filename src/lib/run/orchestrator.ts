@@ -1,7 +1,8 @@
-import { getPerspective, PERSPECTIVE_IDS, getPreset, type PerspectiveId, type ScoringMode } from '../eval';
+import { getPerspective, PERSPECTIVE_IDS, getPreset, type PerspectiveId, type ScoringMode, type ToxicityScorer } from '../eval';
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
 import { generate } from '../infer/generate';
 import { storedGraph } from '../infer/graph-store';
+import { toxicityClassifierFrom, type LoadedClassifier } from '../infer/toxicity-classifier';
 import { downloadModel, openCachedModel, type CachedModel } from '../model/download';
 import type { ModelSource } from '../model/sources';
 import type { RunStore } from '../storage/run-store';
@@ -30,6 +31,8 @@ export interface RunPlan {
   data: DataSource;
   device: Device | 'auto';
   calibration: CalibrationPlan;
+  /** A text-classification model that scores toxicity; absent: the offline lexicon proxy. */
+  toxicityModel?: ModelSource;
 }
 
 export interface RunDoc {
@@ -92,6 +95,7 @@ export async function executeRun(
   signal?: AbortSignal,
 ): Promise<ResultsDoc> {
   const { cache, store } = deps;
+  let classifier: LoadedClassifier | undefined;
   const doc = await store.getRun(runId);
   if (!doc) throw new Error(`no run ${runId}`);
   const plan = doc.plan;
@@ -116,6 +120,9 @@ export async function executeRun(
       files.set(perspective, loaded);
     }
     const done = new Set((await store.resultsOf(runId)).map((r) => `${r.variant}|${r.perspective}|${r.mode}`));
+    // Loaded only when a toxicity cell is still to run (a resumed run may have finished them all).
+    const pending = cells.filter((c) => plan.variants.some((v) => !done.has(`${v.id}|${c.perspective}|${c.mode}`)));
+    classifier = await toxicityClassifierFor(cache, plan, pending, onEvent, signal);
 
     for (const spec of plan.variants) {
       if (signal?.aborted) throw new DOMException('run cancelled', 'AbortError');
@@ -150,6 +157,7 @@ export async function executeRun(
             preset,
             seed: plan.seed,
             mode,
+            ...(classifier ? { toxicityScorer: classifier.scorer } : {}),
             finished,
             signal,
             onRecord: (key, record) => store.putRecord(runId, spec.id, key, record),
@@ -176,6 +184,36 @@ export async function executeRun(
     await store.saveRun(doc);
     onEvent({ phase: 'error', message: doc.error });
     throw err;
+  } finally {
+    await classifier?.dispose();
+  }
+}
+
+/** The plan's toxicity classifier, downloaded (or found in the cache) and loaded, when a toxicity cell will run. */
+async function toxicityClassifierFor(
+  cache: ShardCache,
+  plan: RunPlan,
+  cells: { perspective: PerspectiveId }[],
+  onEvent: (e: RunEvent) => void,
+  signal?: AbortSignal,
+): Promise<LoadedClassifier | undefined> {
+  if (!plan.toxicityModel || !cells.some((c) => c.perspective === 'toxicity')) return undefined;
+  return toxicityClassifierFrom(cache, plan.toxicityModel, { onProgress: (progress) => onEvent({ phase: 'download', progress }), signal });
+}
+
+/** Re-scoring with a classifier instead of the lexicon proxy (the CLI's `score --toxicity-model`). */
+export async function withToxicityClassifier<T>(
+  cache: ShardCache,
+  src: ModelSource | undefined,
+  work: (scorer: ToxicityScorer | undefined) => Promise<T>,
+  onProgress?: (e: ProgressEvent) => void,
+): Promise<T> {
+  if (!src) return work(undefined);
+  const classifier = await toxicityClassifierFrom(cache, src, { onProgress });
+  try {
+    return await work(classifier.scorer);
+  } finally {
+    await classifier.dispose();
   }
 }
 

@@ -1,4 +1,5 @@
 import { PERSPECTIVE_IDS, PRESET_NAMES, type PerspectiveId, type ScoringMode } from '../eval';
+import { parseSourceInput } from '../app/model-library';
 import type { Device } from '../infer/causal-lm';
 import type { DataSource } from './evaluate';
 import type { CalibrationPlan, RunPlan } from './orchestrator';
@@ -15,6 +16,8 @@ export interface PlannerForm {
   seed: number;
   device: Device | 'auto';
   calibration: CalibrationPlan;
+  /** A toxicity classifier (hub id, URL); empty: the offline lexicon proxy. */
+  toxicityModel: string;
 }
 
 export const BIT_CHOICES = [3, 4, 8] as const;
@@ -33,6 +36,7 @@ export function defaultForm(): PlannerForm {
     seed: 0,
     device: 'auto',
     calibration: { source: 'self', samples: 32, seqLen: 256 },
+    toxicityModel: '',
   };
 }
 
@@ -56,6 +60,7 @@ export function formToPlan(form: PlannerForm, model: RunPlan['model'], data: Dat
     data,
     device: form.device,
     calibration: { ...form.calibration },
+    ...(form.toxicityModel.trim() ? { toxicityModel: parseSourceInput(form.toxicityModel) } : {}),
   };
 }
 

@@ -4,6 +4,7 @@ import {
   classifierScorer,
   lexiconProxyScorer,
   normalizeClassifierOutput,
+  toxicLabelOf,
   toxicityFromLabels,
   type TextClassificationFn,
 } from '../../../src/lib/eval/toxicity-scorers';
@@ -90,5 +91,19 @@ describe('classifier adapter (a transformers.js text-classification pipeline pas
         1,
       ),
     ).toHaveLength(1);
+  });
+});
+
+describe("a classifier's toxic label, read from its config's id2label", () => {
+  it('takes toxic itself, the one toxic-sounding label, or the other label of a two-label head', () => {
+    // Xenova/toxic-bert's six labels (multi-label head)
+    expect(toxicLabelOf(['toxic', 'severe_toxic', 'obscene', 'threat', 'insult', 'identity_hate'])).toBe('toxic');
+    expect(toxicLabelOf(['TOXIC', 'neutral'])).toBe('TOXIC');
+    expect(toxicLabelOf(['LABEL_0', 'LABEL_1'])).toBe('LABEL_1');
+    expect(toxicLabelOf(['non-toxic', 'bad'])).toBe('bad');
+    expect(toxicLabelOf(['normal', 'offensive'])).toBe('offensive');
+    // several toxic-sounding labels: the highest per text
+    expect(toxicLabelOf(['hate', 'offensive', 'neither'])).toBeUndefined();
+    expect(() => toxicLabelOf(['POSITIVE', 'NEGATIVE'])).toThrow(/which label means toxic/);
   });
 });
