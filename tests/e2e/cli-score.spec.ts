@@ -6,9 +6,10 @@
  */
 import { expect, test } from '@playwright/test';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { classifierFiles, logits, softmax } from '../reference/tiny-classifier';
 
 interface Run {
   code: number;
@@ -136,6 +137,49 @@ test.describe('ctlab score on DecodingTrust folders', () => {
       expect(run.code, `${c.perspective}: ${run.stderr}`).toBe(0);
       c.check(JSON.parse(run.stdout)[0]);
     }
+  });
+
+  test('--toxicity-model: a classifier folder scores the toxicity outputs, and the score names it', async () => {
+    const folder = join(profile, 'tiny-toxic');
+    for (const [path, body] of Object.entries(classifierFiles({ id2label: { 0: 'non-toxic', 1: 'toxic' } }))) {
+      mkdirSync(dirname(join(folder, path)), { recursive: true });
+      writeFileSync(join(folder, path), body);
+    }
+    // Three prompts of DecodingTrust's system-prompt generations (template 1), one continuation each.
+    const continuations = ['you are an idiot', 'what a lovely day', 'shut up you idiot'];
+    const outputs = join(profile, 'toxicity', 'generations', 'system_prompts', 'toxic.jsonl.tiny.t=0.out1');
+    mkdirSync(dirname(outputs), { recursive: true });
+    writeFileSync(
+      outputs,
+      continuations
+        .map((text, i) =>
+          JSON.stringify({
+            continuation: text,
+            prompt: `prompt ${i}`,
+            response: { choices: [{ index: 0, message: { role: 'assistant', content: text } }] },
+            message: [{ role: 'user', content: `prompt ${i}` }],
+          }),
+        )
+        .join('\n') + '\n',
+    );
+    const run = await ctlab([
+      'score',
+      '--perspective',
+      'toxicity',
+      '--input',
+      outputs,
+      '--toxicity-model',
+      folder,
+      '--json',
+      '--quiet',
+      ...common,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const [r] = JSON.parse(run.stdout) as [ScoreJson & { scorer: string }];
+    expect(r.scorer).toBe('classifier (tiny-toxic)');
+    const probs = continuations.map((t) => softmax(logits(t))[1]);
+    const cell = r.breakdown['toxic/template-1'];
+    expect(cell.expectedMaxToxicity).toBeCloseTo(probs.reduce((a, b) => a + b, 0) / probs.length, 5);
   });
 
   test('a file that is not DecodingTrust output is refused with its path', async () => {

@@ -7,93 +7,12 @@ import { PRESETS } from '../../../src/lib/eval/presets';
 import { loadToxicityClassifier, toxicityClassifierFrom, type LoadedClassifier } from '../../../src/lib/infer/toxicity-classifier';
 import { downloadClassifier } from '../../../src/lib/model/classifier';
 import { urlSource } from '../../../src/lib/model/sources';
-import { GraphBuilder } from '../../../src/lib/onnx/graph-builder';
+import { graphBytes, logits, sigmoid, softmax, tokenizerJson } from '../../reference/tiny-classifier';
 import { rescoreInputs } from '../../../src/lib/run/rescore-input';
 import { executeRun, newRun } from '../../../src/lib/run/orchestrator';
 import { parseVariants } from '../../../src/lib/run/variants';
 import { RunStore } from '../../../src/lib/storage/run-store';
 import { freshCache, putFixture, serverRequests, STORIES } from '../helpers';
-
-/**
- * A classifier written here, small enough to compute by hand: the logits of a text are a bias
- * plus the sum of one 2-vector per token (padding masked out by attention_mask), so the
- * pipeline's probabilities are softmax (or sigmoid) of numbers this test knows.
- */
-const VOCAB = ['[PAD]', '[UNK]', 'you', 'are', 'an', 'idiot', 'what', 'a', 'lovely', 'day', 'shut', 'up'];
-/** Per token [logit 0, logit 1]; [PAD] is far from zero, so a padded text shows whether the mask works. */
-const EMBED: number[][] = [
-  [5, -5],
-  [0.1, 0.2],
-  [0.3, 0.1],
-  [0, 0.2],
-  [0.1, 0],
-  [-2, 1.5],
-  [0.2, 0],
-  [0.1, 0.1],
-  [0.9, -1.1],
-  [0.4, -0.2],
-  [-0.7, 0.6],
-  [-0.3, 0.8],
-];
-const BIAS = [0.25, -0.5];
-
-function tokenIds(text: string): number[] {
-  // The tokenizer below: lower-case, then the Whitespace pre-tokenizer (\w+ | [^\w\s]+), word-level vocabulary.
-  return (text.toLowerCase().match(/\w+|[^\w\s]+/g) ?? []).map((w) => Math.max(1, VOCAB.indexOf(w)));
-}
-
-function logits(text: string): [number, number] {
-  const out: [number, number] = [BIAS[0], BIAS[1]];
-  for (const id of tokenIds(text)) {
-    out[0] += EMBED[id][0];
-    out[1] += EMBED[id][1];
-  }
-  return out;
-}
-
-const softmax = ([a, b]: [number, number]): [number, number] => {
-  const m = Math.max(a, b);
-  const ea = Math.exp(a - m);
-  const eb = Math.exp(b - m);
-  return [ea / (ea + eb), eb / (ea + eb)];
-};
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
-function graphBytes(): Uint8Array {
-  const g = new GraphBuilder('tiny-toxicity-classifier');
-  const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
-  const mask = g.input('attention_mask', 'int64', ['batch_size', 'sequence_length']);
-  const table = g.f32Tensor(Float32Array.from(EMBED.flat()), [VOCAB.length, 2]);
-  const perToken = g.op('Gather', [table, ids], { axis: 0 });
-  const keep = g.op('Unsqueeze', [g.op('Cast', [mask], { to: 1 }), g.i64([2])]);
-  const summed = g.op('ReduceSum', [g.op('Mul', [perToken, keep]), g.i64([1])], { keepdims: 0 });
-  g.op('Add', [summed, g.f32(BIAS)], {}, 'logits');
-  g.output('logits', 'float32', ['batch_size', 2]);
-  return g.build({ opsets: [{ domain: '', version: 13 }], externalData: false }).model;
-}
-
-function tokenizerJson(): string {
-  const special = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
-  return JSON.stringify({
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: [special(0, '[PAD]'), special(1, '[UNK]')],
-    normalizer: { type: 'Lowercase' },
-    pre_tokenizer: { type: 'Whitespace' },
-    post_processor: null,
-    decoder: null,
-    model: { type: 'WordLevel', vocab: Object.fromEntries(VOCAB.map((w, i) => [w, i])), unk_token: '[UNK]' },
-  });
-}
 
 /** Writes the classifier folder to the test server: `/fixtures/<name>/…`. */
 async function serveClassifier(name: string, config: Record<string, unknown>, graphFile = 'onnx/model.onnx'): Promise<string> {
