@@ -1,4 +1,5 @@
 /// <reference types="vitest/config" />
+import { readFileSync } from 'node:fs';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { playwright } from '@vitest/browser-playwright';
@@ -20,8 +21,27 @@ function localModels(withTestFaults = false): Plugin {
   };
 }
 
+/**
+ * The page's Content-Security-Policy (index.html's meta tag) as a response header too: a worker
+ * is held only to the policy its own script was served with, which a meta tag cannot give it.
+ * Preview only: the dev server's module graph and HMR are not what ships.
+ */
+function contentSecurityPolicy(): Plugin {
+  const html = readFileSync(`${root}/index.html`, 'utf8');
+  const policy = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1];
+  if (!policy) throw new Error('index.html has no Content-Security-Policy meta tag');
+  return {
+    name: 'ctlab-csp-header',
+    configurePreviewServer: (server) =>
+      void server.middlewares.use((_req, res, next) => {
+        res.setHeader('Content-Security-Policy', policy);
+        next();
+      }),
+  };
+}
+
 export default defineConfig({
-  plugins: [svelte(), localModels()],
+  plugins: [svelte(), localModels(), contentSecurityPolicy()],
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },

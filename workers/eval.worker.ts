@@ -3,6 +3,10 @@ import { InferenceService } from '../src/lib/app/inference-service';
 import { ShardCache } from '../src/lib/storage/shard-cache';
 import { RunStore } from '../src/lib/storage/run-store';
 import { compressForRuns } from '../src/lib/variants/run-compress';
+import { configureOrt } from '../src/lib/infer/ort-env';
+
+// Before any session can exist: onnxruntime-web's WASM comes from our origin, never its CDN default.
+configureOrt();
 
 const cache = new ShardCache();
 Comlink.expose(new InferenceService(cache, new RunStore(), compressForRuns(cache)));

@@ -16,6 +16,7 @@ import { scaleParams, statusClock } from '../lib/bench/scale';
 import type { HubConfig } from '../lib/model/known-models';
 import type { CompressProgress, CompressRequest } from '../lib/variants/compress-model';
 import { compressWorker, evalWorker, modelWorker } from './workers';
+import { assertAllowedByPagePolicy } from '../lib/model/page-policy';
 
 /** How the CLI names a model: a URL (local folders are served by the CLI) or a hub id. */
 export type AutomationSource = { kind: 'url'; url: string } | { kind: 'hub'; id: string };
@@ -68,7 +69,10 @@ function toBase64(bytes: Uint8Array): string {
 }
 
 function toSource(s: AutomationSource): ModelSource {
-  return s.kind === 'url' ? urlSource(s.url) : parseSourceInput(s.id);
+  if (s.kind === 'hub') return parseSourceInput(s.id);
+  const src = urlSource(s.url);
+  if (src.kind === 'url') assertAllowedByPagePolicy(src.baseUrl, location.origin);
+  return src;
 }
 
 /** The programmatic API the headless CLI drives; the same workers the page's buttons use. */

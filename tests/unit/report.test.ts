@@ -129,4 +129,27 @@ describe('exports', () => {
     expect(html).toMatch(/packed ≈ 250 kB/);
     expect(html).toContain('the WebGPU adapter &lt;b&gt;x&lt;/b&gt; runs on the CPU');
   });
+
+  it('the HTML report carries a CSP that allows no network and no script, before anything it governs', () => {
+    const html = htmlReport(doc);
+    const head = html.slice(0, html.indexOf('</head>'));
+    const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(head);
+    expect(meta, 'no CSP meta tag in the report head').not.toBeNull();
+    // It precedes the stylesheet, so nothing in the document is loaded before it applies.
+    expect(head.indexOf('Content-Security-Policy')).toBeLessThan(head.indexOf('<style>'));
+    const directives = new Map(
+      meta![1].split(';').map((d) => {
+        const [name, ...values] = d.trim().split(/\s+/);
+        return [name, values] as const;
+      }),
+    );
+    expect(directives.get('default-src')).toEqual(["'none'"]);
+    // Nothing widens the default for scripts, connections, frames or fonts.
+    for (const name of ['script-src', 'script-src-elem', 'connect-src', 'frame-src', 'font-src', 'object-src', 'worker-src'])
+      expect(directives.has(name), name).toBe(false);
+    expect(directives.get('style-src')).toEqual(["'unsafe-inline'"]);
+    expect(directives.get('img-src')).toEqual(['data:']);
+    expect(html).not.toMatch(/<script\b[^>]*\bsrc=/i);
+    expect(html).not.toMatch(/<link\b/i);
+  });
 });

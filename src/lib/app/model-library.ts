@@ -8,6 +8,7 @@ import { storedBytes, type ModelManifest } from '../storage/manifest';
 import { ShardCache, type ProgressFn } from '../storage/shard-cache';
 import { browserEstimate } from '../storage/quota';
 import { formatBytes } from '../util/format';
+import { assertAllowedByPagePolicy } from '../model/page-policy';
 
 /** An entry of the model chooser. */
 export interface ModelChoice {
@@ -122,7 +123,11 @@ export async function discoverLocalClassifiers(origin: string, fetchFn: typeof f
 export function parseSourceInput(text: string): ModelSource {
   const value = text.trim();
   if (!value) throw new ModelSourceError('Type a Hugging Face model id (org/name) or a base URL');
-  if (/^https?:\/\//i.test(value)) return urlSource(value);
+  if (/^https?:\/\//i.test(value)) {
+    const src = urlSource(value);
+    if (typeof location !== 'undefined' && src.kind === 'url') assertAllowedByPagePolicy(src.baseUrl, location.origin);
+    return src;
+  }
   const [repo, revision] = value.split('@');
   return hubSource(repo, revision || 'main');
 }

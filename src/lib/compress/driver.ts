@@ -1,3 +1,4 @@
+import { GpuDeviceLostError, GpuFaultError, isGpuError } from '../gpu/faults';
 import type { ModelSpec } from '../model/spec';
 import { applyClip, awqConfig, foldIntoNorm, foldIntoPreviousLinear, scaleColumns, searchAwqScales, type AwqSearchResult } from './awq';
 import { attention, blockForward, linearF32, mlp, TAPS, type BlockOutputs, type LayerTensors, type Tap } from './block';
@@ -362,76 +363,86 @@ export async function compressLayers(opts: DriverOptions): Promise<DriverResult>
     const captureMs = performance.now() - captureStart;
 
     const layersStart = performance.now();
+    // What the layer was doing when a GPU error surfaced, so the message can say where.
+    let at: { layer: number; step?: DriverProgress['step']; linear?: LinearId } = { layer: 0 };
     for (let i = 0; i < nLayers; i++) {
-      signal?.throwIfAborted();
-      const layerStart = performance.now();
-      const timer = new Timer();
-      const lw = await timer.time('read', () => source.layer(i));
-      for (const [name, v] of lw) {
-        const bad = firstNonFinite(v);
-        if (bad >= 0)
-          throw new NonFiniteError(
-            `layer ${i}: ${layerPrefix(i)}${name} holds ${v[bad]} at element ${bad}; the checkpoint is corrupt, refusing to compress it`,
-          );
+      at = { layer: i };
+      try {
+        signal?.throwIfAborted();
+        const layerStart = performance.now();
+        const timer = new Timer();
+        const lw = await timer.time('read', () => source.layer(i));
+        for (const [name, v] of lw) {
+          const bad = firstNonFinite(v);
+          if (bad >= 0)
+            throw new NonFiniteError(
+              `layer ${i}: ${layerPrefix(i)}${name} holds ${v[bad]} at element ${bad}; the checkpoint is corrupt, refusing to compress it`,
+            );
+        }
+        hidden.forEach((x, s) => {
+          const bad = firstNonFinite(x);
+          if (bad >= 0)
+            throw new NonFiniteError(
+              `layer ${i}: the calibration hidden states entering the layer hold ${x[bad]} (sample ${s}, token ${Math.floor(bad / H)}, channel ${bad % H})${i > 0 ? `: layer ${i - 1} overflowed on this calibration batch` : ''}`,
+            );
+        });
+        const ctx: LayerContext = {
+          spec,
+          settings,
+          kernels,
+          runner,
+          layer: i,
+          seqLen: L,
+          hidden,
+          timer,
+          errorTokens,
+          signal,
+          lw,
+          linears: [],
+          quantized: new Map(),
+          awqClipSampleTokens: opts.awqClipSampleTokens ?? 512,
+          onHessian: opts.onHessian,
+          progress: (step, linear, message) => {
+            at = { layer: i, step, linear };
+            progress({
+              phase: 'layer',
+              layer: i,
+              step,
+              linear,
+              linearsDone: ctx.linears.length,
+              fraction: (i + ctx.linears.length / LINEARS.length) / nLayers,
+              message: `layer ${i + 1}/${nLayers}: ${message}`,
+            });
+          },
+        };
+        let next: Float32Array[];
+        if (settings.method === 'awq') next = await awqLayer(ctx);
+        else {
+          if (settings.method === 'gptq') await gptqLayer(ctx);
+          else await oneShotLayer(ctx);
+          ctx.progress('forward', undefined, 'block forward with the compressed weights');
+          next = new Array<Float32Array>(N);
+          await timer.time('forward', () => runner.run(i, lw, hidden, L, 'out', (s, o) => void (next[s] = o.out!), signal));
+        }
+        hidden = next;
+        const tensors = new Map<string, Float32Array>();
+        for (const [name, v] of lw) tensors.set(`${layerPrefix(i)}${name}`, v);
+        linears.push(...ctx.linears);
+        at = { layer: i, step: undefined, linear: undefined };
+        await timer.time('store', () => opts.onLayer?.({ layer: i, tensors, quantized: ctx.quantized, linears: ctx.linears }));
+        const ms = performance.now() - layerStart;
+        layers.push({ layer: i, ms, phases: timer.phases });
+        for (const [k, v] of Object.entries(timer.phases)) allPhases[k] = (allPhases[k] ?? 0) + v;
+        progress({
+          phase: 'layer',
+          layer: i,
+          linearsDone: LINEARS.length,
+          fraction: (i + 1) / nLayers,
+          message: `layer ${i + 1}/${nLayers} done in ${(ms / 1000).toFixed(1)} s`,
+        });
+      } catch (err) {
+        throw isGpuError(err) ? locateGpuError(err, at) : err;
       }
-      hidden.forEach((x, s) => {
-        const bad = firstNonFinite(x);
-        if (bad >= 0)
-          throw new NonFiniteError(
-            `layer ${i}: the calibration hidden states entering the layer hold ${x[bad]} (sample ${s}, token ${Math.floor(bad / H)}, channel ${bad % H})${i > 0 ? `: layer ${i - 1} overflowed on this calibration batch` : ''}`,
-          );
-      });
-      const ctx: LayerContext = {
-        spec,
-        settings,
-        kernels,
-        runner,
-        layer: i,
-        seqLen: L,
-        hidden,
-        timer,
-        errorTokens,
-        signal,
-        lw,
-        linears: [],
-        quantized: new Map(),
-        awqClipSampleTokens: opts.awqClipSampleTokens ?? 512,
-        onHessian: opts.onHessian,
-        progress: (step, linear, message) =>
-          progress({
-            phase: 'layer',
-            layer: i,
-            step,
-            linear,
-            linearsDone: ctx.linears.length,
-            fraction: (i + ctx.linears.length / LINEARS.length) / nLayers,
-            message: `layer ${i + 1}/${nLayers}: ${message}`,
-          }),
-      };
-      let next: Float32Array[];
-      if (settings.method === 'awq') next = await awqLayer(ctx);
-      else {
-        if (settings.method === 'gptq') await gptqLayer(ctx);
-        else await oneShotLayer(ctx);
-        ctx.progress('forward', undefined, 'block forward with the compressed weights');
-        next = new Array<Float32Array>(N);
-        await timer.time('forward', () => runner.run(i, lw, hidden, L, 'out', (s, o) => void (next[s] = o.out!), signal));
-      }
-      hidden = next;
-      const tensors = new Map<string, Float32Array>();
-      for (const [name, v] of lw) tensors.set(`${layerPrefix(i)}${name}`, v);
-      linears.push(...ctx.linears);
-      await timer.time('store', () => opts.onLayer?.({ layer: i, tensors, quantized: ctx.quantized, linears: ctx.linears }));
-      const ms = performance.now() - layerStart;
-      layers.push({ layer: i, ms, phases: timer.phases });
-      for (const [k, v] of Object.entries(timer.phases)) allPhases[k] = (allPhases[k] ?? 0) + v;
-      progress({
-        phase: 'layer',
-        layer: i,
-        linearsDone: LINEARS.length,
-        fraction: (i + 1) / nLayers,
-        message: `layer ${i + 1}/${nLayers} done in ${(ms / 1000).toFixed(1)} s`,
-      });
     }
     const layersMs = performance.now() - layersStart;
     progress({ phase: 'done', fraction: 1, message: 'all layers compressed' });
@@ -449,6 +460,22 @@ export async function compressLayers(opts: DriverOptions): Promise<DriverResult>
   } finally {
     if (ownsRunner) await runner.dispose();
   }
+}
+
+/** The same GPU error, its message led by the layer and linear (or step) it struck. */
+function locateGpuError(
+  err: GpuFaultError | GpuDeviceLostError,
+  at: { layer: number; step?: DriverProgress['step']; linear?: LinearId },
+): Error {
+  const where = at.linear
+    ? `${layerPrefix(at.layer)}${MODULE[at.linear]}`
+    : at.step === 'forward' || at.step === undefined
+      ? 'its block pass, statistics or storage'
+      : `its ${at.step} step`;
+  const message = `layer ${at.layer}, ${where}: ${err.message}`;
+  return err instanceof GpuFaultError
+    ? new GpuFaultError(message, err.kind, { cause: err })
+    : new GpuDeviceLostError(message, { cause: err });
 }
 
 interface LayerContext {

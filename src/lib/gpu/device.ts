@@ -1,3 +1,5 @@
+import { watchDevice } from './faults';
+
 /** What the page shows about the WebGPU adapter, or why there is none. */
 export interface AdapterReport {
   available: boolean;
@@ -47,13 +49,16 @@ export async function requestAdapter(): Promise<GPUAdapter> {
 export async function requestDevice(adapter?: GPUAdapter): Promise<GPUDevice> {
   const a = adapter ?? (await requestAdapter());
   const requiredFeatures: GPUFeatureName[] = a.features.has('shader-f16') ? ['shader-f16'] : [];
-  return a.requestDevice({
+  const device = await a.requestDevice({
     requiredFeatures,
     requiredLimits: {
       maxStorageBufferBindingSize: a.limits.maxStorageBufferBindingSize,
       maxBufferSize: a.limits.maxBufferSize,
     },
   });
+  // From here on its uncaptured errors and its loss are recorded, and readbacks report them.
+  watchDevice(device);
+  return device;
 }
 
 export async function describeAdapter(): Promise<AdapterReport> {

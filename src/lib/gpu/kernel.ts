@@ -1,3 +1,5 @@
+import { explainFailedRead, scoped, settle } from './faults';
+
 /**
  * A compiled compute kernel: one WGSL module, one entry point, bindings in declaration order.
  * Pipelines are cached per device so repeated launches cost a dispatch, not a compile.
@@ -15,22 +17,26 @@ export function pipelineFor(device: GPUDevice, code: string, entryPoint = 'main'
   const key = `${entryPoint}\n${code}`;
   let pipeline = cache.get(key);
   if (!pipeline) {
-    pipeline = device.createComputePipeline({
-      layout: 'auto',
-      compute: { module: device.createShaderModule({ code }), entryPoint },
-    });
+    pipeline = scoped(device, `compiling the compute shader entry point ${entryPoint}`, () =>
+      device.createComputePipeline({
+        layout: 'auto',
+        compute: { module: device.createShaderModule({ code }), entryPoint },
+      }),
+    );
     cache.set(key, pipeline);
   }
   return pipeline;
 }
 
 function uniformBuffer(device: GPUDevice, data: ArrayBuffer): GPUBuffer {
-  const buffer = device.createBuffer({
-    size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  return scoped(device, `allocating a ${data.byteLength}-byte uniform buffer`, () => {
+    const buffer = device.createBuffer({
+      size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    device.queue.writeBuffer(buffer, 0, data);
+    return buffer;
   });
-  device.queue.writeBuffer(buffer, 0, data);
-  return buffer;
 }
 
 /**
@@ -62,10 +68,12 @@ export class Recorder {
       }
       return { binding, resource: { buffer: b.buffer, offset: b.offset ?? 0, size: b.size } };
     });
-    const pass = this.computePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
-    pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    scoped(device, `recording a dispatch of ${entryPoint} over ${workgroups.join('×')} workgroups`, () => {
+      const pass = this.computePass();
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+      pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+    });
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
@@ -78,13 +86,19 @@ export class Recorder {
   /** Submits what was recorded (if anything); the recorder can be used again afterwards. */
   submit(): void {
     if (!this.encoder) return;
-    this.pass?.end();
-    this.device.queue.submit([this.encoder.finish()]);
+    const encoder = this.encoder;
+    const pass = this.pass;
+    // Errors of anything recorded in the encoder surface at finish() or submit().
+    scoped(this.device, 'submitting recorded dispatches', () => {
+      pass?.end();
+      this.device.queue.submit([encoder.finish()]);
+    });
     this.encoder = null;
     this.pass = null;
     const temps = this.temporaries;
     this.temporaries = [];
-    if (temps.length) void this.device.queue.onSubmittedWorkDone().then(() => temps.forEach((t) => t.destroy()));
+    const destroy = () => temps.forEach((t) => t.destroy());
+    if (temps.length) void this.device.queue.onSubmittedWorkDone().then(destroy, destroy);
   }
 }
 
@@ -102,52 +116,64 @@ export function dispatch(
 }
 
 export function uploadF32(device: GPUDevice, data: Float32Array, extraUsage = 0): GPUBuffer {
-  const buffer = device.createBuffer({
-    size: Math.max(4, data.byteLength),
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage,
+  return scoped(device, `uploading ${data.byteLength} bytes to a storage buffer`, () => {
+    const buffer = device.createBuffer({
+      size: Math.max(4, data.byteLength),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage,
+    });
+    device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return buffer;
   });
-  device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
-  return buffer;
 }
 
 export async function readF32(device: GPUDevice, source: GPUBuffer, length: number): Promise<Float32Array> {
-  const bytes = length * 4;
-  const staging = device.createBuffer({ size: Math.max(4, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const encoder = device.createCommandEncoder();
-  encoder.copyBufferToBuffer(source, 0, staging, 0, bytes);
-  device.queue.submit([encoder.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(staging.getMappedRange().slice(0));
-  staging.unmap();
-  staging.destroy();
-  return out;
+  return new Float32Array((await readBytes(device, source, length * 4)).buffer);
 }
 
 export function storageBuffer(device: GPUDevice, bytes: number, extraUsage = 0): GPUBuffer {
-  return device.createBuffer({
-    size: Math.max(16, Math.ceil(bytes / 4) * 4),
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage,
-  });
+  return scoped(device, `allocating a ${bytes}-byte storage buffer`, () =>
+    device.createBuffer({
+      size: Math.max(16, Math.ceil(bytes / 4) * 4),
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST | extraUsage,
+    }),
+  );
 }
 
 export function uploadU32(device: GPUDevice, data: Uint32Array, extraUsage = 0): GPUBuffer {
   const buffer = storageBuffer(device, data.byteLength, extraUsage);
-  device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  scoped(device, `uploading ${data.byteLength} bytes to a storage buffer`, () =>
+    device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength),
+  );
   return buffer;
 }
 
-/** Copies `bytes` bytes from `offset` of a storage buffer back to the CPU. */
+/**
+ * Copies `bytes` bytes from `offset` of a storage buffer back to the CPU. Throws rather than
+ * returns when anything on the device failed since the last readback: a failed allocation or
+ * submit leaves the staging buffer as it was (zeros), which must never pass for a result.
+ */
 export async function readBytes(device: GPUDevice, source: GPUBuffer, bytes: number, offset = 0): Promise<Uint8Array> {
   const size = Math.ceil(bytes / 4) * 4;
-  const staging = device.createBuffer({ size: Math.max(4, size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const encoder = device.createCommandEncoder();
-  if (size > 0) encoder.copyBufferToBuffer(source, offset, staging, 0, size);
-  device.queue.submit([encoder.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const out = new Uint8Array(staging.getMappedRange().slice(0, bytes));
-  staging.unmap();
-  staging.destroy();
-  return out;
+  const staging = scoped(device, `reading back ${bytes} bytes`, () => {
+    const staging = device.createBuffer({ size: Math.max(4, size), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = device.createCommandEncoder();
+    if (size > 0) encoder.copyBufferToBuffer(source, offset, staging, 0, size);
+    device.queue.submit([encoder.finish()]);
+    return staging;
+  });
+  try {
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (err) {
+      throw await explainFailedRead(device, err);
+    }
+    await settle(device);
+    const out = new Uint8Array(staging.getMappedRange().slice(0, bytes));
+    staging.unmap();
+    return out;
+  } finally {
+    staging.destroy();
+  }
 }
 
 export async function readU32(device: GPUDevice, source: GPUBuffer, length: number, offset = 0): Promise<Uint32Array> {

@@ -11,6 +11,13 @@ th:first-child,td:first-child{text-align:left}.charts{display:flex;flex-wrap:wra
 pre{white-space:pre-wrap;background:#f2f4f7;padding:.4rem;margin:0;font-size:.85em}.bad{color:#b3261e}.item{border-top:1px solid #d9dee5;padding:.5rem 0}`;
 
 /**
+ * The report's own policy: it needs nothing from any network and runs no script, so a report
+ * opened from disk or a mail attachment can neither call home nor be made to (even if escaping
+ * ever failed). Inline styles are its stylesheet and the charts' SVG attributes; data: images only.
+ */
+export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
+/**
  * A self-contained HTML report (inline SVG charts, no scripts, no external requests) with the
  * dashboard's charts and numbers and the items where variants disagree. Every string from a
  * model, a data file or a file name is escaped.
@@ -19,7 +26,7 @@ export function htmlReport(doc: ResultsDoc, opts: { maxItems?: number } = {}): s
   const parts: string[] = [];
   const title = `Compressed Trust Lab — ${doc.model.label}`;
   parts.push(
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">`,
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}"><meta name="viewport" content="width=device-width,initial-scale=1">`,
   );
   parts.push(`<title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>`);
   parts.push(`<h1>${escapeHtml(title)}</h1>`);

@@ -4,6 +4,7 @@ import { generate } from '../infer/generate';
 import { seededRandom } from '../model/random-model';
 import type { ModelSpec } from '../model/spec';
 import { BUILTIN_CALIBRATION } from './builtin-text';
+import { allowedByPagePolicy } from '../model/page-policy';
 
 /** Where calibration text comes from. */
 export type CalibrationSource =
@@ -175,7 +176,11 @@ export async function fetchCalibrationText(url: string, signal?: AbortSignal): P
   try {
     res = await fetch(url, { signal, cache: 'no-store' });
   } catch (err) {
-    throw new Error(`could not fetch calibration text from ${url}: ${(err as Error).message} (the host must allow CORS)`, { cause: err });
+    const why =
+      typeof location !== 'undefined' && !allowedByPagePolicy(url, location.origin)
+        ? `this page's Content-Security-Policy allows only ${location.origin} and the Hugging Face hub; serve the text from this site`
+        : 'the host must allow CORS';
+    throw new Error(`could not fetch calibration text from ${url}: ${(err as Error).message} (${why})`, { cause: err });
   }
   if (!res.ok) throw new Error(`calibration text at ${url}: HTTP ${res.status}`);
   return res.text();

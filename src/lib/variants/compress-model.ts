@@ -2,6 +2,7 @@ import { compressLayers, type DriverProgress, type ForwardKind, type LayerSource
 import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/kernels';
 import { resolveSettings, type CompressSettings } from '../compress/settings';
 import { describeAdapter, requestDevice } from '../gpu/device';
+import { isDeviceLost, isGpuError, watchDevice } from '../gpu/faults';
 import { loadCausalLm, type Device } from '../infer/causal-lm';
 import { openCachedModel, openWeights } from '../model/download';
 import type { ModelSpec } from '../model/spec';
@@ -84,7 +85,9 @@ export async function resolveKernels(
   if (want === 'typescript') return { kernels: TYPESCRIPT_KERNELS, adapter: null, owned: null };
   const report = await describeAdapter();
   const adapter = report.available ? [report.vendor, report.architecture].filter(Boolean).join(' · ') || 'unnamed adapter' : null;
-  if (device) return { kernels: { kind: 'webgpu', device }, adapter, owned: null };
+  // A device lost in an earlier run is never reused: its buffers and pipelines are gone.
+  if (device) watchDevice(device);
+  if (device && !isDeviceLost(device)) return { kernels: { kind: 'webgpu', device }, adapter, owned: null };
   if (!report.available) {
     if (want === 'webgpu') throw new Error(`WebGPU kernels were requested but WebGPU is unavailable: ${report.reason}`);
     return { kernels: TYPESCRIPT_KERNELS, adapter: null, owned: null, note: `no WebGPU (${report.reason}); TypeScript kernels` };
@@ -338,6 +341,8 @@ export async function compressCachedModel(
     return report;
   } catch (err) {
     await writer?.abort().catch(() => undefined);
+    if (isGpuError(err))
+      err.message += `. Compressing ${label} stopped and its partial variant was discarded; run it again (it gets a new GPU device).`;
     throw err;
   } finally {
     owned?.destroy();
