@@ -1,11 +1,11 @@
 /// <reference types="vitest/config" />
-import { readFileSync } from 'node:fs';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { playwright } from '@vitest/browser-playwright';
 import { modelsMiddleware, resolveModelsDir } from './server/models-middleware.js';
 import { testFaultsMiddleware } from './server/test-faults-middleware.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './server/chromium.js';
+import { pagePolicy } from './server/csp.js';
 
 const root = import.meta.dirname;
 const modelsDir = resolveModelsDir(root);
@@ -27,8 +27,7 @@ function localModels(withTestFaults = false): Plugin {
  * Preview only: the dev server's module graph and HMR are not what ships.
  */
 function contentSecurityPolicy(): Plugin {
-  const html = readFileSync(`${root}/index.html`, 'utf8');
-  const policy = /<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html)?.[1];
+  const policy = pagePolicy(`${root}/index.html`);
   if (!policy) throw new Error('index.html has no Content-Security-Policy meta tag');
   return {
     name: 'ctlab-csp-header',

@@ -1,10 +1,11 @@
 // @ts-check
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import sirv from 'sirv';
 import { modelsMiddleware, resolveModelsDir } from '../../server/models-middleware.js';
 import { hostGuard, serveFolder } from '../../server/safe-files.js';
+import { pagePolicy } from '../../server/csp.js';
 
 /**
  * Serves the built app, the configured local models directory at `/models/`, and each local
@@ -15,6 +16,8 @@ import { hostGuard, serveFolder } from '../../server/safe-files.js';
  */
 export async function serveApp({ root, dist, modelDirs, dataDirs = [], port }) {
   const app = sirv(dist, { single: true, etag: true });
+  // The built page's policy as a header on every answer, so its workers are held to it as well.
+  const policy = pagePolicy(join(dist, 'index.html'));
   const models = modelsMiddleware(resolveModelsDir(root));
   // A hash of the absolute path keeps each folder's URL, and so its cache key, stable across runs.
   const ids = modelDirs.map((dir) => createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 10));
@@ -47,6 +50,7 @@ export async function serveApp({ root, dist, modelDirs, dataDirs = [], port }) {
   // A bad request must answer an error, never end the process (and a running eval with it).
   const server = createServer(
     hostGuard(hosts, (req, res) => {
+      if (policy) res.setHeader('content-security-policy', policy);
       try {
         route(req, res);
       } catch (err) {

@@ -36,6 +36,7 @@ describe('the CLI server', () => {
   const data = join(tmp, 'data');
   const library = join(tmp, 'library');
   const body = '0123456789abcdefghij';
+  const POLICY = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'";
   let server: Awaited<ReturnType<typeof serveApp>>;
   let port = 0;
   let modelPath = '';
@@ -62,7 +63,10 @@ describe('the CLI server', () => {
     symlinkSync(join(tmp, 'nowhere'), join(library, 'dangling'));
     symlinkSync(model, join(library, 'outside'));
     mkdirSync(join(tmp, 'dist'));
-    writeFileSync(join(tmp, 'dist', 'index.html'), '<!doctype html><title>app</title>');
+    writeFileSync(
+      join(tmp, 'dist', 'index.html'),
+      `<!doctype html><meta http-equiv="Content-Security-Policy" content="${POLICY}"><title>app</title>`,
+    );
     process.env.CTLAB_MODELS_DIR = library;
     server = await serveApp({ root: tmp, dist: join(tmp, 'dist'), modelDirs: [model], dataDirs: [data], port: 0 });
     port = Number(new URL(server.origin).port);
@@ -74,6 +78,11 @@ describe('the CLI server', () => {
     if (savedEnv === undefined) delete process.env.CTLAB_MODELS_DIR;
     else process.env.CTLAB_MODELS_DIR = savedEnv;
     rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("sends the built page's Content-Security-Policy as a header, so workers are held to it", async () => {
+    for (const path of ['/', `${modelPath}/config.json`])
+      expect((await get(port, path)).headers['content-security-policy'], path).toBe(POLICY);
   });
 
   it('answers only its own loopback origin (a DNS-rebinding page gets 403)', async () => {
