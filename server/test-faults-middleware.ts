@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
@@ -8,15 +8,20 @@ import type { Middleware } from './models-middleware.js';
 /**
  * Test-only HTTP behaviour, so download code is exercised against a real server:
  *
- *   GET /__test/requests[?reset=1]     → JSON log of model-file requests {url, range} (reset clears it)
- *   PUT /__test/fixtures/NAME/FILE     → stores a fixture file, served at /fixtures/NAME/FILE
+ *   GET /__test/requests[?reset=1]     → JSON log of model-file requests {url, range, ifRange} (reset clears it)
+ *   PUT /__test/fixtures/NAME/FILE[?mtime=S] → stores a fixture file, served at /fixtures/NAME/FILE
+ *                                        (with its modification time set to S seconds since 1970)
  *   DELETE /__test/fixtures            → removes every fixture
  *   /hub/ORG/NAME/resolve/REV/FILE     → the hub's URL shape, answered from /models/NAME/FILE
- *   /faults/status-NNN/…               → answers with that status
- *   /faults/cut-N/…                    → a request without Range gets N bytes, then the socket dies
+ *   /faults/F1,F2,…/…                  → one or more of these faults at once:
+ *     status-NNN                         answers with that status
+ *     cut-N                              a request without Range gets N bytes, then the socket dies
+ *     short-N                            a Range request is answered with at most N bytes (a
+ *                                        shorter 206 than asked, which HTTP allows)
+ *     linked-etag-HEX                    adds `X-Linked-Etag: "HEX"`, as the hub does for LFS files
  */
 export function testFaultsMiddleware(models: Middleware): Middleware {
-  const log: { url: string; range: string | null }[] = [];
+  const log: { url: string; range: string | null; ifRange: string | null }[] = [];
   // Made on the first fixture a test stores, and removed when the server's process ends: a dev or
   // preview start, which loads the same config, leaves nothing behind.
   const fixturesDir = join(tmpdir(), `ctlab-fixtures-${process.pid}`);
@@ -45,7 +50,9 @@ export function testFaultsMiddleware(models: Middleware): Middleware {
         res.end('ok');
         return;
       }
-      const rel = normalize(decodeURIComponent(url.slice('/__test/fixtures/'.length)));
+      const [pathPart, query = ''] = url.slice('/__test/fixtures/'.length).split('?');
+      const rel = normalize(decodeURIComponent(pathPart));
+      const mtime = Number(new URLSearchParams(query).get('mtime') ?? NaN);
       if (req.method !== 'PUT' || rel.startsWith('..')) {
         res.statusCode = 400;
         res.end('bad fixture request');
@@ -58,29 +65,45 @@ export function testFaultsMiddleware(models: Middleware): Middleware {
         const path = join(fixturesDir, rel);
         mkdirSync(dirname(path), { recursive: true });
         writeFileSync(path, Buffer.concat(parts));
+        // Lets a test make "the same file, changed later" whatever the clock's resolution.
+        if (Number.isFinite(mtime)) utimesSync(path, mtime, mtime);
         res.end('ok');
       });
       return;
     }
 
-    const fault = /^\/faults\/([a-z0-9-]+)(\/.*)$/.exec(url);
+    const fault = /^\/faults\/([a-z0-9,-]+)(\/.*)$/.exec(url);
     let target = fault ? fault[2] : url;
     const hub = /^\/hub\/[^/]+\/([^/]+)\/resolve\/[^/]+\/(.*)$/.exec(target);
     if (hub) target = `/models/${hub[1]}/${hub[2]}`;
     const isModelFile = target.startsWith('/models/') && !target.startsWith('/models/index.json');
     const isFixture = target.startsWith('/fixtures/');
     if (!isModelFile && !isFixture) return next();
-    log.push({ url, range: (req.headers.range as string | undefined) ?? null });
+    log.push({
+      url,
+      range: (req.headers.range as string | undefined) ?? null,
+      ifRange: (req.headers['if-range'] as string | undefined) ?? null,
+    });
 
-    if (fault) {
-      const status = /^status-(\d{3})$/.exec(fault[1]);
+    for (const f of fault ? fault[1].split(',') : []) {
+      const status = /^status-(\d{3})$/.exec(f);
       if (status) {
         res.statusCode = Number(status[1]);
         res.end(`injected ${status[1]}`);
         return;
       }
-      const cut = /^cut-(\d+)$/.exec(fault[1]);
+      const cut = /^cut-(\d+)$/.exec(f);
       if (cut && !req.headers.range) cutAfter(res, Number(cut[1]));
+      const short = /^short-(\d+)$/.exec(f);
+      const asked = /^bytes=(\d+)-(\d*)$/.exec((req.headers.range as string | undefined) ?? '');
+      if (short && asked) {
+        // The server below then answers with a correct Content-Range for the shorter span.
+        const start = Number(asked[1]);
+        const end = start + Number(short[1]) - 1;
+        req.headers.range = `bytes=${start}-${asked[2] === '' ? end : Math.min(end, Number(asked[2]))}`;
+      }
+      const linked = /^linked-etag-([0-9a-f]+)$/.exec(f);
+      if (linked) res.setHeader('x-linked-etag', `"${linked[1]}"`);
     }
     req.url = isFixture ? target.slice('/fixtures'.length) : target;
     (isFixture ? ensureFixtures() : models)(req, res, () => {
