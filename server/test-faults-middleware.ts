@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
@@ -13,14 +14,17 @@ import type { Middleware } from './models-middleware.js';
  *                                        (with its modification time set to S seconds since 1970)
  *   DELETE /__test/fixtures            → removes every fixture
  *   /hub/ORG/NAME/resolve/REV/FILE     → the hub's URL shape, answered from /models/NAME/FILE
+ *   /hub/api/models/ORG/NAME/tree/REV  → the hub's file listing of /models/NAME, with the SHA-256
+ *                                        of each .safetensors file as its LFS oid
  *   /faults/F1,F2,…/…                  → one or more of these faults at once:
  *     status-NNN                         answers with that status
  *     cut-N                              a request without Range gets N bytes, then the socket dies
  *     short-N                            a Range request is answered with at most N bytes (a
  *                                        shorter 206 than asked, which HTTP allows)
  *     linked-etag-HEX                    adds `X-Linked-Etag: "HEX"`, as the hub does for LFS files
+ *     lfs-wrong                          the hub listing states a wrong SHA-256 for every LFS file
  */
-export function testFaultsMiddleware(models: Middleware): Middleware {
+export function testFaultsMiddleware(models: Middleware, modelsDir: string | null = null): Middleware {
   const log: { url: string; range: string | null; ifRange: string | null }[] = [];
   // Made on the first fixture a test stores, and removed when the server's process ends: a dev or
   // preview start, which loads the same config, leaves nothing behind.
@@ -74,6 +78,15 @@ export function testFaultsMiddleware(models: Middleware): Middleware {
 
     const fault = /^\/faults\/([a-z0-9,-]+)(\/.*)$/.exec(url);
     let target = fault ? fault[2] : url;
+    const tree = /^\/hub\/api\/models\/[^/]+\/([^/?]+)\/tree\/[^/?]+/.exec(target);
+    if (tree) {
+      log.push({ url, range: null, ifRange: null });
+      const folder = modelsDir && /^[\w.-]+$/.test(tree[1]) && !tree[1].startsWith('.') ? join(modelsDir, tree[1]) : null;
+      const wrong = fault?.[1].split(',').includes('lfs-wrong') ?? false;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(folder ? hubTree(folder, wrong) : []));
+      return;
+    }
     const hub = /^\/hub\/[^/]+\/([^/]+)\/resolve\/[^/]+\/(.*)$/.exec(target);
     if (hub) target = `/models/${hub[1]}/${hub[2]}`;
     const isModelFile = target.startsWith('/models/') && !target.startsWith('/models/index.json');
@@ -111,6 +124,26 @@ export function testFaultsMiddleware(models: Middleware): Middleware {
       res.end('not found');
     });
   };
+}
+
+/** The hub's tree listing of a local folder (top level only, which is all the test models have). */
+function hubTree(folder: string, wrongHashes: boolean): object[] {
+  let names: string[];
+  try {
+    names = readdirSync(folder).filter((n) => !n.startsWith('.') && statSync(join(folder, n)).isFile());
+  } catch {
+    return [];
+  }
+  return names.map((path) => {
+    const size = statSync(join(folder, path)).size;
+    if (!path.endsWith('.safetensors')) return { type: 'file', path, size };
+    const oid = wrongHashes
+      ? '0'.repeat(64)
+      : createHash('sha256')
+          .update(readFileSync(join(folder, path)))
+          .digest('hex');
+    return { type: 'file', path, size, lfs: { oid, size, pointerSize: 134 } };
+  });
 }
 
 /** Lets `limit` body bytes through, then destroys the socket as a dropped connection would. */

@@ -1,7 +1,7 @@
 import { del, set } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
 import { downloadModel } from '../../../src/lib/model/download';
-import { urlSource } from '../../../src/lib/model/sources';
+import { hubSource, urlSource } from '../../../src/lib/model/sources';
 import { DownloadInterruptedError, IntegrityError } from '../../../src/lib/storage/errors';
 import { ShardCache } from '../../../src/lib/storage/shard-cache';
 import { chunkKey } from '../../../src/lib/storage/stores';
@@ -136,6 +136,35 @@ describe('downloads: the SHA-256 the host announces (X-Linked-Etag)', () => {
     );
     const entry = await cache.storeFromUrl(model, 'data.bin', `${location.origin}${path}`, { sha256: await sha256Hex(bytes) });
     expect(entry).toMatchObject({ complete: true, verified: 'sha256' });
+  });
+});
+
+describe('downloads from the hub: the LFS SHA-256 from its file listing', () => {
+  it('checks the weights against the hash the hub lists for the revision', async () => {
+    const cache = freshCache();
+    await serverRequests(true);
+    const model = await downloadModel(cache, hubSource('local/stories260k', 'main', `${location.origin}/hub`));
+    const weights = model.manifest.files['model.safetensors'];
+    expect(weights).toMatchObject({
+      complete: true,
+      verified: 'sha256',
+      sha256: await sha256Hex(await fetchBytes(`${STORIES}/model.safetensors`)),
+    });
+    // Files the hub keeps in git rather than LFS have no such hash: size and validators only.
+    expect(model.manifest.files['config.json'].verified).toBe('size');
+    expect((await serverRequests()).map((r) => r.url)).toContain('/hub/api/models/local/stories260k/tree/main?recursive=true');
+  });
+
+  it('refuses weights that do not match the listed hash, and the model stays incomplete', async () => {
+    const cache = freshCache();
+    const src = hubSource('local/stories260k', 'main', `${location.origin}/faults/lfs-wrong/hub`);
+    await expect(downloadModel(cache, src)).rejects.toThrow(
+      /model\.safetensors of local\/stories260k does not match the SHA-256 its host announced/,
+    );
+    const m = await cache.manifest('hf:local/stories260k@main');
+    expect(m?.status).toBe('partial');
+    expect(m?.files['model.safetensors']).toBeUndefined();
+    expect(await cache.countChunks('hf:local/stories260k@main', 'model.safetensors')).toBe(0);
   });
 });
 
