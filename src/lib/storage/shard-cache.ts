@@ -165,6 +165,13 @@ export class ShardCache {
   ): Promise<CachedFile | null | typeof ASK_AGAIN> {
     const model = m.key;
     let entry: CachedFile | undefined = m.files[file];
+    if (entry && entry.storedBytes > 0 && !(await this.resumable(m, entry))) {
+      // Records that do not add up (a damaged cache, or one written before records were checked): start over.
+      await this.dropChunks(model, file);
+      delete m.files[file];
+      await this.saveManifest(m);
+      entry = undefined;
+    }
     const resumeAt = entry?.storedBytes ?? 0;
     const headers: Record<string, string> = {};
     if (entry && resumeAt > 0) {
@@ -254,6 +261,20 @@ export class ShardCache {
     }
     if (res.status === 206 && entry.size !== null && entry.storedBytes < entry.size) return ASK_AGAIN;
     return this.finishFile(m, entry, opts);
+  }
+
+  /** Whether a partly stored file's records add up, its last (maybe partial) record included, so appending to it is safe. */
+  private async resumable(m: ModelManifest, entry: CachedFile): Promise<boolean> {
+    const size = entry.chunkSize;
+    if (!(Number.isSafeInteger(size) && size > 0) || entry.chunkCount !== Math.ceil(entry.storedBytes / size)) return false;
+    const last = entry.chunkCount - 1;
+    try {
+      await this.recordBytes(m.key, m.label, entry, last, entry.storedBytes - last * size);
+      return true;
+    } catch (err) {
+      if (err instanceof IntegrityError) return false;
+      throw err;
+    }
   }
 
   /**

@@ -97,6 +97,25 @@ describe('downloads: the file changed between attempts', () => {
   });
 });
 
+describe('downloads: resuming onto damaged records', () => {
+  it('starts over when the stored part of a file does not add up, instead of appending to it', async () => {
+    const cache = freshCache({ retries: 0 });
+    const bytes = randomBytes(5 * RECORD);
+    const { model, path } = await fixtureModel(cache, bytes, 1_700_000_000);
+    await expect(cache.storeFromUrl(model, 'data.bin', `${location.origin}/faults/cut-150000${path}`)).rejects.toThrow(
+      DownloadInterruptedError,
+    );
+    expect((await cache.manifest(model))!.files['data.bin'].storedBytes).toBe(2 * RECORD);
+    await set(chunkKey(model, 'data.bin', 1), bytes.slice(RECORD, RECORD + 1000), cache.stores.chunks);
+    await serverRequests(true);
+    const entry = await cache.storeFromUrl(model, 'data.bin', `${location.origin}${path}`);
+    expect(entry?.complete).toBe(true);
+    const blob = await cache.fileBlob(model, 'data.bin');
+    expect(equalBytes(new Uint8Array(await blob.arrayBuffer()), bytes)).toBe(true);
+    expect((await fileRequests('data.bin')).map((r) => r.range)).toEqual([null]);
+  });
+});
+
 describe('downloads: the SHA-256 the host announces (X-Linked-Etag)', () => {
   it('refuses a file whose bytes do not match, keeping nothing of it', async () => {
     const cache = freshCache();
