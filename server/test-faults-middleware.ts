@@ -14,8 +14,9 @@ import type { Middleware } from './models-middleware.js';
  *                                        (with its modification time set to S seconds since 1970)
  *   DELETE /__test/fixtures            → removes every fixture
  *   /hub/ORG/NAME/resolve/REV/FILE     → the hub's URL shape, answered from /models/NAME/FILE
- *   /hub/api/models/ORG/NAME/tree/REV  → the hub's file listing of /models/NAME, with the SHA-256
- *                                        of each .safetensors file as its LFS oid
+ *                                        (from /fixtures/NAME/FILE when ORG is `fixtures`)
+ *   /hub/api/models/ORG/NAME/tree/REV  → the hub's file listing of that folder, with the SHA-256
+ *                                        of each weight or graph file as its LFS oid
  *   /faults/F1,F2,…/…                  → one or more of these faults at once:
  *     status-NNN                         answers with that status
  *     cut-N                              a request without Range gets N bytes, then the socket dies
@@ -78,17 +79,18 @@ export function testFaultsMiddleware(models: Middleware, modelsDir: string | nul
 
     const fault = /^\/faults\/([a-z0-9,-]+)(\/.*)$/.exec(url);
     let target = fault ? fault[2] : url;
-    const tree = /^\/hub\/api\/models\/[^/]+\/([^/?]+)\/tree\/[^/?]+/.exec(target);
+    const tree = /^\/hub\/api\/models\/([^/]+)\/([^/?]+)\/tree\/[^/?]+/.exec(target);
     if (tree) {
       log.push({ url, range: null, ifRange: null });
-      const folder = modelsDir && /^[\w.-]+$/.test(tree[1]) && !tree[1].startsWith('.') ? join(modelsDir, tree[1]) : null;
+      const base = tree[1] === 'fixtures' ? fixturesDir : modelsDir;
+      const folder = base && /^[\w.-]+$/.test(tree[2]) && !tree[2].startsWith('.') ? join(base, tree[2]) : null;
       const wrong = fault?.[1].split(',').includes('lfs-wrong') ?? false;
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(folder ? hubTree(folder, wrong) : []));
       return;
     }
-    const hub = /^\/hub\/[^/]+\/([^/]+)\/resolve\/[^/]+\/(.*)$/.exec(target);
-    if (hub) target = `/models/${hub[1]}/${hub[2]}`;
+    const hub = /^\/hub\/([^/]+)\/([^/]+)\/resolve\/[^/]+\/(.*)$/.exec(target);
+    if (hub) target = `/${hub[1] === 'fixtures' ? 'fixtures' : 'models'}/${hub[2]}/${hub[3]}`;
     const isModelFile = target.startsWith('/models/') && !target.startsWith('/models/index.json');
     const isFixture = target.startsWith('/fixtures/');
     if (!isModelFile && !isFixture) return next();
@@ -126,23 +128,28 @@ export function testFaultsMiddleware(models: Middleware, modelsDir: string | nul
   };
 }
 
-/** The hub's tree listing of a local folder (top level only, which is all the test models have). */
-function hubTree(folder: string, wrongHashes: boolean): object[] {
+/** Files the hub keeps in LFS (and so lists with a SHA-256): weights and graphs. */
+const LFS_FILE = /\.(safetensors|onnx|onnx_data|bin)$/;
+
+/** The hub's recursive tree listing of a local folder. */
+function hubTree(folder: string, wrongHashes: boolean, prefix = ''): object[] {
   let names: string[];
   try {
-    names = readdirSync(folder).filter((n) => !n.startsWith('.') && statSync(join(folder, n)).isFile());
+    names = readdirSync(join(folder, prefix)).filter((n) => !n.startsWith('.'));
   } catch {
     return [];
   }
-  return names.map((path) => {
-    const size = statSync(join(folder, path)).size;
-    if (!path.endsWith('.safetensors')) return { type: 'file', path, size };
+  return names.flatMap((name) => {
+    const path = prefix ? `${prefix}/${name}` : name;
+    const stat = statSync(join(folder, path));
+    if (stat.isDirectory()) return [{ type: 'directory', path }, ...hubTree(folder, wrongHashes, path)];
+    if (!LFS_FILE.test(name)) return [{ type: 'file', path, size: stat.size }];
     const oid = wrongHashes
       ? '0'.repeat(64)
       : createHash('sha256')
           .update(readFileSync(join(folder, path)))
           .digest('hex');
-    return { type: 'file', path, size, lfs: { oid, size, pointerSize: 134 } };
+    return [{ type: 'file', path, size: stat.size, lfs: { oid, size: stat.size, pointerSize: 134 } }];
   });
 }
 

@@ -1,10 +1,12 @@
 import { del, set } from 'idb-keyval';
 import { describe, expect, it } from 'vitest';
+import { downloadClassifier } from '../../../src/lib/model/classifier';
 import { downloadModel } from '../../../src/lib/model/download';
 import { hubSource, urlSource } from '../../../src/lib/model/sources';
 import { DownloadInterruptedError, IntegrityError } from '../../../src/lib/storage/errors';
 import { ShardCache } from '../../../src/lib/storage/shard-cache';
 import { chunkKey } from '../../../src/lib/storage/stores';
+import { graphBytes, tokenizerJson } from '../../reference/tiny-classifier';
 import { equalBytes, fetchBytes, freshCache, putFixture, serverRequests, STORIES } from '../helpers';
 
 const RECORD = 64 * 1024;
@@ -184,6 +186,37 @@ describe('downloads from the hub: the LFS SHA-256 from its file listing', () => 
     expect(m?.status).toBe('partial');
     expect(m?.files['model.safetensors']).toBeUndefined();
     expect(await cache.countChunks('hf:local/stories260k@main', 'model.safetensors')).toBe(0);
+  });
+});
+
+describe('classifiers from the hub: the graph is checked against its LFS SHA-256', () => {
+  /** The tiny test classifier at /fixtures/NAME, which the test server also answers in the hub's URL shape. */
+  async function hubClassifier(): Promise<string> {
+    const name = `tox-${crypto.randomUUID().slice(0, 8)}`;
+    const config = { model_type: 'distilbert', architectures: ['DistilBertForSequenceClassification'], id2label: { 0: 'toxic', 1: 'ok' } };
+    await putFixture(name, 'config.json', JSON.stringify(config));
+    await putFixture(name, 'tokenizer.json', tokenizerJson());
+    await putFixture(name, 'tokenizer_config.json', JSON.stringify({ pad_token: '[PAD]', unk_token: '[UNK]', model_max_length: 64 }));
+    await putFixture(name, 'onnx/model.onnx', graphBytes());
+    return name;
+  }
+
+  it('stores a graph that matches and refuses one that does not', async () => {
+    const name = await hubClassifier();
+    const good = await downloadClassifier(freshCache(), hubSource(`fixtures/${name}`, 'main', `${location.origin}/hub`));
+    expect(good.manifest.files['onnx/model.onnx']).toMatchObject({
+      complete: true,
+      verified: 'sha256',
+      sha256: await sha256Hex(graphBytes()),
+    });
+
+    const cache = freshCache();
+    await expect(
+      downloadClassifier(cache, hubSource(`fixtures/${name}`, 'main', `${location.origin}/faults/lfs-wrong/hub`)),
+    ).rejects.toThrow(new RegExp(`onnx/model\\.onnx of fixtures/${name} does not match the SHA-256 its host announced`));
+    const m = (await cache.listModels())[0];
+    expect(m.status).toBe('partial');
+    expect(m.files['onnx/model.onnx']).toBeUndefined();
   });
 });
 
