@@ -104,7 +104,7 @@ export async function downloadClassifier(cache: ShardCache, src: ModelSource, op
   await cache.openModel(key, label, sourceDescriptor(src));
   try {
     // The hub's LFS hashes: the ONNX graph is checked against its SHA-256 before it counts as stored.
-    const lfsHashes = src.kind === 'hub' ? await hubLfsHashes(src, opts.signal) : new Map<string, string>();
+    const lfsHashes = await hubLfsHashes(src, opts.signal);
     const fetchFile = classifierFetcher(cache, src, key, lfsHashes, opts.onProgress, opts.signal);
     await fetchFile('config.json', false);
     const labels = classifierLabels(await cache.readText(key, 'config.json'), label);

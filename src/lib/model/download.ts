@@ -61,7 +61,7 @@ export async function downloadModel(cache: ShardCache, src: ModelSource, opts: D
   await cache.openModel(key, label, sourceDescriptor(src));
   try {
     // The hub's LFS hashes, so every weight file is checked against its SHA-256 before it counts as stored.
-    const lfsHashes = src.kind === 'hub' ? await hubLfsHashes(src, opts.signal) : new Map<string, string>();
+    const lfsHashes = await hubLfsHashes(src, opts.signal);
     const fetchFile = fileFetcher(cache, src, key, opts, lfsHashes);
     await fetchFile('config.json', false);
     const spec = parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${label}`);

@@ -14,10 +14,11 @@ interface TreeEntry {
  * tree API. The browser follows the hub's redirect to its CDN and never sees the redirect's
  * `X-Linked-Etag`, so this listing is where a download learns the hash to check the file
  * against. An empty map when the host has no such API (a mirror) or does not answer: the
- * files are then checked by size and validators only.
+ * files are then checked by size and validators only. Other sources give an empty map.
  */
-export async function hubLfsHashes(src: Extract<ModelSource, { kind: 'hub' }>, signal?: AbortSignal): Promise<Map<string, string>> {
+export async function hubLfsHashes(src: ModelSource, signal?: AbortSignal): Promise<Map<string, string>> {
   const hashes = new Map<string, string>();
+  if (src.kind !== 'hub') return hashes;
   let url: string | null =
     `${src.host ?? HUB_HOST}/api/models/${src.repo}/tree/${encodeURIComponent(src.revision ?? 'main')}?recursive=true`;
   for (let page = 0; url && page < MAX_PAGES; page++) {
