@@ -13,7 +13,7 @@ const modelsDir = resolveModelsDir(root);
 /** Serves the local models folder to the dev server, `vite preview` and the test server. */
 function localModels(withTestFaults = false): Plugin {
   const models = modelsMiddleware(modelsDir);
-  const handler = withTestFaults ? testFaultsMiddleware(models) : models;
+  const handler = withTestFaults ? testFaultsMiddleware(models, modelsDir) : models;
   return {
     name: 'ctlab-local-models',
     configureServer: (server) => void server.middlewares.use(handler),

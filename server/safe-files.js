@@ -51,6 +51,22 @@ export function parseRange(header, size) {
 }
 
 /**
+ * RFC 9110 §13.1.5: a Range counts only while `If-Range` (when sent) still describes the file.
+ * sirv's ETags are weak, and a weak ETag never passes the strong comparison If-Range needs, so
+ * only the Last-Modified date can keep a resume going here.
+ * @param {string | string[] | undefined} ifRange
+ * @param {Date} mtime
+ * @returns {boolean}
+ */
+export function ifRangeHolds(ifRange, mtime) {
+  if (ifRange === undefined) return true;
+  if (Array.isArray(ifRange)) return false;
+  const value = ifRange.trim();
+  if (value.startsWith('"') || value.startsWith('W/')) return false;
+  return value === mtime.toUTCString();
+}
+
+/**
  * Serves the files of `dir` with ranges and ETags (sirv), and nothing else: no dotfile or
  * dot-folder (`.env`, `.git/`), nothing a symlink reaches outside `dir`, and a malformed or
  * unsatisfiable Range answered 416 instead of reaching the file stream.
@@ -79,13 +95,17 @@ export function serveFolder(dir) {
     const real = insideRoot(realRoot, join(root, ...segments));
     if (!real) return next();
     let size;
+    let mtime;
     try {
       const st = statSync(real);
       if (!st.isFile()) return next();
       size = st.size;
+      mtime = st.mtime;
     } catch {
       return next();
     }
+    // A resume of another version of the file gets the whole current file, not a splice (sirv ignores If-Range).
+    if (req.headers.range !== undefined && !ifRangeHolds(req.headers['if-range'], mtime)) delete req.headers.range;
     const range = parseRange(req.headers.range, size);
     if (range === 'unsatisfiable') {
       res.statusCode = 416;

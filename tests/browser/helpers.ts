@@ -9,6 +9,7 @@ export function freshCache(opts: Omit<ShardCacheOptions, 'stores'> = {}): ShardC
 export interface LoggedRequest {
   url: string;
   range: string | null;
+  ifRange: string | null;
 }
 
 /** What the test server saw since the last reset. */
@@ -17,8 +18,10 @@ export async function serverRequests(reset = false): Promise<LoggedRequest[]> {
   return res.json();
 }
 
-export async function putFixture(model: string, file: string, body: Uint8Array | string): Promise<void> {
-  const res = await fetch(`/__test/fixtures/${model}/${file}`, { method: 'PUT', body: body as BodyInit });
+/** Stores a file the test server then serves at /fixtures/MODEL/FILE; `mtime` (seconds) sets its modification time. */
+export async function putFixture(model: string, file: string, body: Uint8Array | string, mtime?: number): Promise<void> {
+  const query = mtime === undefined ? '' : `?mtime=${mtime}`;
+  const res = await fetch(`/__test/fixtures/${model}/${file}${query}`, { method: 'PUT', body: body as BodyInit });
   if (!res.ok) throw new Error(`fixture upload failed: ${res.status}`);
 }
 

@@ -3,6 +3,7 @@ import type { ModelManifest } from '../storage/manifest';
 import { requestPersistence } from '../storage/quota';
 import type { ProgressFn, ShardCache } from '../storage/shard-cache';
 import type { DownloadOptions } from './download';
+import { hubLfsHashes } from './hub-hashes';
 import { ModelSourceError, fileUrl, relativePath, sourceDescriptor, sourceKey, sourceLabel, type ModelSource } from './sources';
 
 /**
@@ -102,7 +103,9 @@ export async function downloadClassifier(cache: ShardCache, src: ModelSource, op
   void requestPersistence();
   await cache.openModel(key, label, sourceDescriptor(src));
   try {
-    const fetchFile = classifierFetcher(cache, src, key, opts.onProgress, opts.signal);
+    // The hub's LFS hashes: the ONNX graph is checked against its SHA-256 before it counts as stored.
+    const lfsHashes = await hubLfsHashes(src, opts.signal);
+    const fetchFile = classifierFetcher(cache, src, key, lfsHashes, opts.onProgress, opts.signal);
     await fetchFile('config.json', false);
     const labels = classifierLabels(await cache.readText(key, 'config.json'), label);
     toxicLabelOf(labels);
@@ -135,7 +138,14 @@ export async function openCachedClassifier(cache: ShardCache, key: string): Prom
   return { key, label: manifest.label, labels, ...(toxicLabel !== undefined ? { toxicLabel } : {}), dtype: graph.dtype, manifest };
 }
 
-function classifierFetcher(cache: ShardCache, src: ModelSource, key: string, onProgress?: ProgressFn, signal?: AbortSignal) {
+function classifierFetcher(
+  cache: ShardCache,
+  src: ModelSource,
+  key: string,
+  lfsHashes: Map<string, string>,
+  onProgress?: ProgressFn,
+  signal?: AbortSignal,
+) {
   const local = src.kind === 'files' ? new Map(src.files.map((f) => [relativePath(f), f])) : null;
   return async (file: string, optional: boolean): Promise<boolean> => {
     if (local) {
@@ -149,7 +159,7 @@ function classifierFetcher(cache: ShardCache, src: ModelSource, key: string, onP
     }
     const url = fileUrl(src, file);
     try {
-      return (await cache.storeFromUrl(key, file, url, { optional, onProgress, signal })) !== null;
+      return (await cache.storeFromUrl(key, file, url, { optional, onProgress, signal, sha256: lfsHashes.get(file) })) !== null;
     } catch (err) {
       if ((err as { status?: number }).status === 404 && !optional)
         throw new ModelSourceError(`${file} was not found at ${url} (HTTP 404); a text-classification model needs ${REQUIRED.join(', ')}`);

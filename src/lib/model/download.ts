@@ -7,6 +7,7 @@ import { parseModelSpecText } from './config';
 import type { ModelSpec } from './spec';
 import { SafetensorsFile } from './safetensors';
 import { WeightStore } from './weights';
+import { hubLfsHashes } from './hub-hashes';
 import { fileUrl, relativePath, sourceDescriptor, sourceKey, sourceLabel, ModelSourceError, type ModelSource } from './sources';
 
 /** Files a Llama-family checkpoint cannot be used without (the weights are resolved separately). */
@@ -59,7 +60,9 @@ export async function downloadModel(cache: ShardCache, src: ModelSource, opts: D
   void requestPersistence();
   await cache.openModel(key, label, sourceDescriptor(src));
   try {
-    const fetchFile = fileFetcher(cache, src, key, opts);
+    // The hub's LFS hashes, so every weight file is checked against its SHA-256 before it counts as stored.
+    const lfsHashes = await hubLfsHashes(src, opts.signal);
+    const fetchFile = fileFetcher(cache, src, key, opts, lfsHashes);
     await fetchFile('config.json', false);
     const spec = parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${label}`);
     for (const f of REQUIRED_FILES) if (f !== 'config.json') await fetchFile(f, false);
@@ -109,7 +112,7 @@ export async function openWeights(cache: ShardCache, model: CachedModel): Promis
   return WeightStore.open(files, model.index ?? undefined, familyById(model.spec.modelType).tensorPrefixes);
 }
 
-function fileFetcher(cache: ShardCache, src: ModelSource, key: string, opts: DownloadOptions) {
+function fileFetcher(cache: ShardCache, src: ModelSource, key: string, opts: DownloadOptions, lfsHashes: Map<string, string>) {
   const local = src.kind === 'files' ? new Map(src.files.map((f) => [relativePath(f), f])) : null;
   return async (file: string, optional: boolean): Promise<boolean> => {
     if (local) {
@@ -125,7 +128,13 @@ function fileFetcher(cache: ShardCache, src: ModelSource, key: string, opts: Dow
     }
     const url = fileUrl(src, file);
     try {
-      return (await cache.storeFromUrl(key, file, url, { optional, onProgress: opts.onProgress, signal: opts.signal })) !== null;
+      const stored = await cache.storeFromUrl(key, file, url, {
+        optional,
+        onProgress: opts.onProgress,
+        signal: opts.signal,
+        sha256: lfsHashes.get(file),
+      });
+      return stored !== null;
     } catch (err) {
       if ((err as { status?: number }).status === 404 && !optional) {
         throw new ModelFileMissingError(`${file} was not found at ${url} (HTTP 404). ${missingHint(file)}`);

@@ -4,14 +4,20 @@ export interface CachedFile {
   name: string;
   /** Total size when known (Content-Length / Content-Range / File.size). */
   size: number | null;
-  /** Bytes held in committed chunks; always a whole number of chunks until the file is complete. */
+  /**
+   * Bytes held in committed records. Every record but the last holds exactly `chunkSize` bytes;
+   * the last may be shorter, also before the file is complete (a resume continues filling it).
+   */
   storedBytes: number;
   chunkSize: number;
   chunkCount: number;
+  /** Set only after every byte arrived and the file passed its check (`verified`). */
   complete: boolean;
+  /** How the file was checked before it was marked complete: its SHA-256, or its size alone. */
+  verified?: 'sha256' | 'size';
   url?: string;
   etag?: string;
-  /** SHA-256 when the host states it (the hub's `X-Linked-Etag` for LFS files). */
+  /** SHA-256 the host stated (the hub's `X-Linked-Etag` for LFS files); once complete, the one the stored bytes were hashed to. */
   sha256?: string;
   lastModified?: string;
 }

@@ -10,6 +10,7 @@ import {
   formatBytes,
   isQuotaExceeded,
 } from './errors';
+import { Sha256 } from '../util/sha256';
 import { emptyManifest, type CachedFile, type ModelManifest } from './manifest';
 import { browserEstimate, ensureRoom, type EstimateFn } from './quota';
 import { chunkKey, chunkRange, openCacheStores, requestToPromise, type CacheStores } from './stores';
@@ -41,6 +42,8 @@ export interface StoreOptions {
   signal?: AbortSignal;
   /** A 404 records the file as absent instead of failing. */
   optional?: boolean;
+  /** The file's SHA-256 (hex) when known from elsewhere, e.g. the hub's LFS metadata; checked before the file is marked complete. */
+  sha256?: string;
 }
 
 export const DEFAULT_CHUNK_SIZE = 32 * 1024 * 1024;
@@ -131,9 +134,15 @@ export class ShardCache {
       opts.onProgress?.({ model, file, loaded: 0, total: 0, phase: 'absent' });
       return null;
     }
-    for (let attempt = 0; ; attempt++) {
+    // A file that changes on the host is started over once per call; a second change is an error.
+    const call = { restarted: false };
+    for (let attempt = 0; ;) {
       try {
-        return await this.downloadOnce(m, file, url, opts);
+        const result = await this.downloadOnce(m, file, url, opts, call);
+        // A shorter 206 than asked (allowed by HTTP), or a restart after the file changed on
+        // the host: not a failure, so it uses up no retry; each such answer stored at least a byte.
+        if (result === ASK_AGAIN) continue;
+        return result;
       } catch (err) {
         const retryable = err instanceof DownloadInterruptedError || (err instanceof HttpError && err.status >= 500);
         if (!retryable || attempt >= this.retries || opts.signal?.aborted) {
@@ -142,20 +151,37 @@ export class ShardCache {
           throw err;
         }
         await sleep(this.retryDelayMs * 2 ** attempt, opts.signal);
+        attempt++;
       }
     }
   }
 
-  private async downloadOnce(m: ModelManifest, file: string, url: string, opts: StoreOptions): Promise<CachedFile | null> {
+  private async downloadOnce(
+    m: ModelManifest,
+    file: string,
+    url: string,
+    opts: StoreOptions,
+    call: { restarted: boolean },
+  ): Promise<CachedFile | null | typeof ASK_AGAIN> {
     const model = m.key;
-    let entry = m.files[file];
-    const headers: Record<string, string> = {};
-    if (entry && entry.storedBytes > 0) {
-      headers.Range = `bytes=${entry.storedBytes}-`;
-      // If the file changed on the host since the partial download, get it whole instead.
-      if (entry.etag && !entry.etag.startsWith('W/')) headers['If-Range'] = entry.etag;
+    let entry: CachedFile | undefined = m.files[file];
+    if (entry && entry.storedBytes > 0 && !(await this.resumable(m, entry))) {
+      // Records that do not add up (a damaged cache, or one written before records were checked): start over.
+      await this.dropChunks(model, file);
+      delete m.files[file];
+      await this.saveManifest(m);
+      entry = undefined;
     }
-    opts.onProgress?.({ model, file, loaded: entry?.storedBytes ?? 0, total: entry?.size ?? null, phase: 'checking' });
+    const resumeAt = entry?.storedBytes ?? 0;
+    const headers: Record<string, string> = {};
+    if (entry && resumeAt > 0) {
+      headers.Range = `bytes=${resumeAt}-`;
+      // If the file changed on the host since the first byte, a server that honours If-Range
+      // answers 200 with the whole new file; the validators are rechecked below for those that do not.
+      const validator = ifRangeValidator(entry);
+      if (validator) headers['If-Range'] = validator;
+    }
+    opts.onProgress?.({ model, file, loaded: resumeAt, total: entry?.size ?? null, phase: 'checking' });
     let res: Response;
     try {
       res = await this.fetchFn(url, { headers, signal: opts.signal, cache: 'no-store' });
@@ -174,42 +200,96 @@ export class ShardCache {
     }
     if (res.status !== 200 && res.status !== 206) throw new HttpError(file, url, res.status);
 
-    let start = 0;
+    // `end`: the absolute offset this body must reach, when the response states it.
+    let end: number | null;
     let staleChunks = false;
-    if (res.status === 206 && entry) {
-      const range = parseContentRange(res.headers.get('content-range'));
-      if (!range || range.start !== entry.storedBytes) {
-        throw new IntegrityError(`${url} answered the resume of ${file} with the wrong byte range (${res.headers.get('content-range')})`);
+    if (res.status === 206) {
+      const header = res.headers.get('content-range');
+      const range = parseContentRange(header);
+      if (
+        !range ||
+        range.start !== resumeAt ||
+        range.end < range.start ||
+        (range.total !== null && range.end >= range.total) ||
+        (range.total === null && entry?.size == null)
+      ) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new IntegrityError(
+          `${url} answered the request for ${file} of ${m.label} from byte ${resumeAt} with the range "${header ?? '(none)'}", which does not fit; nothing of that answer was stored`,
+        );
       }
-      start = range.start;
-      entry.size = range.total ?? entry.size;
+      const changed = entry && resumeAt > 0 ? changedSince(entry, res, range.total) : null;
+      if (changed) {
+        await res.body?.cancel().catch(() => undefined);
+        // Never splice two versions of a file: what is stored goes, and the file starts over from byte 0.
+        await this.dropChunks(model, file);
+        delete m.files[file];
+        await this.saveManifest(m);
+        if (call.restarted) {
+          throw new IntegrityError(
+            `${file} of ${m.label} changed on the host again while it was being downloaded (${changed}); what was stored of it was discarded. Try again once ${url} is stable.`,
+          );
+        }
+        call.restarted = true;
+        return ASK_AGAIN;
+      }
+      if (!entry || resumeAt === 0) {
+        entry = this.newEntry(file, url, range.total, res);
+      } else if (entry.size === null) {
+        entry.size = range.total;
+      }
+      end = range.end + 1;
     } else {
       // A full body: anything stored before is stale (or there was nothing).
-      staleChunks = (entry?.storedBytes ?? 0) > 0;
+      staleChunks = resumeAt > 0;
       const length = res.headers.get('content-length');
-      entry = {
-        name: file,
-        size: length !== null && res.headers.get('content-encoding') === null ? Number(length) : null,
-        storedBytes: 0,
-        chunkSize: this.chunkSize,
-        chunkCount: 0,
-        complete: false,
-        url,
-      };
+      entry = this.newEntry(file, url, length !== null && res.headers.get('content-encoding') === null ? Number(length) : null, res);
+      end = entry.size;
     }
-    entry.etag = res.headers.get('etag') ?? entry.etag;
-    entry.lastModified = res.headers.get('last-modified') ?? entry.lastModified;
-    const linked = res.headers.get('x-linked-etag')?.replace(/"/g, '');
-    if (linked && /^[0-9a-f]{64}$/.test(linked)) entry.sha256 = linked;
     m.files[file] = entry;
     m.absent = m.absent.filter((f) => f !== file);
-    if (entry.size !== null) await ensureRoom(entry.size - start, `${file} of ${m.label}`, this.estimate);
+    if (entry.size !== null) await ensureRoom(entry.size - entry.storedBytes, `${file} of ${m.label}`, this.estimate);
     if (staleChunks) await this.dropChunks(model, file);
     await this.saveManifest(m);
 
     if (!res.body) throw new DownloadInterruptedError(`${url} sent no body for ${file}`);
-    await this.writeStream(m, entry, res.body.getReader(), opts, url);
+    await this.writeStream(m, entry, res.body.getReader(), opts, url, end);
+    if (end !== null && entry.storedBytes < end) {
+      throw new DownloadInterruptedError(
+        `${url} ended the body of ${file} after ${formatBytes(entry.storedBytes)} of the announced ${formatBytes(end)}; the rest is fetched on the next attempt`,
+      );
+    }
+    if (res.status === 206 && entry.size !== null && entry.storedBytes < entry.size) return ASK_AGAIN;
     return this.finishFile(m, entry, opts);
+  }
+
+  /** Whether a partly stored file's records add up, its last (maybe partial) record included, so appending to it is safe. */
+  private async resumable(m: ModelManifest, entry: CachedFile): Promise<boolean> {
+    const size = entry.chunkSize;
+    if (!(Number.isSafeInteger(size) && size > 0) || entry.chunkCount !== Math.ceil(entry.storedBytes / size)) return false;
+    const last = entry.chunkCount - 1;
+    try {
+      await this.recordBytes(m.key, m.label, entry, last, entry.storedBytes - last * size);
+      return true;
+    } catch (err) {
+      if (err instanceof IntegrityError) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * A file's entry at its first byte: size and the host's validators are recorded here and
+   * compared on every resume, and a stated SHA-256 is checked before the file is marked complete.
+   */
+  private newEntry(file: string, url: string, size: number | null, res: Response): CachedFile {
+    const entry: CachedFile = { name: file, size, storedBytes: 0, chunkSize: this.chunkSize, chunkCount: 0, complete: false, url };
+    const etag = res.headers.get('etag');
+    const lastModified = res.headers.get('last-modified');
+    const linked = linkedSha256(res);
+    if (etag) entry.etag = etag;
+    if (lastModified) entry.lastModified = lastModified;
+    if (linked) entry.sha256 = linked;
+    return entry;
   }
 
   /** Stores a local `File` or `Blob` (a picked folder, dropped files) through the same chunking. */
@@ -226,7 +306,7 @@ export class ShardCache {
     m.absent = m.absent.filter((f) => f !== file);
     await ensureRoom(blob.size, `${file} of ${m.label}`, this.estimate);
     await this.saveManifest(m);
-    await this.writeStream(m, entry, blob.stream().getReader(), opts, file);
+    await this.writeStream(m, entry, blob.stream().getReader(), opts, file, blob.size);
     return this.finishFile(m, entry, opts);
   }
 
@@ -320,32 +400,48 @@ export class ShardCache {
     return this.storeFromBlob(model, file, new Blob([bytes as Uint8Array<ArrayBuffer>]), opts);
   }
 
+  /**
+   * Appends a body to the file's records. Every record but the last holds exactly `chunkSize`
+   * bytes; a body that ends cleanly inside a record leaves it as a shorter last record, which
+   * the next resume reads back and continues filling, so no short record ever sits mid-file.
+   * `end` is the absolute offset the body may reach; more bytes than that are refused.
+   */
   private async writeStream(
     m: ModelManifest,
     entry: CachedFile,
     reader: ReadableStreamDefaultReader<Uint8Array>,
     opts: StoreOptions,
     origin: string,
+    end: number | null,
   ): Promise<void> {
     const { key: model } = m;
     const file = entry.name;
-    let buffer = new Uint8Array(entry.chunkSize);
-    let filled = 0;
+    const size = entry.chunkSize;
+    let index = Math.floor(entry.storedBytes / size);
+    let buffer = new Uint8Array(size);
+    let filled = entry.storedBytes - index * size;
+    if (filled > 0) {
+      const tail = await this.recordBytes(model, m.label, entry, index, filled);
+      buffer.set(tail);
+    }
     const commit = async (): Promise<void> => {
-      const record = filled === buffer.length ? buffer : buffer.slice(0, filled);
+      const record = filled === size ? buffer : buffer.slice(0, filled);
       try {
-        await set(chunkKey(model, file, entry.chunkCount), record, this.stores.chunks);
+        await set(chunkKey(model, file, index), record, this.stores.chunks);
       } catch (err) {
         throw this.translateWriteError(err, `${file} of ${m.label}`);
       }
-      entry.chunkCount += 1;
-      entry.storedBytes += filled;
+      entry.chunkCount = index + 1;
+      entry.storedBytes = index * size + filled;
       await this.saveManifest(m);
-      buffer = new Uint8Array(entry.chunkSize);
-      filled = 0;
+      if (filled === size) {
+        index += 1;
+        buffer = new Uint8Array(size);
+        filled = 0;
+      }
     };
-    const report = (): void =>
-      opts.onProgress?.({ model, file, loaded: entry.storedBytes + filled, total: entry.size, phase: 'downloading' });
+    const held = (): number => index * size + filled;
+    const report = (): void => opts.onProgress?.({ model, file, loaded: held(), total: entry.size, phase: 'downloading' });
     try {
       for (;;) {
         if (opts.signal?.aborted) throw new AbortedError(`Downloading ${file}`);
@@ -355,17 +451,23 @@ export class ShardCache {
         } catch (err) {
           if (opts.signal?.aborted) throw new AbortedError(`Downloading ${file}`);
           throw new DownloadInterruptedError(
-            `The connection dropped while downloading ${file} from ${origin} after ${formatBytes(entry.storedBytes + filled)}: ${(err as Error).message}`,
+            `The connection dropped while downloading ${file} from ${origin} after ${formatBytes(held())}: ${(err as Error).message}`,
           );
         }
         if (part.done) break;
         let bytes = part.value;
+        if (end !== null && held() + bytes.length > end) {
+          await reader.cancel().catch(() => undefined);
+          throw new IntegrityError(
+            `${origin} sent more of ${file} of ${m.label} than it announced (${formatBytes(end)}); the extra bytes were not stored`,
+          );
+        }
         while (bytes.length > 0) {
-          const take = Math.min(bytes.length, buffer.length - filled);
+          const take = Math.min(bytes.length, size - filled);
           buffer.set(bytes.subarray(0, take), filled);
           filled += take;
           bytes = bytes.subarray(take);
-          if (filled === buffer.length) {
+          if (filled === size) {
             await commit();
             // One network read can span many records; report each so progress never jumps from 0 to done.
             report();
@@ -379,12 +481,39 @@ export class ShardCache {
     }
   }
 
+  /**
+   * Marks a fully stored file complete, after checking it: its records must have the lengths
+   * the file's size implies, and when the host stated a SHA-256 the stored bytes are hashed
+   * record by record (never the whole file in memory) and must match, else the file is dropped.
+   */
   private async finishFile(m: ModelManifest, entry: CachedFile, opts: StoreOptions): Promise<CachedFile> {
     if (entry.size === null) entry.size = entry.storedBytes;
     if (entry.storedBytes !== entry.size) {
       throw new DownloadInterruptedError(
         `${entry.name} ended after ${formatBytes(entry.storedBytes)} of ${formatBytes(entry.size)}; the rest is fetched on the next attempt`,
       );
+    }
+    this.checkLayout(m.label, m.key, entry);
+    const expected = opts.sha256?.toLowerCase() ?? entry.sha256;
+    if (expected) {
+      opts.onProgress?.({ model: m.key, file: entry.name, loaded: entry.size, total: entry.size, phase: 'checking' });
+      const hash = new Sha256();
+      for (let i = 0; i < entry.chunkCount; i++) {
+        hash.update(await this.recordBytes(m.key, m.label, entry, i, expectedRecordLength(entry, i)));
+      }
+      const actual = hash.hex();
+      if (actual !== expected) {
+        await this.dropChunks(m.key, entry.name);
+        delete m.files[entry.name];
+        await this.saveManifest(m);
+        throw new IntegrityError(
+          `${entry.name} of ${m.label} does not match the SHA-256 its host announced (expected ${expected}, got ${actual}${entry.url ? ` from ${entry.url}` : ''}). It was discarded; nothing of it is kept. Retry the download; if this repeats, the host serves a damaged or different file.`,
+        );
+      }
+      entry.sha256 = actual;
+      entry.verified = 'sha256';
+    } else {
+      entry.verified = 'size';
     }
     entry.complete = true;
     await this.saveManifest(m);
@@ -425,15 +554,20 @@ export class ShardCache {
   // ── reading ────────────────────────────────────────────────────────────────
 
   async fileEntry(model: string, file: string): Promise<CachedFile> {
+    return (await this.completeFile(model, file)).entry;
+  }
+
+  private async completeFile(model: string, file: string): Promise<{ entry: CachedFile; label: string }> {
     const m = await this.requireManifest(model);
     const entry = m.files[file];
     if (!entry?.complete) throw new CacheError(`${file} of ${m.label} is not in the cache${entry ? ' (download incomplete)' : ''}`);
-    return entry;
+    this.checkLayout(m.label, model, entry);
+    return { entry, label: m.label };
   }
 
   /** Random access to a complete cached file, one chunk fetched at a time. */
   async openFile(model: string, file: string): Promise<ByteSource> {
-    const entry = await this.fileEntry(model, file);
+    const { entry, label } = await this.completeFile(model, file);
     const size = entry.size ?? entry.storedBytes;
     return {
       name: file,
@@ -446,7 +580,8 @@ export class ShardCache {
         let pos = offset;
         while (pos < offset + length) {
           const index = Math.floor(pos / entry.chunkSize);
-          const chunk = await this.chunk(model, file, index);
+          // Each record's length is checked on the way in, so `take` is always positive here.
+          const chunk = await this.chunk(model, label, entry, index);
           const within = pos - index * entry.chunkSize;
           const take = Math.min(chunk.length - within, offset + length - pos);
           out.set(chunk.subarray(within, within + take), pos - offset);
@@ -472,28 +607,54 @@ export class ShardCache {
    * so the page never holds more than one record of a multi-GB graph file at once.
    */
   async fileBlob(model: string, file: string): Promise<Blob> {
-    const entry = await this.fileEntry(model, file);
+    const { entry, label } = await this.completeFile(model, file);
     let blob = new Blob([]);
     for (let i = 0; i < entry.chunkCount; i++) {
-      const record = await this.record(model, file, i);
+      const record = await this.record(model, label, entry, i);
+      const length = record instanceof Blob ? record.size : record.byteLength;
+      if (length !== expectedRecordLength(entry, i))
+        throw damagedRecord(label, entry, i, `holds ${length} bytes where ${expectedRecordLength(entry, i)} belong`);
       blob = new Blob([blob, record instanceof Blob ? record : (record as Uint8Array<ArrayBuffer>)]);
     }
     return blob;
   }
 
+  /** A stored file must have exactly the records its size implies, or reads would shift or never end. */
+  private checkLayout(label: string, model: string, entry: CachedFile): void {
+    const size = entry.size ?? entry.storedBytes;
+    const ok =
+      Number.isSafeInteger(entry.chunkSize) &&
+      entry.chunkSize > 0 &&
+      entry.storedBytes === size &&
+      entry.chunkCount === Math.ceil(size / entry.chunkSize);
+    if (!ok) {
+      throw new IntegrityError(
+        `${entry.name} of model ${label} (${model}) is recorded as ${entry.chunkCount} records of ${entry.chunkSize} bytes for ${size} bytes, which does not add up: the cached copy is damaged. Delete the model and download it again.`,
+      );
+    }
+  }
+
   /** One record as stored: bytes (downloads) or a Blob (files written with `writeFile`). */
-  private async record(model: string, file: string, index: number): Promise<Uint8Array | Blob> {
-    const value = await get<Uint8Array | Blob>(chunkKey(model, file, index), this.stores.chunks);
-    if (!value)
-      throw new IntegrityError(`Chunk ${index} of ${file} (${model}) is missing from IndexedDB; delete the model and download it again`);
+  private async record(model: string, label: string, entry: CachedFile, index: number): Promise<Uint8Array | Blob> {
+    const value = await get<unknown>(chunkKey(model, entry.name, index), this.stores.chunks);
+    if (value === undefined) throw damagedRecord(label, entry, index, 'is missing from IndexedDB');
+    if (!(value instanceof Uint8Array) && !(value instanceof Blob))
+      throw damagedRecord(label, entry, index, 'holds something that is not file bytes');
     return value;
   }
 
-  private async chunk(model: string, file: string, index: number): Promise<Uint8Array> {
-    const key = `${model}\u0000${file}\u0000${index}`;
-    if (this.lastChunk?.key === key) return this.lastChunk.bytes;
-    const value = await this.record(model, file, index);
+  /** One record's bytes, which must be exactly `length` long. */
+  private async recordBytes(model: string, label: string, entry: CachedFile, index: number, length: number): Promise<Uint8Array> {
+    const value = await this.record(model, label, entry, index);
     const bytes = value instanceof Blob ? new Uint8Array(await value.arrayBuffer()) : value;
+    if (bytes.length !== length) throw damagedRecord(label, entry, index, `holds ${bytes.length} bytes where ${length} belong`);
+    return bytes;
+  }
+
+  private async chunk(model: string, label: string, entry: CachedFile, index: number): Promise<Uint8Array> {
+    const key = `${model}\u0000${entry.name}\u0000${index}`;
+    if (this.lastChunk?.key === key) return this.lastChunk.bytes;
+    const bytes = await this.recordBytes(model, label, entry, index, expectedRecordLength(entry, index));
     this.lastChunk = { key, bytes };
     return bytes;
   }
@@ -503,6 +664,52 @@ export class ShardCache {
     if (!m) throw new CacheError(`No cached model ${model}`);
     return m;
   }
+}
+
+/** Returned by one download attempt when the host should simply be asked for the rest. */
+const ASK_AGAIN = Symbol('ask again');
+
+/** Every record but the last holds `chunkSize` bytes; the last holds what remains. */
+function expectedRecordLength(entry: CachedFile, index: number): number {
+  const size = entry.size ?? entry.storedBytes;
+  return Math.min(entry.chunkSize, size - index * entry.chunkSize);
+}
+
+function damagedRecord(label: string, entry: CachedFile, index: number, what: string): IntegrityError {
+  return new IntegrityError(
+    `Record ${index} of ${entry.name} of model ${label} ${what}: the cached copy is damaged. Delete the model and download it again.`,
+  );
+}
+
+/** The hub's `X-Linked-Etag` (the LFS object's SHA-256), when the response carries one. */
+function linkedSha256(res: Response): string | null {
+  const linked = res.headers.get('x-linked-etag')?.replace(/^W\//, '').replace(/"/g, '').trim().toLowerCase();
+  return linked && /^[0-9a-f]{64}$/.test(linked) ? linked : null;
+}
+
+/**
+ * What to send as `If-Range`: a strong ETag, else the Last-Modified date (RFC 9110 §13.1.5 does
+ * not allow a weak ETag there, and sirv, which serves the local folders, sends only weak ones).
+ */
+function ifRangeValidator(entry: CachedFile): string | null {
+  if (entry.etag && !entry.etag.startsWith('W/')) return entry.etag;
+  return entry.lastModified ?? null;
+}
+
+/**
+ * Why a resumed answer belongs to another version of the file than the bytes already stored,
+ * or null when size and every validator recorded at the first byte still match.
+ */
+function changedSince(entry: CachedFile, res: Response, total: number | null): string | null {
+  if (entry.size !== null && total !== null && total !== entry.size) return `its size changed from ${entry.size} to ${total} bytes`;
+  const etag = res.headers.get('etag');
+  if (entry.etag && etag !== entry.etag) return `its ETag changed from ${entry.etag} to ${etag ?? '(none)'}`;
+  const lastModified = res.headers.get('last-modified');
+  if (entry.lastModified && lastModified !== entry.lastModified)
+    return `its Last-Modified date changed from ${entry.lastModified} to ${lastModified ?? '(none)'}`;
+  const linked = linkedSha256(res);
+  if (entry.sha256 && linked && linked !== entry.sha256) return `its SHA-256 changed from ${entry.sha256} to ${linked}`;
+  return null;
 }
 
 function parseContentRange(header: string | null): { start: number; end: number; total: number | null } | null {

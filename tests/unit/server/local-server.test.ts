@@ -2,7 +2,7 @@
  * The CLI's local server and the models middleware, as an attacker's page and an unlucky folder
  * would meet them: a real server on a loopback port, real files, links and headers.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +136,20 @@ describe('the CLI server', () => {
     const past = await get(port, url, { range: 'bytes=18-99' });
     expect([past.status, past.body]).toEqual([206, body.slice(18)]);
     expect((await get(port, url)).body).toBe(body);
+  });
+
+  it('honours If-Range: a resume of another version of the file gets the whole current file', async () => {
+    const url = `${modelPath}/weights.bin`;
+    utimesSync(join(model, 'weights.bin'), 1_700_000_000, 1_700_000_000);
+    const date = new Date(1_700_000_000_000).toUTCString();
+    const same = await get(port, url, { range: 'bytes=5-', 'if-range': date });
+    expect([same.status, same.body]).toEqual([206, body.slice(5)]);
+    for (const ifRange of [new Date(1_600_000_000_000).toUTCString(), String(same.headers.etag), '"some-strong-etag"']) {
+      const r = await get(port, url, { range: 'bytes=5-', 'if-range': ifRange });
+      expect([r.status, r.body], ifRange).toEqual([200, body]);
+    }
+    // If-Range is looked at before the Range itself: a stale resume is not answered 416.
+    expect((await get(port, url, { range: 'bytes=99-', 'if-range': 'W/"old"' })).status).toBe(200);
   });
 });
 
