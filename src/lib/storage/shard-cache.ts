@@ -10,7 +10,8 @@ import {
   formatBytes,
   isQuotaExceeded,
 } from './errors';
-import { Sha256 } from '../util/sha256';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { emptyManifest, type CachedFile, type ModelManifest } from './manifest';
 import { browserEstimate, ensureRoom, type EstimateFn } from './quota';
 import { chunkKey, chunkRange, openCacheStores, requestToPromise, type CacheStores } from './stores';
@@ -497,11 +498,13 @@ export class ShardCache {
     const expected = opts.sha256?.toLowerCase() ?? entry.sha256;
     if (expected) {
       opts.onProgress?.({ model: m.key, file: entry.name, loaded: entry.size, total: entry.size, phase: 'checking' });
-      const hash = new Sha256();
+      // Fed one stored record at a time: WebCrypto's digest takes only whole inputs, and a
+      // multi-GB weight file must never be held whole to be verified.
+      const hash = sha256.create();
       for (let i = 0; i < entry.chunkCount; i++) {
         hash.update(await this.recordBytes(m.key, m.label, entry, i, expectedRecordLength(entry, i)));
       }
-      const actual = hash.hex();
+      const actual = bytesToHex(hash.digest());
       if (actual !== expected) {
         await this.dropChunks(m.key, entry.name);
         delete m.files[entry.name];
