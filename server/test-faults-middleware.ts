@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
@@ -12,11 +13,14 @@ import type { Middleware } from './models-middleware.js';
  *   PUT /__test/fixtures/NAME/FILE     → stores a fixture file, served at /fixtures/NAME/FILE
  *   DELETE /__test/fixtures            → removes every fixture
  *   /hub/ORG/NAME/resolve/REV/FILE     → the hub's URL shape, answered from /models/NAME/FILE
+ *   /fixhub/ORG/NAME/resolve/REV/FILE  → the hub's URL shape over the fixture NAME, with the hub's
+ *                                        `X-Repo-Commit`: a sha1 of the fixture's file names, sizes
+ *                                        and mtimes, so changing a fixture moves its "main"
  *   /faults/status-NNN/…               → answers with that status
  *   /faults/cut-N/…                    → a request without Range gets N bytes, then the socket dies
  */
 export function testFaultsMiddleware(models: Middleware): Middleware {
-  const log: { url: string; range: string | null }[] = [];
+  const log: { url: string; range: string | null; method: string }[] = [];
   // Made on the first fixture a test stores, and removed when the server's process ends: a dev or
   // preview start, which loads the same config, leaves nothing behind.
   const fixturesDir = join(tmpdir(), `ctlab-fixtures-${process.pid}`);
@@ -67,10 +71,15 @@ export function testFaultsMiddleware(models: Middleware): Middleware {
     let target = fault ? fault[2] : url;
     const hub = /^\/hub\/[^/]+\/([^/]+)\/resolve\/[^/]+\/(.*)$/.exec(target);
     if (hub) target = `/models/${hub[1]}/${hub[2]}`;
+    const fixHub = /^\/fixhub\/[^/]+\/([^/]+)\/resolve\/[^/]+\/(.*)$/.exec(target);
+    if (fixHub && !decodeURIComponent(fixHub[1]).includes('..')) {
+      target = `/fixtures/${fixHub[1]}/${fixHub[2]}`;
+      res.setHeader('x-repo-commit', fixtureCommit(join(fixturesDir, normalize(decodeURIComponent(fixHub[1])))));
+    }
     const isModelFile = target.startsWith('/models/') && !target.startsWith('/models/index.json');
     const isFixture = target.startsWith('/fixtures/');
     if (!isModelFile && !isFixture) return next();
-    log.push({ url, range: (req.headers.range as string | undefined) ?? null });
+    log.push({ url, range: (req.headers.range as string | undefined) ?? null, method: req.method ?? 'GET' });
 
     if (fault) {
       const status = /^status-(\d{3})$/.exec(fault[1]);
@@ -88,6 +97,22 @@ export function testFaultsMiddleware(models: Middleware): Middleware {
       res.end('not found');
     });
   };
+}
+
+/** A stand-in for the hub's commit sha: it changes whenever a file of the fixture folder does. */
+function fixtureCommit(dir: string): string {
+  const hash = createHash('sha1');
+  const walk = (d: string, prefix: string): void => {
+    if (!existsSync(d)) return;
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      const st = statSync(path);
+      if (st.isDirectory()) walk(path, `${prefix}${name}/`);
+      else hash.update(`${prefix}${name}\t${st.size}\t${st.mtimeMs}\n`);
+    }
+  };
+  walk(dir, '');
+  return hash.digest('hex');
 }
 
 /** Lets `limit` body bytes through, then destroys the socket as a dropped connection would. */

@@ -9,6 +9,7 @@ export function freshCache(opts: Omit<ShardCacheOptions, 'stores'> = {}): ShardC
 export interface LoggedRequest {
   url: string;
   range: string | null;
+  method: string;
 }
 
 /** What the test server saw since the last reset. */

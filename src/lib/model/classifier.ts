@@ -3,6 +3,7 @@ import type { ModelManifest } from '../storage/manifest';
 import { requestPersistence } from '../storage/quota';
 import type { ProgressFn, ShardCache } from '../storage/shard-cache';
 import type { DownloadOptions } from './download';
+import { ensureSourceUnchanged, withFingerprint } from './source-identity';
 import { ModelSourceError, fileUrl, relativePath, sourceDescriptor, sourceKey, sourceLabel, type ModelSource } from './sources';
 
 /**
@@ -88,13 +89,16 @@ export function classifierLabels(configText: string, label: string): string[] {
 /**
  * Brings a classifier into the cache (config first: a config without `id2label`, or without a
  * label that means toxic, is refused before anything else moves), then its tokenizer and one
- * ONNX graph. A classifier already complete is returned without a single request.
+ * ONNX graph. A classifier already complete is compared with its source (`source-identity.ts`)
+ * and returned without downloading anything again.
  */
-export async function downloadClassifier(cache: ShardCache, src: ModelSource, opts: DownloadOptions = {}): Promise<CachedClassifier> {
+export async function downloadClassifier(cache: ShardCache, source: ModelSource, opts: DownloadOptions = {}): Promise<CachedClassifier> {
+  const src = await withFingerprint(source);
   const key = classifierKey(src);
   const label = sourceLabel(src);
   const existing = await cache.manifest(key);
   if (existing?.status === 'complete') {
+    await ensureSourceUnchanged(existing, src, opts.fetch ?? ((input, init) => globalThis.fetch(input, init)));
     for (const f of Object.values(existing.files))
       opts.onProgress?.({ model: key, file: f.name, loaded: f.storedBytes, total: f.size, phase: 'cached' });
     return openCachedClassifier(cache, key);
