@@ -3,8 +3,8 @@ import type { ModelManifest } from '../storage/manifest';
 import { requestPersistence } from '../storage/quota';
 import type { ProgressFn, ShardCache } from '../storage/shard-cache';
 import type { DownloadOptions } from './download';
-import { ensureSourceUnchanged, withFingerprint } from './source-identity';
-import { ModelSourceError, fileUrl, relativePath, sourceDescriptor, sourceKey, sourceLabel, type ModelSource } from './sources';
+import { ensureSourceUnchanged, pinnedSource, withFingerprint } from './source-identity';
+import { ModelSourceError, fileUrl, relativePath, sourceKey, sourceLabel, type ModelSource } from './sources';
 
 /**
  * A text-classification model (a toxicity classifier) in the shard cache, in the layout
@@ -97,16 +97,18 @@ export async function downloadClassifier(cache: ShardCache, source: ModelSource,
   const key = classifierKey(src);
   const label = sourceLabel(src);
   const existing = await cache.manifest(key);
+  const fetchFn = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
   if (existing?.status === 'complete') {
-    await ensureSourceUnchanged(existing, src, opts.fetch ?? ((input, init) => globalThis.fetch(input, init)));
+    await ensureSourceUnchanged(existing, src, fetchFn);
     for (const f of Object.values(existing.files))
       opts.onProgress?.({ model: key, file: f.name, loaded: f.storedBytes, total: f.size, phase: 'cached' });
     return openCachedClassifier(cache, key);
   }
   void requestPersistence();
-  await cache.openModel(key, label, sourceDescriptor(src));
+  const { fetchFrom, record } = await pinnedSource(src, existing, fetchFn);
+  await cache.openModel(key, label, record);
   try {
-    const fetchFile = classifierFetcher(cache, src, key, opts.onProgress, opts.signal);
+    const fetchFile = classifierFetcher(cache, fetchFrom, key, opts.onProgress, opts.signal);
     await fetchFile('config.json', false);
     const labels = classifierLabels(await cache.readText(key, 'config.json'), label);
     toxicLabelOf(labels);

@@ -6,8 +6,8 @@ import { parseModelSpecText } from './config';
 import type { ModelSpec } from './spec';
 import { SafetensorsFile } from './safetensors';
 import { WeightStore } from './weights';
-import { fileUrl, relativePath, sourceDescriptor, sourceKey, sourceLabel, ModelSourceError, type ModelSource } from './sources';
-import { ensureSourceUnchanged, hubCommit, withFingerprint } from './source-identity';
+import { fileUrl, relativePath, sourceKey, sourceLabel, ModelSourceError, type ModelSource } from './sources';
+import { ensureSourceUnchanged, pinnedSource, withFingerprint } from './source-identity';
 
 /** Files a Llama-family checkpoint cannot be used without (the weights are resolved separately). */
 export const REQUIRED_FILES = ['config.json', 'tokenizer.json'] as const;
@@ -67,19 +67,10 @@ export async function downloadModel(cache: ShardCache, source: ModelSource, opts
     return openCachedModel(cache, key);
   }
   void requestPersistence();
-  const descriptor = sourceDescriptor(src);
-  let fetchSrc = src;
-  if (src.kind === 'hub') {
-    // A resumed download stays on the commit it started at, so its files all belong together.
-    const commit = existing?.source.commit ?? (await hubCommit(src, fetchFn).catch(() => null));
-    if (commit) {
-      descriptor.commit = commit;
-      fetchSrc = { ...src, revision: commit };
-    }
-  }
-  await cache.openModel(key, label, descriptor);
+  const { fetchFrom, record } = await pinnedSource(src, existing, fetchFn);
+  await cache.openModel(key, label, record);
   try {
-    const fetchFile = fileFetcher(cache, fetchSrc, key, opts);
+    const fetchFile = fileFetcher(cache, fetchFrom, key, opts);
     await fetchFile('config.json', false);
     const spec = parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${label}`);
     for (const f of REQUIRED_FILES) if (f !== 'config.json') await fetchFile(f, false);

@@ -1,5 +1,5 @@
 import type { ModelManifest } from '../storage/manifest';
-import { relativePath, HUB_HOST, ModelSourceError, type ModelSource } from './sources';
+import { relativePath, sourceDescriptor, HUB_HOST, ModelSourceError, type ModelSource } from './sources';
 import { encodePath } from '../util/url';
 
 /**
@@ -140,4 +140,22 @@ export async function ensureSourceUnchanged(
   const check = await checkSource(manifest, src, fetchFn);
   if (check.state === 'changed') throw new SourceChangedError(sourceChangedMessage(manifest.label, check.detail));
   return check;
+}
+
+/**
+ * Where a download fetches from and what its manifest records: a hub revision is resolved to
+ * the commit it names now (a resumed download keeps the commit it started at), so every file
+ * comes from `resolve/<commit>/…` and a branch that moves mid-download cannot splice two
+ * commits; other sources are fetched as they are.
+ */
+export async function pinnedSource(
+  src: ModelSource,
+  existing: ModelManifest | undefined,
+  fetchFn: typeof fetch,
+): Promise<{ fetchFrom: ModelSource; record: ModelManifest['source'] }> {
+  const record = sourceDescriptor(src);
+  if (src.kind !== 'hub') return { fetchFrom: src, record };
+  const commit = existing?.source.commit ?? (await hubCommit(src, fetchFn).catch(() => null));
+  if (!commit) return { fetchFrom: src, record };
+  return { fetchFrom: { ...src, revision: commit }, record: { ...record, commit } };
 }
