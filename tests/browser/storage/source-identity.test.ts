@@ -3,7 +3,7 @@ import { ModelLibrary } from '../../../src/lib/app/model-library';
 import { ensureDenseGraph, GRAPH_VERSION, storedGraph } from '../../../src/lib/infer/graph-store';
 import { downloadModel } from '../../../src/lib/model/download';
 import { filesSource, hubSource, urlSource } from '../../../src/lib/model/sources';
-import { newRun, resultsDoc, type RunPlan } from '../../../src/lib/run/orchestrator';
+import { executeRun, newRun, resultsDoc, type RunPlan } from '../../../src/lib/run/orchestrator';
 import { RunStore } from '../../../src/lib/storage/run-store';
 import { equalBytes, fetchBytes, freshCache, putFixture, serverRequests, STORIES } from '../helpers';
 
@@ -122,9 +122,13 @@ describe('deleting a model', () => {
         { id: 'dense', label: 'dense' },
         { id: 'rtn4', label: 'RTN 4-bit' },
       ],
-      perspectives: [],
+      model: urlSource(`${location.origin}${STORIES}`),
+      perspectives: ['machine_ethics'],
+      preset: 'smoke',
+      seed: 1,
+      device: 'wasm',
       mode: 'generate',
-      data: { kind: 'offline' },
+      data: { kind: 'offline', base: `${location.origin}/offline-data/` },
     } as unknown as RunPlan;
     const run = newRun(plan);
     run.variants = { dense: { id: 'dense', label: 'dense', key: base.key }, rtn4: { id: 'rtn4', label: 'RTN 4-bit', key: variant } };
@@ -146,6 +150,10 @@ describe('deleting a model', () => {
     expect(resultsDoc(after, []).variants?.map((v) => v.deleted?.split(':')[0])).toEqual(['model deleted', 'variant deleted']);
     expect((await runs.getRun(unrelated.id))!.variants.dense.deleted).toBeUndefined();
     expect(removed.runs).toEqual([run.id]);
+    // Resuming it stops with the note instead of reaching for a model that is gone.
+    await expect(executeRun(run.id, { cache, store: runs })).rejects.toThrow(
+      /^dense: model deleted: stories260k was removed from the cache; .* Start a new run to evaluate it again\.$/,
+    );
   });
 });
 
