@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
@@ -17,6 +17,9 @@ import type { Middleware } from './models-middleware.js';
  *                                        (from /fixtures/NAME/FILE when ORG is `fixtures`)
  *   /hub/api/models/ORG/NAME/tree/REV  → the hub's file listing of that folder, with the SHA-256
  *                                        of each weight or graph file as its LFS oid
+ *   /fixhub/ORG/NAME/resolve/REV/FILE  → the hub's URL shape over the fixture NAME, with the hub's
+ *                                        `X-Repo-Commit`: a sha1 of the fixture's file names, sizes
+ *                                        and mtimes, so changing a fixture moves its "main"
  *   /faults/F1,F2,…/…                  → one or more of these faults at once:
  *     status-NNN                         answers with that status
  *     cut-N                              a request without Range gets N bytes, then the socket dies
@@ -26,7 +29,7 @@ import type { Middleware } from './models-middleware.js';
  *     lfs-wrong                          the hub listing states a wrong SHA-256 for every LFS file
  */
 export function testFaultsMiddleware(models: Middleware, modelsDir: string | null = null): Middleware {
-  const log: { url: string; range: string | null; ifRange: string | null }[] = [];
+  const log: { url: string; range: string | null; ifRange: string | null; method: string }[] = [];
   // Made on the first fixture a test stores, and removed when the server's process ends: a dev or
   // preview start, which loads the same config, leaves nothing behind.
   const fixturesDir = join(tmpdir(), `ctlab-fixtures-${process.pid}`);
@@ -81,7 +84,7 @@ export function testFaultsMiddleware(models: Middleware, modelsDir: string | nul
     let target = fault ? fault[2] : url;
     const tree = /^\/hub\/api\/models\/([^/]+)\/([^/?]+)\/tree\/[^/?]+/.exec(target);
     if (tree) {
-      log.push({ url, range: null, ifRange: null });
+      log.push({ url, range: null, ifRange: null, method: req.method ?? 'GET' });
       const base = tree[1] === 'fixtures' ? fixturesDir : modelsDir;
       const folder = base && /^[\w.-]+$/.test(tree[2]) && !tree[2].startsWith('.') ? join(base, tree[2]) : null;
       const wrong = fault?.[1].split(',').includes('lfs-wrong') ?? false;
@@ -91,6 +94,11 @@ export function testFaultsMiddleware(models: Middleware, modelsDir: string | nul
     }
     const hub = /^\/hub\/([^/]+)\/([^/]+)\/resolve\/[^/]+\/(.*)$/.exec(target);
     if (hub) target = `/${hub[1] === 'fixtures' ? 'fixtures' : 'models'}/${hub[2]}/${hub[3]}`;
+    const fixHub = /^\/fixhub\/[^/]+\/([^/]+)\/resolve\/[^/]+\/(.*)$/.exec(target);
+    if (fixHub && !decodeURIComponent(fixHub[1]).includes('..')) {
+      target = `/fixtures/${fixHub[1]}/${fixHub[2]}`;
+      res.setHeader('x-repo-commit', fixtureCommit(join(fixturesDir, normalize(decodeURIComponent(fixHub[1])))));
+    }
     const isModelFile = target.startsWith('/models/') && !target.startsWith('/models/index.json');
     const isFixture = target.startsWith('/fixtures/');
     if (!isModelFile && !isFixture) return next();
@@ -98,6 +106,7 @@ export function testFaultsMiddleware(models: Middleware, modelsDir: string | nul
       url,
       range: (req.headers.range as string | undefined) ?? null,
       ifRange: (req.headers['if-range'] as string | undefined) ?? null,
+      method: req.method ?? 'GET',
     });
 
     for (const f of fault ? fault[1].split(',') : []) {
@@ -151,6 +160,22 @@ function hubTree(folder: string, wrongHashes: boolean, prefix = ''): object[] {
           .digest('hex');
     return [{ type: 'file', path, size: stat.size, lfs: { oid, size: stat.size, pointerSize: 134 } }];
   });
+}
+
+/** A stand-in for the hub's commit sha: it changes whenever a file of the fixture folder does. */
+function fixtureCommit(dir: string): string {
+  const hash = createHash('sha1');
+  const walk = (d: string, prefix: string): void => {
+    if (!existsSync(d)) return;
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      const st = statSync(path);
+      if (st.isDirectory()) walk(path, `${prefix}${name}/`);
+      else hash.update(`${prefix}${name}\t${st.size}\t${st.mtimeMs}\n`);
+    }
+  };
+  walk(dir, '');
+  return hash.digest('hex');
 }
 
 /** Lets `limit` body bytes through, then destroys the socket as a dropped connection would. */

@@ -96,8 +96,10 @@ function automationApi() {
     delete: async ({ source }: { source: AutomationSource }) => {
       const key = sourceKey(toSource(source));
       await infer.unload(key);
-      await models.remove(key);
-      return { deleted: key };
+      const { deleted } = await models.remove(key);
+      // Its variants were deleted with it; none may stay loaded either.
+      for (const k of deleted) if (k !== key) await infer.unload(k);
+      return { deleted: key, variants: deleted.filter((k) => k !== key) };
     },
     generate: async ({
       source,

@@ -10,6 +10,7 @@ export interface LoggedRequest {
   url: string;
   range: string | null;
   ifRange: string | null;
+  method: string;
 }
 
 /** What the test server saw since the last reset. */

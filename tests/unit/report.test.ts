@@ -153,3 +153,12 @@ describe('exports', () => {
     expect(html).not.toMatch(/<link\b/i);
   });
 });
+
+describe('a run whose variant was deleted', () => {
+  it('the HTML report says so next to the results, escaped', () => {
+    const deleted = 'variant deleted: m · RTN <4> was removed from the cache with its base model m; these results stay';
+    const html = htmlReport({ ...doc, variants: doc.variants!.map((v) => (v.id === 'rtn4' ? { ...v, deleted } : v)) });
+    expect(html).toContain('RTN-4: variant deleted: m · RTN &lt;4&gt; was removed from the cache');
+    expect(htmlReport(doc)).not.toContain('deleted');
+  });
+});

@@ -9,6 +9,8 @@ import { ShardCache, type ProgressFn } from '../storage/shard-cache';
 import { browserEstimate } from '../storage/quota';
 import { formatBytes } from '../util/format';
 import { assertAllowedByPagePolicy } from '../model/page-policy';
+import { RunStore } from '../storage/run-store';
+import { deleteModelAndVariants, type DeletedModels } from '../variants/delete-model';
 
 /** An entry of the model chooser. */
 export interface ModelChoice {
@@ -152,7 +154,10 @@ export function summarize(m: ModelManifest): CachedModelSummary {
 export class ModelLibrary {
   private readonly jobs = new Map<string, AbortController>();
 
-  constructor(private readonly cache = new ShardCache()) {}
+  constructor(
+    private readonly cache = new ShardCache(),
+    private readonly runs: RunStore | null = new RunStore(),
+  ) {}
 
   async list(): Promise<CachedModelSummary[]> {
     return (await this.cache.listModels()).map(summarize);
@@ -177,8 +182,9 @@ export class ModelLibrary {
     this.jobs.get(jobId)?.abort();
   }
 
-  async remove(key: string): Promise<void> {
-    await this.cache.deleteModel(key);
+  /** Deletes a model with the variants compressed from it; stored runs that used them say so. */
+  async remove(key: string): Promise<DeletedModels> {
+    return deleteModelAndVariants(this.cache, key, this.runs ?? undefined);
   }
 
   async storage(): Promise<StorageSummary> {

@@ -1,9 +1,16 @@
 import { openWeights, type CachedModel } from '../model/download';
 import { buildCausalLmStreaming, type Precision, type StreamingCausalLm } from '../onnx';
+import { MAX_EXTERNAL_DATA_FILES } from '../onnx/external-data';
 import type { ShardCache } from '../storage/shard-cache';
 
-/** Bumped whenever the graph builder changes what it emits, so cached graphs are rebuilt. */
-export const GRAPH_VERSION = 1;
+/**
+ * Bumped whenever the graph builder changes what it emits, so cached graphs are rebuilt.
+ * 2: graphs are only ever built in the page. Before, a downloaded folder's own
+ * `onnx/ctlab-graph.json` (version 1) was stored and run as is, so a version-1 graph is
+ * trusted only in a variant's entry, which the page wrote itself.
+ */
+export const GRAPH_VERSION = 2;
+const MAX_GRAPH_CHUNKS = MAX_EXTERNAL_DATA_FILES;
 export const GRAPH_INFO_FILE = 'onnx/ctlab-graph.json';
 export const GRAPH_FILE = 'onnx/model.onnx';
 
@@ -26,12 +33,39 @@ export interface GraphInfo {
   builtAt: number;
 }
 
+export class GraphInfoError extends Error {
+  override name = 'GraphInfoError';
+}
+
+/** A graph description read back from the cache, every field checked (the chunk count bounds the files fetched). */
+export function parseGraphInfo(text: string, where: string): GraphInfo {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new GraphInfoError(`${where} is not valid JSON: ${(err as Error).message}`);
+  }
+  const info = raw as Partial<GraphInfo> | null;
+  if (typeof info !== 'object' || info === null) throw new GraphInfoError(`${where} is not a graph description (a JSON object)`);
+  if (!Number.isInteger(info.version)) throw new GraphInfoError(`${where}: version must be an integer, got ${String(info.version)}`);
+  if (!Number.isInteger(info.chunks) || info.chunks! < 0 || info.chunks! > MAX_GRAPH_CHUNKS)
+    throw new GraphInfoError(
+      `${where}: chunks must be an integer from 0 to ${MAX_GRAPH_CHUNKS} (external data files of at most 1 GiB), got ${String(info.chunks)}`,
+    );
+  if (info.linear !== 'matmul' && info.linear !== 'matmulnbits')
+    throw new GraphInfoError(`${where}: linear must be "matmul" or "matmulnbits", got ${String(info.linear)}`);
+  if (!(typeof info.bytes === 'number' && Number.isSafeInteger(info.bytes) && info.bytes >= 0))
+    throw new GraphInfoError(`${where}: bytes must be a non-negative integer, got ${String(info.bytes)}`);
+  return info as GraphInfo;
+}
+
 export async function storedGraph(cache: ShardCache, key: string, precision: Precision = 'fp32'): Promise<GraphInfo | null> {
   const { info: infoFile } = graphFiles(precision);
   const manifest = await cache.manifest(key);
   if (!manifest?.files[infoFile]?.complete) return null;
-  const info = JSON.parse(await cache.readText(key, infoFile)) as GraphInfo;
-  return info.version === GRAPH_VERSION ? info : null;
+  const info = parseGraphInfo(await cache.readText(key, infoFile), `${infoFile} of ${manifest.label}`);
+  const current = info.version === GRAPH_VERSION || (info.version === 1 && manifest.source.kind === 'variant');
+  return current ? info : null;
 }
 
 /** Bytes the graph's files take: `model.onnx` plus every external data chunk. */

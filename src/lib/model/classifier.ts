@@ -4,7 +4,8 @@ import { requestPersistence } from '../storage/quota';
 import type { ProgressFn, ShardCache } from '../storage/shard-cache';
 import type { DownloadOptions } from './download';
 import { hubLfsHashes } from './hub-hashes';
-import { ModelSourceError, fileUrl, relativePath, sourceDescriptor, sourceKey, sourceLabel, type ModelSource } from './sources';
+import { ensureSourceUnchanged, pinnedSource, withFingerprint } from './source-identity';
+import { ModelSourceError, fileUrl, relativePath, sourceKey, sourceLabel, type ModelSource } from './sources';
 
 /**
  * A text-classification model (a toxicity classifier) in the shard cache, in the layout
@@ -89,23 +90,28 @@ export function classifierLabels(configText: string, label: string): string[] {
 /**
  * Brings a classifier into the cache (config first: a config without `id2label`, or without a
  * label that means toxic, is refused before anything else moves), then its tokenizer and one
- * ONNX graph. A classifier already complete is returned without a single request.
+ * ONNX graph. A classifier already complete is compared with its source (`source-identity.ts`)
+ * and returned without downloading anything again.
  */
-export async function downloadClassifier(cache: ShardCache, src: ModelSource, opts: DownloadOptions = {}): Promise<CachedClassifier> {
+export async function downloadClassifier(cache: ShardCache, source: ModelSource, opts: DownloadOptions = {}): Promise<CachedClassifier> {
+  const src = await withFingerprint(source);
   const key = classifierKey(src);
   const label = sourceLabel(src);
   const existing = await cache.manifest(key);
+  const fetchFn = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
   if (existing?.status === 'complete') {
+    await ensureSourceUnchanged(existing, src, fetchFn);
     for (const f of Object.values(existing.files))
       opts.onProgress?.({ model: key, file: f.name, loaded: f.storedBytes, total: f.size, phase: 'cached' });
     return openCachedClassifier(cache, key);
   }
   void requestPersistence();
-  await cache.openModel(key, label, sourceDescriptor(src));
+  const { fetchFrom, record } = await pinnedSource(src, existing, fetchFn);
+  await cache.openModel(key, label, record);
   try {
     // The hub's LFS hashes: the ONNX graph is checked against its SHA-256 before it counts as stored.
-    const lfsHashes = await hubLfsHashes(src, opts.signal);
-    const fetchFile = classifierFetcher(cache, src, key, lfsHashes, opts.onProgress, opts.signal);
+    const lfsHashes = await hubLfsHashes(fetchFrom, opts.signal);
+    const fetchFile = classifierFetcher(cache, fetchFrom, key, lfsHashes, opts.onProgress, opts.signal);
     await fetchFile('config.json', false);
     const labels = classifierLabels(await cache.readText(key, 'config.json'), label);
     toxicLabelOf(labels);

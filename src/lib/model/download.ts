@@ -1,5 +1,4 @@
 import { familyById } from './architectures';
-import { externalDataFileNames } from '../onnx/external-data';
 import type { ShardCache, ProgressFn } from '../storage/shard-cache';
 import type { ModelManifest } from '../storage/manifest';
 import { requestPersistence } from '../storage/quota';
@@ -8,15 +7,14 @@ import type { ModelSpec } from './spec';
 import { SafetensorsFile } from './safetensors';
 import { WeightStore } from './weights';
 import { hubLfsHashes } from './hub-hashes';
-import { fileUrl, relativePath, sourceDescriptor, sourceKey, sourceLabel, ModelSourceError, type ModelSource } from './sources';
+import { fileUrl, relativePath, sourceKey, sourceLabel, ModelSourceError, type ModelSource } from './sources';
+import { ensureSourceUnchanged, pinnedSource, withFingerprint } from './source-identity';
 
 /** Files a Llama-family checkpoint cannot be used without (the weights are resolved separately). */
 export const REQUIRED_FILES = ['config.json', 'tokenizer.json'] as const;
 export const OPTIONAL_FILES = ['tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'] as const;
 export const SINGLE_WEIGHTS = 'model.safetensors';
 export const WEIGHTS_INDEX = 'model.safetensors.index.json';
-/** Written by ctlab beside a stored graph (`infer/graph-store.ts` GRAPH_INFO_FILE). */
-const GRAPH_INFO = 'onnx/ctlab-graph.json';
 
 export interface ShardIndex {
   metadata?: { total_size?: number };
@@ -35,6 +33,8 @@ export interface CachedModel {
 export interface DownloadOptions {
   onProgress?: ProgressFn;
   signal?: AbortSignal;
+  /** For the source checks (HEAD requests); the cache's own fetch does the downloads. */
+  fetch?: typeof fetch;
 }
 
 export class ModelFileMissingError extends ModelSourceError {
@@ -44,25 +44,36 @@ export class ModelFileMissingError extends ModelSourceError {
 /**
  * Brings a model into the cache: config first (an unsupported architecture is refused before
  * any weights move), then tokenizer files, then the weight shards, then a header check of every
- * shard against the config. Only then is the model marked complete. A model already complete
- * is returned without a single request.
+ * shard against the config. Only then is the model marked complete.
+ *
+ * A model already complete is compared with its source first (hub: the revision's commit;
+ * URL: HEAD of every file) and refused with `SourceChangedError` when the source has other
+ * content now; no file is downloaded again. Picked folders carry a content fingerprint in their
+ * key. Hub downloads are pinned to the commit the revision names when they start.
+ *
+ * A folder's own `onnx/` graph (e.g. `onnx/ctlab-graph.json` + `model.onnx` of an exported
+ * variant) is never taken: the graph is always built here from the validated safetensors.
  */
-export async function downloadModel(cache: ShardCache, src: ModelSource, opts: DownloadOptions = {}): Promise<CachedModel> {
+export async function downloadModel(cache: ShardCache, source: ModelSource, opts: DownloadOptions = {}): Promise<CachedModel> {
+  const src = await withFingerprint(source);
   const key = sourceKey(src);
   const label = sourceLabel(src);
+  const fetchFn = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const existing = await cache.manifest(key);
   if (existing?.status === 'complete') {
+    await ensureSourceUnchanged(existing, src, fetchFn);
     for (const f of Object.values(existing.files)) {
       opts.onProgress?.({ model: key, file: f.name, loaded: f.storedBytes, total: f.size, phase: 'cached' });
     }
     return openCachedModel(cache, key);
   }
   void requestPersistence();
-  await cache.openModel(key, label, sourceDescriptor(src));
+  const { fetchFrom, record } = await pinnedSource(src, existing, fetchFn);
+  await cache.openModel(key, label, record);
   try {
     // The hub's LFS hashes, so every weight file is checked against its SHA-256 before it counts as stored.
-    const lfsHashes = await hubLfsHashes(src, opts.signal);
-    const fetchFile = fileFetcher(cache, src, key, opts, lfsHashes);
+    const lfsHashes = await hubLfsHashes(fetchFrom, opts.signal);
+    const fetchFile = fileFetcher(cache, fetchFrom, key, opts, lfsHashes);
     await fetchFile('config.json', false);
     const spec = parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${label}`);
     for (const f of REQUIRED_FILES) if (f !== 'config.json') await fetchFile(f, false);
@@ -78,12 +89,8 @@ export async function downloadModel(cache: ShardCache, src: ModelSource, opts: D
       if (total) await cache.ensureRoom(total, `the weights of ${label}`);
     }
     for (const f of weightFiles) await fetchFile(f, false);
-    // A folder exported by ctlab (a compressed variant) ships its ONNX graph and report: take them as they are.
-    if (await fetchFile(GRAPH_INFO, true)) {
-      const chunks = Number((JSON.parse(await cache.readText(key, GRAPH_INFO)) as { chunks?: unknown }).chunks) || 0;
-      for (const f of ['model.onnx', ...externalDataFileNames('model.onnx', chunks)]) await fetchFile(`onnx/${f}`, false);
-      await fetchFile('ctlab-variant.json', true);
-    }
+    // A shipped `onnx/` graph is not fetched: nothing ties it to these safetensors (its weights,
+    // ops and shapes could be anything), and checking it would cost as much as building it.
 
     await validateWeights(cache, key, spec, weightFiles, index);
     const manifest = await cache.setStatus(key, 'complete');

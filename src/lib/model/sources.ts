@@ -1,10 +1,11 @@
+import type { ModelSourceRecord } from '../storage/manifest';
 import { encodePath } from '../util/url';
 
 /** Where a model's files come from. Every kind ends in the same shard cache. */
 export type ModelSource =
   | { kind: 'hub'; repo: string; revision?: string; host?: string }
   | { kind: 'url'; baseUrl: string; label?: string }
-  | { kind: 'files'; name: string; files: File[] };
+  | { kind: 'files'; name: string; files: File[]; fingerprint?: string };
 
 export const HUB_HOST = 'https://huggingface.co';
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
@@ -52,7 +53,12 @@ export function relativePath(file: File): string {
   return rel && rel.includes('/') ? rel.split('/').slice(1).join('/') : file.name;
 }
 
-/** The cache key: stable for the same source, distinct across sources and revisions. */
+/**
+ * The cache key: stable for the same source, distinct across sources and revisions. Picked
+ * files carry their content fingerprint in the key (`local:checkpoint-500#3fa2…`), so a second
+ * folder of the same name is a model of its own; hub and URL sources keep one key and are
+ * compared with their source whenever they are opened again (`model/source-identity.ts`).
+ */
 export function sourceKey(src: ModelSource): string {
   switch (src.kind) {
     case 'hub':
@@ -60,7 +66,7 @@ export function sourceKey(src: ModelSource): string {
     case 'url':
       return `url:${src.baseUrl}`;
     case 'files':
-      return `local:${src.name}`;
+      return `local:${src.name}${src.fingerprint ? `#${src.fingerprint}` : ''}`;
   }
 }
 
@@ -75,14 +81,14 @@ export function sourceLabel(src: ModelSource): string {
   }
 }
 
-export function sourceDescriptor(src: ModelSource): { kind: string; location: string; revision?: string } {
+export function sourceDescriptor(src: ModelSource): ModelSourceRecord {
   switch (src.kind) {
     case 'hub':
       return { kind: 'hub', location: `${src.host ?? HUB_HOST}/${src.repo}`, revision: src.revision ?? 'main' };
     case 'url':
       return { kind: 'url', location: src.baseUrl };
     case 'files':
-      return { kind: 'files', location: src.name };
+      return { kind: 'files', location: src.name, ...(src.fingerprint ? { fingerprint: src.fingerprint } : {}) };
   }
 }
 
@@ -99,7 +105,7 @@ export function fileUrl(src: ModelSource, file: string): string {
 }
 
 /** Rebuilds a resumable source from a manifest's descriptor; local files cannot be re-read. */
-export function sourceFromDescriptor(d: { kind: string; location: string; revision?: string }): ModelSource | null {
+export function sourceFromDescriptor(d: ModelSourceRecord): ModelSource | null {
   if (d.kind === 'url') return urlSource(d.location);
   if (d.kind === 'hub') {
     const at = d.location.lastIndexOf('/', d.location.lastIndexOf('/') - 1);

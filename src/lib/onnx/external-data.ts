@@ -35,9 +35,14 @@ export interface ExternalDataLayout {
 
 export const DEFAULT_MAX_CHUNK_BYTES = 1 << 30;
 export const DEFAULT_ALIGN = 64;
+/** Chunks are ≤ 1 GiB each: 4096 of them is 4 TiB, beyond any model this page runs. */
+export const MAX_EXTERNAL_DATA_FILES = 4096;
 
 /** transformers.js's chunk names for `modelFileName` (e.g. `model.onnx` → `model.onnx_data`, `model.onnx_data_1`). */
 export function externalDataFileNames(modelFileName: string, count: number): string[] {
+  // A count read from a file must not become a billion names.
+  if (!Number.isInteger(count) || count < 0 || count > MAX_EXTERNAL_DATA_FILES)
+    throw new RangeError(`${modelFileName}: ${count} external data files is not a valid count (0 to ${MAX_EXTERNAL_DATA_FILES})`);
   return Array.from({ length: count }, (_, i) => `${modelFileName}_data${i === 0 ? '' : `_${i}`}`);
 }
 

@@ -39,6 +39,9 @@ export function htmlReport(doc: ResultsDoc, opts: { maxItems?: number } = {}): s
       `<p class="muted">Toxicity is scored by an offline lexicon proxy; its numbers are not comparable with published Perspective API scores.</p>`,
     );
   }
+  for (const v of doc.variants ?? []) {
+    if (v.deleted) parts.push(`<p class="muted">${escapeHtml(v.label)}: ${escapeHtml(v.deleted)}</p>`);
+  }
   for (const mode of modesOf(doc)) {
     const sum = summarize(doc, mode);
     parts.push(`<h2>${mode === 'generate' ? 'Generate and parse' : 'Option log-likelihood'}</h2><div class="charts">`);

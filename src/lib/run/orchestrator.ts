@@ -146,6 +146,7 @@ export async function executeRun(
       }
       const todo = cells.filter((c) => !done.has(`${spec.id}|${c.perspective}|${c.mode}`));
       if (todo.length === 0 && info.tokensPerSecond !== undefined) continue;
+      if (info.deleted) throw new Error(`${spec.label}: ${info.deleted}. Start a new run to evaluate it again.`);
       const lm = await loadCausalLm(cache, info.key, { device: plan.device });
       try {
         if (info.tokensPerSecond === undefined) await measure(cache, lm, info);

@@ -35,6 +35,8 @@ export interface VariantInfo {
   precisionNote?: string;
   /** The compression report, for compressed variants. */
   report?: unknown;
+  /** Set when the cached model this row ran was deleted ("variant deleted: …"); its results stay. */
+  deleted?: string;
 }
 
 /** What `ctlab eval` writes and the page exports: settings plus every result and record. */

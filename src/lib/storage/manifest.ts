@@ -22,11 +22,29 @@ export interface CachedFile {
   lastModified?: string;
 }
 
+/** Where a cached model came from, and which content it was taken at. */
+export interface ModelSourceRecord {
+  kind: string;
+  location: string;
+  revision?: string;
+  /**
+   * The hub commit every file was downloaded at (the resolve URL's `X-Repo-Commit`): files are
+   * fetched from `resolve/<commit>/…`, so a moving branch cannot splice two commits together,
+   * and a later open compares the branch's commit with it.
+   */
+  commit?: string;
+  /**
+   * For picked folders: a fingerprint of every file (path, size, mtime, SHA-256 of sampled
+   * bytes); it is also part of the cache key, so two folders of the same name never share one.
+   */
+  fingerprint?: string;
+}
+
 export interface ModelManifest {
   /** Cache key of the model, e.g. `hf:org/name@main` or `url:http://…/stories260k`. */
   key: string;
   label: string;
-  source: { kind: string; location: string; revision?: string };
+  source: ModelSourceRecord;
   files: Record<string, CachedFile>;
   /** Optional files the source does not have (so a later load does not ask again). */
   absent: string[];
