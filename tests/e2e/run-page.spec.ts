@@ -38,6 +38,12 @@ test('dense, RTN-4, GPTQ-3, AWQ-4 and Wanda-2:4 on the smoke preset run to the e
 }) => {
   test.setTimeout(900_000);
   const { errors, urls } = watch(page);
+  // The whole run happens under the page's Content-Security-Policy: not one violation may occur.
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { __csp: string[] }).__csp = seen;
+    document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.effectiveDirective} ${e.blockedURI}`));
+  });
   await downloadStories(page);
   await page.getByRole('tab', { name: 'Plan & run' }).click();
   await chooseVariants(page, ['rtn4', 'gptq3', 'awq4', 'wanda2:4']);
@@ -80,6 +86,7 @@ test('dense, RTN-4, GPTQ-3, AWQ-4 and Wanda-2:4 on the smoke preset run to the e
   const origin = new URL(page.url()).origin;
   expect(urls.filter((u) => !u.startsWith(origin) && !u.startsWith('blob:') && !u.startsWith('data:'))).toEqual([]);
   expect(errors).toEqual([]);
+  expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).toEqual([]);
 });
 
 test('a reload in the middle of the evaluation resumes the run without recomputing finished items', async ({ page }) => {
