@@ -2,10 +2,10 @@ import { toxicLabelOf } from '../eval/toxicity-scorers';
 import type { ModelManifest } from '../storage/manifest';
 import { requestPersistence } from '../storage/quota';
 import type { ProgressFn, ShardCache } from '../storage/shard-cache';
-import type { DownloadOptions } from './download';
+import { completeManifest, sourceFetcher, type DownloadOptions } from './download';
 import { hubLfsHashes } from './hub-hashes';
 import { ensureSourceUnchanged, pinnedSource, withFingerprint } from './source-identity';
-import { ModelSourceError, fileUrl, relativePath, sourceKey, sourceLabel, type ModelSource } from './sources';
+import { ModelSourceError, sourceKey, sourceLabel, type ModelSource } from './sources';
 
 /**
  * A text-classification model (a toxicity classifier) in the shard cache, in the layout
@@ -133,10 +133,7 @@ export async function downloadClassifier(cache: ShardCache, source: ModelSource,
 
 /** A complete classifier from the cache, with its labels read and its graph's precision known. */
 export async function openCachedClassifier(cache: ShardCache, key: string): Promise<CachedClassifier> {
-  const manifest = await cache.manifest(key);
-  if (!manifest) throw new ModelSourceError(`${key} is not in the cache`);
-  if (manifest.status !== 'complete')
-    throw new ModelSourceError(`${manifest.label} is only partly downloaded${manifest.error ? `: ${manifest.error}` : ''}`);
+  const manifest = await completeManifest(cache, key);
   const labels = classifierLabels(await cache.readText(key, 'config.json'), manifest.label);
   const graph = GRAPHS.find((g) => manifest.files[g.file]?.complete);
   if (!graph) throw new ModelSourceError(`${manifest.label} has no ONNX graph in the cache`);
@@ -152,24 +149,9 @@ function classifierFetcher(
   onProgress?: ProgressFn,
   signal?: AbortSignal,
 ) {
-  const local = src.kind === 'files' ? new Map(src.files.map((f) => [relativePath(f), f])) : null;
-  return async (file: string, optional: boolean): Promise<boolean> => {
-    if (local) {
-      const picked = local.get(file);
-      if (!picked) {
-        if (optional) return false;
-        throw new ModelSourceError(`${file} is missing from the chosen classifier files`);
-      }
-      await cache.storeFromBlob(key, file, picked, { onProgress, signal });
-      return true;
-    }
-    const url = fileUrl(src, file);
-    try {
-      return (await cache.storeFromUrl(key, file, url, { optional, onProgress, signal, sha256: lfsHashes.get(file) })) !== null;
-    } catch (err) {
-      if ((err as { status?: number }).status === 404 && !optional)
-        throw new ModelSourceError(`${file} was not found at ${url} (HTTP 404); a text-classification model needs ${REQUIRED.join(', ')}`);
-      throw err;
-    }
-  };
+  return sourceFetcher(cache, src, key, { onProgress, signal }, lfsHashes, {
+    picked: (file) => new ModelSourceError(`${file} is missing from the chosen classifier files`),
+    notFound: (file, url) =>
+      new ModelSourceError(`${file} was not found at ${url} (HTTP 404); a text-classification model needs ${REQUIRED.join(', ')}`),
+  });
 }

@@ -101,12 +101,18 @@ export async function downloadModel(cache: ShardCache, source: ModelSource, opts
   }
 }
 
-/** A complete model from the cache, with its config parsed and its weight files listed. */
-export async function openCachedModel(cache: ShardCache, key: string): Promise<CachedModel> {
+/** The manifest of a cached entry that finished downloading (a model or a classifier). */
+export async function completeManifest(cache: ShardCache, key: string): Promise<ModelManifest> {
   const manifest = await cache.manifest(key);
   if (!manifest) throw new ModelSourceError(`${key} is not in the cache`);
   if (manifest.status !== 'complete')
     throw new ModelSourceError(`${manifest.label} is only partly downloaded${manifest.error ? `: ${manifest.error}` : ''}`);
+  return manifest;
+}
+
+/** A complete model from the cache, with its config parsed and its weight files listed. */
+export async function openCachedModel(cache: ShardCache, key: string): Promise<CachedModel> {
+  const manifest = await completeManifest(cache, key);
   const spec = parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${manifest.label}`);
   const index = manifest.files[WEIGHTS_INDEX] ? parseIndex(await cache.readText(key, WEIGHTS_INDEX), manifest.label) : null;
   const weightFiles = index ? [...new Set(Object.values(index.weight_map))].sort() : [SINGLE_WEIGHTS];
@@ -119,16 +125,31 @@ export async function openWeights(cache: ShardCache, model: CachedModel): Promis
   return WeightStore.open(files, model.index ?? undefined, familyById(model.spec.modelType).tensorPrefixes);
 }
 
-function fileFetcher(cache: ShardCache, src: ModelSource, key: string, opts: DownloadOptions, lfsHashes: Map<string, string>) {
+/** How a fetcher words a file that is missing: among picked files, or at its URL (HTTP 404). */
+export interface MissingFileErrors {
+  picked(file: string, chosen: readonly string[]): Error;
+  notFound(file: string, url: string): Error;
+}
+
+/**
+ * Stores one file of `src` in the cache (a picked file, or a URL checked against the hub's
+ * SHA-256 when it lists one); resolves false for an absent optional file.
+ */
+export function sourceFetcher(
+  cache: ShardCache,
+  src: ModelSource,
+  key: string,
+  opts: Pick<DownloadOptions, 'onProgress' | 'signal'>,
+  lfsHashes: Map<string, string>,
+  missing: MissingFileErrors,
+) {
   const local = src.kind === 'files' ? new Map(src.files.map((f) => [relativePath(f), f])) : null;
   return async (file: string, optional: boolean): Promise<boolean> => {
     if (local) {
       const picked = local.get(file);
       if (!picked) {
         if (optional) return false;
-        throw new ModelFileMissingError(
-          `${file} is missing from the chosen files (${[...local.keys()].slice(0, 12).join(', ')}${local.size > 12 ? ', …' : ''}). A Hugging Face model folder needs config.json, tokenizer.json and model.safetensors (or model.safetensors.index.json with its shards).`,
-        );
+        throw missing.picked(file, [...local.keys()]);
       }
       await cache.storeFromBlob(key, file, picked, { onProgress: opts.onProgress, signal: opts.signal });
       return true;
@@ -143,12 +164,22 @@ function fileFetcher(cache: ShardCache, src: ModelSource, key: string, opts: Dow
       });
       return stored !== null;
     } catch (err) {
-      if ((err as { status?: number }).status === 404 && !optional) {
-        throw new ModelFileMissingError(`${file} was not found at ${url} (HTTP 404). ${missingHint(file)}`);
-      }
+      if ((err as { status?: number }).status === 404 && !optional) throw missing.notFound(file, url);
       throw err;
     }
   };
+}
+
+const CHECKPOINT_MISSING: MissingFileErrors = {
+  picked: (file, chosen) =>
+    new ModelFileMissingError(
+      `${file} is missing from the chosen files (${chosen.slice(0, 12).join(', ')}${chosen.length > 12 ? ', …' : ''}). A Hugging Face model folder needs config.json, tokenizer.json and model.safetensors (or model.safetensors.index.json with its shards).`,
+    ),
+  notFound: (file, url) => new ModelFileMissingError(`${file} was not found at ${url} (HTTP 404). ${missingHint(file)}`),
+};
+
+function fileFetcher(cache: ShardCache, src: ModelSource, key: string, opts: DownloadOptions, lfsHashes: Map<string, string>) {
+  return sourceFetcher(cache, src, key, opts, lfsHashes, CHECKPOINT_MISSING);
 }
 
 function missingHint(file: string): string {
