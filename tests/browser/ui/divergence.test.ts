@@ -59,10 +59,10 @@ const doc: ResultsDoc = {
 };
 
 const mounted: { component: Record<string, unknown>; target: HTMLElement }[] = [];
-function render<P extends Record<string, unknown>>(component: Parameters<typeof mount<P>>[0], props: P): HTMLElement {
+function render(mounting: (target: HTMLElement) => Record<string, unknown>): HTMLElement {
   const target = document.createElement('div');
   document.body.append(target);
-  mounted.push({ component: mount(component, { target, props }), target });
+  mounted.push({ component: mounting(target), target });
   flushSync();
   return target;
 }
@@ -77,7 +77,7 @@ const firstMarks = (el: Element): string[] => [...el.querySelectorAll('[data-div
 
 describe('divergence in the item explorer', () => {
   it('marks the first token where a variant parts from dense, highlights later differences and escapes markup', () => {
-    const target = render(Explorer, { doc });
+    const target = render((target) => mount(Explorer, { target, props: { doc } }));
     const answer = (variant: string): Element => target.querySelector(`.answer[data-variant="${variant}"]`)!;
 
     // Dense is the baseline: it carries no marks.
@@ -116,12 +116,17 @@ describe('divergence in the live demo', () => {
   const side = (target: HTMLElement, s: 'left' | 'right'): Element => target.querySelector(`.reply[data-side="${s}"]`)!;
 
   it('marks the first differing token on both finished replies and renders markup as text', () => {
-    const target = render(LiveDemo, {
-      models,
-      left: reply(' there was a girl named Lily.'),
-      right: reply(` there was a boy ${MARKUP}`),
-      onask: () => {},
-    });
+    const target = render((target) =>
+      mount(LiveDemo, {
+        target,
+        props: {
+          models,
+          left: reply(' there was a girl named Lily.'),
+          right: reply(` there was a boy ${MARKUP}`),
+          onask: () => {},
+        },
+      }),
+    );
     expect(firstMarks(side(target, 'left'))).toEqual(['girl']);
     expect(firstMarks(side(target, 'right'))).toEqual(['boy']);
     expect(target.querySelector('[data-testid="demo-divergence"]')!.textContent).toContain('parts at token 8');
@@ -131,16 +136,23 @@ describe('divergence in the live demo', () => {
   });
 
   it('marks where a finished reply ends against a longer one, and waits while the shorter still streams', () => {
-    const done = render(LiveDemo, { models, left: reply(' there was'), right: reply(' there was a girl.'), onask: () => {} });
+    const done = render((target) =>
+      mount(LiveDemo, { target, props: { models, left: reply(' there was'), right: reply(' there was a girl.'), onask: () => {} } }),
+    );
     expect(side(done, 'left').querySelector('[data-divergence="first"]')!.getAttribute('data-mark')).toBe('end');
     expect(firstMarks(side(done, 'right'))).toEqual([' ']);
 
-    const streaming = render(LiveDemo, {
-      models,
-      left: reply(' there was', 'streaming'),
-      right: reply(' there was a girl.'),
-      onask: () => {},
-    });
+    const streaming = render((target) =>
+      mount(LiveDemo, {
+        target,
+        props: {
+          models,
+          left: reply(' there was', 'streaming'),
+          right: reply(' there was a girl.'),
+          onask: () => {},
+        },
+      }),
+    );
     expect(firstMarks(streaming)).toEqual([]);
     expect(streaming.querySelector('[data-testid="demo-divergence"]')!.textContent).toContain('no divergence yet');
     expect(side(streaming, 'left').querySelector('pre')!.textContent).toBe(' there was');
