@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { makeRng, randomInt } from '../../src/lib/eval/subset';
 import { divergence, divergenceLabel, tokenize, type DiffSpan } from '../../src/lib/report/divergence';
 
 const text = (spans: DiffSpan[]): string => spans.map((s) => s.text).join('');
@@ -108,5 +109,33 @@ describe('divergence', () => {
     // Finished, the same texts do part; streaming, a real difference shows at once.
     expect(divergence('Once upon a ti', 'Once upon a time there').firstIndex).toBe(6);
     expect(divergence('Once upon a dog', 'Once upon a time there', { leftOpen: true }).firstIndex).toBe(6);
+  });
+
+  it('on random pairs, gives each text back and marks one first token per side where the texts part', () => {
+    const rng = makeRng(15, 'divergence');
+    const words = ['the', 'cat', 'sat', ' ', '  ', '\n', ',', '.', 'café', '👩‍👩‍👧', '東京'];
+    const phrase = (n: number): string => Array.from({ length: n }, () => words[randomInt(rng, 0, words.length - 1)]).join(' ');
+    for (let i = 0; i < 400; i++) {
+      const shared = phrase(randomInt(rng, 0, 6));
+      const left = shared + phrase(randomInt(rng, 0, 5));
+      const right = shared + phrase(randomInt(rng, 0, 5));
+      const d = divergence(left, right);
+      expect(text(d.left)).toBe(left);
+      expect(text(d.right)).toBe(right);
+      if (left === right) {
+        expect(d.firstIndex).toBeNull();
+        continue;
+      }
+      const [a, b] = [tokenize(left), tokenize(right)];
+      let k = 0;
+      while (a[k] === b[k]) k++;
+      expect(d.firstIndex).toBe(k);
+      expect(d.firstChar).toBe(a.slice(0, k).join('').length);
+      for (const spans of [d.left, d.right]) {
+        const at = spans.findIndex((s) => s.kind === 'first');
+        expect(firsts(spans)).toHaveLength(1);
+        expect(text(spans.slice(0, at)).length).toBe(d.firstChar);
+      }
+    }
   });
 });
