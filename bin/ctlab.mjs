@@ -288,11 +288,10 @@ const overallText = () =>
  * @param {any} e
  */
 function fileProgress(e) {
-  if (e.phase === 'cached' || e.phase === 'absent' || e.phase === 'failed') {
-    lines.close();
-    return note(`${e.file}: ${e.phase}${e.phase === 'cached' && e.total ? ` (${formatBytes(e.total)})` : ''}`);
-  }
-  lines.update(`file:${e.model}:${e.file}`, {
+  const key = `file:${e.model}:${e.file}`;
+  if (e.phase === 'cached' || e.phase === 'absent' || e.phase === 'failed')
+    return lines.finish(key, `${e.file}: ${e.phase}${e.phase === 'cached' && e.total ? ` (${formatBytes(e.total)})` : ''}`);
+  lines.update(key, {
     label: `${e.file}: ${e.phase}`,
     done: e.loaded,
     total: e.total ?? null,
@@ -357,7 +356,7 @@ function progress(e) {
         total: p.layers,
         noun: 'layers',
         per: 'min',
-        detail: String(p.message).replace(/^layer \d+\/\d+:? ?/, ''),
+        detail: String(p.message).replace(/^layer \d+\/\d+: /, ''),
         final: false,
       });
     if (p.phase === 'store' && p.total)
@@ -451,8 +450,7 @@ async function exportVariant(app, key, dir) {
       if (!values.quiet && offset + length < f.bytes)
         lines.update(`export:${f.path}`, { label: `exporting ${f.path}:`, done: offset + length, total: f.bytes, unit: 'bytes' });
     }
-    if (!values.quiet)
-      lines.update(`export:${f.path}`, { label: `wrote ${target}`, done: f.bytes, total: f.bytes, unit: 'bytes', final: true });
+    if (!values.quiet) lines.finish(`export:${f.path}`, `wrote ${target} (${f.bytes} bytes)`);
   }
   return files;
 }

@@ -97,6 +97,8 @@ export function progressLines({
    * @type {{ key: string, startMs: number, startDone: number, shownMs: number, line: string, shown: boolean, open: boolean } | null}
    */
   let current = null;
+  /** The phase that ended last with a final tick, whose repeats (a file's "stored" after its last record) are dropped. */
+  let finished = { key: '', done: NaN };
 
   /** On a TTY the line must not wrap, or `\r` would rewrite only its last row. */
   const fit = (/** @type {string} */ line) => {
@@ -120,6 +122,7 @@ export function progressLines({
      */
     update(key, tick) {
       const t = now();
+      if (!current && key === finished.key && tick.done === finished.done && isFinal(tick)) return;
       if (current?.key !== key) {
         close();
         current = { key, startMs: t, startDone: tick.done, shownMs: t, line: '', shown: false, open: false };
@@ -145,6 +148,23 @@ export function progressLines({
       if (final) {
         if (tty) stream.write('\n');
         current = null;
+        finished = { key, done: tick.done };
+      }
+    },
+    /**
+     * Ends phase `key` with `text` as its last line, in place of its figures (a file found
+     * cached, or absent after it was being checked); any other current phase ends first.
+     * @param {string} key
+     * @param {string} text
+     */
+    finish(key, text) {
+      if (current?.key === key) {
+        if (tty) stream.write(`\r\x1b[2K${fit(text)}\n`);
+        else stream.write(`${text}\n`);
+        current = null;
+      } else {
+        close();
+        stream.write(`${text}\n`);
       }
     },
     /** A line of its own (a status, a warning); on a TTY it goes above the phase's line. */

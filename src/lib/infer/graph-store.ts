@@ -114,7 +114,8 @@ export async function storeGraph(
       const before = written;
       await cache.writeFile(key, `onnx/${f.path}`, f.byteLength, (write) => graph.writeExternal(i, write), {
         signal: opts.signal,
-        onProgress: (e) => opts.onProgress?.(before + e.loaded, bytes),
+        // Each committed record reports; the closing "stored" would repeat the last.
+        onProgress: (e) => e.phase === 'downloading' && opts.onProgress?.(before + e.loaded, bytes),
       });
       written += f.byteLength;
     }

@@ -69,6 +69,25 @@ describe('progress lines off a terminal', () => {
   });
 });
 
+describe('ending a phase', () => {
+  it('replaces a held line with the closing text, and drops a repeated final tick', () => {
+    for (const tty of [false, true]) {
+      const { lines, out } = setup(tty);
+      lines.update('file:a', { label: 'a.json: checking', done: 0, total: null, unit: 'bytes', final: false });
+      lines.finish('file:a', 'a.json: absent');
+      lines.update('graph', { label: 'graph:', done: 10, total: 10, unit: 'bytes' });
+      lines.update('graph', { label: 'graph:', done: 10, total: 10, unit: 'bytes' });
+      lines.finish('file:b', 'b.json: cached (1 kB)');
+      const text = out().replaceAll('\r\x1b[2K', '');
+      expect(text.split('\n').filter((l) => l !== '')).toEqual(
+        tty
+          ? ['a.json: checking 0 Ba.json: absent', 'graph: 10 B / 10 B (100 %) · in 0 s', 'b.json: cached (1 kB)']
+          : ['a.json: absent', 'graph: 10 B / 10 B (100 %) · in 0 s', 'b.json: cached (1 kB)'],
+      );
+    }
+  });
+});
+
 describe('progress lines on a terminal', () => {
   it('rewrites one line per phase, redraws at most every 100 ms, and ends it when the phase is done', () => {
     const { lines, at, out } = setup(true);
