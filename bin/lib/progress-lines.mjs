@@ -47,12 +47,15 @@ export function formatDuration(seconds) {
 export function tickLine(t, elapsedMs, rate) {
   const bytes = t.unit === 'bytes';
   const final = isFinal(t);
-  const count = (/** @type {number} */ v) => (Number.isInteger(v) ? String(v) : String(Math.floor(v)));
+  const count = (/** @type {number} */ v) => String(Math.floor(v));
   const percent = t.unit === 'percent';
-  let figures = '';
-  if (bytes) figures = t.total != null ? `${formatBytes(t.done)} / ${formatBytes(t.total)}` : formatBytes(t.done);
-  else if (percent) figures = `${count(t.done)} %`;
-  else figures = `${count(t.done)}${t.total != null ? `/${count(t.total)}` : ''}${t.noun ? ` ${t.noun}` : ''}`;
+  const figures = bytes
+    ? t.total != null
+      ? `${formatBytes(t.done)} / ${formatBytes(t.total)}`
+      : formatBytes(t.done)
+    : percent
+      ? `${count(t.done)} %`
+      : `${count(t.done)}${t.total != null ? `/${count(t.total)}` : ''}${t.noun ? ` ${t.noun}` : ''}`;
   const share = t.total && !percent ? ` (${Math.floor((100 * Math.min(t.done, t.total)) / t.total)} %)` : '';
   const parts = [`${t.label} ${figures}${share}`];
   if (rate !== null && rate > 0) {
