@@ -251,8 +251,9 @@ export class RunProgressModel {
   /** Marks a unit finished; a timed unit adds its duration to its kind's measured rate. */
   private finishUnit(key: string, now: number): void {
     const u = this.units.get(key);
-    if (!u || u.done >= 1) return;
-    this.advance([[key, 1]]);
+    if (!u) return;
+    // A compression reports its last fraction before it is saved; it is timed until the next step starts.
+    if (u.done < 1) this.advance([[key, 1]]);
     this.record(u, now);
   }
 
