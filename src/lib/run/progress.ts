@@ -14,6 +14,14 @@ export interface CurrentStep {
   cell?: string;
 }
 
+/** A variant done, as one line: its whole time, and the part of it spent compressing. */
+export interface FinishedVariant {
+  id: string;
+  label: string;
+  seconds: number | null;
+  compressSeconds: number | null;
+}
+
 /** A run's progress as people read it: one overall bar, the current step, the variants finished. */
 export interface RunProgressView {
   /** Weighted work done, 0–1; never decreases while the run goes on, also when estimates change. */
@@ -22,7 +30,7 @@ export interface RunProgressView {
   etaSeconds: number | null;
   current: CurrentStep | null;
   status: string;
-  finished: { id: string; label: string; seconds: number | null }[];
+  finished: FinishedVariant[];
   variants: { done: number; total: number };
 }
 
@@ -73,7 +81,7 @@ export class RunProgressModel {
   private readonly labels = new Map<string, string>();
   private readonly variantStart = new Map<string, number>();
   private readonly timed = new Map<string, Rate>();
-  private readonly finished = new Map<string, { id: string; label: string; seconds: number | null }>();
+  private readonly finished = new Map<string, FinishedVariant>();
   private rates: CostRates = DEFAULT_RATES;
   private modelBytes = 0;
   private preset = '';
@@ -154,6 +162,7 @@ export class RunProgressModel {
           id: e.variant,
           label: this.label(e.variant),
           seconds: measured ?? (since !== undefined ? (now - since) / 1000 : null),
+          compressSeconds: t?.compressMs ? t.compressMs / 1000 : null,
         });
         this.status = `${this.label(e.variant)} done`;
         this.current = null;
@@ -202,7 +211,13 @@ export class RunProgressModel {
         const cell = `${c.perspective}|${c.mode}`;
         completed.push([this.ensure(v.id, 'evaluate', cell), doneCells.has(`${v.id}|${cell}`) ? 1 : 0]);
       }
-      if (v.finished) this.finished.set(v.id, { id: v.id, label: v.label, seconds: totalSeconds(v.timings) });
+      if (v.finished)
+        this.finished.set(v.id, {
+          id: v.id,
+          label: v.label,
+          seconds: totalSeconds(v.timings),
+          compressSeconds: v.timings?.compressMs ? v.timings.compressMs / 1000 : null,
+        });
     }
     this.advance(completed.filter(([k, d]) => d > this.units.get(k)!.done));
   }

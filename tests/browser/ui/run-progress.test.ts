@@ -13,7 +13,7 @@ function evaluate(variant: string, done: number): RunEvent {
   return { phase: 'evaluate', variant, perspective: 'machine_ethics', mode: 'generate', done, total: 10, reused: 0 };
 }
 
-/** What the page shows after dense finished and RTN-4 is under way. */
+/** What the page shows after dense and RTN-4 finished and GPTQ-4 is under way. */
 function midRun(): RunProgressView {
   const model = new RunProgressModel();
   const events: RunEvent[] = [
@@ -33,10 +33,14 @@ function midRun(): RunProgressView {
     ...Array.from({ length: 10 }, (_, i) => evaluate('dense', i + 1)),
     { phase: 'variant-done', variant: 'dense', timings: { loadMs: 3000, evaluateMs: 95_000 } },
     { phase: 'variant-start', variant: 'rtn4' },
-    { phase: 'compress', variant: 'rtn4', message: 'layer 1 of 2', fraction: 0.5 },
     { phase: 'load', variant: 'rtn4' },
-    evaluate('rtn4', 1),
-    evaluate('rtn4', 4),
+    ...Array.from({ length: 10 }, (_, i) => evaluate('rtn4', i + 1)),
+    { phase: 'variant-done', variant: 'rtn4', timings: { compressMs: 20_000, loadMs: 3000, evaluateMs: 40_000 } },
+    { phase: 'variant-start', variant: 'gptq4' },
+    { phase: 'compress', variant: 'gptq4', message: 'layer 1 of 2', fraction: 0.5 },
+    { phase: 'load', variant: 'gptq4' },
+    evaluate('gptq4', 1),
+    evaluate('gptq4', 4),
   ];
   events.forEach((e, i) => model.apply(e, i * 10_000));
   return model.view();
@@ -54,16 +58,16 @@ describe('the run progress and history', () => {
     expect(overall.value).toBe(Math.floor(view.fraction * 1000));
     expect(overall.value).toBeGreaterThan(0);
     expect(target.querySelector('[data-testid="run-eta"]')!.textContent).toMatch(
-      new RegExp(`^${Math.floor(view.fraction * 100)} % · about \\d+ (s|min) left · 1 of 3 variants$`),
+      new RegExp(`^${Math.floor(view.fraction * 100)} % · about \\d+ (s|min) left · 2 of 3 variants$`),
     );
     // One line for the step under way, with its own bar; no bar per cell.
     expect(target.querySelectorAll('.bar-row')).toHaveLength(1);
     const step = target.querySelector('[data-testid="run-step"]')!;
-    expect(step.getAttribute('data-cell')).toBe('rtn4 · machine_ethics (generate)');
+    expect(step.getAttribute('data-cell')).toBe('gptq4 · machine_ethics (generate)');
     expect(step.textContent).toContain('4 / 10');
     expect(step.querySelector('progress')!.value).toBe(4);
     const finished = [...target.querySelectorAll('[data-testid="run-finished"] li')].map((li) => li.textContent?.trim());
-    expect(finished).toEqual(['✓ Dense · 2 min']);
+    expect(finished).toEqual(['✓ Dense · 2 min', '✓ RTN-4 · 63 s (compressing 20 s)']);
     unmount(c);
     target.remove();
   });

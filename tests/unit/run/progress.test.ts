@@ -162,7 +162,7 @@ describe('the overall progress of a run', () => {
     const start = fresh.view();
     expect(start.fraction).toBeGreaterThan(0.5);
     expect(start.fraction).toBeLessThan(1);
-    expect(start.finished).toEqual([{ id: 'dense', label: 'Dense', seconds: 180 }]);
+    expect(start.finished).toEqual([{ id: 'dense', label: 'Dense', seconds: 180, compressSeconds: null }]);
     expect(start.variants).toEqual({ done: 1, total: 2 });
 
     // The same run cancelled and resumed in one page: its bar keeps its place.
