@@ -61,7 +61,7 @@ export function ratesFromHistory(runs: RunDoc[]): CostRates {
   const compress = new Map<VariantMethod, { ms: number; bytes: number }>();
   let used = 0;
   const newest = runs
-    .filter((r) => Object.values(r.variants).some((v) => v.timings))
+    .filter((r) => Object.values(r.variants).some(({ timings: t }) => t?.evaluatedItems || t?.loadMs || t?.compressMs))
     .sort((a, b) => b.createdAt - a.createdAt)
     .slice(0, HISTORY_RUNS);
   for (const run of newest) {
