@@ -4,6 +4,7 @@ import { parseSourceInput } from '../lib/app/model-library';
 import type { Device } from '../lib/infer/causal-lm';
 import type { RunEvent, RunPlan, CalibrationPlan } from '../lib/run/orchestrator';
 import { parseVariants } from '../lib/run/variants';
+import { RunProgressModel } from '../lib/run/progress';
 import type { ResultsDoc } from '../lib/run/results';
 import { htmlReport } from '../lib/report/html';
 import { OFFLINE_DATA_BASE } from '../lib/eval/sources';
@@ -25,7 +26,7 @@ type ProgressMessage =
   | ProgressEvent
   | { phase: 'status'; message: string }
   | { phase: 'text'; text: string }
-  | { phase: 'run'; event: RunEvent }
+  | { phase: 'run'; event: RunEvent; overall: { fraction: number; etaSeconds: number | null } }
   | { phase: 'compress'; progress: CompressProgress }
   | { phase: 'graph'; done: number; total: number; unit: 'bytes' };
 
@@ -133,9 +134,14 @@ function automationApi() {
       };
       for (const p of plan.perspectives) getPerspective(p);
       const runId = await infer.createRun(plan);
+      const overall = new RunProgressModel();
       return infer.runToEnd(
         runId,
-        Comlink.proxy((e: RunEvent) => report({ phase: 'run', event: e })),
+        Comlink.proxy((e: RunEvent) => {
+          overall.apply(e, performance.now());
+          const { fraction, etaSeconds } = overall.view();
+          report({ phase: 'run', event: e, overall: { fraction, etaSeconds } });
+        }),
       );
     },
     runs: () => infer.listRuns(),

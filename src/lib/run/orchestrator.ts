@@ -10,7 +10,10 @@ import type { ProgressEvent, ShardCache } from '../storage/shard-cache';
 import { evaluatePerspective, loadPerspectiveFiles, type DataSource } from './evaluate';
 import type { ResultEntry, ResultsDoc, VariantInfo } from './results';
 import type { VariantReport } from '../variants/report';
-import type { VariantSpec } from './variants';
+import type { VariantMethod, VariantSpec } from './variants';
+import { ratesFromHistory, type CostRates, type VariantTimings } from './cost-model';
+import { estimatePlan } from './planner';
+import { storedBytes } from '../storage/manifest';
 
 export interface CalibrationPlan {
   source: 'self' | 'builtin' | 'url';
@@ -44,14 +47,36 @@ export interface RunDoc {
   error?: string;
   modelKey?: string;
   modelLabel?: string;
+  /** Bytes of the base model, which compression time scales with. */
+  modelBytes?: number;
+  /** The time predicted when the run first started, and how many earlier runs it was calibrated on. */
+  estimate?: { minutes: number; calibratedFrom: number };
+  /** When the run finished; with `createdAt` and the variants' timings, the actual cost. */
+  finishedAt?: number;
   variants: Record<string, VariantInfo>;
+}
+
+/** What a run (or what is left of a resumed one) will do, sent before any work so progress can be weighed. */
+export interface RunOutline {
+  variants: { id: string; label: string; method: VariantMethod; compressed: boolean; finished: boolean; timings?: VariantTimings }[];
+  cells: { perspective: PerspectiveId; mode: ScoringMode }[];
+  /** `variant|perspective|mode` of every cell already finished. */
+  done: string[];
+  preset: string;
+  modelBytes: number;
+  /** This machine's rates learned from earlier runs (or the defaults), until this run measures its own. */
+  rates: CostRates;
 }
 
 export type RunEvent =
   | { phase: 'download'; progress: ProgressEvent }
   | { phase: 'compress'; variant: string; message: string; fraction: number | null }
   | { phase: 'evaluate'; variant: string; perspective: PerspectiveId; mode: ScoringMode; done: number; total: number; reused: number }
-  | { phase: 'variant-done'; variant: string }
+  | { phase: 'plan'; outline: RunOutline }
+  | { phase: 'variant-start'; variant: string }
+  | { phase: 'load'; variant: string }
+  | { phase: 'fidelity'; variant: string; done: number; total: number }
+  | { phase: 'variant-done'; variant: string; timings?: VariantTimings }
   | { phase: 'done'; results: number }
   | { phase: 'error'; message: string };
 
@@ -109,6 +134,14 @@ export async function executeRun(
         : await downloadModel(cache, plan.model, { onProgress: (progress) => onEvent({ phase: 'download', progress }), signal });
     doc.modelKey = base.key;
     doc.modelLabel = base.label;
+    doc.modelBytes = storedBytes(base.manifest);
+    const rates = ratesFromHistory((await store.listRuns()).filter((r) => r.id !== runId));
+    if (!doc.estimate) {
+      const { minutes, calibratedFrom } = estimatePlan(plan, doc.modelBytes, rates);
+      doc.estimate = { minutes, calibratedFrom };
+    }
+    // Saved at once, so the run history names the model while the run goes on.
+    await store.saveRun(doc);
     const preset = getPreset(plan.preset);
     const cells = plannedCells(plan);
     const files = new Map<PerspectiveId, Awaited<ReturnType<typeof loadPerspectiveFiles>>>();
@@ -122,15 +155,42 @@ export async function executeRun(
     const done = new Set((await store.resultsOf(runId)).map((r) => `${r.variant}|${r.perspective}|${r.mode}`));
     // Loaded only when a toxicity cell is still to run (a resumed run may have finished them all).
     const pending = cells.filter((c) => plan.variants.some((v) => !done.has(`${v.id}|${c.perspective}|${c.mode}`)));
+    onEvent({
+      phase: 'plan',
+      outline: {
+        variants: plan.variants.map((v) => {
+          const info = doc.variants[v.id];
+          const finished = info?.tokensPerSecond !== undefined && cells.every((c) => done.has(`${v.id}|${c.perspective}|${c.mode}`));
+          return {
+            id: v.id,
+            label: v.label,
+            method: v.method,
+            compressed: v.method === 'dense' || info?.key !== undefined,
+            finished,
+            ...(info?.timings ? { timings: info.timings } : {}),
+          };
+        }),
+        cells,
+        done: [...done],
+        preset: plan.preset,
+        modelBytes: doc.modelBytes,
+        rates,
+      },
+    });
     classifier = await toxicityClassifierFor(cache, plan, pending, onEvent, signal);
 
     for (const spec of plan.variants) {
       if (signal?.aborted) throw new DOMException('run cancelled', 'AbortError');
       const info = doc.variants[spec.id] ?? { id: spec.id, label: spec.label };
+      const timings: VariantTimings = (info.timings ??= {});
+      const todo = cells.filter((c) => !done.has(`${spec.id}|${c.perspective}|${c.mode}`));
+      if (info.key && todo.length === 0 && info.tokensPerSecond !== undefined) continue;
+      onEvent({ phase: 'variant-start', variant: spec.id });
       if (!info.key) {
         if (spec.method === 'dense') info.key = base.key;
         else {
           if (!deps.compress) throw new Error(`${spec.label}: compression is not available in this build`);
+          const compressStart = performance.now();
           const made = await deps.compress(
             base,
             spec,
@@ -140,20 +200,23 @@ export async function executeRun(
           );
           info.key = made.key;
           if (made.report !== undefined) info.report = made.report;
+          timings.compressMs = (timings.compressMs ?? 0) + performance.now() - compressStart;
         }
         doc.variants[spec.id] = info;
         await store.saveRun(doc);
       }
-      const todo = cells.filter((c) => !done.has(`${spec.id}|${c.perspective}|${c.mode}`));
-      if (todo.length === 0 && info.tokensPerSecond !== undefined) continue;
       if (info.deleted) throw new Error(`${spec.label}: ${info.deleted}. Start a new run to evaluate it again.`);
+      onEvent({ phase: 'load', variant: spec.id });
+      const loadStart = performance.now();
       const lm = await loadCausalLm(cache, info.key, { device: plan.device });
       try {
         if (info.tokensPerSecond === undefined) await measure(cache, lm, info);
+        timings.loadMs = (timings.loadMs ?? 0) + performance.now() - loadStart;
         doc.variants[spec.id] = info;
         await store.saveRun(doc);
         const finished = await store.finishedRecords(runId, spec.id);
         for (const { perspective, mode } of todo) {
+          const evalStart = performance.now();
           const r = await evaluatePerspective(lm, perspective, files.get(perspective)!.files, {
             preset,
             seed: plan.seed,
@@ -165,15 +228,19 @@ export async function executeRun(
             onProgress: (p) =>
               onEvent({ phase: 'evaluate', variant: spec.id, perspective, mode, done: p.done, total: p.total, reused: p.reused }),
           });
+          timings.evaluateMs = (timings.evaluateMs ?? 0) + performance.now() - evalStart;
+          timings.evaluatedItems = (timings.evaluatedItems ?? 0) + r.computed;
           await store.putResult(runId, toEntry(spec.id, r));
           done.add(`${spec.id}|${perspective}|${mode}`);
+          await store.saveRun(doc);
         }
       } finally {
         await lm.model.dispose();
       }
-      onEvent({ phase: 'variant-done', variant: spec.id });
+      onEvent({ phase: 'variant-done', variant: spec.id, timings: { ...timings } });
     }
     doc.status = 'done';
+    doc.finishedAt = Date.now();
     await store.saveRun(doc);
     const results = await store.resultsOf(runId);
     onEvent({ phase: 'done', results: results.length });
@@ -273,6 +340,10 @@ export function resultsDoc(doc: RunDoc, results: ResultEntry[]): ResultsDoc {
       (cellOrder.get(`${a.perspective}|${a.mode}`) ?? 99) - (cellOrder.get(`${b.perspective}|${b.mode}`) ?? 99),
   );
   const firstInfo = Object.values(doc.variants)[0];
+  const finished = doc.plan.variants.filter((v) =>
+    cells.every((c) => results.some((r) => r.variant === v.id && r.perspective === c.perspective && r.mode === c.mode)),
+  );
+  const partial = doc.status !== 'done';
   return {
     format: 'ctlab-results',
     version: 1,
@@ -291,5 +362,6 @@ export function resultsDoc(doc: RunDoc, results: ResultEntry[]): ResultsDoc {
     },
     variants: doc.plan.variants.map((v) => doc.variants[v.id] ?? { id: v.id, label: v.label }),
     results: sorted,
+    ...(partial ? { partial: { done: finished.length, total: doc.plan.variants.length } } : {}),
   };
 }

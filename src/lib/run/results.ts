@@ -1,3 +1,4 @@
+import type { VariantTimings } from './cost-model';
 import type { LoadError, PerspectiveId, PerspectiveScore, SavedRecords, ScoringMode } from '../eval';
 
 /** One perspective, one mode, one model variant. */
@@ -35,6 +36,8 @@ export interface VariantInfo {
   precisionNote?: string;
   /** The compression report, for compressed variants. */
   report?: unknown;
+  /** How long its compression, loading and evaluation took (for calibrating later estimates). */
+  timings?: VariantTimings;
   /** Set when the cached model this row ran was deleted ("variant deleted: …"); its results stay. */
   deleted?: string;
 }
@@ -62,6 +65,8 @@ export interface ResultsDoc {
   /** Absent in single-model files. */
   variants?: VariantInfo[];
   results: ResultEntry[];
+  /** Present while the run is unfinished: variants with every cell done, of all planned. */
+  partial?: { done: number; total: number };
 }
 
 export function isResultsDoc(v: unknown): v is ResultsDoc {
