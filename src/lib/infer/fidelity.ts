@@ -12,8 +12,8 @@ import { logSoftmax } from './scoring';
 /** Tokens a reference keeps per position. */
 export const REFERENCE_TOP_K = 256;
 
-/** Most positions a held-out text is scored on. */
-export const MAX_HELDOUT_POSITIONS = 512;
+/** Most tokens of a held-out text that are used (BOS included): one window on a 512-token model. */
+export const MAX_HELDOUT_TOKENS = 512;
 
 /** Logit floats one forward may return (64 MiB): large vocabularies get shorter windows. */
 const LOGITS_BUDGET = 1 << 24;
@@ -105,24 +105,36 @@ export function referenceFromLogits(logits: Float32Array, vocab: number, targets
   return rows;
 }
 
-/** KL(dense ‖ variant) over the reference's K + 1 outcomes and the variant's NLL, per position. */
-export function divergenceFromLogits(ref: ReferenceRows, logits: Float32Array, vocab: number, targets: ArrayLike<number>): Divergence {
+/**
+ * KL(dense ‖ variant) over the reference's K + 1 outcomes and the variant's NLL, per position;
+ * row t of `logits` is compared with the reference's position `offset + t`.
+ */
+export function divergenceFromLogits(
+  ref: ReferenceRows,
+  logits: Float32Array,
+  vocab: number,
+  targets: ArrayLike<number>,
+  offset = 0,
+): Divergence {
   const n = targets.length;
-  if (ref.restLogMass.length !== n) throw new Error(`the reference has ${ref.restLogMass.length} positions, the variant ${n}`);
+  if (offset + n > ref.restLogMass.length) {
+    throw new Error(`the reference has ${ref.restLogMass.length} positions, the variant reaches ${offset + n}`);
+  }
   const K = ref.topK;
   const out: Divergence = { kl: new Float64Array(n), nll: new Float64Array(n) };
   const kept = new Uint8Array(vocab);
   for (let t = 0; t < n; t++) {
     const q = logSoftmax(logits.subarray(t * vocab, (t + 1) * vocab));
+    const at = offset + t;
     kept.fill(0);
     let d = 0;
     for (let j = 0; j < K; j++) {
-      const id = ref.topIds[t * K + j];
-      const lp = ref.topLogProbs[t * K + j];
+      const id = ref.topIds[at * K + j];
+      const lp = ref.topLogProbs[at * K + j];
       kept[id] = 1;
       d += Math.exp(lp) * (lp - q[id]);
     }
-    const lpRest = ref.restLogMass[t];
+    const lpRest = ref.restLogMass[at];
     // An empty bucket contributes nothing (0 · log 0 = 0), whatever the variant puts there.
     if (lpRest > -Infinity) d += Math.exp(lpRest) * (lpRest - Math.log(restMass(q, kept)));
     out.kl[t] = d;
@@ -160,13 +172,13 @@ export function concatRows(parts: readonly ReferenceRows[]): ReferenceRows {
 }
 
 /**
- * The token windows a held-out text is scored in: at most `MAX_HELDOUT_POSITIONS` predicted
- * tokens, each predicted exactly once. A window is the model's context, shortened for large
+ * The token windows a held-out text is scored in: its first `MAX_HELDOUT_TOKENS` tokens, each
+ * after the first predicted exactly once. A window is the model's context, shortened for large
  * vocabularies so one forward's logits stay within budget; a window after the first starts where
  * the previous one ended, without the earlier context (the same for dense and every variant).
  */
 export function heldOutWindows(ids: readonly number[], maxPositions: number, vocab: number): number[][] {
-  const capped = ids.slice(0, MAX_HELDOUT_POSITIONS + 1);
+  const capped = ids.slice(0, MAX_HELDOUT_TOKENS);
   if (capped.length < 2) throw new Error('the held-out text needs at least two tokens');
   const length = Math.max(2, Math.min(maxPositions, Math.max(64, Math.floor(LOGITS_BUDGET / vocab))));
   const windows: number[][] = [];

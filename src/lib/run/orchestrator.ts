@@ -8,6 +8,7 @@ import type { ModelSource } from '../model/sources';
 import type { RunStore } from '../storage/run-store';
 import type { ProgressEvent, ShardCache } from '../storage/shard-cache';
 import { evaluatePerspective, loadPerspectiveFiles, type DataSource } from './evaluate';
+import { BUILTIN_HELDOUT, denseFidelity, denseReference, variantFidelity, type HeldOutText, type StoredReference } from './fidelity-step';
 import type { ResultEntry, ResultsDoc, VariantInfo } from './results';
 import type { VariantReport } from '../variants/report';
 import type { VariantSpec } from './variants';
@@ -33,6 +34,8 @@ export interface RunPlan {
   calibration: CalibrationPlan;
   /** A text-classification model that scores toxicity; absent: the offline lexicon proxy. */
   toxicityModel?: ModelSource;
+  /** The text fidelity to dense is measured on; absent: the built-in held-out text. */
+  heldOut?: HeldOutText;
 }
 
 export interface RunDoc {
@@ -51,6 +54,7 @@ export type RunEvent =
   | { phase: 'download'; progress: ProgressEvent }
   | { phase: 'compress'; variant: string; message: string; fraction: number | null }
   | { phase: 'evaluate'; variant: string; perspective: PerspectiveId; mode: ScoringMode; done: number; total: number; reused: number }
+  | { phase: 'fidelity'; variant: string; done: number; total: number }
   | { phase: 'variant-done'; variant: string }
   | { phase: 'done'; results: number }
   | { phase: 'error'; message: string };
@@ -123,6 +127,23 @@ export async function executeRun(
     // Loaded only when a toxicity cell is still to run (a resumed run may have finished them all).
     const pending = cells.filter((c) => plan.variants.some((v) => !done.has(`${v.id}|${c.perspective}|${c.mode}`)));
     classifier = await toxicityClassifierFor(cache, plan, pending, onEvent, signal);
+    const denseId = plan.variants.find((v) => v.method === 'dense')?.id ?? 'dense';
+    let stored: StoredReference | undefined;
+    // Dense's reference, computed once per run and stored; from the dense model already loaded, or
+    // by loading dense briefly before a variant listed ahead of it (never two models at once).
+    const reference = async (denseLm?: LoadedLm): Promise<StoredReference> => {
+      stored ??= await store.reference(runId);
+      if (stored) return stored;
+      const lm = denseLm ?? (await loadCausalLm(cache, base.key, { device: plan.device }));
+      try {
+        const progress = (done: number, total: number) => onEvent({ phase: 'fidelity', variant: denseId, done, total });
+        stored = await denseReference(lm, plan.heldOut ?? BUILTIN_HELDOUT, progress, signal);
+      } finally {
+        if (!denseLm) await lm.model.dispose();
+      }
+      await store.putReference(runId, stored);
+      return stored;
+    };
 
     for (const spec of plan.variants) {
       if (signal?.aborted) throw new DOMException('run cancelled', 'AbortError');
@@ -145,11 +166,17 @@ export async function executeRun(
         await store.saveRun(doc);
       }
       const todo = cells.filter((c) => !done.has(`${spec.id}|${c.perspective}|${c.mode}`));
-      if (todo.length === 0 && info.tokensPerSecond !== undefined) continue;
+      if (todo.length === 0 && info.tokensPerSecond !== undefined && (info.fidelity || info.deleted)) continue;
       if (info.deleted) throw new Error(`${spec.label}: ${info.deleted}. Start a new run to evaluate it again.`);
+      const isDense = info.key === base.key;
+      if (!info.fidelity && !isDense) await reference();
       const lm = await loadCausalLm(cache, info.key, { device: plan.device });
       try {
         if (info.tokensPerSecond === undefined) await measure(cache, lm, info);
+        if (!info.fidelity) {
+          const progress = (done: number, total: number) => onEvent({ phase: 'fidelity', variant: spec.id, done, total });
+          info.fidelity = isDense ? denseFidelity(await reference(lm)) : await variantFidelity(lm, await reference(), progress, signal);
+        }
         doc.variants[spec.id] = info;
         await store.saveRun(doc);
         const finished = await store.finishedRecords(runId, spec.id);

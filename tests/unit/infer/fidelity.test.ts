@@ -3,7 +3,7 @@ import {
   concatRows,
   divergenceFromLogits,
   heldOutWindows,
-  MAX_HELDOUT_POSITIONS,
+  MAX_HELDOUT_TOKENS,
   mean,
   referenceFromLogits,
   topKIndices,
@@ -115,9 +115,12 @@ describe('KL against a stored reference', () => {
     expect(Array.from(joined.restLogMass)).toEqual(Array.from(whole.restLogMass));
   });
 
-  it('refuses a variant scored on other positions', () => {
+  it('compares a window with the reference positions it covers, and no further', () => {
     const ref = referenceFromLogits(dense, vocab, targets, 8);
-    expect(() => divergenceFromLogits(ref, dense.subarray(0, 2 * vocab), vocab, targets.slice(0, 2))).toThrow(/6 positions/);
+    const whole = divergenceFromLogits(ref, variant, vocab, targets);
+    const tail = divergenceFromLogits(ref, variant.subarray(4 * vocab), vocab, targets.slice(4), 4);
+    expect(Array.from(tail.kl)).toEqual(Array.from(whole.kl.subarray(4)));
+    expect(() => divergenceFromLogits(ref, variant.subarray(3 * vocab), vocab, targets.slice(3), 4)).toThrow(/6 positions/);
   });
 });
 
@@ -133,7 +136,7 @@ describe('held-out windows', () => {
       const windows = heldOutWindows(ids, ctx, vocab);
       expect(windows.every((w) => w.length <= ctx)).toBe(true);
       const predicted = windows.flatMap((w) => w.slice(1));
-      expect(predicted).toEqual(ids.slice(1, MAX_HELDOUT_POSITIONS + 1));
+      expect(predicted).toEqual(ids.slice(1, MAX_HELDOUT_TOKENS));
     }
   });
 
