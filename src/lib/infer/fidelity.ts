@@ -152,23 +152,35 @@ function restMass(logProbs: Float64Array, kept: Uint8Array): number {
 
 /** Joins the rows of consecutive windows into one reference. */
 export function concatRows(parts: readonly ReferenceRows[]): ReferenceRows {
-  const K = parts[0]?.topK ?? 0;
-  const cat = <T extends Int32Array | Float64Array>(make: (n: number) => T, pick: (r: ReferenceRows) => T): T => {
-    const out = make(parts.reduce((a, r) => a + pick(r).length, 0));
-    let at = 0;
-    for (const r of parts) {
-      out.set(pick(r), at);
-      at += pick(r).length;
-    }
-    return out;
-  };
   return {
-    topK: K,
-    topIds: cat((n) => new Int32Array(n), (r) => r.topIds),
-    topLogProbs: cat((n) => new Float64Array(n), (r) => r.topLogProbs),
-    restLogMass: cat((n) => new Float64Array(n), (r) => r.restLogMass),
-    nll: cat((n) => new Float64Array(n), (r) => r.nll),
+    topK: parts[0]?.topK ?? 0,
+    topIds: joined(
+      parts.map((r) => r.topIds),
+      Int32Array,
+    ),
+    topLogProbs: joined(
+      parts.map((r) => r.topLogProbs),
+      Float64Array,
+    ),
+    restLogMass: joined(
+      parts.map((r) => r.restLogMass),
+      Float64Array,
+    ),
+    nll: joined(
+      parts.map((r) => r.nll),
+      Float64Array,
+    ),
   };
+}
+
+function joined<T extends Int32Array | Float64Array>(arrays: readonly T[], make: new (n: number) => T): T {
+  const out = new make(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
 }
 
 /**
