@@ -73,5 +73,7 @@ describe('fidelity to dense in a run', () => {
     // The held-out text is scored in one window on this model, a few hundred tokens long.
     expect(reference!.windows).toHaveLength(1);
     expect(info.dense!.tokens).toBeGreaterThan(200);
+    await store.deleteRun(doc.id);
+    expect(await store.reference(doc.id)).toBeUndefined();
   }, 300_000);
 });
