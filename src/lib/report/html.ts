@@ -8,7 +8,7 @@ import { explorerRows, formatScore, modesOf, packedBytes, PERSPECTIVE_TITLES, su
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:2rem;color:#16202c;max-width:1100px}h1{margin-bottom:0}
 .muted{color:#566172}table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #d9dee5;padding:.3rem .5rem;text-align:right}
-th:first-child,td:first-child{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:1rem}.flag{color:#b3261e}
+th:first-child,td:first-child{text-align:left}th[scope=colgroup]{text-align:center}.charts{display:flex;flex-wrap:wrap;gap:1rem}.flag{color:#b3261e}
 pre{white-space:pre-wrap;background:#f2f4f7;padding:.4rem;margin:0;font-size:.85em}.bad{color:#b3261e}.item{border-top:1px solid #d9dee5;padding:.5rem 0}`;
 
 /**
