@@ -60,5 +60,6 @@ describe('runs persist every finished record and resume without recomputing', ()
     expect((await store.getRun(doc.id))?.status).toBe('done');
     expect(results.variants?.[0]).toMatchObject({ id: 'dense', device: 'wasm' });
     expect(results.variants?.[0].tokensPerSecond).toBeGreaterThan(0);
-  });
+    expect(results.variants?.[0].fidelity).toMatchObject({ kl: 0, text: 'built-in' });
+  }, 180_000);
 });
