@@ -8,6 +8,7 @@ import type { ModelSource } from '../model/sources';
 import type { RunStore } from '../storage/run-store';
 import type { ProgressEvent, ShardCache } from '../storage/shard-cache';
 import { evaluatePerspective, loadPerspectiveFiles, type DataSource } from './evaluate';
+import { BUILTIN_HELDOUT, denseFidelity, denseReference, variantFidelity, type HeldOutText, type StoredReference } from './fidelity-step';
 import type { ResultEntry, ResultsDoc, VariantInfo } from './results';
 import type { VariantReport } from '../variants/report';
 import type { VariantMethod, VariantSpec } from './variants';
@@ -36,6 +37,8 @@ export interface RunPlan {
   calibration: CalibrationPlan;
   /** A text-classification model that scores toxicity; absent: the offline lexicon proxy. */
   toxicityModel?: ModelSource;
+  /** The text fidelity to dense is measured on; absent: the built-in held-out text. */
+  heldOut?: HeldOutText;
 }
 
 export interface RunDoc {
@@ -178,13 +181,30 @@ export async function executeRun(
       },
     });
     classifier = await toxicityClassifierFor(cache, plan, pending, onEvent, signal);
+    const denseId = plan.variants.find((v) => v.method === 'dense')?.id ?? 'dense';
+    let stored: StoredReference | undefined;
+    // Dense's reference, computed once per run and stored; from the dense model already loaded, or
+    // by loading dense briefly before a variant listed ahead of it (never two models at once).
+    const reference = async (denseLm?: LoadedLm): Promise<StoredReference> => {
+      stored ??= await store.reference(runId);
+      if (stored) return stored;
+      const lm = denseLm ?? (await loadCausalLm(cache, base.key, { device: plan.device }));
+      try {
+        const progress = (done: number, total: number) => onEvent({ phase: 'fidelity', variant: denseId, done, total });
+        stored = await denseReference(lm, plan.heldOut ?? BUILTIN_HELDOUT, progress, signal);
+      } finally {
+        if (!denseLm) await lm.model.dispose();
+      }
+      await store.putReference(runId, stored);
+      return stored;
+    };
 
     for (const spec of plan.variants) {
       if (signal?.aborted) throw new DOMException('run cancelled', 'AbortError');
       const info = doc.variants[spec.id] ?? { id: spec.id, label: spec.label };
       const timings: VariantTimings = (info.timings ??= {});
       const todo = cells.filter((c) => !done.has(`${spec.id}|${c.perspective}|${c.mode}`));
-      if (info.key && todo.length === 0 && info.tokensPerSecond !== undefined) continue;
+      if (info.key && todo.length === 0 && info.tokensPerSecond !== undefined && (info.fidelity || info.deleted)) continue;
       onEvent({ phase: 'variant-start', variant: spec.id });
       if (!info.key) {
         if (spec.method === 'dense') info.key = base.key;
@@ -206,11 +226,17 @@ export async function executeRun(
         await store.saveRun(doc);
       }
       if (info.deleted) throw new Error(`${spec.label}: ${info.deleted}. Start a new run to evaluate it again.`);
+      const isDense = info.key === base.key;
+      if (!info.fidelity && !isDense) await reference();
       onEvent({ phase: 'load', variant: spec.id });
       const loadStart = performance.now();
       const lm = await loadCausalLm(cache, info.key, { device: plan.device });
       try {
         if (info.tokensPerSecond === undefined) await measure(cache, lm, info);
+        if (!info.fidelity) {
+          const progress = (done: number, total: number) => onEvent({ phase: 'fidelity', variant: spec.id, done, total });
+          info.fidelity = isDense ? denseFidelity(await reference(lm)) : await variantFidelity(lm, await reference(), progress, signal);
+        }
         timings.loadMs = (timings.loadMs ?? 0) + performance.now() - loadStart;
         doc.variants[spec.id] = info;
         await store.saveRun(doc);

@@ -18,6 +18,19 @@ export interface ResultEntry {
   records: SavedRecords;
 }
 
+/** How close a variant's next-token distributions stay to dense's on a held-out text. */
+export interface FidelityToDense {
+  /** Mean KL(dense ‖ variant) per token, in nats, over dense's top-K tokens plus one bucket for the rest (0 for dense). */
+  kl: number;
+  /** Perplexity on the held-out text. */
+  ppl: number;
+  /** Tokens predicted. */
+  tokens: number;
+  topK: number;
+  /** `built-in`, or the label of the text the run was given. */
+  text: string;
+}
+
 /** One model variant of a run: where it lives, how big and fast it is, how it was made. */
 export interface VariantInfo {
   id: string;
@@ -38,6 +51,7 @@ export interface VariantInfo {
   report?: unknown;
   /** How long its compression, loading and evaluation took (for calibrating later estimates). */
   timings?: VariantTimings;
+  fidelity?: FidelityToDense;
   /** Set when the cached model this row ran was deleted ("variant deleted: …"); its results stay. */
   deleted?: string;
 }

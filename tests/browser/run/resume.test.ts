@@ -69,6 +69,7 @@ describe('runs persist every finished record and resume without recomputing', ()
     expect(results.variants?.[0]).toMatchObject({ id: 'dense', device: 'wasm' });
     expect(results.variants?.[0].tokensPerSecond).toBeGreaterThan(0);
     expect(results.partial).toBeUndefined();
+    expect(results.variants?.[0].fidelity).toMatchObject({ kl: 0, text: 'built-in' });
 
     // The second session knew what was done: its bar starts part way and ends full, never moving back.
     expect(second.find((e) => e.phase === 'plan')).toMatchObject({ outline: { done: ['dense|machine_ethics|generate'] } });
@@ -89,5 +90,5 @@ describe('runs persist every finished record and resume without recomputing', ()
     expect(timings.loadMs).toBeGreaterThan(0);
     expect(finalDoc.finishedAt).toBeGreaterThanOrEqual(finalDoc.createdAt);
     expect(second.find((e) => e.phase === 'variant-done')).toMatchObject({ variant: 'dense', timings });
-  });
+  }, 400_000);
 });
