@@ -334,6 +334,26 @@ function progress(e) {
         noun: 'items',
         detail: [ev.reused ? `${ev.reused} reused` : '', overallText()].filter(Boolean).join(' · '),
       });
+    if (ev.phase === 'graph')
+      return lines.update(`graph:${ev.variant}`, {
+        label: `[${ev.variant}] building the ONNX graph:`,
+        done: ev.done,
+        total: ev.total,
+        unit: 'bytes',
+        detail: overallText(),
+      });
+    if (ev.phase === 'fidelity')
+      return lines.update(`fidelity:${ev.variant}`, {
+        label: `[${ev.variant}] fidelity to dense`,
+        done: ev.done,
+        total: ev.total,
+        noun: 'windows',
+        detail: overallText(),
+      });
+    if (ev.phase === 'load') {
+      lines.close();
+      return note(`[${ev.variant}] loading and measuring its speed`);
+    }
     if (ev.phase === 'variant-done') {
       lines.close();
       note(`[${ev.variant}] done${overall ? ` · ${overallText()}` : ''}`);

@@ -78,6 +78,7 @@ export type RunEvent =
   | { phase: 'plan'; outline: RunOutline }
   | { phase: 'variant-start'; variant: string }
   | { phase: 'load'; variant: string }
+  | { phase: 'graph'; variant: string; done: number; total: number }
   | { phase: 'fidelity'; variant: string; done: number; total: number }
   | { phase: 'variant-done'; variant: string; timings?: VariantTimings }
   | { phase: 'done'; results: number }
@@ -230,7 +231,10 @@ export async function executeRun(
       if (!info.fidelity && !isDense) await reference();
       onEvent({ phase: 'load', variant: spec.id });
       const loadStart = performance.now();
-      const lm = await loadCausalLm(cache, info.key, { device: plan.device });
+      const lm = await loadCausalLm(cache, info.key, {
+        device: plan.device,
+        onGraphProgress: (done, total) => onEvent({ phase: 'graph', variant: spec.id, done, total }),
+      });
       try {
         if (info.tokensPerSecond === undefined) await measure(cache, lm, info);
         if (!info.fidelity) {

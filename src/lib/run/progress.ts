@@ -128,6 +128,10 @@ export class RunProgressModel {
         this.current = { label: `loading ${this.label(e.variant)} and measuring its speed`, done: 0, total: null, unit: 'fraction' };
         this.status = this.current.label;
         break;
+      case 'graph':
+        this.current = { label: `building the graph of ${this.label(e.variant)}`, done: e.done, total: e.total, unit: 'bytes' };
+        this.status = this.current.label;
+        break;
       case 'evaluate': {
         this.finishUnit(unitKey(e.variant, 'compress'), now);
         this.finishUnit(unitKey(e.variant, 'load'), now);
