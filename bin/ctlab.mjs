@@ -267,6 +267,8 @@ function modelArg(m) {
 
 let lastNote = '';
 let streamed = '';
+/** Set once the final text is printed: pieces still in flight from the page are in it already. */
+let streamClosed = false;
 /** @type {{ fraction: number, etaSeconds: number | null } | null} */
 let overall = null;
 
@@ -304,6 +306,7 @@ function fileProgress(e) {
 function progress(e) {
   if (!e) return;
   if (e.phase === 'text') {
+    if (streamClosed) return;
     // Streamed generation goes to stdout unless stdout is reserved for JSON.
     lines.close();
     if (!values.json) process.stdout.write(e.text);
@@ -581,6 +584,7 @@ async function main() {
         result = await app.call('generate', { source, device, request });
         if (!values.json) {
           // Streamed pieces travel asynchronously from the page; print whatever had not arrived yet.
+          streamClosed = true;
           process.stdout.write(`${result.text.startsWith(streamed) ? result.text.slice(streamed.length) : ''}\n`);
           process.stderr.write(
             `${result.newIds.length} tokens · ${result.finish} · ${result.device}${result.adapter ? ` (${result.adapter})` : ''}\n`,
