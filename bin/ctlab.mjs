@@ -768,9 +768,6 @@ function evalRequest(server, toxicityModel, toxicitySpec, spec) {
   const seeds = values.seeds === undefined ? undefined : values.seeds.split(',').map((x) => x.trim());
   if (seeds && (!seeds.length || seeds.some((x) => !/^\d+$/.test(x))))
     fail(`--seeds takes non-negative integers, e.g. 0,1,2, not ${values.seeds}`);
-  const shard = values.shard === undefined ? undefined : /^(\d+)\/(\d+)$/.exec(values.shard);
-  if (shard === null || (shard && !(Number(shard[1]) < Number(shard[2]))))
-    fail(`--shard takes K/N with 0 ≤ K < N (K as a Kubernetes completion index), not ${values.shard}`);
   /** @param {{ kind: string, path?: string, url?: string, id?: string } | null} m */
   const named = (m) => (!m ? undefined : (m.path ?? m.url ?? m.id));
   const dataDir = values['data-dir'];
@@ -789,7 +786,7 @@ function evalRequest(server, toxicityModel, toxicitySpec, spec) {
       data: dataDir ? resolve(dataDir) : 'offline',
       ...(toxicityName ? { toxicityModel: toxicityName } : {}),
     },
-    ...(shard ? { shard: { index: Number(shard[1]), count: Number(shard[2]) } } : {}),
+    ...(values.shard !== undefined ? { shard: values.shard } : {}),
   };
 }
 

@@ -4,7 +4,7 @@ import { parseSourceInput } from '../lib/app/model-library';
 import type { Device } from '../lib/infer/causal-lm';
 import type { RunEvent, RunPlan, CalibrationPlan } from '../lib/run/orchestrator';
 import { parseVariants } from '../lib/run/variants';
-import { cellsBySeed, evalUnits, planUnits, shardRunId, shardUnits, type PlanInputs, type UnitPlan } from '../lib/run/units';
+import { cellsBySeed, evalUnits, parseShard, planUnits, shardRunId, shardUnits, type PlanInputs, type UnitPlan } from '../lib/run/units';
 import { assembleResults, mergeShards } from '../lib/run/merge';
 import type { ResultsDoc } from '../lib/run/results';
 import { htmlReport } from '../lib/report/html';
@@ -54,7 +54,7 @@ export interface EvalRequest {
   /** How the user named the model, data and classifier: the plan id hashes these, not the served URLs (their port varies per shard). */
   names?: { model: string; data: string; toxicityModel?: string };
   /** Only this share of the plan's units (`--shard K/N`); its runs keep stable ids and resume after a restart. */
-  shard?: { index: number; count: number };
+  shard?: string;
   /** Exported variant folders (`--variant-dir`), by variant id: loaded instead of compressed. */
   variantSources?: Record<string, AutomationSource>;
 }
@@ -148,9 +148,8 @@ function automationApi() {
     /** The plan's work units and their ids (`ctlab plan`), with a shard's share when asked. */
     plan: ({ request }: { request: EvalRequest }) => {
       const units = unitPlanOf(request);
-      return request.shard
-        ? { ...units, shard: request.shard, mine: shardUnits(units, request.shard.index, request.shard.count).map((u) => u.id) }
-        : units;
+      const shard = request.shard === undefined ? undefined : parseShard(request.shard);
+      return shard ? { ...units, shard, mine: shardUnits(units, shard.index, shard.count).map((u) => u.id) } : units;
     },
     /**
      * Creates a run per seed (dense plus the requested variants; with a shard, only its units) and
@@ -158,10 +157,10 @@ function automationApi() {
      */
     eval: async ({ source, device = 'auto', request }: { source: AutomationSource; device?: Device | 'auto'; request: EvalRequest }) => {
       const units = unitPlanOf(request);
-      const mine = request.shard ? shardUnits(units, request.shard.index, request.shard.count) : units.units;
+      const shard = request.shard === undefined ? undefined : parseShard(request.shard);
+      const mine = shard ? shardUnits(units, shard.index, shard.count) : units.units;
       const perSeed = cellsBySeed(units, mine);
-      if (!perSeed.length)
-        throw new Error(`shard ${request.shard?.index}/${request.shard?.count} has no units: the plan has ${evalUnits(units).length}`);
+      if (!perSeed.length) throw new Error(`shard ${request.shard} has no units: the plan has ${evalUnits(units).length}`);
       const parts = [];
       for (const { seed, cells } of perSeed) {
         const plan: RunPlan = {
@@ -177,12 +176,12 @@ function automationApi() {
           device,
           calibration: request.calibration ?? DEFAULT_CALIBRATION,
           ...(request.toxicityModel ? { toxicityModel: toSource(request.toxicityModel) } : {}),
-          ...(request.shard ? { only: cells } : {}),
+          ...(shard ? { only: cells } : {}),
           ...(request.variantSources
             ? { variantSources: Object.fromEntries(Object.entries(request.variantSources).map(([id, s]) => [id, toSource(s)])) }
             : {}),
         };
-        const runId = await infer.createRun(plan, request.shard ? shardRunId(units, seed, request.shard) : undefined);
+        const runId = await infer.createRun(plan, shard ? shardRunId(units, seed, shard) : undefined);
         const doc = await infer.runToEnd(
           runId,
           Comlink.proxy((e: RunEvent) => report({ phase: 'run', event: e })),
@@ -195,7 +194,7 @@ function automationApi() {
           id: units.id,
           seeds: units.inputs.seeds,
           evalUnits: evalUnits(units).map((u) => u.id),
-          ...(request.shard ? { shard: request.shard } : {}),
+          ...(shard ? { shard } : {}),
         },
         mine.map((u) => u.id),
       );

@@ -76,12 +76,13 @@ export function mergeShards(files: { name: string; doc: ResultsDoc }[]): Results
       if (before) throw new MergeError(`unit ${unit} is in both ${before} and ${name}`);
       owner.set(unit, name);
     }
+    const held = new Set<string>();
     for (const entry of doc.results) {
       const unit = unitOf(entry, doc);
       if (!claimed.has(unit)) throw new MergeError(`${name} holds ${unit}, which its plan block does not list`);
+      held.add(unit);
       entries.push({ unit, entry });
     }
-    const held = new Set(entries.map((e) => e.unit));
     const empty = [...claimed].find((u) => !held.has(u));
     if (empty) throw new MergeError(`${name} lists ${empty} but holds no result for it`);
   }
