@@ -1,0 +1,138 @@
+import { expect, test } from '@playwright/test';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], timeout: number): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? Number((err as { code?: unknown }).code) || 1 : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const ctlab = (args: string[], timeout = 900_000) => run('node', ['bin/ctlab.mjs', ...args], timeout);
+
+const MODEL = '../shared/models/stories260k';
+const PLAN = ['--model', MODEL, '--variants', 'dense,rtn4,gptq3', '--perspectives', 'all', '--preset', 'smoke', '--device', 'wasm'];
+/** Each process its own port and browser profile: a shard's stored runs belong to its origin and profile. */
+const PORTS = { single: 47681, shards: [47682, 47683, 47684], merge: 47685 };
+
+/** Everything but what a machine or a moment decides: cache keys name the port, tokens/s and compression times vary. */
+function comparable(doc: { createdAt?: string; model?: unknown; variants?: Record<string, unknown>[] }) {
+  const { createdAt: _c, model: _m, variants, ...rest } = doc;
+  return {
+    ...rest,
+    variants: variants?.map((v) => ({ id: v.id, label: v.label, bytes: v.bytes, device: v.device, precision: v.precision })),
+  };
+}
+
+test.describe('sharded runs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ctlab-shards-'));
+  test.afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('three shards under GNU parallel, one killed and restarted, merge into the single run; a lost shard is named', async () => {
+    test.setTimeout(3_600_000);
+    expect(existsSync('/usr/bin/parallel'), 'GNU parallel (Debian package parallel; .ci/run installs it)').toBe(true);
+
+    const plan = await ctlab(['plan', ...PLAN, '--json', '--quiet', '--profile', join(dir, 'plan'), '--port', String(PORTS.merge)]);
+    expect(plan.code, plan.stderr).toBe(0);
+    const units = JSON.parse(plan.stdout);
+    expect(units.units.filter((u: { kind: string }) => u.kind === 'evaluate')).toHaveLength(27);
+    expect(units.units.filter((u: { kind: string }) => u.kind === 'compress').map((u: { id: string }) => u.id)).toEqual([
+      's0/compress/rtn4',
+      's0/compress/gptq3',
+    ]);
+
+    // Shard 0 (dense) is killed once its first perspective is stored, then runs again under parallel below.
+    const shard = (k: number) => [
+      'eval',
+      ...PLAN,
+      '--shard',
+      `${k}/3`,
+      '--profile',
+      join(dir, `profile-${k}`),
+      '--port',
+      String(PORTS.shards[k]),
+      '--out',
+      join(dir, `r${k}.json`),
+    ];
+    const first = spawn('node', ['bin/ctlab.mjs', ...shard(0)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let firstErr = '';
+    await new Promise<void>((resolve, reject) => {
+      first.stderr.on('data', (d: Buffer) => {
+        firstErr += d.toString();
+        // Into the second perspective, with some of its records stored.
+        if (/\[dense · privacy generate\] [1-9]\d\//.test(firstErr)) first.kill('SIGKILL');
+      });
+      first.on('exit', () => (/\[dense · privacy generate\]/.test(firstErr) ? resolve() : reject(new Error(firstErr))));
+    });
+    expect(existsSync(join(dir, 'r0.json'))).toBe(false);
+
+    // The three shards at once, as on a workstation: `parallel … ::: 0 1 2`.
+    const line = `node bin/ctlab.mjs eval ${PLAN.join(' ')} --shard {}/3 --profile ${dir}/profile-{} --port $((${PORTS.shards[0]}+{})) --out ${dir}/r{}.json 2> ${dir}/err{}`;
+    const par = await run('parallel', ['--halt', 'now,fail=1', line, ':::', '0', '1', '2'], 3_000_000);
+    expect(
+      par.code,
+      `${par.stderr}\n${['0', '1', '2'].map((k) => readFileSync(join(dir, `err${k}`), 'utf8').slice(-2000)).join('\n')}`,
+    ).toBe(0);
+    const err0 = readFileSync(join(dir, 'err0'), 'utf8');
+    // The restarted shard evaluated no stored perspective again and reused the stored records of the one it was killed in.
+    expect(err0).not.toMatch(/\[dense · stereotype/);
+    expect(err0).toMatch(/\[dense · privacy generate\] \d+\/\d+ \(\d+ reused\)/);
+    // Shards compress only the variant they evaluate.
+    for (const [k, v] of [
+      [1, 'rtn4'],
+      [2, 'gptq3'],
+    ] as const) {
+      const err = readFileSync(join(dir, `err${k}`), 'utf8');
+      expect(err).toMatch(new RegExp(`\\[${v}\\] self-generated`));
+      expect(err).not.toMatch(new RegExp(`\\[${k === 1 ? 'gptq3' : 'rtn4'}\\] self-generated`));
+    }
+    const shards = [0, 1, 2].map((k) => JSON.parse(readFileSync(join(dir, `r${k}.json`), 'utf8')));
+    for (const [k, s] of shards.entries()) {
+      expect(s.plan.id).toBe(units.id);
+      expect(s.plan.shard).toEqual({ index: k, count: 3 });
+      expect(s.results.map((r: { variant: string }) => r.variant)).toEqual(Array(9).fill(['dense', 'rtn4', 'gptq3'][k]));
+    }
+
+    const single = await ctlab([
+      'eval',
+      ...PLAN,
+      '--profile',
+      join(dir, 'single'),
+      '--port',
+      String(PORTS.single),
+      '--out',
+      join(dir, 'single.json'),
+    ]);
+    expect(single.code, single.stderr).toBe(0);
+    const whole = JSON.parse(readFileSync(join(dir, 'single.json'), 'utf8'));
+
+    const common = ['--profile', join(dir, 'merge'), '--port', String(PORTS.merge)];
+    const files = [2, 0, 1].map((k) => join(dir, `r${k}.json`));
+    const merged = await ctlab(['merge', ...files, '--out', join(dir, 'merged.json'), '--report', join(dir, 'merged.html'), ...common]);
+    expect(merged.code, merged.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(join(dir, 'merged.json'), 'utf8'));
+    // Scores, intervals' inputs (score, n) and every record, byte for byte.
+    expect(JSON.stringify(doc.results)).toBe(JSON.stringify(whole.results));
+    expect(comparable(doc)).toEqual(comparable(whole));
+    expect(readFileSync(join(dir, 'merged.html'), 'utf8')).toContain('GPTQ-3');
+
+    // A lost shard: merge names its units and writes nothing.
+    rmSync(join(dir, 'r1.json'));
+    const lost = await ctlab(['merge', files[0], files[1], '--out', join(dir, 'partial.json'), ...common]);
+    expect(lost.code).not.toBe(0);
+    expect(lost.stderr).toContain(`9 of 27 units of plan ${units.id} are in no file`);
+    for (const u of shards[1].plan.units) expect(lost.stderr).toContain(u);
+    expect(existsSync(join(dir, 'partial.json'))).toBe(false);
+  });
+});
