@@ -79,7 +79,7 @@ test.describe('sharded runs', () => {
 
     // The three shards at once, as on a workstation: `parallel … ::: 0 1 2`.
     const line = `node bin/ctlab.mjs eval ${PLAN.join(' ')} --shard {}/3 --profile ${dir}/profile-{} --port $((${PORTS.shards[0]}+{})) --out ${dir}/r{}.json 2> ${dir}/err{}`;
-    const par = await run('parallel', ['--halt', 'now,fail=1', line, ':::', '0', '1', '2'], 3_000_000);
+    const par = await run('parallel', ['--jobs', '3', '--halt', 'now,fail=1', line, ':::', '0', '1', '2'], 3_000_000);
     expect(
       par.code,
       `${par.stderr}\n${['0', '1', '2'].map((k) => readFileSync(join(dir, `err${k}`), 'utf8').slice(-2000)).join('\n')}`,
@@ -134,5 +134,49 @@ test.describe('sharded runs', () => {
     expect(lost.stderr).toContain(`9 of 27 units of plan ${units.id} are in no file`);
     for (const u of shards[1].plan.units) expect(lost.stderr).toContain(u);
     expect(existsSync(join(dir, 'partial.json'))).toBe(false);
+  });
+  test('a shard given an exported variant folder loads it instead of compressing', async () => {
+    test.setTimeout(900_000);
+    const folder = join(dir, 'rtn4');
+    const made = await ctlab([
+      'compress',
+      '--model',
+      MODEL,
+      '--method',
+      'rtn',
+      '--bits',
+      '4',
+      '--out',
+      folder,
+      '--quiet',
+      '--profile',
+      join(dir, 'compress'),
+      '--port',
+      '47686',
+    ]);
+    expect(made.code, made.stderr).toBe(0);
+    const args = ['--model', MODEL, '--variants', 'dense,rtn4', '--perspectives', 'mmlu', '--preset', 'smoke', '--device', 'wasm'];
+    const run = await ctlab([
+      'eval',
+      ...args,
+      '--shard',
+      '1/2',
+      '--variant-dir',
+      `rtn4=${folder}`,
+      '--profile',
+      join(dir, 'given'),
+      '--port',
+      '47687',
+      '--out',
+      join(dir, 'given.json'),
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    // Compression progress lines read `[rtn4] message`; only the variant's `done` may appear.
+    expect(run.stderr).not.toMatch(/^\[rtn4\] (?!done$)/m);
+    const doc = JSON.parse(readFileSync(join(dir, 'given.json'), 'utf8'));
+    expect(doc.results.map((r: { variant: string; perspective: string }) => `${r.variant}|${r.perspective}`)).toEqual(['rtn4|mmlu']);
+    const rtn4 = doc.variants.find((v: { id: string }) => v.id === 'rtn4');
+    expect(rtn4.key).toMatch(/^url:http:\/\/127\.0\.0\.1:47687\/cli-models\/[0-9a-f]+\/rtn4$/);
+    expect(rtn4.bytes).toBeGreaterThan(0);
   });
 });

@@ -45,5 +45,5 @@ describe("a shard's run", () => {
     const all = await executeRun(whole.id, { cache, store });
     const mmlu = all.results.find((r) => r.perspective === 'mmlu');
     expect(JSON.stringify(results.results[0])).toBe(JSON.stringify(mmlu));
-  });
+  }, 600_000);
 });
