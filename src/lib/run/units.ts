@@ -6,7 +6,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { getPerspective, PERSPECTIVE_IDS, type PerspectiveId, type ScoringMode } from '../eval';
+import { getPerspective, getPreset, PERSPECTIVE_IDS, type DataFileRef, type PerspectiveId, type ScoringMode } from '../eval';
 import type { VariantSpec } from './variants';
 
 /** What decides a plan's results; two processes with equal inputs compute the same units. */
@@ -43,7 +43,15 @@ export interface EvalUnit {
   /** Every item the preset picks for this perspective; a cell is scored over all its items at once. */
   items: 'all';
   /** What it reads: the variant (the compress unit's output, or the model itself for dense) and the perspective's data. */
-  needs: { model: string; compressUnit: string | null; data: string; dataFolder: string | null; toxicityModel: string | null };
+  needs: {
+    model: string;
+    compressUnit: string | null;
+    data: string;
+    dataFolder: string | null;
+    /** The files under `data` it reads when `data` is a folder (the offline set lists its own). */
+    dataFiles: DataFileRef[];
+    toxicityModel: string | null;
+  };
 }
 
 export type WorkUnit = CompressUnit | EvalUnit;
@@ -94,6 +102,7 @@ export function planUnits(inputs: PlanInputs): UnitPlan {
   if (!inputs.seeds.length) throw new Error('a plan needs at least one seed');
   if (new Set(inputs.seeds).size !== inputs.seeds.length) throw new Error(`seed listed twice: ${inputs.seeds.join(',')}`);
   const cells = plannedCells(inputs);
+  const preset = getPreset(inputs.preset);
   const units: WorkUnit[] = [];
   for (const seed of inputs.seeds) {
     for (const v of inputs.variants)
@@ -120,6 +129,7 @@ export function planUnits(inputs: PlanInputs): UnitPlan {
             compressUnit: v.method === 'dense' ? null : compressUnitId(seed, v.id),
             data: inputs.data,
             dataFolder: getPerspective(perspective).dtFolder ?? null,
+            dataFiles: getPerspective(perspective).files(preset),
             toxicityModel: perspective === 'toxicity' ? (inputs.toxicityModel ?? null) : null,
           },
         });

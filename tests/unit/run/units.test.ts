@@ -27,6 +27,7 @@ describe('work units', () => {
     expect(ids).toContain('s0/eval/gptq3/toxicity/generate');
     const gptqTox = evalUnits(plan).find((u) => u.id === 's0/eval/gptq3/toxicity/generate');
     expect(gptqTox?.needs).toMatchObject({ compressUnit: 's0/compress/gptq3', data: 'offline', dataFolder: 'toxicity' });
+    expect(gptqTox?.needs.dataFiles.map((f) => f.path)).toContain('decodingtrust/toxicity/user_prompts/toxic.jsonl');
     expect(evalUnits(plan).find((u) => u.variant === 'dense')?.needs.compressUnit).toBeNull();
     // Planning twice, with the inputs built in another key order, gives the same plan.
     const shuffled = Object.fromEntries(Object.entries(inputs()).reverse()) as unknown as PlanInputs;
