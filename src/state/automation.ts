@@ -160,6 +160,10 @@ function automationApi() {
       const shard = request.shard === undefined ? undefined : parseShard(request.shard);
       const mine = shard ? shardUnits(units, shard.index, shard.count) : units.units;
       const perSeed = cellsBySeed(units, mine);
+      const strange = Object.keys(request.variantSources ?? {}).filter(
+        (id) => !units.inputs.variants.some((v) => v.id === id && v.method !== 'dense'),
+      );
+      if (strange.length) throw new Error(`--variant-dir names ${strange.join(', ')}, not a compressed variant of this plan`);
       if (!perSeed.length) throw new Error(`shard ${request.shard} has no units: the plan has ${evalUnits(units).length}`);
       const parts = [];
       for (const { seed, cells } of perSeed) {
