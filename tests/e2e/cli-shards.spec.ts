@@ -179,4 +179,43 @@ test.describe('sharded runs', () => {
     expect(rtn4.key).toMatch(/^url:http:\/\/127\.0\.0\.1:47687\/cli-models\/[0-9a-f]+\/rtn4$/);
     expect(rtn4.bytes).toBeGreaterThan(0);
   });
+  test('--seeds runs the plan per seed; shards split the seeds and merge into the same file; the report shows the spread', async () => {
+    test.setTimeout(1_200_000);
+    const args = ['eval', '--model', MODEL, '--perspectives', 'fairness,mmlu', '--preset', 'smoke', '--device', 'wasm', '--seeds', '0,1'];
+    const at = (name: string, port: number) => ['--profile', join(dir, name), '--port', String(port)];
+    const single = await ctlab([...args, ...at('seeds', 47688), '--out', join(dir, 'seeds.json')]);
+    expect(single.code, single.stderr).toBe(0);
+    const whole = JSON.parse(readFileSync(join(dir, 'seeds.json'), 'utf8'));
+    expect(whole.settings.seeds).toEqual([0, 1]);
+    expect(whole.results.map((r: { seed: number; perspective: string }) => `${r.seed}/${r.perspective}`)).toEqual([
+      '0/fairness',
+      '0/mmlu',
+      '1/fairness',
+      '1/mmlu',
+    ]);
+    // Each seed's entries were computed by a run of that seed.
+    for (const r of whole.results) expect(r.run.seed).toBe(r.seed);
+
+    for (const k of [0, 1]) {
+      const shard = await ctlab([...args, '--shard', `${k}/2`, ...at(`seeds-${k}`, 47686 + k), '--out', join(dir, `seeds-r${k}.json`)]);
+      expect(shard.code, shard.stderr).toBe(0);
+    }
+    const merged = await ctlab([
+      'merge',
+      join(dir, 'seeds-r1.json'),
+      join(dir, 'seeds-r0.json'),
+      '--out',
+      join(dir, 'seeds-merged.json'),
+      '--report',
+      join(dir, 'seeds.html'),
+      ...at('seeds-merge', 47685),
+    ]);
+    expect(merged.code, merged.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(join(dir, 'seeds-merged.json'), 'utf8'));
+    expect(JSON.stringify(doc.results)).toBe(JSON.stringify(whole.results));
+    expect(comparable(doc)).toEqual(comparable(whole));
+    const html = readFileSync(join(dir, 'seeds.html'), 'utf8');
+    expect(html).toContain('Across seeds 0, 1');
+    expect(html).toMatch(/<small>sd \d+\.\d<\/small>/);
+  });
 });
