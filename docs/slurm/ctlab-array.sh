@@ -5,8 +5,9 @@
 #   sbatch --dependency=afterok:"$jid" docs/slurm/ctlab-array.sh merge
 #
 # The array's size is the shard count (indices must start at 0). A task that fails or is
-# preempted can be resubmitted alone (`sbatch --array=5 …`): it finds its stored runs in its
-# own browser profile and resumes its units. Settings come from the environment, e.g.
+# preempted can be resubmitted alone, naming the count the array had
+# (`sbatch --array=5 --export=ALL,SHARDS=8 …`): it finds its stored runs in its own browser
+# profile and resumes its units. Settings come from the environment, e.g.
 #   sbatch --export=ALL,MODEL=HuggingFaceTB/SmolLM2-135M-Instruct,PRESET=paper --array=0-7 …
 #SBATCH --job-name=ctlab
 #SBATCH --cpus-per-task=4
@@ -33,7 +34,8 @@ if [ "${1:-}" = merge ]; then
 fi
 
 INDEX=${SLURM_ARRAY_TASK_ID:?run this script as a Slurm array task (sbatch --array=0-N)}
-COUNT=${SLURM_ARRAY_TASK_COUNT:?run this script as a Slurm array task}
+# SHARDS when a task is resubmitted alone (its own array then counts one task).
+COUNT=${SHARDS:-${SLURM_ARRAY_TASK_COUNT:?run this script as a Slurm array task}}
 # Tasks sharing a node need their own port; a restarted task must get the same one, since the
 # browser keeps its stored runs per origin.
 PORT=$((47700 + INDEX))

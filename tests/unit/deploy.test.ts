@@ -61,7 +61,7 @@ describe('Slurm job array', () => {
   it('passes bash -n and runs shard SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT, then a merge', () => {
     execFileSync('bash', ['-n', path]);
     expect(text).toContain('INDEX=${SLURM_ARRAY_TASK_ID');
-    expect(text).toContain('COUNT=${SLURM_ARRAY_TASK_COUNT');
+    expect(text).toContain('COUNT=${SHARDS:-${SLURM_ARRAY_TASK_COUNT');
     expect(text).toContain('--shard "$INDEX/$COUNT"');
     expect(text).toMatch(/\$CTLAB merge "\$WORK"\/results\/r\*\.json --out/);
     // The ctlab command lines, continuations joined.
