@@ -16,7 +16,9 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends chromium fonts-dejavu-core ca-certificates \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY --from=build /app/package.json /app/package-lock.json ./
+# package.json makes server/*.js ES modules; no lockfile ships, since `npm prune` rewrites it after
+# the build and the CLI would take a newer lockfile for a reason to rebuild.
+COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/server ./server
