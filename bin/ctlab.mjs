@@ -10,9 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchScale, DEFAULT_SCALE_MODELS, scaleTable } from './lib/bench-scale.mjs';
 import { openApp } from './lib/browser.mjs';
+import { formatBytes, formatDuration, progressLines } from './lib/progress-lines.mjs';
 import { serveApp } from './lib/server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const lines = progressLines({ stream: process.stderr });
 const USAGE = `ctlab — Compressed Trust Lab from the command line
 
 Usage:
@@ -147,6 +149,7 @@ if (values.help || !command) {
 
 /** @param {string} msg @returns {never} */
 function fail(msg) {
+  lines.close();
   process.stderr.write(`ctlab: ${msg}\n`);
   process.exit(1);
 }
@@ -277,13 +280,47 @@ function modelArg(m) {
   return { kind: 'hub', id: model };
 }
 
-let lastProgress = '';
+let lastNote = '';
 let streamed = '';
+/** @type {{ fraction: number, etaSeconds: number | null } | null} */
+let overall = null;
+
+/** A status line, unless it repeats the one before. @param {string} text */
+function note(text) {
+  if (text !== lastNote) lines.note(text);
+  lastNote = text;
+}
+
+/** The whole run's figure, appended to the current step's line. */
+const overallText = () =>
+  overall
+    ? `run ${Math.floor(100 * overall.fraction)} %${overall.etaSeconds != null ? ` · ETA ${formatDuration(overall.etaSeconds)}` : ''}`
+    : undefined;
+
+/**
+ * A cache event of one file: checking, downloading, stored as one updating line; cached, absent
+ * and failed as a line each.
+ * @param {any} e
+ */
+function fileProgress(e) {
+  const key = `file:${e.model}:${e.file}`;
+  if (e.phase === 'cached' || e.phase === 'absent' || e.phase === 'failed')
+    return lines.finish(key, `${e.file}: ${e.phase}${e.phase === 'cached' && e.total ? ` (${formatBytes(e.total)})` : ''}`);
+  lines.update(key, {
+    label: `${e.file}: ${e.phase}`,
+    done: e.loaded,
+    total: e.total ?? null,
+    unit: 'bytes',
+    final: e.phase === 'stored',
+  });
+}
+
 /** @param {any} e */
 function progress(e) {
   if (!e) return;
   if (e.phase === 'text') {
     // Streamed generation goes to stdout unless stdout is reserved for JSON.
+    lines.close();
     if (!values.json) process.stdout.write(e.text);
     streamed += e.text;
     return;
@@ -291,31 +328,58 @@ function progress(e) {
   if (values.quiet) return;
   if (e.phase === 'run') {
     const ev = e.event;
-    if (ev.phase === 'download') return progress(ev.progress);
-    let line = '';
-    if (ev.phase === 'compress') line = `[${ev.variant}] ${ev.message}${ev.fraction != null ? ` ${(100 * ev.fraction).toFixed(0)}%` : ''}`;
-    if (ev.phase === 'evaluate' && (ev.done === ev.total || ev.done % 10 === 0))
-      line = `[${ev.variant} · ${ev.perspective} ${ev.mode}] ${ev.done}/${ev.total}${ev.reused ? ` (${ev.reused} reused)` : ''}`;
-    if (ev.phase === 'variant-done') line = `[${ev.variant}] done`;
-    if (ev.phase === 'error') line = `run stopped: ${ev.message}`;
-    if (line && line !== lastProgress) process.stderr.write(`${line}\n`);
-    lastProgress = line || lastProgress;
+    if (e.overall) overall = e.overall;
+    if (ev.phase === 'download') return fileProgress(ev.progress);
+    if (ev.phase === 'compress') {
+      const fraction = ev.fraction ?? 0;
+      return lines.update(`compress:${ev.variant}`, {
+        label: `[${ev.variant}] compress`,
+        done: 100 * fraction,
+        total: 100,
+        unit: 'percent',
+        detail: [ev.message, overallText()].filter(Boolean).join(' · '),
+        final: false,
+      });
+    }
+    if (ev.phase === 'evaluate')
+      return lines.update(`evaluate:${ev.variant}:${ev.perspective}:${ev.mode}`, {
+        label: `[${ev.variant} · ${ev.perspective} ${ev.mode}]`,
+        done: ev.done,
+        total: ev.total,
+        noun: 'items',
+        detail: [ev.reused ? `${ev.reused} reused` : '', overallText()].filter(Boolean).join(' · '),
+      });
+    if (ev.phase === 'variant-done') {
+      lines.close();
+      note(`[${ev.variant}] done${overall ? ` · ${overallText()}` : ''}`);
+    }
+    if (ev.phase === 'done') lines.close();
+    if (ev.phase === 'error') {
+      lines.close();
+      note(`run stopped: ${ev.message}`);
+    }
     return;
   }
-  if (e.phase === 'status') {
-    process.stderr.write(`${e.message}\n`);
-    return;
-  }
+  if (e.phase === 'status') return note(e.message);
+  if (e.phase === 'graph') return lines.update('graph', { label: 'building the ONNX graph:', done: e.done, total: e.total, unit: 'bytes' });
   if (e.phase === 'compress') {
-    const line = e.progress.message;
-    if (line !== lastProgress) process.stderr.write(`${line}\n`);
-    lastProgress = line;
-    return;
+    const p = e.progress;
+    if (p.phase === 'compress' && p.layers)
+      return lines.update('compress', {
+        label: 'compress:',
+        done: p.fraction * p.layers,
+        total: p.layers,
+        noun: 'layers',
+        per: 'min',
+        detail: String(p.message).replace(/^layer \d+\/\d+: /, ''),
+        final: false,
+      });
+    if (p.phase === 'store' && p.total)
+      return lines.update(`store:${p.file}`, { label: `storing ${p.file}:`, done: p.done, total: p.total, unit: 'bytes' });
+    lines.close();
+    return note(p.message);
   }
-  const pct = e.total ? ` ${((100 * e.loaded) / e.total).toFixed(0)}%` : '';
-  const line = `${e.file ?? e.phase}: ${e.phase}${pct}`;
-  if (line !== lastProgress) process.stderr.write(`${line}\n`);
-  lastProgress = line;
+  fileProgress(e);
 }
 
 /**
@@ -395,10 +459,13 @@ async function exportVariant(app, key, dir) {
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, new Uint8Array(0));
     for (let offset = 0; offset < f.bytes; offset += slice) {
-      const b64 = await app.call('variantChunk', { key, path: f.path, offset, length: Math.min(slice, f.bytes - offset) });
+      const length = Math.min(slice, f.bytes - offset);
+      const b64 = await app.call('variantChunk', { key, path: f.path, offset, length });
       appendFileSync(target, Buffer.from(b64, 'base64'));
+      if (!values.quiet && offset + length < f.bytes)
+        lines.update(`export:${f.path}`, { label: `exporting ${f.path}:`, done: offset + length, total: f.bytes, unit: 'bytes' });
     }
-    if (!values.quiet) process.stderr.write(`wrote ${target} (${f.bytes} bytes)\n`);
+    if (!values.quiet) lines.finish(`export:${f.path}`, `wrote ${target} (${f.bytes} bytes)`);
   }
   return files;
 }
@@ -444,7 +511,7 @@ async function benchScaleCommand() {
     opts,
     // Neither the gibberish of random weights nor a cached file's progress tells anyone anything here.
     onProgress: (/** @type {any} */ e) => (e?.phase === 'text' || e?.phase === 'cached' ? undefined : progress(e)),
-    log: (line) => opts.quiet || process.stderr.write(`${line}\n`),
+    log: (line) => opts.quiet || lines.note(line),
     cleanError,
   });
   process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : scaleTable(report));
@@ -480,7 +547,7 @@ async function main() {
     origin: server.origin,
     profile,
     onProgress: progress,
-    onLog: (l) => values.quiet || process.stderr.write(`${l}\n`),
+    onLog: (l) => values.quiet || lines.note(l),
   });
   const source = !spec ? null : spec.kind === 'dir' ? { kind: 'url', url: server.modelUrls[0] } : spec;
   const variantSource = !variantSpec
@@ -732,6 +799,7 @@ async function main() {
     }
     process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${JSON.stringify(result, null, 2)}\n`);
   } finally {
+    lines.close();
     await app.close();
     await server.close();
   }

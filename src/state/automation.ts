@@ -28,7 +28,8 @@ type ProgressMessage =
   | { phase: 'status'; message: string }
   | { phase: 'text'; text: string }
   | { phase: 'run'; event: RunEvent }
-  | { phase: 'compress'; progress: CompressProgress };
+  | { phase: 'compress'; progress: CompressProgress }
+  | { phase: 'graph'; done: number; total: number; unit: 'bytes' };
 
 declare global {
   interface Window {
@@ -115,10 +116,11 @@ function automationApi() {
   const progress = Comlink.proxy((e: ProgressEvent) => report(e));
   const status = Comlink.proxy((message: string) => report({ phase: 'status', message }));
   const text = Comlink.proxy((t: string) => report({ phase: 'text', text: t }));
+  const graph = Comlink.proxy((done: number, total: number) => report({ phase: 'graph', done, total, unit: 'bytes' }));
 
   async function ready(source: AutomationSource, device: Device | 'auto') {
     const model = await models.download(toSource(source), crypto.randomUUID(), progress);
-    await infer.load(model.key, device, status);
+    await infer.load(model.key, device, status, graph);
     return model;
   }
 
@@ -251,7 +253,7 @@ function automationApi() {
       return made;
     },
     /** A stored variant's files as a Hugging Face folder (with onnx/): paths and sizes. */
-    variantFiles: ({ key }: { key: string }) => compressWorker().exportFiles(key),
+    variantFiles: ({ key }: { key: string }) => compressWorker().exportFiles(key, graph),
     /** One slice of an exported file, base64. */
     variantChunk: async ({ key, path, offset, length }: { key: string; path: string; offset: number; length: number }) =>
       toBase64(await compressWorker().readExportChunk(key, path, offset, length)),
@@ -292,7 +294,7 @@ function automationApi() {
         clock.mark(message);
         report({ phase: 'status', message });
       });
-      const info = await infer.load(model.key, device, onStatus);
+      const info = await infer.load(model.key, device, onStatus, graph);
       return { ...info, ...clock.phases() };
     },
     /** Parameters implied by a `config.json`; `ctlab bench scale` divides memory by their fp32 size. */

@@ -1,5 +1,6 @@
 import { benchDecode, type DecodeBenchOptions, type DecodeBenchResult } from '../bench/decode';
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
+import type { GraphProgressFn } from '../infer/graph-store';
 import { generate, type GenerateOptions, type GenerateResult } from '../infer/generate';
 import { klToReference, perplexity, scoreOptions, type KlResult, type OptionScores, type WindowOptions } from '../infer/scoring';
 import type { DataFile, PerspectiveId, PerspectiveScore, RescoreContext } from '../eval';
@@ -47,19 +48,29 @@ export class InferenceService {
     private readonly compress?: CompressFn,
   ) {}
 
-  private session(key: string, device: Device | 'auto' = 'auto', onStatus?: (msg: string) => void): Promise<LoadedLm> {
+  private session(
+    key: string,
+    device: Device | 'auto' = 'auto',
+    onStatus?: (msg: string) => void,
+    onGraphProgress?: GraphProgressFn,
+  ): Promise<LoadedLm> {
     const id = `${device}\u0000${key}`;
     let lm = this.sessions.get(id);
     if (!lm) {
-      lm = loadCausalLm(this.cache, key, { device, onStatus });
+      lm = loadCausalLm(this.cache, key, { device, onStatus, onGraphProgress });
       this.sessions.set(id, lm);
       lm.catch(() => this.sessions.delete(id));
     }
     return lm;
   }
 
-  async load(key: string, device: Device | 'auto' = 'auto', onStatus?: (msg: string) => void): Promise<SessionInfo> {
-    const lm = await this.session(key, device, onStatus);
+  async load(
+    key: string,
+    device: Device | 'auto' = 'auto',
+    onStatus?: (msg: string) => void,
+    onGraphProgress?: GraphProgressFn,
+  ): Promise<SessionInfo> {
+    const lm = await this.session(key, device, onStatus, onGraphProgress);
     return {
       key,
       label: lm.label,

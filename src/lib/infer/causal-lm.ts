@@ -6,7 +6,7 @@ import { loadTokenizer } from '../model/tokenizer';
 import type { ShardCache } from '../storage/shard-cache';
 import { transformersIdFor } from '../storage/transformers-cache';
 import type { Precision } from '../onnx';
-import { ensureDenseGraph, storedGraph } from './graph-store';
+import { ensureDenseGraph, storedGraph, type GraphProgressFn } from './graph-store';
 import {
   checkWasm,
   checkWebGpu,
@@ -45,6 +45,8 @@ export interface LoadOptions {
   /** `auto` (default): fp16 weights on a WebGPU adapter with `shader-f16`, fp32 otherwise. */
   precision?: Precision | 'auto';
   onStatus?: (msg: string) => void;
+  /** Bytes of the ONNX graph written while it is built from the safetensors (a first load only). */
+  onGraphProgress?: GraphProgressFn;
   /** Overrides of the limits the up-front memory check uses (tests inject small ones). */
   budget?: { wasmBytes?: number; contextTokens?: number; gpuLimits?: GpuBufferLimits };
 }
@@ -76,7 +78,7 @@ async function loadOne(cache: ShardCache, key: string, opts: LoadOptions = {}): 
   let fallbackReason = plan.fallbackReason;
   for (const device of plan.order) {
     const { precision, reason: precisionReason } = plan.precision[device];
-    const graph = await ensureDenseGraph(cache, cached, opts.onStatus, precision);
+    const graph = await ensureDenseGraph(cache, cached, opts.onStatus, precision, opts.onGraphProgress);
     opts.onStatus?.(`starting a ${device} session (${precision} weights)`);
     try {
       const model = await AutoModelForCausalLM.from_pretrained(id, {

@@ -73,8 +73,12 @@ export function graphBytes(graph: StreamingCausalLm): number {
   return graph.model.byteLength + graph.externalFiles.reduce((sum, f) => sum + f.byteLength, 0);
 }
 
+/** Bytes of a graph's files written so far, of all of them: the build runs as they are written. */
+export type GraphProgressFn = (doneBytes: number, totalBytes: number) => void;
+
 export interface StoreGraphOptions {
   onStatus?: (msg: string) => void;
+  onProgress?: GraphProgressFn;
   signal?: AbortSignal;
   /** Which graph slot to write (default fp32); the graph must have been laid out for its file names. */
   precision?: Precision;
@@ -100,11 +104,20 @@ export async function storeGraph(
   const files = [names.model, ...graph.externalFiles.map((f) => `onnx/${f.path}`)];
   // A stale graph's info goes first, so a crash while rewriting cannot leave it pointing at new files.
   await cache.removeFile(key, names.info);
+  let written = 0;
   try {
     await cache.storeBytes(key, names.model, graph.model, { signal: opts.signal });
+    written += graph.model.byteLength;
+    opts.onProgress?.(written, bytes);
     for (const [i, f] of graph.externalFiles.entries()) {
       opts.onStatus?.(`writing ${f.path} of the ONNX graph (${i + 1} of ${graph.externalFiles.length})`);
-      await cache.writeFile(key, `onnx/${f.path}`, f.byteLength, (write) => graph.writeExternal(i, write), { signal: opts.signal });
+      const before = written;
+      await cache.writeFile(key, `onnx/${f.path}`, f.byteLength, (write) => graph.writeExternal(i, write), {
+        signal: opts.signal,
+        // Each committed record reports; the closing "stored" would repeat the last.
+        onProgress: (e) => e.phase === 'downloading' && opts.onProgress?.(before + e.loaded, bytes),
+      });
+      written += f.byteLength;
     }
     const info: GraphInfo = { version: GRAPH_VERSION, chunks: graph.externalDataChunks, linear, bytes, builtAt: Date.now() };
     await cache.storeBytes(key, names.info, new TextEncoder().encode(JSON.stringify(info)));
@@ -126,6 +139,7 @@ export async function ensureDenseGraph(
   model: CachedModel,
   onStatus?: (msg: string) => void,
   precision: Precision = 'fp32',
+  onProgress?: GraphProgressFn,
 ): Promise<GraphInfo> {
   const existing = await storedGraph(cache, model.key, precision);
   if (existing) return existing;
@@ -145,5 +159,5 @@ export async function ensureDenseGraph(
     },
     { precision, externalData: { modelFileName: graphFiles(precision).modelFileName } },
   );
-  return storeGraph(cache, model.key, model.label, graph, 'matmul', { onStatus, precision });
+  return storeGraph(cache, model.key, model.label, graph, 'matmul', { onStatus, onProgress, precision });
 }

@@ -20,7 +20,7 @@ import {
   type CalibrationSource,
 } from './calibration';
 import type { VariantReport } from './report';
-import { readVariantReport, variantKey, variantLabel, VariantWriter } from './store';
+import { readVariantReport, variantKey, variantLabel, VariantWriter, type StoreProgressFn } from './store';
 
 export interface CompressRequest {
   settings: CompressSettings;
@@ -46,6 +46,10 @@ export interface CompressProgress {
   layer?: number;
   layers?: number;
   linear?: LinearId;
+  /** Store phase: bytes of `file` written so far, of `total`. */
+  file?: string;
+  done?: number;
+  total?: number;
 }
 
 export interface CompressRunOptions {
@@ -266,6 +270,8 @@ export async function compressCachedModel(
     });
     signal?.throwIfAborted();
     progress({ phase: 'store', fraction: 1, message: 'writing model.safetensors and the graph' });
+    const stored: StoreProgressFn = (file, done, total) =>
+      progress({ phase: 'store', fraction: 1, message: `writing ${file}`, file, done, total });
     const report = await writer.finish(({ safetensors, graph, graphMs, storeMs }) => {
       const linears = result.linears.map((l) => ({ ...l, ...w.storage.get(l.name)! }));
       const before = base.weightFiles.reduce((s, f) => s + (base.manifest.files[f]?.size ?? 0), 0);
@@ -336,7 +342,7 @@ export async function compressCachedModel(
         },
         createdAt: new Date().toISOString(),
       };
-    });
+    }, stored);
     progress({ phase: 'done', fraction: 1, message: `stored ${label}` });
     return report;
   } catch (err) {

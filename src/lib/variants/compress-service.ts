@@ -1,4 +1,5 @@
 import { benchCompress, type CompressBenchOptions, type CompressBenchResult } from '../bench/compress';
+import type { GraphProgressFn } from '../infer/graph-store';
 import { ShardCache } from '../storage/shard-cache';
 import { compressCachedModel, type CompressProgress, type CompressRequest } from './compress-model';
 import type { VariantReport } from './report';
@@ -38,8 +39,8 @@ export class CompressService {
   }
 
   /** The variant as a Hugging Face folder (with `onnx/`): paths and sizes. */
-  exportFiles(key: string): Promise<VariantFile[]> {
-    return exportVariantFiles(this.cache, key);
+  exportFiles(key: string, onGraphProgress?: GraphProgressFn): Promise<VariantFile[]> {
+    return exportVariantFiles(this.cache, key, onGraphProgress);
   }
 
   readExportChunk(key: string, path: string, offset: number, length: number): Promise<Uint8Array> {

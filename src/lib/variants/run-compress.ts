@@ -2,6 +2,7 @@ import { parseSparsity, type CompressSettings } from '../compress/settings';
 import type { CompressFn } from '../run/orchestrator';
 import type { VariantSpec } from '../run/variants';
 import type { ShardCache } from '../storage/shard-cache';
+import { formatBytes } from '../util/format';
 import type { CalibrationSource } from './calibration';
 import { compressCachedModel } from './compress-model';
 
@@ -37,7 +38,16 @@ export function compressForRuns(cache: ShardCache): CompressFn {
         seqLen: calibration.seqLen,
         seed: calibration.seed,
       },
-      { signal, reuse: true, onProgress: (p) => onProgress(p.message, p.fraction) },
+      {
+        signal,
+        reuse: true,
+        // Run events carry text only: the store phase's bytes go into its message.
+        onProgress: (p) =>
+          onProgress(
+            p.done !== undefined && p.total ? `${p.message} (${formatBytes(p.done)} of ${formatBytes(p.total)})` : p.message,
+            p.fraction,
+          ),
+      },
     );
     return { key: report.key, report };
   };

@@ -3,7 +3,7 @@ import type { LayerOutput } from '../compress/driver';
 import type { QuantizedMatrix } from '../compress/quantizer';
 import { settingsLabel, settingsSlug, type ResolvedSettings } from '../compress/settings';
 import { isNM } from '../compress/types';
-import { ensureDenseGraph, storedGraph, storeGraph } from '../infer/graph-store';
+import { ensureDenseGraph, storedGraph, storeGraph, type GraphProgressFn } from '../infer/graph-store';
 import { openCachedModel, OPTIONAL_FILES, type CachedModel } from '../model/download';
 import type { ModelSpec } from '../model/spec';
 import type { WeightStore } from '../model/weights';
@@ -57,6 +57,9 @@ function safetensorsHeader(entries: readonly { name: string; shape: number[] }[]
 }
 
 const asBlob = (a: Float32Array) => new Blob([new Uint8Array(a.buffer, a.byteOffset, a.byteLength) as Uint8Array<ArrayBuffer>]);
+
+/** Bytes of one of a variant's files written so far (`what`: the file, or the graph as a whole). */
+export type StoreProgressFn = (what: string, doneBytes: number, totalBytes: number) => void;
 
 /**
  * Writes a variant into the shard cache as a model entry of its own: config and tokenizer files
@@ -167,6 +170,7 @@ export class VariantWriter {
   /** Writes the safetensors, the graph (when something is packed) and the report, then marks the variant complete. */
   async finish(
     makeReport: (files: { safetensors: number; graph: number | null; graphMs: number; storeMs: number }) => VariantReport,
+    onProgress?: StoreProgressFn,
   ): Promise<VariantReport> {
     const storeStart = performance.now();
     const names = this.baseWeights.names();
@@ -186,7 +190,9 @@ export class VariantWriter {
       parts.push(blob);
     }
     const safetensors = new Blob(parts);
-    await this.cache.storeFromBlob(this.key, 'model.safetensors', safetensors);
+    await this.cache.storeFromBlob(this.key, 'model.safetensors', safetensors, {
+      onProgress: (e) => onProgress?.('model.safetensors', e.loaded, safetensors.size),
+    });
     this.blobs.clear();
     const storeMs = performance.now() - storeStart;
 
@@ -199,7 +205,11 @@ export class VariantWriter {
         linear: 'matmulnbits',
         packed: this.packed,
       });
-      graph = (await storeGraph(this.cache, this.key, this.label, laid, 'matmulnbits')).bytes;
+      graph = (
+        await storeGraph(this.cache, this.key, this.label, laid, 'matmulnbits', {
+          onProgress: (done, total) => onProgress?.('the ONNX graph', done, total),
+        })
+      ).bytes;
     }
     const graphMs = performance.now() - graphStart;
     this.packed.clear();
@@ -246,9 +256,9 @@ export async function readVariantReport(cache: ShardCache, key: string): Promise
  * built first (as its first load would); `config.json` is exported with
  * `transformers.js_config.use_external_data_format` set to the graph's chunk count.
  */
-export async function exportVariantFiles(cache: ShardCache, key: string): Promise<VariantFile[]> {
+export async function exportVariantFiles(cache: ShardCache, key: string, onGraphProgress?: GraphProgressFn): Promise<VariantFile[]> {
   const model = await openCachedModel(cache, key);
-  await ensureDenseGraph(cache, model);
+  await ensureDenseGraph(cache, model, undefined, 'fp32', onGraphProgress);
   const m = (await cache.manifest(key))!;
   const files: VariantFile[] = [];
   for (const f of Object.values(m.files)) {

@@ -53,9 +53,17 @@ describe('the streamed graph build', () => {
     const { cache, model } = await storiesCache();
     const weights = await openWeights(cache, model);
     const laid = buildCausalLmStreaming(model.spec, (name) => weights.float32(name), { externalData: { maxChunkBytes: 300_000 } });
-    const info = await storeGraph(cache, model.key, model.label, laid, 'matmul');
+    const ticks: [number, number][] = [];
+    const info = await storeGraph(cache, model.key, model.label, laid, 'matmul', {
+      onProgress: (done, total) => ticks.push([done, total]),
+    });
     const built = await inMemoryGraph(cache, model, 300_000);
     expect(info.chunks).toBeGreaterThan(1);
+    // Progress over all the graph's files together: one tick per committed 64 kB record, rising to the graph's size.
+    expect(ticks.length).toBeGreaterThanOrEqual(Math.ceil(info.bytes / cache.chunkSize));
+    expect(ticks.every(([, total]) => total === info.bytes)).toBe(true);
+    expect(ticks.every(([done], i) => i === 0 || done > ticks[i - 1][0])).toBe(true);
+    expect(ticks.at(-1)![0]).toBe(info.bytes);
     expect(info.chunks).toBe(built.externalData.length);
     for (const ext of built.externalData) expect(equalBytes(await cache.readFile(model.key, `onnx/${ext.path}`), ext.data)).toBe(true);
   });

@@ -9,7 +9,7 @@ import { downloadModel, openCachedModel, openWeights, type CachedModel } from '.
 import { urlSource } from '../../../src/lib/model/sources';
 import { referenceForward } from '../../../src/lib/onnx/reference-forward';
 import type { ShardCache } from '../../../src/lib/storage/shard-cache';
-import { buildCalibration, compressCachedModel } from '../../../src/lib/variants/compress-model';
+import { buildCalibration, compressCachedModel, type CompressProgress } from '../../../src/lib/variants/compress-model';
 import { exportVariantFiles, readExportChunk, readVariantReport } from '../../../src/lib/variants/store';
 import { fetchBytes, freshCache, putFixture, STORIES } from '../helpers';
 
@@ -101,11 +101,26 @@ describe('compressed variants in the cache', () => {
   }, 240_000);
 
   it('a 3-bit variant runs as fake-quantized fp32; its export builds the dense graph and lists a Hugging Face folder', async () => {
-    const report = await compress({ method: 'awq', bits: 3, groupSize: 64 });
+    const stored: CompressProgress[] = [];
+    const report = await compressCachedModel(
+      cache,
+      base.key,
+      { settings: { method: 'awq', bits: 3, groupSize: 64 }, calibration: { kind: 'tokens', ids }, kernels: 'typescript' },
+      { onProgress: (p) => void (p.phase === 'store' && p.file && stored.push(p)) },
+    );
     expect(report.graph.linear).toBe('matmul');
     expect(report.graph.notes.join(' ')).toMatch(/3-bit linears run as fake-quantized fp32/);
     expect((await cache.manifest(report.key))!.files['onnx/model.onnx']).toBeUndefined();
-    const files = await exportVariantFiles(cache, report.key);
+    // The store phase reports the bytes of model.safetensors as they are written; no graph is stored for 3 bits.
+    expect(new Set(stored.map((p) => p.file))).toEqual(new Set(['model.safetensors']));
+    expect(stored.every((p) => p.total === report.bytes.safetensors)).toBe(true);
+    expect(stored.at(-1)!.done).toBe(report.bytes.safetensors);
+    const graphTicks: number[][] = [];
+    const files = await exportVariantFiles(cache, report.key, (done, total) => graphTicks.push([done, total]));
+    // The export builds the dense graph, reporting its bytes up to the stored graph's size.
+    const graphSize = (await storedGraph(cache, report.key))!.bytes;
+    expect(graphTicks.length).toBeGreaterThan(1);
+    expect(graphTicks.at(-1)).toEqual([graphSize, graphSize]);
     const paths = files.map((f) => f.path);
     for (const f of [
       'config.json',
