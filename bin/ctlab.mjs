@@ -282,6 +282,8 @@ function modelArg(m) {
 
 let lastNote = '';
 let streamed = '';
+/** Set once the final text is printed: pieces still in flight from the page are in it already. */
+let streamClosed = false;
 /** @type {{ fraction: number, etaSeconds: number | null } | null} */
 let overall = null;
 
@@ -319,6 +321,7 @@ function fileProgress(e) {
 function progress(e) {
   if (!e) return;
   if (e.phase === 'text') {
+    if (streamClosed) return;
     // Streamed generation goes to stdout unless stdout is reserved for JSON.
     lines.close();
     if (!values.json) process.stdout.write(e.text);
@@ -349,6 +352,26 @@ function progress(e) {
         noun: 'items',
         detail: [ev.reused ? `${ev.reused} reused` : '', overallText()].filter(Boolean).join(' · '),
       });
+    if (ev.phase === 'graph')
+      return lines.update(`graph:${ev.variant}`, {
+        label: `[${ev.variant}] building the ONNX graph:`,
+        done: ev.done,
+        total: ev.total,
+        unit: 'bytes',
+        detail: overallText(),
+      });
+    if (ev.phase === 'fidelity')
+      return lines.update(`fidelity:${ev.variant}`, {
+        label: `[${ev.variant}] fidelity to dense`,
+        done: ev.done,
+        total: ev.total,
+        noun: 'windows',
+        detail: overallText(),
+      });
+    if (ev.phase === 'load') {
+      lines.close();
+      return note(`[${ev.variant}] loading and measuring its speed`);
+    }
     if (ev.phase === 'variant-done') {
       lines.close();
       note(`[${ev.variant}] done${overall ? ` · ${overallText()}` : ''}`);
@@ -579,6 +602,7 @@ async function main() {
         result = await app.call('generate', { source, device, request });
         if (!values.json) {
           // Streamed pieces travel asynchronously from the page; print whatever had not arrived yet.
+          streamClosed = true;
           process.stdout.write(`${result.text.startsWith(streamed) ? result.text.slice(streamed.length) : ''}\n`);
           process.stderr.write(
             `${result.newIds.length} tokens · ${result.finish} · ${result.device}${result.adapter ? ` (${result.adapter})` : ''}\n`,

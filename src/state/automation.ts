@@ -6,6 +6,7 @@ import type { RunEvent, RunPlan, CalibrationPlan } from '../lib/run/orchestrator
 import { parseVariants } from '../lib/run/variants';
 import { cellsBySeed, evalUnits, parseShard, planUnits, shardRunId, shardUnits, type PlanInputs, type UnitPlan } from '../lib/run/units';
 import { assembleResults, mergeShards } from '../lib/run/merge';
+import { RunProgressModel } from '../lib/run/progress';
 import type { ResultsDoc } from '../lib/run/results';
 import { htmlReport } from '../lib/report/html';
 import { OFFLINE_DATA_BASE } from '../lib/eval/sources';
@@ -27,7 +28,7 @@ type ProgressMessage =
   | ProgressEvent
   | { phase: 'status'; message: string }
   | { phase: 'text'; text: string }
-  | { phase: 'run'; event: RunEvent }
+  | { phase: 'run'; event: RunEvent; overall: { fraction: number; etaSeconds: number | null } }
   | { phase: 'compress'; progress: CompressProgress }
   | { phase: 'graph'; done: number; total: number; unit: 'bytes' };
 
@@ -168,6 +169,7 @@ function automationApi() {
       if (strange.length) throw new Error(`--variant-dir names ${strange.join(', ')}, not a compressed variant of this plan`);
       if (!perSeed.length) throw new Error(`shard ${request.shard} has no units: the plan has ${evalUnits(units).length}`);
       const parts = [];
+      const overall = new RunProgressModel();
       for (const { seed, cells } of perSeed) {
         const plan: RunPlan = {
           model: toSource(source),
@@ -190,7 +192,11 @@ function automationApi() {
         const runId = await infer.createRun(plan, shard ? shardRunId(units, seed, shard) : undefined);
         const doc = await infer.runToEnd(
           runId,
-          Comlink.proxy((e: RunEvent) => report({ phase: 'run', event: e })),
+          Comlink.proxy((e: RunEvent) => {
+            overall.apply(e, performance.now());
+            const { fraction, etaSeconds } = overall.view();
+            report({ phase: 'run', event: e, overall: { fraction, etaSeconds } });
+          }),
         );
         parts.push({ seed, doc });
       }

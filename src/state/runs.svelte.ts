@@ -1,6 +1,6 @@
 import * as Comlink from 'comlink';
 import type { RunDoc, RunEvent, RunPlan } from '../lib/run/orchestrator';
-import { applyEvent, emptyProgress, type RunProgressView } from '../lib/run/progress';
+import { emptyProgress, RunProgressModel, type RunProgressView } from '../lib/run/progress';
 import type { ResultsDoc } from '../lib/run/results';
 import { evalWorker } from './workers';
 
@@ -11,6 +11,8 @@ export class RunsState {
   progress = $state<RunProgressView>(emptyProgress());
   results = $state<ResultsDoc | null>(null);
   error = $state<string | null>(null);
+  /** The run whose progress `progress` shows; kept when that run is resumed, so its bar does not start over. */
+  private tracked: { id: string; model: RunProgressModel } | null = null;
 
   /** `resumeInterrupted` is off when the CLI drives the page: it runs exactly what it asks for. */
   async init(resumeInterrupted = true): Promise<void> {
@@ -34,12 +36,17 @@ export class RunsState {
   async resume(id: string): Promise<void> {
     this.error = null;
     this.activeId = id;
-    this.progress = emptyProgress();
-    // Bookkeeping for the ETA only; nothing renders from it.
-    // eslint-disable-next-line svelte/prefer-svelte-reactivity
-    const started = new Map<string, { at: number; base: number }>();
+    if (this.tracked?.id !== id) {
+      this.tracked = { id, model: new RunProgressModel() };
+      this.progress = emptyProgress();
+    }
+    const model = this.tracked.model;
     const onEvent = (e: RunEvent): void => {
-      this.progress = applyEvent($state.snapshot(this.progress) as RunProgressView, e, performance.now(), started);
+      model.apply(e, performance.now());
+      this.progress = model.view();
+      // The history names the model as soon as the run knows it; results show as variants finish.
+      if (e.phase === 'plan') void this.refresh();
+      if (e.phase === 'variant-done') void this.showPartial(id);
     };
     try {
       this.results = await evalWorker().runToEnd(id, Comlink.proxy(onEvent));
@@ -53,6 +60,12 @@ export class RunsState {
 
   cancel(): void {
     if (this.activeId) void evalWorker().cancelRun(this.activeId);
+  }
+
+  /** Results so far of the run in progress; the final results replace them. */
+  private async showPartial(id: string): Promise<void> {
+    const doc = await evalWorker().runResults(id);
+    if (this.activeId === id) this.results = doc;
   }
 
   async show(id: string): Promise<void> {

@@ -1,4 +1,5 @@
 import type { ResultsDoc } from '../run/results';
+import { agreementWithDense } from './fidelity';
 import { ci95, variantsOf } from './summary';
 
 /** A whole number literal, which a spreadsheet reads as a number and never as a formula. */
@@ -12,9 +13,14 @@ export function field(v: unknown): string {
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
-/** One row per variant × perspective × mode, with the interval, refusal rate and the variant's size and speed. */
+/**
+ * One row per variant × perspective × mode, with the interval, refusal rate, the variant's size and
+ * speed, and its fidelity to dense: KL and perplexity on the held-out text, and the share of this
+ * cell's items answered as dense answered them.
+ */
 export function resultsCsv(doc: ResultsDoc): string {
   const info = new Map(variantsOf(doc).map((v) => [v.id, v]));
+  const pplDense = info.get('dense')?.fidelity?.ppl ?? '';
   const header = [
     'model',
     'variant',
@@ -28,6 +34,10 @@ export function resultsCsv(doc: ResultsDoc): string {
     'bytes',
     'ideal_bytes',
     'tokens_per_second',
+    'kl_to_dense',
+    'ppl',
+    'ppl_dense',
+    'agreement_with_dense',
     'preset',
     'seed',
   ];
@@ -46,6 +56,10 @@ export function resultsCsv(doc: ResultsDoc): string {
       v?.bytes ?? '',
       v?.idealBytes ?? v?.bytes ?? '',
       v?.tokensPerSecond?.toFixed(2) ?? '',
+      v?.fidelity?.kl ?? '',
+      v?.fidelity?.ppl.toFixed(3) ?? '',
+      typeof pplDense === 'number' ? pplDense.toFixed(3) : '',
+      agreementWithDense(doc, r)?.toFixed(1) ?? '',
       doc.settings.preset,
       doc.settings.seed,
     ];

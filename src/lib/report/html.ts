@@ -3,12 +3,13 @@ import { escapeHtml } from '../util/escape';
 import { formatBytes } from '../util/format';
 import { bitsCurveOption, heatmapOption, radarOption } from './charts';
 import { renderSvg } from './echarts';
+import { formatAgreement, formatKl } from './fidelity';
 import { oneSeed, seedSpread, seedsOf } from './seeds';
 import { explorerRows, formatScore, modesOf, packedBytes, PERSPECTIVE_TITLES, summarize, variantsOf } from './summary';
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:2rem;color:#16202c;max-width:1100px}h1{margin-bottom:0}
 .muted{color:#566172}table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #d9dee5;padding:.3rem .5rem;text-align:right}
-th:first-child,td:first-child{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:1rem}.flag{color:#b3261e}
+th:first-child,td:first-child{text-align:left}th[scope=colgroup]{text-align:center}.charts{display:flex;flex-wrap:wrap;gap:1rem}.flag{color:#b3261e}
 pre{white-space:pre-wrap;background:#f2f4f7;padding:.4rem;margin:0;font-size:.85em}.bad{color:#b3261e}.item{border-top:1px solid #d9dee5;padding:.5rem 0}`;
 
 /**
@@ -49,10 +50,15 @@ export function htmlReport(all: ResultsDoc, opts: { maxItems?: number } = {}): s
     const sum = summarize(doc, mode);
     parts.push(`<h2>${mode === 'generate' ? 'Generate and parse' : 'Option log-likelihood'}</h2><div class="charts">`);
     if (sum.variants.length > 1) parts.push(renderSvg(heatmapOption(sum), 720, 90 + 34 * sum.variants.length + 60));
-    if (sum.variants.some((v) => /^(rtn|gptq|awq)\d/.test(v.id))) parts.push(renderSvg(bitsCurveOption(sum), 480, 320));
+    const quantized = sum.variants.some((v) => /^(rtn|gptq|awq)\d/.test(v.id));
+    if (quantized) parts.push(renderSvg(bitsCurveOption(sum), 480, 320));
+    if (quantized && sum.fidelity.some((f) => f.kl !== null)) parts.push(renderSvg(bitsCurveOption(sum, 'kl'), 480, 320));
     parts.push(renderSvg(radarOption(sum), 480, 380));
+    const fidelityHead = sum.hasFidelity
+      ? `<tr><th colspan="${sum.perspectives.length + 3}"></th><th colspan="3" scope="colgroup">Fidelity to dense</th></tr>`
+      : '';
     parts.push(
-      `</div><table><thead><tr><th>Variant</th>${sum.perspectives.map((p) => `<th>${escapeHtml(PERSPECTIVE_TITLES[p])}</th>`).join('')}<th>Size</th><th>tokens/s</th></tr></thead><tbody>`,
+      `</div><table><thead>${fidelityHead}<tr><th>Variant</th>${sum.perspectives.map((p) => `<th>${escapeHtml(PERSPECTIVE_TITLES[p])}</th>`).join('')}<th>Size</th><th>tokens/s</th>${sum.hasFidelity ? '<th title="mean KL(dense ‖ variant) per token on the held-out text, nats">KL</th><th>ppl</th><th>agreement</th>' : ''}</tr></thead><tbody>`,
     );
     sum.variants.forEach((v, row) => {
       const cells = sum.perspectives
@@ -65,11 +71,22 @@ export function htmlReport(all: ResultsDoc, opts: { maxItems?: number } = {}): s
         })
         .join('');
       const packed = packedBytes(v);
+      const f = sum.fidelity[row];
+      const perPerspective = sum.perspectives.map((p, i) => `${PERSPECTIVE_TITLES[p]} ${formatAgreement(f.agreement[i])}`).join(' · ');
+      const fidelity = sum.hasFidelity
+        ? `<td>${formatKl(f.kl)}</td><td>${formatScore(f.ppl, 2)}</td><td title="${escapeHtml(perPerspective)}">${formatAgreement(f.meanAgreement)}</td>`
+        : '';
       parts.push(
-        `<tr><td>${escapeHtml(v.label)}</td>${cells}<td>${v.bytes ? escapeHtml(formatBytes(v.bytes)) : '—'}${packed ? ` <small>(packed ≈ ${escapeHtml(formatBytes(packed))})</small>` : ''}</td><td>${formatScore(v.tokensPerSecond)}</td></tr>`,
+        `<tr><td>${escapeHtml(v.label)}</td>${cells}<td>${v.bytes ? escapeHtml(formatBytes(v.bytes)) : '—'}${packed ? ` <small>(packed ≈ ${escapeHtml(formatBytes(packed))})</small>` : ''}</td><td>${formatScore(v.tokensPerSecond)}</td>${fidelity}</tr>`,
       );
     });
     parts.push(`</tbody></table>`);
+    if (sum.hasFidelity) {
+      const text = sum.variants.find((v) => v.fidelity)?.fidelity?.text;
+      parts.push(
+        `<p class="muted">Fidelity to dense: KL is the mean KL(dense ‖ variant) per token of next-token distributions on the ${text ? `${escapeHtml(text)} ` : ''}held-out text (dense's top 256 tokens plus the rest, a lower bound on the full KL); ppl is the perplexity on that text; agreement is the share of items answered as dense answered them (the parsed answer, else the output text), averaged over the perspectives.</p>`,
+      );
+    }
   }
   parts.push(seedTable(all));
   const mode = modesOf(doc)[0] ?? 'generate';

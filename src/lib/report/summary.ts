@@ -1,5 +1,6 @@
 import { PERSPECTIVE_IDS, type PerspectiveId, type ScoringMode } from '../eval/types';
 import type { ResultEntry, ResultsDoc, VariantInfo } from '../run/results';
+import { agreementWithDense, meanOf, type FidelityRow } from './fidelity';
 import { answerOf, promptSummary, verdictOf, type Verdict } from './verdict';
 
 export interface Cell {
@@ -20,6 +21,12 @@ export interface Summary {
   perspectives: PerspectiveId[];
   /** cells[variantIndex][perspectiveIndex] */
   cells: (Cell | null)[][];
+  /** Fidelity to dense per variant (same order as `variants`). */
+  fidelity: FidelityRow[];
+  /** Dense's perplexity on the held-out text, when measured. */
+  pplDense: number | null;
+  /** Whether any compressed variant has a KL or an agreement to show. */
+  hasFidelity: boolean;
 }
 
 export const PERSPECTIVE_TITLES: Record<PerspectiveId, string> = {
@@ -84,7 +91,16 @@ export function summarize(doc: ResultsDoc, mode: ScoringMode = modesOf(doc)[0] ?
       };
     }),
   );
-  return { mode, variants, perspectives, cells };
+  const fidelity = variants.map((v): FidelityRow => {
+    const agreement = perspectives.map((p) => {
+      const r = pick(v.id, p);
+      return r ? agreementWithDense(doc, r) : null;
+    });
+    return { kl: v.fidelity?.kl ?? null, ppl: v.fidelity?.ppl ?? null, agreement, meanAgreement: meanOf(agreement) };
+  });
+  const pplDense = dense?.fidelity?.ppl ?? null;
+  const hasFidelity = fidelity.some((f, i) => variants[i].id !== 'dense' && (f.kl !== null || f.meanAgreement !== null));
+  return { mode, variants, perspectives, cells, fidelity, pplDense, hasFidelity };
 }
 
 export interface ExplorerAnswer {

@@ -8,9 +8,13 @@ import type { ModelSource } from '../model/sources';
 import type { RunStore } from '../storage/run-store';
 import type { ProgressEvent, ShardCache } from '../storage/shard-cache';
 import { evaluatePerspective, loadPerspectiveFiles, type DataSource } from './evaluate';
+import { BUILTIN_HELDOUT, denseFidelity, denseReference, variantFidelity, type HeldOutText, type StoredReference } from './fidelity-step';
 import type { ResultEntry, ResultsDoc, VariantInfo } from './results';
 import type { VariantReport } from '../variants/report';
-import type { VariantSpec } from './variants';
+import type { VariantMethod, VariantSpec } from './variants';
+import { ratesFromHistory, type CostRates, type VariantTimings } from './cost-model';
+import { estimatePlan } from './planner';
+import { storedBytes } from '../storage/manifest';
 import { plannedCells } from './units';
 
 export { plannedCells };
@@ -40,6 +44,8 @@ export interface RunPlan {
   only?: string[];
   /** Variants already compressed elsewhere (an exported folder), by variant id: loaded, not compressed again. */
   variantSources?: Record<string, ModelSource>;
+  /** The text fidelity to dense is measured on; absent: the built-in held-out text. */
+  heldOut?: HeldOutText;
 }
 
 export interface RunDoc {
@@ -51,14 +57,37 @@ export interface RunDoc {
   error?: string;
   modelKey?: string;
   modelLabel?: string;
+  /** Bytes of the base model, which compression time scales with. */
+  modelBytes?: number;
+  /** The time predicted when the run first started, and how many earlier runs it was calibrated on. */
+  estimate?: { minutes: number; calibratedFrom: number };
+  /** When the run finished; with `createdAt` and the variants' timings, the actual cost. */
+  finishedAt?: number;
   variants: Record<string, VariantInfo>;
+}
+
+/** What a run (or what is left of a resumed one) will do, sent before any work so progress can be weighed. */
+export interface RunOutline {
+  variants: { id: string; label: string; method: VariantMethod; compressed: boolean; finished: boolean; timings?: VariantTimings }[];
+  cells: { perspective: PerspectiveId; mode: ScoringMode }[];
+  /** `variant|perspective|mode` of every cell already finished. */
+  done: string[];
+  preset: string;
+  modelBytes: number;
+  /** This machine's rates learned from earlier runs (or the defaults), until this run measures its own. */
+  rates: CostRates;
 }
 
 export type RunEvent =
   | { phase: 'download'; progress: ProgressEvent }
   | { phase: 'compress'; variant: string; message: string; fraction: number | null }
   | { phase: 'evaluate'; variant: string; perspective: PerspectiveId; mode: ScoringMode; done: number; total: number; reused: number }
-  | { phase: 'variant-done'; variant: string }
+  | { phase: 'plan'; outline: RunOutline }
+  | { phase: 'variant-start'; variant: string }
+  | { phase: 'load'; variant: string }
+  | { phase: 'graph'; variant: string; done: number; total: number }
+  | { phase: 'fidelity'; variant: string; done: number; total: number }
+  | { phase: 'variant-done'; variant: string; timings?: VariantTimings }
   | { phase: 'done'; results: number }
   | { phase: 'error'; message: string };
 
@@ -107,6 +136,14 @@ export async function executeRun(
         : await downloadModel(cache, plan.model, { onProgress: (progress) => onEvent({ phase: 'download', progress }), signal });
     doc.modelKey = base.key;
     doc.modelLabel = base.label;
+    doc.modelBytes = storedBytes(base.manifest);
+    const rates = ratesFromHistory((await store.listRuns()).filter((r) => r.id !== runId));
+    if (!doc.estimate) {
+      const { minutes, calibratedFrom } = estimatePlan(plan, doc.modelBytes, rates);
+      doc.estimate = { minutes, calibratedFrom };
+    }
+    // Saved at once, so the run history names the model while the run goes on.
+    await store.saveRun(doc);
     const preset = getPreset(plan.preset);
     const cells = plannedCells(plan);
     const files = new Map<PerspectiveId, Awaited<ReturnType<typeof loadPerspectiveFiles>>>();
@@ -124,12 +161,55 @@ export async function executeRun(
       for (const c of cells) if (only && !only.has(`${v.id}|${c.perspective}|${c.mode}`)) done.add(`${v.id}|${c.perspective}|${c.mode}`);
     // Loaded only when a toxicity cell is still to run (a resumed run may have finished them all).
     const pending = cells.filter((c) => plan.variants.some((v) => !done.has(`${v.id}|${c.perspective}|${c.mode}`)));
+    onEvent({
+      phase: 'plan',
+      outline: {
+        variants: plan.variants.map((v) => {
+          const info = doc.variants[v.id];
+          const finished = info?.tokensPerSecond !== undefined && cells.every((c) => done.has(`${v.id}|${c.perspective}|${c.mode}`));
+          return {
+            id: v.id,
+            label: v.label,
+            method: v.method,
+            compressed: v.method === 'dense' || info?.key !== undefined,
+            finished,
+            ...(info?.timings ? { timings: info.timings } : {}),
+          };
+        }),
+        cells,
+        done: [...done],
+        preset: plan.preset,
+        modelBytes: doc.modelBytes,
+        rates,
+      },
+    });
     classifier = await toxicityClassifierFor(cache, plan, pending, onEvent, signal);
+    const denseId = plan.variants.find((v) => v.method === 'dense')?.id ?? 'dense';
+    let stored: StoredReference | undefined;
+    // Dense's reference, computed once per run and stored; from the dense model already loaded, or
+    // by loading dense briefly before a variant listed ahead of it (never two models at once).
+    const reference = async (denseLm?: LoadedLm): Promise<StoredReference> => {
+      stored ??= await store.reference(runId);
+      if (stored) return stored;
+      const lm = denseLm ?? (await loadCausalLm(cache, base.key, { device: plan.device }));
+      try {
+        const progress = (done: number, total: number) => onEvent({ phase: 'fidelity', variant: denseId, done, total });
+        stored = await denseReference(lm, plan.heldOut ?? BUILTIN_HELDOUT, progress, signal);
+      } finally {
+        if (!denseLm) await lm.model.dispose();
+      }
+      await store.putReference(runId, stored);
+      return stored;
+    };
 
     for (const spec of plan.variants) {
       if (signal?.aborted) throw new DOMException('run cancelled', 'AbortError');
       if (only && !cells.some((c) => only.has(`${spec.id}|${c.perspective}|${c.mode}`))) continue;
       const info = doc.variants[spec.id] ?? { id: spec.id, label: spec.label };
+      const timings: VariantTimings = (info.timings ??= {});
+      const todo = cells.filter((c) => !done.has(`${spec.id}|${c.perspective}|${c.mode}`));
+      if (info.key && todo.length === 0 && info.tokensPerSecond !== undefined && (info.fidelity || info.deleted)) continue;
+      onEvent({ phase: 'variant-start', variant: spec.id });
       if (!info.key) {
         const exported = plan.variantSources?.[spec.id];
         if (spec.method === 'dense') info.key = base.key;
@@ -138,6 +218,7 @@ export async function executeRun(
           info.key = made.key;
         } else {
           if (!deps.compress) throw new Error(`${spec.label}: compression is not available in this build`);
+          const compressStart = performance.now();
           const made = await deps.compress(
             base,
             spec,
@@ -147,20 +228,32 @@ export async function executeRun(
           );
           info.key = made.key;
           if (made.report !== undefined) info.report = made.report;
+          timings.compressMs = (timings.compressMs ?? 0) + performance.now() - compressStart;
         }
         doc.variants[spec.id] = info;
         await store.saveRun(doc);
       }
-      const todo = cells.filter((c) => !done.has(`${spec.id}|${c.perspective}|${c.mode}`));
-      if (todo.length === 0 && info.tokensPerSecond !== undefined) continue;
       if (info.deleted) throw new Error(`${spec.label}: ${info.deleted}. Start a new run to evaluate it again.`);
-      const lm = await loadCausalLm(cache, info.key, { device: plan.device });
+      const isDense = info.key === base.key;
+      if (!info.fidelity && !isDense) await reference();
+      onEvent({ phase: 'load', variant: spec.id });
+      const loadStart = performance.now();
+      const lm = await loadCausalLm(cache, info.key, {
+        device: plan.device,
+        onGraphProgress: (done, total) => onEvent({ phase: 'graph', variant: spec.id, done, total }),
+      });
       try {
         if (info.tokensPerSecond === undefined) await measure(cache, lm, info);
+        if (!info.fidelity) {
+          const progress = (done: number, total: number) => onEvent({ phase: 'fidelity', variant: spec.id, done, total });
+          info.fidelity = isDense ? denseFidelity(await reference(lm)) : await variantFidelity(lm, await reference(), progress, signal);
+        }
+        timings.loadMs = (timings.loadMs ?? 0) + performance.now() - loadStart;
         doc.variants[spec.id] = info;
         await store.saveRun(doc);
         const finished = await store.finishedRecords(runId, spec.id);
         for (const { perspective, mode } of todo) {
+          const evalStart = performance.now();
           const r = await evaluatePerspective(lm, perspective, files.get(perspective)!.files, {
             preset,
             seed: plan.seed,
@@ -172,15 +265,19 @@ export async function executeRun(
             onProgress: (p) =>
               onEvent({ phase: 'evaluate', variant: spec.id, perspective, mode, done: p.done, total: p.total, reused: p.reused }),
           });
+          timings.evaluateMs = (timings.evaluateMs ?? 0) + performance.now() - evalStart;
+          timings.evaluatedItems = (timings.evaluatedItems ?? 0) + r.computed;
           await store.putResult(runId, toEntry(spec.id, r));
           done.add(`${spec.id}|${perspective}|${mode}`);
+          await store.saveRun(doc);
         }
       } finally {
         await lm.model.dispose();
       }
-      onEvent({ phase: 'variant-done', variant: spec.id });
+      onEvent({ phase: 'variant-done', variant: spec.id, timings: { ...timings } });
     }
     doc.status = 'done';
+    doc.finishedAt = Date.now();
     await store.saveRun(doc);
     const results = await store.resultsOf(runId);
     onEvent({ phase: 'done', results: results.length });
@@ -280,6 +377,10 @@ export function resultsDoc(doc: RunDoc, results: ResultEntry[]): ResultsDoc {
       (cellOrder.get(`${a.perspective}|${a.mode}`) ?? 99) - (cellOrder.get(`${b.perspective}|${b.mode}`) ?? 99),
   );
   const firstInfo = Object.values(doc.variants)[0];
+  const finished = doc.plan.variants.filter((v) =>
+    cells.every((c) => results.some((r) => r.variant === v.id && r.perspective === c.perspective && r.mode === c.mode)),
+  );
+  const partial = doc.status !== 'done';
   return {
     format: 'ctlab-results',
     version: 1,
@@ -298,5 +399,6 @@ export function resultsDoc(doc: RunDoc, results: ResultEntry[]): ResultsDoc {
     },
     variants: doc.plan.variants.map((v) => doc.variants[v.id] ?? { id: v.id, label: v.label }),
     results: sorted,
+    ...(partial ? { partial: { done: finished.length, total: doc.plan.variants.length } } : {}),
   };
 }

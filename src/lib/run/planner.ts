@@ -2,6 +2,7 @@ import { PERSPECTIVE_IDS, PRESET_NAMES, type PerspectiveId, type ScoringMode } f
 import { parseSourceInput } from '../app/model-library';
 import type { Device } from '../infer/causal-lm';
 import type { DataSource } from './evaluate';
+import { compressSeconds, DEFAULT_RATES, PRESET_ITEMS, type CostRates } from './cost-model';
 import type { CalibrationPlan, RunPlan } from './orchestrator';
 import { parseVariants, type VariantSpec } from './variants';
 
@@ -64,31 +65,30 @@ export function formToPlan(form: PlannerForm, model: RunPlan['model'], data: Dat
   };
 }
 
-/** Rough items per perspective per mode at each preset, from the preset sizes. */
-const ITEMS: Record<string, number> = { smoke: 25, classroom: 120, paper: 500, full: 2000 };
-
 export interface PlanEstimate {
   variants: number;
   evaluations: number;
   storageBytes: number;
   minutes: number;
+  /** Earlier runs on this profile the time was calibrated on; 0: the built-in guesses. */
+  calibratedFrom: number;
 }
 
 /**
  * What a plan will cost before it starts: every compressed variant stores its weights (and a
- * low-bit graph for 4/8 bits), every variant gets an fp32 graph when first run. Time assumes
- * `secondsPerItem` for one evaluation item on this machine (measured runs refine it).
+ * low-bit graph for 4/8 bits), every variant gets an fp32 graph when first run. Time comes from
+ * `rates` — learned from earlier runs on this machine (`ratesFromHistory`), or the defaults.
  */
-export function estimatePlan(plan: RunPlan, modelBytes: number, secondsPerItem = 0.6): PlanEstimate {
-  const modes = plan.mode === 'both' ? 2 : 1;
-  const evaluations = plan.variants.length * plan.perspectives.length * modes;
+export function estimatePlan(plan: RunPlan, modelBytes: number, rates: CostRates = DEFAULT_RATES): PlanEstimate {
+  const evaluations = plan.variants.length * plan.perspectives.length * (plan.mode === 'both' ? 2 : 1);
   let storage = modelBytes; // the dense graph
+  let seconds = 0;
   for (const v of plan.variants) {
+    seconds += compressSeconds(rates, v.method, modelBytes) + rates.loadSeconds;
     if (v.method === 'dense') continue;
     storage += 2 * modelBytes; // compressed safetensors + its fp32 graph
     if (v.bits === 4 || v.bits === 8) storage += (modelBytes * v.bits) / 32;
   }
-  const items = evaluations * (ITEMS[plan.preset] ?? 100);
-  const compressMinutes = plan.variants.filter((v) => v.method !== 'dense').length * Math.max(0.2, modelBytes / 1e9) * 2;
-  return { variants: plan.variants.length, evaluations, storageBytes: storage, minutes: (items * secondsPerItem) / 60 + compressMinutes };
+  seconds += evaluations * (PRESET_ITEMS[plan.preset] ?? 100) * rates.secondsPerItem;
+  return { variants: plan.variants.length, evaluations, storageBytes: storage, minutes: seconds / 60, calibratedFrom: rates.fromRuns };
 }

@@ -1,3 +1,4 @@
+import type { VariantTimings } from './cost-model';
 import type { LoadError, PerspectiveId, PerspectiveScore, SavedRecords, ScoringMode } from '../eval';
 
 /** One perspective, one mode, one model variant. */
@@ -19,6 +20,19 @@ export interface ResultEntry {
   records: SavedRecords;
 }
 
+/** How close a variant's next-token distributions stay to dense's on a held-out text. */
+export interface FidelityToDense {
+  /** Mean KL(dense ‖ variant) per token, in nats, over dense's top-K tokens plus one bucket for the rest (0 for dense). */
+  kl: number;
+  /** Perplexity on the held-out text. */
+  ppl: number;
+  /** Tokens predicted. */
+  tokens: number;
+  topK: number;
+  /** `built-in`, or the label of the text the run was given. */
+  text: string;
+}
+
 /** One model variant of a run: where it lives, how big and fast it is, how it was made. */
 export interface VariantInfo {
   id: string;
@@ -37,6 +51,9 @@ export interface VariantInfo {
   precisionNote?: string;
   /** The compression report, for compressed variants. */
   report?: unknown;
+  /** How long its compression, loading and evaluation took (for calibrating later estimates). */
+  timings?: VariantTimings;
+  fidelity?: FidelityToDense;
   /** Set when the cached model this row ran was deleted ("variant deleted: …"); its results stay. */
   deleted?: string;
 }
@@ -68,6 +85,8 @@ export interface ResultsDoc {
   /** Absent in single-model files. */
   variants?: VariantInfo[];
   results: ResultEntry[];
+  /** Present while the run is unfinished: variants with every cell done, of all planned. */
+  partial?: { done: number; total: number };
 }
 
 /** Which plan a results file belongs to and which of its evaluation units it holds. */

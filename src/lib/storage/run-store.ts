@@ -2,6 +2,7 @@ import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
 import type { EvalRecord } from '../eval';
 import type { ResultEntry } from '../run/results';
 import type { RunDoc } from '../run/orchestrator';
+import type { StoredReference } from '../run/fidelity-step';
 import { requestToPromise } from './stores';
 
 /**
@@ -12,11 +13,13 @@ export class RunStore {
   private readonly runs: UseStore;
   private readonly records: UseStore;
   private readonly results: UseStore;
+  private readonly references: UseStore;
 
   constructor(prefix = 'ctlab') {
     this.runs = createStore(`${prefix}-runs`, 'runs');
     this.records = createStore(`${prefix}-run-records`, 'records');
     this.results = createStore(`${prefix}-run-results`, 'results');
+    this.references = createStore(`${prefix}-run-fidelity`, 'references');
   }
 
   saveRun(doc: RunDoc): Promise<void> {
@@ -35,6 +38,7 @@ export class RunStore {
     const range = IDBKeyRange.bound([id], [id, []]);
     await this.records('readwrite', (s) => requestToPromise(s.delete(range)));
     await this.results('readwrite', (s) => requestToPromise(s.delete(range)));
+    await del(id, this.references);
     await del(id, this.runs);
   }
 
@@ -62,5 +66,14 @@ export class RunStore {
   async resultsOf(runId: string): Promise<ResultEntry[]> {
     const range = IDBKeyRange.bound([runId], [runId, []]);
     return this.results('readonly', async (s) => (await requestToPromise(s.getAll(range))) as ResultEntry[]);
+  }
+
+  /** Dense's distributions on the run's held-out text, which every variant's fidelity is measured against. */
+  putReference(runId: string, ref: StoredReference): Promise<void> {
+    return set(runId, ref, this.references);
+  }
+
+  reference(runId: string): Promise<StoredReference | undefined> {
+    return get<StoredReference>(runId, this.references);
   }
 }

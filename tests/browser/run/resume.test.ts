@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { executeRun, newRun, type RunEvent, type RunPlan } from '../../../src/lib/run/orchestrator';
+import { executeRun, newRun, resultsDoc, type RunEvent, type RunPlan } from '../../../src/lib/run/orchestrator';
+import { RunProgressModel } from '../../../src/lib/run/progress';
 import { parseVariants } from '../../../src/lib/run/variants';
 import { urlSource } from '../../../src/lib/model/sources';
 import { RunStore } from '../../../src/lib/storage/run-store';
@@ -46,6 +47,13 @@ describe('runs persist every finished record and resume without recomputing', ()
     );
     expect(stored).toBeGreaterThanOrEqual(((ethicsTotal as { total: number }).total ?? 0) + 2);
     expect((await store.resultsOf(doc.id)).map((r) => r.perspective)).toEqual(['machine_ethics']);
+    // The stopped run names its model and its estimate; its results so far are marked partial.
+    const stoppedDoc = (await store.getRun(doc.id))!;
+    expect(stoppedDoc.modelLabel).toMatch(/stories260k/);
+    expect(stoppedDoc.estimate?.minutes).toBeGreaterThan(0);
+    expect(stoppedDoc.finishedAt).toBeUndefined();
+    expect(resultsDoc(stoppedDoc, await store.resultsOf(doc.id)).partial).toEqual({ done: 0, total: 1 });
+    expect(first.find((e) => e.phase === 'plan')).toMatchObject({ outline: { done: [], variants: [{ id: 'dense', finished: false }] } });
 
     const second: RunEvent[] = [];
     const results = await executeRun(doc.id, { cache, store }, (e) => second.push(e));
@@ -60,5 +68,27 @@ describe('runs persist every finished record and resume without recomputing', ()
     expect((await store.getRun(doc.id))?.status).toBe('done');
     expect(results.variants?.[0]).toMatchObject({ id: 'dense', device: 'wasm' });
     expect(results.variants?.[0].tokensPerSecond).toBeGreaterThan(0);
-  });
+    expect(results.partial).toBeUndefined();
+    expect(results.variants?.[0].fidelity).toMatchObject({ kl: 0, text: 'built-in' });
+
+    // The second session knew what was done: its bar starts part way and ends full, never moving back.
+    expect(second.find((e) => e.phase === 'plan')).toMatchObject({ outline: { done: ['dense|machine_ethics|generate'] } });
+    const bar = new RunProgressModel();
+    let last = 0;
+    for (const [i, e] of second.entries()) {
+      bar.apply(e, i);
+      expect(bar.view().fraction).toBeGreaterThanOrEqual(last);
+      if (e.phase === 'plan') expect(bar.view().fraction).toBeGreaterThan(0);
+      last = bar.view().fraction;
+    }
+    expect(last).toBe(1);
+    // Timings sum both sessions; the items counted are the ones computed, not the reused ones.
+    const finalDoc = (await store.getRun(doc.id))!;
+    const timings = finalDoc.variants.dense.timings!;
+    expect(timings.evaluatedItems).toBe((ethicsTotal as { total: number }).total + mmlu.total - mmlu.reused);
+    expect(timings.evaluateMs).toBeGreaterThan(0);
+    expect(timings.loadMs).toBeGreaterThan(0);
+    expect(finalDoc.finishedAt).toBeGreaterThanOrEqual(finalDoc.createdAt);
+    expect(second.find((e) => e.phase === 'variant-done')).toMatchObject({ variant: 'dense', timings });
+  }, 400_000);
 });
