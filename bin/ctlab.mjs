@@ -25,6 +25,18 @@ Usage:
              [--preset smoke|classroom|paper|full]
              [--mode generate|likelihood|both] [--data-dir D] [--seed S] [--device auto|webgpu|wasm] --out results.json
              [--report report.html] [--toxicity-model T]
+             [--seeds 0,1,2] [--shard K/N] [--variant-dir ID=DIR]...
+             --seeds: the plan once per seed (the report adds mean and spread across seeds);
+             --shard K/N (0 ≤ K < N): only shard K's share of the plan's units, its runs
+             resumed after a restart (same --profile); --variant-dir: a variant exported by
+             ctlab compress, loaded instead of compressed again
+  ctlab plan --model M [eval's plan options: --variants --perspectives --preset --mode --seed(s)
+             --data-dir --toxicity-model] [--shard K/N] [--json]
+             the plan's id and work units (compressions; variant × perspective × mode) with
+             what each needs; with --shard, which of them that shard runs
+  ctlab merge R1.json R2.json … --out results.json [--report report.html]
+             the shards' results files of one plan as the single run's file; refuses files
+             of other plans and units in two files, and names the units no file holds
   ctlab score --perspective P --input FILE|DIR [--input FILE|DIR]... [--data-dir D]
              [--setting S | --cell S] [--toxicity-model T] [--json]
              re-score outputs: this project's results/records files, or the outputs DecodingTrust
@@ -118,6 +130,9 @@ const { values, positionals } = parseArgs({
     'new-tokens': { type: 'string' },
     'out-dir': { type: 'string' },
     variant: { type: 'string' },
+    seeds: { type: 'string' },
+    shard: { type: 'string' },
+    'variant-dir': { type: 'string', multiple: true },
     profile: { type: 'string' },
     port: { type: 'string', default: '47613' },
     json: { type: 'boolean', default: false },
@@ -132,7 +147,7 @@ if (values.help || !command) {
   process.exit(command || values.help ? 0 : 2);
 }
 
-/** @param {string} msg */
+/** @param {string} msg @returns {never} */
 function fail(msg) {
   lines.close();
   process.stderr.write(`ctlab: ${msg}\n`);
@@ -527,7 +542,7 @@ async function benchScaleCommand() {
 
 async function main() {
   if (command === 'bench' && positionals[1] === 'scale') return benchScaleCommand();
-  const spec = ['models', 'score', 'bench'].includes(command) ? null : modelArg(values.model);
+  const spec = ['models', 'score', 'bench', 'merge'].includes(command) ? null : modelArg(values.model);
   if (command === 'kl' && !values.variant) fail('kl needs --variant V (a model folder, URL or hub id)');
   const variantSpec = command === 'kl' ? modelArg(values.variant) : null;
   const toxicityGiven = values['toxicity-model'];
@@ -538,7 +553,10 @@ async function main() {
   const dist = await ensureBuilt();
   const dataDir = values['data-dir'];
   if (dataDir && !(existsSync(dataDir) && statSync(dataDir).isDirectory())) fail(`no such data folder: ${dataDir}`);
-  const modelDirs = [spec, variantSpec, toxicitySpec].flatMap((m) => (m?.kind === 'dir' && m.path ? [m.path] : []));
+  const variantDirs = variantDirArgs();
+  const modelDirs = [spec, variantSpec, toxicitySpec]
+    .flatMap((m) => (m?.kind === 'dir' && m.path ? [m.path] : []))
+    .concat(variantDirs.map((v) => v.dir));
   const server = await serveApp({
     dataDirs: dataDir ? [dataDir] : [],
     root,
@@ -602,25 +620,52 @@ async function main() {
         };
         break;
       }
+      case 'plan': {
+        const plan = await app.call('plan', { request: evalRequest(server, toxicityModel, toxicitySpec, spec) });
+        if (!values.json) {
+          const mine = plan.mine ? new Set(plan.mine) : null;
+          process.stdout.write(`plan ${plan.id}: ${plan.units.length} units${mine ? `; shard ${values.shard} runs ${mine.size}` : ''}\n`);
+          for (const u of plan.units) if (!mine || mine.has(u.id)) process.stdout.write(`${u.id}\n`);
+          return;
+        }
+        result = plan;
+        break;
+      }
+      case 'merge': {
+        if (!values.out) fail('merge needs --out results.json');
+        const names = positionals.slice(1);
+        if (names.length === 0) fail("merge needs the shards' results files");
+        const files = names.map((name) => {
+          if (!existsSync(name)) fail(`no such file: ${name}`);
+          try {
+            return { name, doc: JSON.parse(readFileSync(name, 'utf8')) };
+          } catch {
+            fail(`${name} is not JSON`);
+          }
+        });
+        const doc = await app.call('merge', { files });
+        writeFileSync(/** @type {string} */ (values.out), `${JSON.stringify(doc, null, 1)}\n`);
+        if (values.report) writeFileSync(values.report, await app.call('report', { doc }));
+        result = { plan: doc.plan.id, files: names.length, units: doc.plan.units.length, results: doc.results.length };
+        if (!values.json) {
+          process.stderr.write(
+            `merged ${names.length} files of plan ${doc.plan.id} (${doc.plan.units.length} units); wrote ${values.out}\n`,
+          );
+          return;
+        }
+        break;
+      }
       case 'eval': {
         if (!values.out) fail('eval needs --out results.json');
-        const mode = /** @type {string} */ (values.mode);
-        if (!['generate', 'likelihood', 'both'].includes(mode)) fail(`--mode must be generate, likelihood or both, not ${mode}`);
-        const perspectives =
-          values.perspectives === 'all'
-            ? 'all'
-            : String(values.perspectives)
-                .split(',')
-                .map((p) => p.trim())
-                .filter(Boolean);
         const request = {
-          perspectives,
-          variants: values.variants,
-          preset: values.preset,
-          seed: Number(values.seed),
-          mode,
-          ...(dataDir ? { dataUrl: server.dataUrls[0] } : {}),
-          ...(toxicityModel ? { toxicityModel } : {}),
+          ...evalRequest(server, toxicityModel, toxicitySpec, spec),
+          ...(variantDirs.length
+            ? {
+                variantSources: Object.fromEntries(
+                  variantDirs.map((v) => [v.id, { kind: 'url', url: server.modelUrls[modelDirs.indexOf(v.dir)] }]),
+                ),
+              }
+            : {}),
         };
         const doc = await app.call('eval', { source, device, request });
         writeFileSync(/** @type {string} */ (values.out), `${JSON.stringify(doc, null, 1)}\n`);
@@ -782,6 +827,59 @@ async function main() {
     await app.close();
     await server.close();
   }
+}
+
+/** `--variant-dir ID=DIR`, each folder checked to exist. */
+function variantDirArgs() {
+  return (values['variant-dir'] ?? []).map((arg) => {
+    const m = /^([^=]+)=(.+)$/.exec(arg) ?? fail(`--variant-dir takes ID=DIR (e.g. rtn4=out/rtn4), not ${arg}`);
+    const dir = resolve(m[2]);
+    if (!existsSync(join(dir, 'config.json'))) fail(`--variant-dir ${arg}: ${dir} holds no exported variant (no config.json)`);
+    return { id: m[1].trim().toLowerCase(), dir };
+  });
+}
+
+/**
+ * The plan options shared by eval and plan. The plan id hashes the model and data as the user
+ * named them (a folder by its absolute path), not as served, since each shard serves on its own port.
+ * @param {{ dataUrls: string[] }} server
+ * @param {unknown} toxicityModel
+ * @param {{ kind: string, path?: string, url?: string, id?: string } | null} toxicitySpec
+ * @param {{ kind: string, path?: string, url?: string, id?: string } | null} spec
+ */
+function evalRequest(server, toxicityModel, toxicitySpec, spec) {
+  const mode = /** @type {string} */ (values.mode);
+  if (!['generate', 'likelihood', 'both'].includes(mode)) fail(`--mode must be generate, likelihood or both, not ${mode}`);
+  const perspectives =
+    values.perspectives === 'all'
+      ? 'all'
+      : String(values.perspectives)
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean);
+  const seeds = values.seeds === undefined ? undefined : values.seeds.split(',').map((x) => x.trim());
+  if (seeds && (!seeds.length || seeds.some((x) => !/^\d+$/.test(x))))
+    fail(`--seeds takes non-negative integers, e.g. 0,1,2, not ${values.seeds}`);
+  /** @param {{ kind: string, path?: string, url?: string, id?: string } | null} m */
+  const named = (m) => (!m ? undefined : (m.path ?? m.url ?? m.id));
+  const dataDir = values['data-dir'];
+  const toxicityName = named(toxicitySpec);
+  return {
+    perspectives,
+    variants: values.variants,
+    preset: values.preset,
+    seed: Number(values.seed),
+    ...(seeds ? { seeds: seeds.map(Number) } : {}),
+    mode,
+    ...(dataDir ? { dataUrl: server.dataUrls[0] } : {}),
+    ...(toxicityModel ? { toxicityModel } : {}),
+    names: {
+      model: named(spec) ?? '',
+      data: dataDir ? resolve(dataDir) : 'offline',
+      ...(toxicityName ? { toxicityModel: toxicityName } : {}),
+    },
+    ...(values.shard !== undefined ? { shard: values.shard } : {}),
+  };
 }
 
 /** Errors from the page arrive wrapped by Playwright with the page's stack; people need the message. */

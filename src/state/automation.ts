@@ -4,11 +4,13 @@ import { parseSourceInput } from '../lib/app/model-library';
 import type { Device } from '../lib/infer/causal-lm';
 import type { RunEvent, RunPlan, CalibrationPlan } from '../lib/run/orchestrator';
 import { parseVariants } from '../lib/run/variants';
+import { cellsBySeed, evalUnits, parseShard, planUnits, shardRunId, shardUnits, type PlanInputs, type UnitPlan } from '../lib/run/units';
+import { assembleResults, mergeShards } from '../lib/run/merge';
 import { RunProgressModel } from '../lib/run/progress';
 import type { ResultsDoc } from '../lib/run/results';
 import { htmlReport } from '../lib/report/html';
 import { OFFLINE_DATA_BASE } from '../lib/eval/sources';
-import { PERSPECTIVE_IDS, getPerspective, type DataFile, type PerspectiveId, type ScoringMode } from '../lib/eval';
+import { PERSPECTIVE_IDS, getPerspective, getPreset, type DataFile, type PerspectiveId, type ScoringMode } from '../lib/eval';
 import { dataFolderOf } from '../lib/run/rescore-input';
 import { sourceKey, urlSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
@@ -42,6 +44,8 @@ export interface EvalRequest {
   perspectives: PerspectiveId[] | 'all';
   preset: string;
   seed: number;
+  /** Runs the plan once per seed (`--seeds 0,1,2`); absent: `[seed]`. */
+  seeds?: number[];
   mode: ScoringMode | 'both';
   /** Comma-separated variant ids (`dense,rtn4,gptq3,…`); dense is always included. */
   variants?: string;
@@ -49,6 +53,12 @@ export interface EvalRequest {
   calibration?: CalibrationPlan;
   /** The toxicity classifier (`--toxicity-model`); absent: the lexicon proxy. */
   toxicityModel?: AutomationSource;
+  /** How the user named the model, data and classifier: the plan id hashes these, not the served URLs (their port varies per shard). */
+  names?: { model: string; data: string; toxicityModel?: string };
+  /** Only this share of the plan's units (`--shard K/N`); its runs keep stable ids and resume after a restart. */
+  shard?: string;
+  /** Exported variant folders (`--variant-dir`), by variant id: loaded instead of compressed. */
+  variantSources?: Record<string, AutomationSource>;
 }
 
 /** Files from the CLI: text as is, binary (`.npy`) as base64, since page.evaluate carries JSON. */
@@ -75,6 +85,28 @@ function toSource(s: AutomationSource): ModelSource {
   const src = urlSource(s.url);
   if (src.kind === 'url') assertAllowedByPagePolicy(src.baseUrl, location.origin);
   return src;
+}
+
+const DEFAULT_CALIBRATION: CalibrationPlan = { source: 'self', samples: 16, seqLen: 128 };
+
+/** The work units of an eval request; perspectives are checked here, before anything runs. */
+function unitPlanOf(request: EvalRequest): UnitPlan {
+  const perspectives = request.perspectives === 'all' ? [...PERSPECTIVE_IDS] : request.perspectives;
+  for (const p of perspectives) getPerspective(p);
+  getPreset(request.preset);
+  const calibration = request.calibration ?? DEFAULT_CALIBRATION;
+  const inputs: PlanInputs = {
+    model: request.names?.model ?? '',
+    variants: parseVariants(request.variants ?? 'dense'),
+    perspectives,
+    preset: request.preset,
+    mode: request.mode,
+    seeds: request.seeds ?? [request.seed],
+    data: request.names?.data ?? request.dataUrl ?? 'offline',
+    calibration: { ...calibration },
+    ...(request.names?.toxicityModel ? { toxicityModel: request.names.toxicityModel } : {}),
+  };
+  return planUnits(inputs);
 }
 
 /** The programmatic API the headless CLI drives; the same workers the page's buttons use. */
@@ -116,34 +148,71 @@ function automationApi() {
       const model = await ready(source, device);
       return infer.generate(model.key, device, request, text);
     },
-    /** Creates a run (dense plus the requested variants) and runs it to the end, like the page's Run button. */
+    /** The plan's work units and their ids (`ctlab plan`), with a shard's share when asked. */
+    plan: ({ request }: { request: EvalRequest }) => {
+      const units = unitPlanOf(request);
+      const shard = request.shard === undefined ? undefined : parseShard(request.shard);
+      return shard ? { ...units, shard, mine: shardUnits(units, shard.index, shard.count).map((u) => u.id) } : units;
+    },
+    /**
+     * Creates a run per seed (dense plus the requested variants; with a shard, only its units) and
+     * runs each to the end, like the page's Run button; returns one file for all of them.
+     */
     eval: async ({ source, device = 'auto', request }: { source: AutomationSource; device?: Device | 'auto'; request: EvalRequest }) => {
-      const plan: RunPlan = {
-        model: toSource(source),
-        variants: parseVariants(request.variants ?? 'dense'),
-        perspectives: request.perspectives === 'all' ? [...PERSPECTIVE_IDS] : request.perspectives,
-        preset: request.preset,
-        mode: request.mode,
-        seed: request.seed,
-        data: request.dataUrl
-          ? { kind: 'url', base: request.dataUrl }
-          : { kind: 'offline', base: new URL(OFFLINE_DATA_BASE, location.href).href },
-        device,
-        calibration: request.calibration ?? { source: 'self', samples: 16, seqLen: 128 },
-        ...(request.toxicityModel ? { toxicityModel: toSource(request.toxicityModel) } : {}),
-      };
-      for (const p of plan.perspectives) getPerspective(p);
-      const runId = await infer.createRun(plan);
+      const units = unitPlanOf(request);
+      const shard = request.shard === undefined ? undefined : parseShard(request.shard);
+      const mine = shard ? shardUnits(units, shard.index, shard.count) : units.units;
+      const perSeed = cellsBySeed(units, mine);
+      const strange = Object.keys(request.variantSources ?? {}).filter(
+        (id) => !units.inputs.variants.some((v) => v.id === id && v.method !== 'dense'),
+      );
+      if (strange.length) throw new Error(`--variant-dir names ${strange.join(', ')}, not a compressed variant of this plan`);
+      if (!perSeed.length) throw new Error(`shard ${request.shard} has no units: the plan has ${evalUnits(units).length}`);
+      const parts = [];
       const overall = new RunProgressModel();
-      return infer.runToEnd(
-        runId,
-        Comlink.proxy((e: RunEvent) => {
-          overall.apply(e, performance.now());
-          const { fraction, etaSeconds } = overall.view();
-          report({ phase: 'run', event: e, overall: { fraction, etaSeconds } });
-        }),
+      for (const { seed, cells } of perSeed) {
+        const plan: RunPlan = {
+          model: toSource(source),
+          variants: units.inputs.variants,
+          perspectives: units.inputs.perspectives,
+          preset: request.preset,
+          mode: request.mode,
+          seed,
+          data: request.dataUrl
+            ? { kind: 'url', base: request.dataUrl }
+            : { kind: 'offline', base: new URL(OFFLINE_DATA_BASE, location.href).href },
+          device,
+          calibration: request.calibration ?? DEFAULT_CALIBRATION,
+          ...(request.toxicityModel ? { toxicityModel: toSource(request.toxicityModel) } : {}),
+          ...(shard ? { only: cells } : {}),
+          ...(request.variantSources
+            ? { variantSources: Object.fromEntries(Object.entries(request.variantSources).map(([id, s]) => [id, toSource(s)])) }
+            : {}),
+        };
+        const runId = await infer.createRun(plan, shard ? shardRunId(units, seed, shard) : undefined);
+        const doc = await infer.runToEnd(
+          runId,
+          Comlink.proxy((e: RunEvent) => {
+            overall.apply(e, performance.now());
+            const { fraction, etaSeconds } = overall.view();
+            report({ phase: 'run', event: e, overall: { fraction, etaSeconds } });
+          }),
+        );
+        parts.push({ seed, doc });
+      }
+      return assembleResults(
+        parts,
+        {
+          id: units.id,
+          seeds: units.inputs.seeds,
+          evalUnits: evalUnits(units).map((u) => u.id),
+          ...(shard ? { shard } : {}),
+        },
+        mine.map((u) => u.id),
       );
     },
+    /** Shards' results files as the single run's file (`ctlab merge`); throws naming what does not fit. */
+    merge: ({ files }: { files: { name: string; doc: ResultsDoc }[] }) => mergeShards(files),
     runs: () => infer.listRuns(),
     runRecordCount: ({ runId }: { runId: string }) => infer.countRunRecords(runId),
     /** The self-contained HTML report of a results file, as `ctlab eval --report` writes it. */

@@ -101,9 +101,19 @@ export class InferenceService {
     }
   }
 
-  /** Stores a new run and returns its id; `runToEnd` executes it. */
-  async createRun(plan: RunPlan): Promise<string> {
-    const doc = newRun(plan);
+  /**
+   * Stores a new run and returns its id; `runToEnd` executes it. With an `id` that is already
+   * stored for the same plan (a shard restarted after a crash), the stored run is kept, so
+   * `runToEnd` resumes it instead of starting over.
+   */
+  async createRun(plan: RunPlan, id?: string): Promise<string> {
+    if (id) {
+      const stored = await this.store.getRun(id);
+      if (stored && JSON.stringify(stored.plan) !== JSON.stringify(plan))
+        throw new Error(`run ${id} is stored with a different plan; delete it or use another browser profile`);
+      if (stored) return id;
+    }
+    const doc = newRun(plan, id);
     await this.store.saveRun(doc);
     return doc.id;
   }

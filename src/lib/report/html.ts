@@ -4,7 +4,8 @@ import { formatBytes } from '../util/format';
 import { bitsCurveOption, heatmapOption, radarOption } from './charts';
 import { renderSvg } from './echarts';
 import { formatAgreement, formatKl } from './fidelity';
-import { explorerRows, formatScore, modesOf, packedBytes, PERSPECTIVE_TITLES, summarize } from './summary';
+import { oneSeed, seedSpread, seedsOf } from './seeds';
+import { explorerRows, formatScore, modesOf, packedBytes, PERSPECTIVE_TITLES, summarize, variantsOf } from './summary';
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:2rem;color:#16202c;max-width:1100px}h1{margin-bottom:0}
 .muted{color:#566172}table{border-collapse:collapse;margin:1rem 0}th,td{border-bottom:1px solid #d9dee5;padding:.3rem .5rem;text-align:right}
@@ -23,17 +24,19 @@ export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-sr
  * dashboard's charts and numbers and the items where variants disagree. Every string from a
  * model, a data file or a file name is escaped.
  */
-export function htmlReport(doc: ResultsDoc, opts: { maxItems?: number } = {}): string {
+export function htmlReport(all: ResultsDoc, opts: { maxItems?: number } = {}): string {
   const parts: string[] = [];
+  // Charts, tables and items show the first seed; the spread across seeds gets its own table.
+  const doc = oneSeed(all);
   const title = `Compressed Trust Lab — ${doc.model.label}`;
   parts.push(
     `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}"><meta name="viewport" content="width=device-width,initial-scale=1">`,
   );
   parts.push(`<title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body>`);
   parts.push(`<h1>${escapeHtml(title)}</h1>`);
-  const s = doc.settings;
+  const s = all.settings;
   parts.push(
-    `<p class="muted">Preset ${escapeHtml(s.preset)} · seed ${escapeHtml(s.seed)} · modes ${escapeHtml(s.modes.join(', '))} · data: ${escapeHtml(s.data)} · ${escapeHtml(s.device)}${s.adapter ? ` (${escapeHtml(s.adapter)})` : ''}${s.deviceNote ? ` (${escapeHtml(s.deviceNote)})` : ''}${s.precision ? ` · ${escapeHtml(s.precision)} weights${s.precisionNote ? ` (${escapeHtml(s.precisionNote)})` : ''}` : ''} · ${escapeHtml(doc.createdAt)}</p>`,
+    `<p class="muted">Preset ${escapeHtml(s.preset)} · seed ${escapeHtml(s.seeds ? `${s.seeds.join(', ')} (charts and items: ${s.seed})` : s.seed)} · modes ${escapeHtml(s.modes.join(', '))} · data: ${escapeHtml(s.data)} · ${escapeHtml(s.device)}${s.adapter ? ` (${escapeHtml(s.adapter)})` : ''}${s.deviceNote ? ` (${escapeHtml(s.deviceNote)})` : ''}${s.precision ? ` · ${escapeHtml(s.precision)} weights${s.precisionNote ? ` (${escapeHtml(s.precisionNote)})` : ''}` : ''} · ${escapeHtml(doc.createdAt)}</p>`,
   );
   if (doc.results.some((r) => r.scorer?.includes('proxy'))) {
     parts.push(
@@ -85,6 +88,7 @@ export function htmlReport(doc: ResultsDoc, opts: { maxItems?: number } = {}): s
       );
     }
   }
+  parts.push(seedTable(all));
   const mode = modesOf(doc)[0] ?? 'generate';
   const disagreements = [...new Set(doc.results.map((r) => r.perspective))].flatMap((p) =>
     explorerRows(doc, p, mode)
@@ -109,4 +113,30 @@ export function htmlReport(doc: ResultsDoc, opts: { maxItems?: number } = {}): s
     `<p class="muted">Made by Compressed Trust Lab in the browser; nothing left the machine but the model download.</p></body></html>`,
   );
   return parts.join('\n');
+}
+
+/** Per variant and perspective: the mean across seeds ± the seeds' mean 95% interval, and the seeds' standard deviation. */
+function seedTable(doc: ResultsDoc): string {
+  const spread = seedSpread(doc);
+  if (!spread.length) return '';
+  const seeds = seedsOf(doc);
+  const out: string[] = [];
+  for (const mode of modesOf(doc)) {
+    const rows = spread.filter((c) => c.mode === mode);
+    const perspectives = [...new Set(rows.map((c) => c.perspective))];
+    out.push(
+      `<h2>Across seeds ${escapeHtml(seeds.join(', '))} (${mode === 'generate' ? 'generate and parse' : 'option log-likelihood'})</h2><p class="muted">Mean of the seeds' scores ± the 95% interval of one seed; sd: the spread of the scores across seeds.</p><table><thead><tr><th>Variant</th>${perspectives.map((p) => `<th>${escapeHtml(PERSPECTIVE_TITLES[p])}</th>`).join('')}</tr></thead><tbody>`,
+    );
+    for (const v of variantsOf(doc)) {
+      const cells = perspectives.map((p) => {
+        const c = rows.find((r) => r.variant === v.id && r.perspective === p);
+        return c
+          ? `<td title="seeds ${escapeHtml(c.seeds.join(', '))}: ${escapeHtml(c.scores.map((x) => formatScore(x)).join(', '))}">${formatScore(c.mean)} ± ${formatScore(c.ci)} <small>sd ${formatScore(c.sd)}</small></td>`
+          : '<td>—</td>';
+      });
+      out.push(`<tr><td>${escapeHtml(v.label)}</td>${cells.join('')}</tr>`);
+    }
+    out.push('</tbody></table>');
+  }
+  return out.join('\n');
 }

@@ -1,4 +1,4 @@
-import { getPerspective, PERSPECTIVE_IDS, getPreset, type PerspectiveId, type ScoringMode, type ToxicityScorer } from '../eval';
+import { getPreset, type PerspectiveId, type ScoringMode, type ToxicityScorer } from '../eval';
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
 import { generate } from '../infer/generate';
 import { storedGraph } from '../infer/graph-store';
@@ -15,6 +15,9 @@ import type { VariantMethod, VariantSpec } from './variants';
 import { ratesFromHistory, type CostRates, type VariantTimings } from './cost-model';
 import { estimatePlan } from './planner';
 import { storedBytes } from '../storage/manifest';
+import { plannedCells } from './units';
+
+export { plannedCells };
 
 export interface CalibrationPlan {
   source: 'self' | 'builtin' | 'url';
@@ -37,6 +40,10 @@ export interface RunPlan {
   calibration: CalibrationPlan;
   /** A text-classification model that scores toxicity; absent: the offline lexicon proxy. */
   toxicityModel?: ModelSource;
+  /** A shard's share: the `variant|perspective|mode` cells to evaluate; absent: every cell. */
+  only?: string[];
+  /** Variants already compressed elsewhere (an exported folder), by variant id: loaded, not compressed again. */
+  variantSources?: Record<string, ModelSource>;
   /** The text fidelity to dense is measured on; absent: the built-in held-out text. */
   heldOut?: HeldOutText;
 }
@@ -104,15 +111,6 @@ export function newRun(plan: RunPlan, id: string = crypto.randomUUID()): RunDoc 
   return { id, createdAt: now, updatedAt: now, plan, status: 'running', variants: {} };
 }
 
-/** The perspectives × modes a plan evaluates, in order. */
-export function plannedCells(plan: RunPlan): { perspective: PerspectiveId; mode: ScoringMode }[] {
-  const ids = plan.perspectives.length ? plan.perspectives : [...PERSPECTIVE_IDS];
-  return ids.flatMap((perspective) => {
-    const modes: ScoringMode[] = plan.mode === 'both' ? ['generate', 'likelihood'] : [plan.mode];
-    return modes.filter((m) => getPerspective(perspective).modes.includes(m)).map((mode) => ({ perspective, mode }));
-  });
-}
-
 /**
  * Runs (or resumes) a plan: download → compress each variant → evaluate each variant on each
  * perspective. Records and results are stored as they finish; what is already stored is reused.
@@ -149,14 +147,18 @@ export async function executeRun(
     const preset = getPreset(plan.preset);
     const cells = plannedCells(plan);
     const files = new Map<PerspectiveId, Awaited<ReturnType<typeof loadPerspectiveFiles>>>();
-    for (const { perspective } of cells) {
-      if (files.has(perspective)) continue;
+    const only = plan.only ? new Set(plan.only) : undefined;
+    for (const { perspective, mode } of cells) {
+      if (files.has(perspective) || (only && !plan.variants.some((v) => only.has(`${v.id}|${perspective}|${mode}`)))) continue;
       const loaded = await loadPerspectiveFiles(plan.data, perspective, preset);
       if (loaded.failed.length)
         throw new Error(`${perspective}: could not load ${loaded.failed.map((f) => `${f.path} (${f.reason})`).join(', ')}`);
       files.set(perspective, loaded);
     }
     const done = new Set((await store.resultsOf(runId)).map((r) => `${r.variant}|${r.perspective}|${r.mode}`));
+    // Outside a shard's share counts as done: neither compressed nor evaluated here.
+    for (const v of plan.variants)
+      for (const c of cells) if (only && !only.has(`${v.id}|${c.perspective}|${c.mode}`)) done.add(`${v.id}|${c.perspective}|${c.mode}`);
     // Loaded only when a toxicity cell is still to run (a resumed run may have finished them all).
     const pending = cells.filter((c) => plan.variants.some((v) => !done.has(`${v.id}|${c.perspective}|${c.mode}`)));
     onEvent({
@@ -202,14 +204,19 @@ export async function executeRun(
 
     for (const spec of plan.variants) {
       if (signal?.aborted) throw new DOMException('run cancelled', 'AbortError');
+      if (only && !cells.some((c) => only.has(`${spec.id}|${c.perspective}|${c.mode}`))) continue;
       const info = doc.variants[spec.id] ?? { id: spec.id, label: spec.label };
       const timings: VariantTimings = (info.timings ??= {});
       const todo = cells.filter((c) => !done.has(`${spec.id}|${c.perspective}|${c.mode}`));
       if (info.key && todo.length === 0 && info.tokensPerSecond !== undefined && (info.fidelity || info.deleted)) continue;
       onEvent({ phase: 'variant-start', variant: spec.id });
       if (!info.key) {
+        const exported = plan.variantSources?.[spec.id];
         if (spec.method === 'dense') info.key = base.key;
-        else {
+        else if (exported) {
+          const made = await downloadModel(cache, exported, { onProgress: (progress) => onEvent({ phase: 'download', progress }), signal });
+          info.key = made.key;
+        } else {
           if (!deps.compress) throw new Error(`${spec.label}: compression is not available in this build`);
           const compressStart = performance.now();
           const made = await deps.compress(
