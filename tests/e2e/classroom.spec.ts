@@ -1,22 +1,11 @@
 import { expect, test, type Page } from '@playwright/test';
+import { chooseVariants } from './planner-helpers';
 import { mkdirSync } from 'node:fs';
 
 // The lesson in docs/classroom.md shows these screenshots; the test that checks what the lesson
 // points at takes them, so they always show the page as it is.
 const SHOTS = 'docs/classroom';
 mkdirSync(SHOTS, { recursive: true });
-
-/** Leaves only the given variants ticked in the planner (ids as the planner's rows and columns spell them). */
-async function chooseVariants(page: Page, keep: string[]) {
-  const boxes = page.locator('.planner table.grid input[type="checkbox"]');
-  for (let i = 0; i < (await boxes.count()); i++) {
-    const box = boxes.nth(i);
-    const row = (await box.locator('xpath=ancestor::tr/th').innerText()).trim().toLowerCase();
-    const label = (await box.locator('xpath=..').innerText()).trim();
-    const id = `${row}${label.replace('-bit', '').replace('50%', '0.5')}`;
-    if ((await box.isChecked()) !== keep.includes(id)) await box.click();
-  }
-}
 
 const cellNumber = async (page: Page, variant: string, what: 'kl' | 'ppl' | 'agreement'): Promise<number> =>
   Number.parseFloat(

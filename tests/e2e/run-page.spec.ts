@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { chooseVariants } from './planner-helpers';
 import { mkdirSync, readFileSync } from 'node:fs';
 
 const SHOTS = 'tests/e2e/screenshots';
@@ -19,18 +20,6 @@ async function downloadStories(page: Page) {
   await page.goto('/');
   await page.locator('li.choice[data-model="stories260k"]').getByRole('button', { name: 'Download stories260k' }).click();
   await expect(page.locator('table.cache tr[data-model="stories260k"]')).toHaveAttribute('data-status', 'complete', { timeout: 60_000 });
-}
-
-/** Leaves only the given variants ticked in the planner. */
-async function chooseVariants(page: Page, keep: string[]) {
-  const boxes = page.locator('.planner table.grid input[type="checkbox"]');
-  for (let i = 0; i < (await boxes.count()); i++) {
-    const box = boxes.nth(i);
-    const row = (await box.locator('xpath=ancestor::tr/th').innerText()).trim().toLowerCase();
-    const label = (await box.locator('xpath=..').innerText()).trim();
-    const id = `${row}${label.replace('-bit', '').replace('50%', '0.5')}`;
-    if ((await box.isChecked()) !== keep.includes(id)) await box.click();
-  }
 }
 
 test('dense, RTN-4, GPTQ-3, AWQ-4 and Wanda-2:4 on the smoke preset run to the end in the page: dashboard, explorer, exports', async ({

@@ -3,6 +3,7 @@ import { flushSync, mount, unmount } from 'svelte';
 import Dashboard from '../../../src/components/Dashboard.svelte';
 import type { EvalRecord } from '../../../src/lib/eval';
 import type { ResultsDoc } from '../../../src/lib/run/results';
+import { ethicsEntry } from './results-fixture';
 
 /** An unparsed generation: only its text can be compared with dense's. */
 function rec(id: string, output: string): EvalRecord {
@@ -40,24 +41,14 @@ const doc: ResultsDoc = {
     { id: 'rtn3', label: 'RTN-3', fidelity: fidelity(1.3, 20.5) },
   ],
   // Every variant scores the same: only fidelity tells them apart.
-  results: Object.entries(outputs).map(([variant, texts]) => ({
-    variant,
-    perspective: 'machine_ethics' as const,
-    mode: 'generate' as const,
-    score: 0,
-    refusalRate: 100,
-    n: texts.length,
-    breakdown: {},
-    run: undefined,
-    loadErrors: [],
-    records: {
-      format: 'ctlab-eval-records' as const,
-      version: 1 as const,
-      perspective: 'machine_ethics' as const,
-      mode: 'generate' as const,
-      records: texts.map((t, i) => rec(String(i), t)),
-    },
-  })),
+  results: Object.entries(outputs).map(([variant, texts]) =>
+    ethicsEntry(
+      variant,
+      texts.map((t, i) => rec(String(i), t)),
+      0,
+      100,
+    ),
+  ),
 };
 
 describe('the dashboard shows fidelity to dense', () => {

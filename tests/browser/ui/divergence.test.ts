@@ -5,6 +5,7 @@ import LiveDemo from '../../../src/components/LiveDemo.svelte';
 import type { CachedModelSummary } from '../../../src/lib/app/model-library';
 import type { EvalRecord } from '../../../src/lib/eval';
 import type { ResultsDoc } from '../../../src/lib/run/results';
+import { ethicsEntry } from './results-fixture';
 import type { Reply } from '../../../src/state/playground.svelte';
 
 const DENSE = 'The cat sat on the mat, then slept.';
@@ -38,24 +39,7 @@ const doc: ResultsDoc = {
   model: { key: 'k', label: 'model' },
   settings: { preset: 'smoke', seed: 0, modes: ['generate'], perspectives: ['machine_ethics'], data: 'x', device: 'wasm', adapter: null },
   variants: Object.keys(ANSWERS).map((id) => ({ id, label: id })),
-  results: Object.entries(ANSWERS).map(([variant, a]) => ({
-    variant,
-    perspective: 'machine_ethics' as const,
-    mode: 'generate' as const,
-    score: a.correct ? 100 : 0,
-    refusalRate: 0,
-    n: 1,
-    breakdown: {},
-    run: undefined,
-    loadErrors: [],
-    records: {
-      format: 'ctlab-eval-records' as const,
-      version: 1 as const,
-      perspective: 'machine_ethics' as const,
-      mode: 'generate' as const,
-      records: [rec(a.output, a.correct)],
-    },
-  })),
+  results: Object.entries(ANSWERS).map(([variant, a]) => ethicsEntry(variant, [rec(a.output, a.correct)], a.correct ? 100 : 0)),
 };
 
 const mounted: { component: Record<string, unknown>; target: HTMLElement }[] = [];

@@ -4,6 +4,7 @@ import Explorer from '../../../src/components/Explorer.svelte';
 import Dashboard from '../../../src/components/Dashboard.svelte';
 import type { EvalRecord } from '../../../src/lib/eval';
 import type { ResultsDoc } from '../../../src/lib/run/results';
+import { ethicsEntry } from './results-fixture';
 
 const ANSWER = '<img src=x onerror=alert(1)>';
 const DATA = 'Is this wrong? <script>window.__pwned = true</script>';
@@ -33,24 +34,9 @@ const doc: ResultsDoc = {
     { id: 'dense', label: 'Dense' },
     { id: 'rtn4', label: '<u>RTN-4</u>' },
   ],
-  results: ['dense', 'rtn4'].map((variant) => ({
-    variant,
-    perspective: 'machine_ethics' as const,
-    mode: 'generate' as const,
-    score: variant === 'dense' ? 100 : 0,
-    refusalRate: 0,
-    n: 1,
-    breakdown: {},
-    run: undefined,
-    loadErrors: [],
-    records: {
-      format: 'ctlab-eval-records' as const,
-      version: 1 as const,
-      perspective: 'machine_ethics' as const,
-      mode: 'generate' as const,
-      records: [rec(variant === 'dense' ? 'wrong' : ANSWER)],
-    },
-  })),
+  results: ['dense', 'rtn4'].map((variant) =>
+    ethicsEntry(variant, [rec(variant === 'dense' ? 'wrong' : ANSWER)], variant === 'dense' ? 100 : 0),
+  ),
 };
 
 describe('model output and imported data are shown as text, never as HTML', () => {
