@@ -41,6 +41,8 @@ function contentSecurityPolicy(): Plugin {
 
 export default defineConfig({
   plugins: [svelte(), localModels(), contentSecurityPolicy()],
+  // Parallel checkouts that share one node_modules each keep their own pre-bundled deps.
+  cacheDir: process.env.CTLAB_VITE_CACHE ?? 'node_modules/.vite',
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: { target: 'es2022', chunkSizeWarningLimit: 4096 },

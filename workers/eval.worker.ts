@@ -1,7 +1,7 @@
 import * as Comlink from 'comlink';
 import { InferenceService } from '../src/lib/app/inference-service';
 import { ShardCache } from '../src/lib/storage/shard-cache';
-import { RunStore } from '../src/lib/storage/run-store';
+import { RunStore } from '../src/lib/run/run-store';
 import { compressForRuns } from '../src/lib/variants/run-compress';
 import { configureOrt } from '../src/lib/infer/ort-env';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeAdapter, requestDevice } from '../../src/lib/gpu/device';
-import { axpyGpu, axpyReference } from '../../src/lib/gpu/axpy';
+import { axpyGpu, axpyReference } from './gpu/axpy';
 
 describe('WebGPU smoke', () => {
   it('reports an adapter', async () => {
@@ -9,7 +9,7 @@ describe('WebGPU smoke', () => {
     expect(report.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
   });
 
-  it('runs shaders/axpy.wgsl and matches the TypeScript reference', async () => {
+  it('runs axpy.wgsl and matches the TypeScript reference', async () => {
     const device = await requestDevice();
     // 1000 is not a multiple of the workgroup size, so the bounds check is exercised.
     const n = 1000;

@@ -17,7 +17,7 @@ import {
 } from '../run/orchestrator';
 import { rescoreInputs } from '../run/rescore-input';
 import type { ResultsDoc } from '../run/results';
-import { RunStore } from '../storage/run-store';
+import { RunStore } from '../run/run-store';
 import { ShardCache, type ProgressEvent } from '../storage/shard-cache';
 
 export interface SessionInfo {

@@ -9,7 +9,7 @@ import { ShardCache, type ProgressFn } from '../storage/shard-cache';
 import { browserEstimate } from '../storage/quota';
 import { formatBytes } from '../util/format';
 import { assertAllowedByPagePolicy } from '../model/page-policy';
-import { RunStore } from '../storage/run-store';
+import { RunStore } from '../run/run-store';
 import { deleteModelAndVariants, type DeletedModels } from '../variants/delete-model';
 
 /** An entry of the model chooser. */

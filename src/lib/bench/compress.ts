@@ -1,6 +1,6 @@
-import { compressLayers, createBlockRunner, mapSource, type ForwardKind } from '../compress/driver';
-import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/kernels';
-import { resolveSettings, settingsLabel, type CompressSettings, type Method } from '../compress/settings';
+import { compressLayers, createBlockRunner, mapSource, type ForwardKind } from '../compress/engine/driver';
+import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
+import { resolveSettings, settingsLabel, type CompressSettings, type Method } from '../compress/reference/settings';
 import { describeAdapter, requestDevice } from '../gpu/device';
 import { randomWeights, seededRandom } from '../model/random-model';
 import { smollm2Spec } from './decode';

@@ -1,4 +1,4 @@
-import type { ByteSource } from './byte-source';
+import type { ByteSource } from '../storage/byte-source';
 
 /** A safetensors file that is truncated, corrupted, or uses something this reader can't decode. */
 export class SafetensorsError extends Error {

@@ -1,4 +1,4 @@
-import type { ByteSource } from './byte-source';
+import type { ByteSource } from '../storage/byte-source';
 import { ModelConfigError } from './config';
 import { SafetensorsFile, isFloatDtype, type TensorInfo } from './safetensors';
 import { BLOCK_LINEARS, layerNormNames, type ModelSpec } from './spec';

@@ -5,7 +5,7 @@ import { storedGraph } from '../infer/graph-store';
 import { toxicityClassifierFrom, type LoadedClassifier } from '../infer/toxicity-classifier';
 import { downloadModel, openCachedModel, type CachedModel } from '../model/download';
 import type { ModelSource } from '../model/sources';
-import type { RunStore } from '../storage/run-store';
+import type { RunStore } from './run-store';
 import type { ProgressEvent, ShardCache } from '../storage/shard-cache';
 import { evaluatePerspective, loadPerspectiveFiles, type DataSource } from './evaluate';
 import { BUILTIN_HELDOUT, denseFidelity, denseReference, variantFidelity, type HeldOutText, type StoredReference } from './fidelity-step';

@@ -1,5 +1,5 @@
 import { del, get, set, values } from 'idb-keyval';
-import type { ByteSource } from '../model/byte-source';
+import type { ByteSource } from './byte-source';
 import {
   AbortedError,
   CacheError,

@@ -1,6 +1,6 @@
-import { compressLayers, type DriverProgress, type ForwardKind, type LayerSource, type LinearId } from '../compress/driver';
-import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/kernels';
-import { resolveSettings, type CompressSettings } from '../compress/settings';
+import { compressLayers, type DriverProgress, type ForwardKind, type LayerSource, type LinearId } from '../compress/engine/driver';
+import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
+import { resolveSettings, type CompressSettings } from '../compress/reference/settings';
 import { describeAdapter, requestDevice } from '../gpu/device';
 import { isDeviceLost, isGpuError, watchDevice } from '../gpu/faults';
 import { loadCausalLm, type Device } from '../infer/causal-lm';

@@ -1,4 +1,4 @@
-import type { RunStore } from '../storage/run-store';
+import type { RunStore } from '../run/run-store';
 import type { ShardCache } from '../storage/shard-cache';
 
 /**

@@ -1,5 +1,5 @@
-import type { ForwardKind, LayerTiming, LinearReport } from '../compress/driver';
-import type { ResolvedSettings } from '../compress/settings';
+import type { ForwardKind, LayerTiming, LinearReport } from '../compress/engine/driver';
+import type { ResolvedSettings } from '../compress/reference/settings';
 
 /** How a compressed linear is stored for inference. */
 export interface LinearStorage {

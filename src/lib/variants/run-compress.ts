@@ -1,4 +1,4 @@
-import { parseSparsity, type CompressSettings } from '../compress/settings';
+import { parseSparsity, type CompressSettings } from '../compress/reference/settings';
 import type { CompressFn } from '../run/orchestrator';
 import type { VariantSpec } from '../run/variants';
 import type { ShardCache } from '../storage/shard-cache';

@@ -1,8 +1,8 @@
-import { packK, type Kernels } from '../compress/kernels';
-import type { LayerOutput } from '../compress/driver';
-import type { QuantizedMatrix } from '../compress/quantizer';
-import { settingsLabel, settingsSlug, type ResolvedSettings } from '../compress/settings';
-import { isNM } from '../compress/types';
+import { packK, type Kernels } from '../compress/engine/backend';
+import type { LayerOutput } from '../compress/engine/driver';
+import type { QuantizedMatrix } from '../compress/reference/quantizer';
+import { settingsLabel, settingsSlug, type ResolvedSettings } from '../compress/reference/settings';
+import { isNM } from '../compress/reference/types';
 import { ensureDenseGraph, storedGraph, storeGraph, type GraphProgressFn } from '../infer/graph-store';
 import { openCachedModel, OPTIONAL_FILES, type CachedModel } from '../model/download';
 import type { ModelSpec } from '../model/spec';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { awqClipSearch, awqConfig } from '../../../src/lib/compress/awq';
-import { matrix } from '../../../src/lib/compress/types';
+import { awqClipSearch, awqConfig } from '../../../src/lib/compress/reference/awq';
+import { matrix } from '../../../src/lib/compress/reference/types';
 import { requestDevice } from '../../../src/lib/gpu/device';
-import { awqClipGpu } from '../../../src/lib/gpu/clip-gpu';
+import { awqClipGpu } from '../../../src/lib/gpu/clip';
 import { normals } from '../../unit/compress/fixtures';
 import { useExactSolverTolerancesOnSwiftShader } from './compare';
 

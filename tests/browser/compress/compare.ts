@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { Matrix } from '../../../src/lib/compress/types';
+import type { Matrix } from '../../../src/lib/compress/reference/types';
 import { describeAdapter } from '../../../src/lib/gpu/device';
 import { countDiff, maxAbs } from '../../unit/compress/fixtures';
 

@@ -1,20 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gptq } from '../../../src/lib/compress/gptq';
-import { magnitude } from '../../../src/lib/compress/magnitude';
-import { packQuantized } from '../../../src/lib/compress/pack';
-import { quantizeRtn, type QuantConfig } from '../../../src/lib/compress/quantizer';
-import { sparsegpt } from '../../../src/lib/compress/sparsegpt';
-import { AbsMeanAccumulator, HessianAccumulator, WandaAccumulator } from '../../../src/lib/compress/stats';
-import { matrix, type Matrix, type Sparsity } from '../../../src/lib/compress/types';
-import { wanda } from '../../../src/lib/compress/wanda';
+import { gptq } from '../../../src/lib/compress/reference/gptq';
+import { magnitude } from '../../../src/lib/compress/reference/magnitude';
+import { packQuantized } from '../../../src/lib/compress/reference/pack';
+import { quantizeRtn, type QuantConfig } from '../../../src/lib/compress/reference/quantizer';
+import { sparsegpt } from '../../../src/lib/compress/reference/sparsegpt';
+import { AbsMeanAccumulator, HessianAccumulator, WandaAccumulator } from '../../../src/lib/compress/reference/stats';
+import { matrix, type Matrix, type Sparsity } from '../../../src/lib/compress/reference/types';
+import { wanda } from '../../../src/lib/compress/reference/wanda';
 import { requestDevice } from '../../../src/lib/gpu/device';
 import { encodeGemm, gemmReference, type GemmArgs } from '../../../src/lib/gpu/gemm';
 import { readF32, Recorder, uploadF32 } from '../../../src/lib/gpu/kernel';
-import { packGpu } from '../../../src/lib/gpu/pack-gpu';
-import { magnitudeGpu, wandaGpu } from '../../../src/lib/gpu/prune-gpu';
-import { rtnGpu } from '../../../src/lib/gpu/quant-gpu';
-import { gptqGpu, sparsegptGpu } from '../../../src/lib/gpu/solver-gpu';
-import { GpuStatsAccumulator } from '../../../src/lib/gpu/stats-gpu';
+import { packGpu } from '../../../src/lib/gpu/pack';
+import { magnitudeGpu, wandaGpu } from '../../../src/lib/gpu/prune';
+import { rtnGpu } from '../../../src/lib/gpu/quant';
+import { gptqGpu, sparsegptGpu } from '../../../src/lib/gpu/solver';
+import { GpuStatsAccumulator } from '../../../src/lib/gpu/stats';
 import { correlatedX, countDiff, normals, randomMatrix } from '../../unit/compress/fixtures';
 import {
   expectSolverClose,

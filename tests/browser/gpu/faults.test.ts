@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requestDevice } from '../../../src/lib/gpu/device';
-import axpyWgsl from '../../../shaders/axpy.wgsl?raw';
+import axpyWgsl from './axpy.wgsl?raw';
 import { dispatch, readF32, storageBuffer, uploadF32 } from '../../../src/lib/gpu/kernel';
 import { downloadModel, type CachedModel } from '../../../src/lib/model/download';
 import { urlSource } from '../../../src/lib/model/sources';

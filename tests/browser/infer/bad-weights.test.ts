@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCausalLm } from '../../../src/lib/infer/causal-lm';
 import { downloadModel } from '../../../src/lib/model/download';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../../../src/lib/model/safetensors';
-import { bytesSource } from '../../../src/lib/model/byte-source';
+import { bytesSource } from '../../../src/lib/storage/byte-source';
 import { urlSource } from '../../../src/lib/model/sources';
 import { fetchBytes, fetchJson, freshCache, putFixture, STORIES } from '../helpers';
 

@@ -11,7 +11,7 @@ import { graphBytes, logits, sigmoid, softmax, tokenizerJson } from '../../refer
 import { rescoreInputs } from '../../../src/lib/run/rescore-input';
 import { executeRun, newRun } from '../../../src/lib/run/orchestrator';
 import { parseVariants } from '../../../src/lib/run/variants';
-import { RunStore } from '../../../src/lib/storage/run-store';
+import { RunStore } from '../../../src/lib/run/run-store';
 import { freshCache, putFixture, serverRequests, STORIES } from '../helpers';
 
 /** Writes the classifier folder to the test server: `/fixtures/<name>/…`. */

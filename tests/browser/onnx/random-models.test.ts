@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelSpec } from '../../../src/lib/model/spec';
 import { BLOCK_TAPS, buildCausalLm, buildDecoderBlock } from '../../../src/lib/onnx/decoder';
-import { referenceBlock, referenceForward } from '../../../src/lib/onnx/reference-forward';
+import { referenceBlock, referenceForward } from '../../reference/reference-forward';
 import { createSession, float32, floats, fullSequenceFeeds, int64, relMaxDiff, runLogits, type Ep, type ort } from './ort-helpers';
 import { randomIds, randomWeights, tinySpec } from './model-helpers';
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelSpec } from '../../../src/lib/model/spec';
 import { buildCausalLm, type CausalLmGraph } from '../../../src/lib/onnx/decoder';
-import { meanNextTokenNll, referenceForward } from '../../../src/lib/onnx/reference-forward';
+import { meanNextTokenNll, referenceForward } from '../../reference/reference-forward';
 import { createSession, greedy, maxAbsDiff, runLogits, type Ep } from './ort-helpers';
 import { parseSafetensorsF32, specFromConfig, type HfLlamaConfig } from './model-helpers';
 

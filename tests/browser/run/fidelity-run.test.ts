@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { executeRun, newRun, type RunEvent, type RunPlan } from '../../../src/lib/run/orchestrator';
 import { parseVariants } from '../../../src/lib/run/variants';
 import { urlSource } from '../../../src/lib/model/sources';
-import { RunStore } from '../../../src/lib/storage/run-store';
+import { RunStore } from '../../../src/lib/run/run-store';
 import { compressForRuns } from '../../../src/lib/variants/run-compress';
 import { freshCache, STORIES } from '../helpers';
 

@@ -3,7 +3,7 @@ import { executeRun, newRun, resultsDoc, type RunEvent, type RunPlan } from '../
 import { RunProgressModel } from '../../../src/lib/run/progress';
 import { parseVariants } from '../../../src/lib/run/variants';
 import { urlSource } from '../../../src/lib/model/sources';
-import { RunStore } from '../../../src/lib/storage/run-store';
+import { RunStore } from '../../../src/lib/run/run-store';
 import { freshCache, STORIES } from '../helpers';
 
 function plan(): RunPlan {

@@ -4,7 +4,7 @@ import { ensureDenseGraph, GRAPH_VERSION, storedGraph } from '../../../src/lib/i
 import { downloadModel } from '../../../src/lib/model/download';
 import { filesSource, hubSource, urlSource } from '../../../src/lib/model/sources';
 import { executeRun, newRun, resultsDoc, type RunPlan } from '../../../src/lib/run/orchestrator';
-import { RunStore } from '../../../src/lib/storage/run-store';
+import { RunStore } from '../../../src/lib/run/run-store';
 import { equalBytes, fetchBytes, freshCache, putFixture, serverRequests, STORIES } from '../helpers';
 
 const FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { compressLayers, createBlockRunner, mapSource, type LayerOutput } from '../../../src/lib/compress/driver';
-import type { CompressSettings } from '../../../src/lib/compress/settings';
+import { compressLayers, createBlockRunner, mapSource, type LayerOutput } from '../../../src/lib/compress/engine/driver';
+import type { CompressSettings } from '../../../src/lib/compress/reference/settings';
 import { smollm2Spec } from '../../../src/lib/bench/decode';
-import { bytesSource } from '../../../src/lib/model/byte-source';
+import { bytesSource } from '../../../src/lib/storage/byte-source';
 import { parseModelSpecText } from '../../../src/lib/model/config';
 import { SafetensorsFile } from '../../../src/lib/model/safetensors';
 import { chooseForward } from '../../../src/lib/variants/compress-model';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LINEARS, weightName } from '../../../src/lib/compress/driver';
-import { groupLayout } from '../../../src/lib/compress/quantizer';
-import { resolveSettings, type CompressSettings } from '../../../src/lib/compress/settings';
-import { checkStructure } from '../../../src/lib/compress/structure';
-import { matrix } from '../../../src/lib/compress/types';
+import { LINEARS, weightName } from '../../../src/lib/compress/engine/driver';
+import { groupLayout } from '../../../src/lib/compress/reference/quantizer';
+import { resolveSettings, type CompressSettings } from '../../../src/lib/compress/reference/settings';
+import { checkStructure } from '../../../src/lib/compress/reference/structure';
+import { matrix } from '../../../src/lib/compress/reference/types';
 import { loadCausalLm, type LoadedLm } from '../../../src/lib/infer/causal-lm';
 import { klToReference } from '../../../src/lib/infer/scoring';
 import { downloadModel, openCachedModel, openWeights, type CachedModel } from '../../../src/lib/model/download';

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CompressSettings } from '../../../src/lib/compress/settings';
+import type { CompressSettings } from '../../../src/lib/compress/reference/settings';
 import { describeAdapter } from '../../../src/lib/gpu/device';
 import { loadCausalLm } from '../../../src/lib/infer/causal-lm';
 import { generate } from '../../../src/lib/infer/generate';
@@ -7,7 +7,7 @@ import { storedGraph } from '../../../src/lib/infer/graph-store';
 import { forwardLogits } from '../../../src/lib/infer/scoring';
 import { downloadModel, openCachedModel, openWeights, type CachedModel } from '../../../src/lib/model/download';
 import { urlSource } from '../../../src/lib/model/sources';
-import { referenceForward } from '../../../src/lib/onnx/reference-forward';
+import { referenceForward } from '../../reference/reference-forward';
 import type { ShardCache } from '../../../src/lib/storage/shard-cache';
 import { buildCalibration, compressCachedModel, type CompressProgress } from '../../../src/lib/variants/compress-model';
 import { exportVariantFiles, readExportChunk, readVariantReport } from '../../../src/lib/variants/store';

@@ -10,11 +10,11 @@ import {
   sampledTokenRows,
   scaleColumns,
   searchAwqScales,
-} from '../../../src/lib/compress/awq';
-import { reconstructionError } from '../../../src/lib/compress/error';
-import { quantizeRtn } from '../../../src/lib/compress/quantizer';
-import { AbsMeanAccumulator } from '../../../src/lib/compress/stats';
-import { matrix, type Matrix } from '../../../src/lib/compress/types';
+} from '../../../src/lib/compress/reference/awq';
+import { reconstructionError } from '../../../src/lib/compress/reference/error';
+import { quantizeRtn } from '../../../src/lib/compress/reference/quantizer';
+import { AbsMeanAccumulator } from '../../../src/lib/compress/reference/stats';
+import { matrix, type Matrix } from '../../../src/lib/compress/reference/types';
 import { correlatedX, normals, randomMatrix } from './fixtures';
 
 function outputMse(W: Matrix, Wq: Matrix, X: Matrix): number {

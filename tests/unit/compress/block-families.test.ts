@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { foldIntoNorm, scaleColumns } from '../../../src/lib/compress/awq';
-import { blockForward, linearF32, rmsNorm, type LayerTensors } from '../../../src/lib/compress/block';
-import { compressLayers, mapSource, type LayerOutput } from '../../../src/lib/compress/driver';
-import type { CompressSettings } from '../../../src/lib/compress/settings';
-import { matrix } from '../../../src/lib/compress/types';
+import { foldIntoNorm, scaleColumns } from '../../../src/lib/compress/reference/awq';
+import { blockForward, linearF32, rmsNorm, type LayerTensors } from '../../../src/lib/compress/reference/block';
+import { compressLayers, mapSource, type LayerOutput } from '../../../src/lib/compress/engine/driver';
+import type { CompressSettings } from '../../../src/lib/compress/reference/settings';
+import { matrix } from '../../../src/lib/compress/reference/types';
 import { parseModelSpec } from '../../../src/lib/model/config';
 import type { ModelSpec } from '../../../src/lib/model/spec';
 import { hfForward, meanNll } from '../../reference/hf-decoder';

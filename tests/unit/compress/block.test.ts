@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { attention, blockForward, linearF32, mlp, TAPS } from '../../../src/lib/compress/block';
-import { linearRef, referenceBlock } from '../../../src/lib/onnx/reference-forward';
+import { attention, blockForward, linearF32, mlp, TAPS } from '../../../src/lib/compress/reference/block';
+import { linearRef, referenceBlock } from '../../reference/reference-forward';
 import { normals } from './fixtures';
 import { tinySpec, tinyWeights } from './tiny-model';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compressLayers, mapSource, NonFiniteError, type LayerOutput } from '../../../src/lib/compress/driver';
-import type { CompressSettings } from '../../../src/lib/compress/settings';
+import { compressLayers, mapSource, NonFiniteError, type LayerOutput } from '../../../src/lib/compress/engine/driver';
+import type { CompressSettings } from '../../../src/lib/compress/reference/settings';
 import { tinyCalibration, tinySpec, tinyWeights } from './tiny-model';
 
 const spec = tinySpec();

@@ -1,4 +1,4 @@
-import { matrix, type Matrix } from '../../../src/lib/compress/types';
+import { matrix, type Matrix } from '../../../src/lib/compress/reference/types';
 
 /** mulberry32: small, fast, seedable; enough for test data. */
 export function rng(seed: number): () => number {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { reconstructionError, reconstructionErrorFromHessian } from '../../../src/lib/compress/error';
-import { gptq } from '../../../src/lib/compress/gptq';
-import { dequantize, quantizeRtn } from '../../../src/lib/compress/quantizer';
-import { HessianAccumulator } from '../../../src/lib/compress/stats';
-import { matrix, type Matrix } from '../../../src/lib/compress/types';
+import { reconstructionError, reconstructionErrorFromHessian } from '../../../src/lib/compress/reference/error';
+import { gptq } from '../../../src/lib/compress/reference/gptq';
+import { dequantize, quantizeRtn } from '../../../src/lib/compress/reference/quantizer';
+import { HessianAccumulator } from '../../../src/lib/compress/reference/stats';
+import { matrix, type Matrix } from '../../../src/lib/compress/reference/types';
 import { correlatedX, randomMatrix } from './fixtures';
 
 function hessianOf(X: Matrix): Float32Array {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cholesky, dampedInverseFactor, spdInverse, upperCholeskyOfInverse } from '../../../src/lib/compress/linalg';
+import { cholesky, dampedInverseFactor, spdInverse, upperCholeskyOfInverse } from '../../../src/lib/compress/reference/linalg';
 import { normals } from './fixtures';
 
 function matmul(a: ArrayLike<number>, b: ArrayLike<number>, n: number, ta = false): Float64Array {

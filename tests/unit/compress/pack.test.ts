@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dequantizeNBits, packNBits, packQuantized, perChannelBlockSize, unpackNBits } from '../../../src/lib/compress/pack';
-import { quantizeRtn } from '../../../src/lib/compress/quantizer';
+import { dequantizeNBits, packNBits, packQuantized, perChannelBlockSize, unpackNBits } from '../../../src/lib/compress/reference/pack';
+import { quantizeRtn } from '../../../src/lib/compress/reference/quantizer';
 import { unpackMatMulNBits, type PackedLinear } from '../../../src/lib/onnx/matmul-nbits';
 import { randomMatrix } from './fixtures';
 

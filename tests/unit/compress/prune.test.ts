@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { magnitude } from '../../../src/lib/compress/magnitude';
-import { nmMask, rowRatioMask, wandaScores } from '../../../src/lib/compress/prune';
-import { matrix } from '../../../src/lib/compress/types';
-import { wanda } from '../../../src/lib/compress/wanda';
+import { magnitude } from '../../../src/lib/compress/reference/magnitude';
+import { nmMask, rowRatioMask, wandaScores } from '../../../src/lib/compress/reference/prune';
+import { matrix } from '../../../src/lib/compress/reference/types';
+import { wanda } from '../../../src/lib/compress/reference/wanda';
 import { normals, randomMatrix } from './fixtures';
 
 describe('N:M masks', () => {

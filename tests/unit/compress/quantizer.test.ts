@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { dequantize, fitGroup, groupLayout, quantizeRtn, roundHalfEven, type QuantConfig } from '../../../src/lib/compress/quantizer';
-import { matrix } from '../../../src/lib/compress/types';
+import {
+  dequantize,
+  fitGroup,
+  groupLayout,
+  quantizeRtn,
+  roundHalfEven,
+  type QuantConfig,
+} from '../../../src/lib/compress/reference/quantizer';
+import { matrix } from '../../../src/lib/compress/reference/types';
 import { randomMatrix } from './fixtures';
 
 const row = (...v: number[]) => matrix(1, v.length, Float32Array.from(v));

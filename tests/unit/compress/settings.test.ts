@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseSparsity, resolveSettings, settingsLabel, settingsSlug, SettingsError } from '../../../src/lib/compress/settings';
-import { checkStructure, maxDistinctPerGroup, nmViolation } from '../../../src/lib/compress/structure';
-import { matrix } from '../../../src/lib/compress/types';
+import { parseSparsity, resolveSettings, settingsLabel, settingsSlug, SettingsError } from '../../../src/lib/compress/reference/settings';
+import { checkStructure, maxDistinctPerGroup, nmViolation } from '../../../src/lib/compress/reference/structure';
+import { matrix } from '../../../src/lib/compress/reference/types';
 import { defaultCalibrationSize, documents, tokenWindows } from '../../../src/lib/variants/calibration';
 import { BUILTIN_CALIBRATION } from '../../../src/lib/variants/builtin-text';
 import { idealBytes, variantKey } from '../../../src/lib/variants/store';

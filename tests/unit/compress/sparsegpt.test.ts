@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { reconstructionError } from '../../../src/lib/compress/error';
-import { magnitude } from '../../../src/lib/compress/magnitude';
-import { sparsegpt } from '../../../src/lib/compress/sparsegpt';
-import { HessianAccumulator, WandaAccumulator } from '../../../src/lib/compress/stats';
-import { wanda } from '../../../src/lib/compress/wanda';
-import type { Matrix } from '../../../src/lib/compress/types';
+import { reconstructionError } from '../../../src/lib/compress/reference/error';
+import { magnitude } from '../../../src/lib/compress/reference/magnitude';
+import { sparsegpt } from '../../../src/lib/compress/reference/sparsegpt';
+import { HessianAccumulator, WandaAccumulator } from '../../../src/lib/compress/reference/stats';
+import { wanda } from '../../../src/lib/compress/reference/wanda';
+import type { Matrix } from '../../../src/lib/compress/reference/types';
 import { correlatedX, randomMatrix } from './fixtures';
 
 describe('SparseGPT', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { reconstructionError, reconstructionErrorFromHessian } from '../../../src/lib/compress/error';
-import { AbsMeanAccumulator, HessianAccumulator, WandaAccumulator } from '../../../src/lib/compress/stats';
-import { matrix, type Matrix } from '../../../src/lib/compress/types';
+import { reconstructionError, reconstructionErrorFromHessian } from '../../../src/lib/compress/reference/error';
+import { AbsMeanAccumulator, HessianAccumulator, WandaAccumulator } from '../../../src/lib/compress/reference/stats';
+import { matrix, type Matrix } from '../../../src/lib/compress/reference/types';
 import { correlatedX } from './fixtures';
 
 function rowsOf(X: Matrix, from: number, to: number): Matrix {

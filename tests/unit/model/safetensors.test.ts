@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blobSource, bytesSource } from '../../../src/lib/model/byte-source';
+import { blobSource, bytesSource } from '../../../src/lib/storage/byte-source';
 import {
   MAX_HEADER_BYTES,
   SafetensorsError,

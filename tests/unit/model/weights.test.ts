@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytesSource } from '../../../src/lib/model/byte-source';
+import { bytesSource } from '../../../src/lib/storage/byte-source';
 import { ModelConfigError, parseModelSpec } from '../../../src/lib/model/config';
 import { SafetensorsError, writeSafetensors, type TensorToWrite } from '../../../src/lib/model/safetensors';
 import { llamaBlock, type ModelSpec } from '../../../src/lib/model/spec';

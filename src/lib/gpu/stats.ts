@@ -1,6 +1,6 @@
 import statsWgsl from '../../../shaders/stats.wgsl?raw';
-import { runningMeanFactors } from '../compress/stats';
-import type { Matrix } from '../compress/types';
+import { runningMeanFactors } from '../compress/reference/stats';
+import type { Matrix } from '../compress/reference/types';
 import { encodeGemm } from './gemm';
 import { readF32, Recorder, storageBuffer, uploadF32 } from './kernel';
 import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning, type Limits } from './limits';

@@ -1,7 +1,15 @@
-import { GpuDeviceLostError, GpuFaultError, isGpuError } from '../gpu/faults';
-import type { ModelSpec } from '../model/spec';
-import { applyClip, awqConfig, foldIntoNorm, foldIntoPreviousLinear, scaleColumns, searchAwqScales, type AwqSearchResult } from './awq';
-import { attention, blockForward, linearF32, mlp, TAPS, type BlockOutputs, type LayerTensors, type Tap } from './block';
+import { GpuDeviceLostError, GpuFaultError, isGpuError } from '../../gpu/faults';
+import type { ModelSpec } from '../../model/spec';
+import {
+  applyClip,
+  awqConfig,
+  foldIntoNorm,
+  foldIntoPreviousLinear,
+  scaleColumns,
+  searchAwqScales,
+  type AwqSearchResult,
+} from '../reference/awq';
+import { attention, blockForward, linearF32, mlp, TAPS, type BlockOutputs, type LayerTensors, type Tap } from '../reference/block';
 import {
   awqClipK,
   createStats,
@@ -13,12 +21,12 @@ import {
   wandaK,
   type Kernels,
   type Stats,
-} from './kernels';
-import { groupLayout, type QuantConfig, type QuantizedMatrix } from './quantizer';
-import { resolveSettings, type CompressSettings, type ResolvedSettings } from './settings';
-import type { SolverReport } from './solver';
-import { checkStructure, type StructureSpec } from './structure';
-import { f32, matrix, type Matrix } from './types';
+} from './backend';
+import { groupLayout, type QuantConfig, type QuantizedMatrix } from '../reference/quantizer';
+import { resolveSettings, type CompressSettings, type ResolvedSettings } from '../reference/settings';
+import type { SolverReport } from '../reference/solver';
+import { checkStructure, type StructureSpec } from '../reference/structure';
+import { f32, matrix, type Matrix } from '../reference/types';
 
 /**
  * The calibration driver (compression-spec.md, architecture.md "Compression"): layer-0 inputs

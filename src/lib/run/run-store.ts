@@ -1,9 +1,9 @@
 import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
 import type { EvalRecord } from '../eval';
-import type { ResultEntry } from '../run/results';
-import type { RunDoc } from '../run/orchestrator';
-import type { StoredReference } from '../run/fidelity-step';
-import { requestToPromise } from './stores';
+import type { ResultEntry } from './results';
+import type { RunDoc } from './orchestrator';
+import type { StoredReference } from './fidelity-step';
+import { requestToPromise } from '../storage/stores';
 
 /**
  * Runs, their finished records and their per-perspective results in IndexedDB. Every record is

@@ -1,7 +1,7 @@
 import clipWgsl from '../../../shaders/awq-clip.wgsl?raw';
-import { sampledTokenRows, type AwqClipOptions } from '../compress/awq';
-import { groupLayout, quantGrid, type QuantConfig } from '../compress/quantizer';
-import type { Matrix } from '../compress/types';
+import { sampledTokenRows, type AwqClipOptions } from '../compress/reference/awq';
+import { groupLayout, quantGrid, type QuantConfig } from '../compress/reference/quantizer';
+import type { Matrix } from '../compress/reference/types';
 import { readF32, Recorder, storageBuffer, uploadF32 } from './kernel';
 import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning } from './limits';
 

@@ -1,7 +1,7 @@
 import nmWgsl from '../../../shaders/nm.wgsl?raw';
 import rowselectWgsl from '../../../shaders/rowselect.wgsl?raw';
-import { checkSparsity } from '../compress/prune';
-import { isNM, matrix, type Matrix, type PruneResult, type Sparsity } from '../compress/types';
+import { checkSparsity } from '../compress/reference/prune';
+import { isNM, matrix, type Matrix, type PruneResult, type Sparsity } from '../compress/reference/types';
 import { readF32, readU32, Recorder, storageBuffer, uploadF32 } from './kernel';
 import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning } from './limits';
 import { scratch } from './scratch';

@@ -1,8 +1,8 @@
 import * as ort from 'onnxruntime-web/webgpu';
-import { configureOrt } from '../infer/ort-env';
-import type { ModelSpec } from '../model/spec';
-import { buildDecoderBlock } from '../onnx';
-import { TAPS, type BlockOutputs, type LayerTensors, type Tap } from './block';
+import { configureOrt } from '../../infer/ort-env';
+import type { ModelSpec } from '../../model/spec';
+import { buildDecoderBlock } from '../../onnx';
+import { TAPS, type BlockOutputs, type LayerTensors, type Tap } from '../reference/block';
 import { layerPrefix, type BlockRunner } from './driver';
 
 /** Bytes of activations one `session.run` may produce (batches of samples are sized to it). */

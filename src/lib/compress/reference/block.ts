@@ -1,5 +1,5 @@
-import { ropeInvFreq } from '../model/rope';
-import { layerRope, type ModelSpec, type RopeSpec } from '../model/spec';
+import { ropeInvFreq } from '../../model/rope';
+import { layerRope, type ModelSpec, type RopeSpec } from '../../model/spec';
 
 /**
  * A decoder layer forward pass in TypeScript for the calibration driver: the same function as

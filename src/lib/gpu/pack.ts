@@ -6,8 +6,8 @@ import {
   zeroPointRowBytes,
   type PackedNBits,
   type PackQuantizedOptions,
-} from '../compress/pack';
-import type { QuantizedMatrix } from '../compress/quantizer';
+} from '../compress/reference/pack';
+import type { QuantizedMatrix } from '../compress/reference/quantizer';
 import { readBytes, readF32, Recorder, storageBuffer, uploadF32, uploadU32 } from './kernel';
 import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning } from './limits';
 

@@ -2,9 +2,9 @@
  * A plain TypeScript forward pass of a Llama-family decoder (fp32 storage, double accumulation,
  * one sequence, no KV cache). Slow; a test oracle for the ONNX graphs on small models.
  */
-import { ropeInvFreq } from '../model/rope';
-import type { ModelSpec } from '../model/spec';
-import { checkSpec, type BlockTap, type WeightSource } from './decoder';
+import { ropeInvFreq } from '../../src/lib/model/rope';
+import type { ModelSpec } from '../../src/lib/model/spec';
+import { checkSpec, type BlockTap, type WeightSource } from '../../src/lib/onnx/decoder';
 
 export type ReferenceBlockOutputs = Record<BlockTap | 'out', Float32Array>;
 

@@ -1,6 +1,6 @@
 import quantWgsl from '../../../shaders/quant.wgsl?raw';
-import { groupLayout, quantGrid, type QuantConfig, type QuantizedMatrix } from '../compress/quantizer';
-import { matrix, type Matrix } from '../compress/types';
+import { groupLayout, quantGrid, type QuantConfig, type QuantizedMatrix } from '../compress/reference/quantizer';
+import { matrix, type Matrix } from '../compress/reference/types';
 import { readF32, readU32, Recorder, storageBuffer, uploadF32 } from './kernel';
 import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning } from './limits';
 import { scratch } from './scratch';

@@ -1,18 +1,18 @@
-import { awqClipGpu } from '../gpu/clip-gpu';
-import { packGpu } from '../gpu/pack-gpu';
-import { magnitudeGpu, wandaGpu } from '../gpu/prune-gpu';
-import { rtnGpu } from '../gpu/quant-gpu';
-import { gptqGpu, sparsegptGpu } from '../gpu/solver-gpu';
-import { GpuStatsAccumulator } from '../gpu/stats-gpu';
-import { awqClipSearch, type AwqClipOptions } from './awq';
-import { gptq, type GptqOptions, type GptqResult } from './gptq';
-import { magnitude } from './magnitude';
-import { packQuantized, type PackedNBits } from './pack';
-import { quantizeRtn, type QuantConfig, type QuantizedMatrix } from './quantizer';
-import { sparsegpt, type SparseGptOptions, type SparseGptResult } from './sparsegpt';
-import { AbsMeanAccumulator, HessianAccumulator, WandaAccumulator } from './stats';
-import type { Matrix, PruneResult, Sparsity } from './types';
-import { wanda } from './wanda';
+import { awqClipGpu } from '../../gpu/clip';
+import { packGpu } from '../../gpu/pack';
+import { magnitudeGpu, wandaGpu } from '../../gpu/prune';
+import { rtnGpu } from '../../gpu/quant';
+import { gptqGpu, sparsegptGpu } from '../../gpu/solver';
+import { GpuStatsAccumulator } from '../../gpu/stats';
+import { awqClipSearch, type AwqClipOptions } from '../reference/awq';
+import { gptq, type GptqOptions, type GptqResult } from '../reference/gptq';
+import { magnitude } from '../reference/magnitude';
+import { packQuantized, type PackedNBits } from '../reference/pack';
+import { quantizeRtn, type QuantConfig, type QuantizedMatrix } from '../reference/quantizer';
+import { sparsegpt, type SparseGptOptions, type SparseGptResult } from '../reference/sparsegpt';
+import { AbsMeanAccumulator, HessianAccumulator, WandaAccumulator } from '../reference/stats';
+import type { Matrix, PruneResult, Sparsity } from '../reference/types';
+import { wanda } from '../reference/wanda';
 
 /**
  * Where the compression kernels run: the WGSL launchers of `src/lib/gpu` on a `GPUDevice`, or

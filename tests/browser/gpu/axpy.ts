@@ -1,9 +1,9 @@
-import axpyWgsl from '../../../shaders/axpy.wgsl?raw';
-import { dispatch, readF32, uploadF32 } from './kernel';
+import axpyWgsl from './axpy.wgsl?raw';
+import { dispatch, readF32, uploadF32 } from '../../../src/lib/gpu/kernel';
 
 const WORKGROUP = 64;
 
-/** TypeScript reference for `shaders/axpy.wgsl`. */
+/** TypeScript reference for `axpy.wgsl`. */
 export function axpyReference(a: number, x: Float32Array, y: Float32Array): Float32Array {
   const out = new Float32Array(y.length);
   for (let i = 0; i < y.length; i++) out[i] = Math.fround(Math.fround(a * x[i]) + y[i]);

@@ -1,15 +1,15 @@
 import blockWgsl from '../../../shaders/block.wgsl?raw';
 import selectWgsl from '../../../shaders/select.wgsl?raw';
-import { fitRowsOnce, gptqConfig, gptqResult, type GptqOptions, type GptqResult } from '../compress/gptq';
-import { checkSparsity } from '../compress/prune';
-import { groupLayout, quantGrid, type QuantConfig } from '../compress/quantizer';
-import { prologue, resolveBlockSize, type Prologue } from '../compress/solver';
-import type { SparseGptOptions, SparseGptResult } from '../compress/sparsegpt';
-import { isNM, matrix, type Matrix } from '../compress/types';
+import { fitRowsOnce, gptqConfig, gptqResult, type GptqOptions, type GptqResult } from '../compress/reference/gptq';
+import { checkSparsity } from '../compress/reference/prune';
+import { groupLayout, quantGrid, type QuantConfig } from '../compress/reference/quantizer';
+import { prologue, resolveBlockSize, type Prologue } from '../compress/reference/solver';
+import type { SparseGptOptions, SparseGptResult } from '../compress/reference/sparsegpt';
+import { isNM, matrix, type Matrix } from '../compress/reference/types';
 import { encodeGemm } from './gemm';
 import { readF32, readU32, Recorder, storageBuffer, uploadF32 } from './kernel';
 import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning, type Limits } from './limits';
-import { encodeQuantFit, splitParams, type QuantLaunch } from './quant-gpu';
+import { encodeQuantFit, splitParams, type QuantLaunch } from './quant';
 import { scratch } from './scratch';
 
 /**
