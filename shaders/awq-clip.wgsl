@@ -1,4 +1,4 @@
-// AWQ's clip search (compression-spec.md "AWQ", llm-awq auto_clip_layer) per (row, group) of W,
+// AWQ's clip search (Lin et al. 2023, llm-awq auto_clip_layer) per (row, group) of W,
 // as launches that keep the TypeScript oracle's order of every sum (stats, err_steps, pick; or
 // stats, org, err, pick for groups wider than 128):
 // `stats`  per (row, group): m0 = max |w|, and min / max of w (the quantizer of a clamped group
@@ -12,22 +12,8 @@
 // `pick`   per (row, group): keeps the m of the first strict minimum of err_k.
 // No barriers; each weight is quantized once per step, not per token, and in err_steps each
 // load of x feeds 12 multiply-adds (loads, not arithmetic, bound this on software adapters).
-// The quantizer is the shared one of quant.wgsl (both variants).
-struct Params {
-  rows : u32,
-  cols : u32,
-  gs : u32,
-  groups : u32,
-  tokens : u32,
-  steps : u32,
-  variant : u32,
-  sym : u32,
-  base : u32,
-  nx : u32,
-  maxq : f32,
-  lo : f32,
-  hi : f32,
-}
+// Prefixed when the pipeline is built: `struct Params` (CLIP_PARAMS in src/lib/gpu/clip.ts)
+// and the shared quantizer, quantizer.wgsl (both variants).
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read> w : array<f32>;
@@ -42,7 +28,6 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> errk : array<f32>;
 @group(0) @binding(8) var<storage, read_write> best : array<f32>;
 
-const AWQ_MIN_RANGE : f32 = 1e-5f;
 // err_steps: widest group held in private memory, and shrink steps per pass (12 slots of q,
 // the last one the unclipped group).
 const GROUP_CAP : u32 = 128u;
@@ -51,35 +36,6 @@ var<private> qs : array<vec4<f32>, 3u * GROUP_CAP>;
 
 fn item(wid : vec3<u32>, lid : vec3<u32>) -> u32 {
   return (p.base + wid.y * p.nx + wid.x) * 64u + lid.x;
-}
-
-// (scale, zero) of a group whose clamped values span [mn, mx].
-fn fit(mn : f32, mx : f32) -> vec2<f32> {
-  if (p.variant == 1u) {
-    if (p.sym == 1u) {
-      return vec2<f32>(max(max(abs(mn), abs(mx)), AWQ_MIN_RANGE) / p.hi, 0.0);
-    }
-    let sc = max(mx - mn, AWQ_MIN_RANGE) / p.maxq;
-    return vec2<f32>(sc, clamp(-round(mn / sc), 0.0, p.maxq));
-  }
-  var xmin = min(mn, 0.0);
-  var xmax = max(mx, 0.0);
-  if (p.sym == 1u) {
-    xmax = max(-xmin, xmax);
-    if (xmin < 0.0) {
-      xmin = -xmax;
-    }
-  }
-  if (xmin == 0.0 && xmax == 0.0) {
-    xmin = -1.0;
-    xmax = 1.0;
-  }
-  let sc = (xmax - xmin) / p.maxq;
-  var z = (p.maxq + 1.0) * 0.5;
-  if (p.sym == 0u) {
-    z = round(-xmin / sc);
-  }
-  return vec2<f32>(sc, z);
 }
 
 // Group rg of the chunk: where its row starts in w, its first column, and its width.
@@ -97,13 +53,13 @@ fn span(rg : u32) -> Span {
 // The quantizer of group rg clipped at shrink step k: (clip m, scale, zero).
 fn step_quantizer(rg : u32, k : u32) -> vec3<f32> {
   let m = gstat[3u * rg] * factor[k];
-  let sz = fit(clamp(gstat[3u * rg + 1u], -m, m), clamp(gstat[3u * rg + 2u], -m, m));
+  let sz = quant_fit(clamp(gstat[3u * rg + 1u], -m, m), clamp(gstat[3u * rg + 2u], -m, m), p.variant, p.sym, p.maxq, p.hi);
   return vec3<f32>(m, sz.x, sz.y);
 }
 
 // Q(clamp(v, ±m)) under the quantizer of step_quantizer.
 fn fake_quant(v : f32, q : vec3<f32>) -> f32 {
-  let c = clamp(round(clamp(v, -q.x, q.x) / q.y) + q.z, p.lo, p.hi);
+  let c = quant_int(clamp(v, -q.x, q.x), q.y, q.z, p.lo, p.hi);
   return q.y * (c - q.z);
 }
 

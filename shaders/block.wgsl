@@ -1,4 +1,4 @@
-// The in-block column loop shared by GPTQ and SparseGPT (compression-spec.md): for each column
+// The in-block column loop shared by GPTQ and SparseGPT (Frantar et al. 2022, 2023): for each column
 // i of the block [i1, i1+count): quantize (mode 0) or prune (mode 1: N:M chosen on the
 // in-block-updated W every M columns; mode 2: unstructured, mask precomputed per block) every
 // row's entry, err = (w − q)·(1/U[i][i]), then W[:, i+1 : i2] −= err ⊗ U[i, i+1 : i2].
@@ -9,21 +9,8 @@
 // The result per row is the oracle's, operation for operation.
 // Writes the block's q into W, err into errbuf ([rows · 128], for the lazy GEMM update) and
 // the code (mode 0) or the mask bit (modes 1, 2) into out ([rows · cols]).
-struct Params {
-  rows : u32,
-  cols : u32,
-  i1 : u32,
-  count : u32,
-  mode : u32,
-  gs : u32,
-  groups : u32,
-  n : u32,
-  m : u32,
-  base : u32,
-  nx : u32,
-  lo : f32,
-  hi : f32,
-}
+// Prefixed when the pipeline is built: `struct Params` (BLOCK_PARAMS in src/lib/gpu/solver.ts),
+// quantizer.wgsl and nm-rank.wgsl.
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read_write> w : array<f32>;
@@ -38,8 +25,6 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> out : array<u32>;
 
 const BW : u32 = 128u;
-// Largest M of an N:M pattern the selection holds.
-const MAX_M : u32 = 32u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
@@ -60,23 +45,14 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) li
     if (p.mode == 1u && i % p.m == 0u) {
       // N:M on the in-block-updated weights: rank by w²/d², ties to the lower index.
       let len = min(p.m, p.count - i);
-      var prune = p.n;
-      if (len != p.m) {
-        prune = (p.n * len) / p.m;
-      }
-      var sc : array<f32, MAX_M>;
+      let prune = nm_prune_count(p.n, p.m, len);
+      var sc : array<f32, NM_MAX_M>;
       for (var j = 0u; j < len; j++) {
         let v = w1[i + j];
         sc[j] = (v * v) * dv[2u * (p.i1 + i + j) + 1u];
       }
       for (var j = 0u; j < len; j++) {
-        var rank = 0u;
-        for (var k = 0u; k < len; k++) {
-          if (k != j && (sc[k] < sc[j] || (sc[k] == sc[j] && k > j))) {
-            rank++;
-          }
-        }
-        msk[i + j] = select(0u, 1u, rank < prune);
+        msk[i + j] = select(0u, 1u, nm_rank(&sc, j, len) < prune);
       }
     }
     let wv = w1[i];
@@ -87,7 +63,7 @@ fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) li
       let gi = row * p.groups + col / p.gs;
       let sc = qp[2u * gi];
       let z = qp[2u * gi + 1u];
-      let c = clamp(round(wv / sc) + z, p.lo, p.hi);
+      let c = quant_int(wv, sc, z, p.lo, p.hi);
       q = sc * (c - z);
       code = u32(c - p.lo);
     } else {

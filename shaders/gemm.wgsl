@@ -7,23 +7,7 @@
 // leans on its caches instead; not measured here). Every dot product is
 // summed in ascending k, the order the TypeScript oracle uses. tile_m0 / tile_n0 offset the
 // grid when a launch is split to respect the per-dimension limit.
-struct Params {
-  m : u32,
-  n : u32,
-  k : u32,
-  a_off : u32,
-  a_rs : u32,
-  a_cs : u32,
-  b_off : u32,
-  b_rs : u32,
-  b_cs : u32,
-  c_off : u32,
-  c_rs : u32,
-  tile_m0 : u32,
-  tile_n0 : u32,
-  alpha : f32,
-  beta : f32,
-}
+// `struct Params` is prefixed when the pipeline is built (GEMM_PARAMS in src/lib/gpu/gemm.ts).
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read> a : array<f32>;

@@ -1,23 +1,10 @@
-// MatMulNBits packing (see src/lib/compress/pack.ts for the layout) from unsigned codes
+// MatMulNBits packing (see src/lib/compress/reference/pack.ts for the layout) from unsigned codes
 // ([N · K] u32) and interleaved (scale, zero) pairs per (row, block) with the zero in the
 // quantizer's clamp domain (zero point = zero − lo). One invocation per output u32 word for
 // B and the zero points, one per block for the scales. K is padded to whole blocks with the
 // block's zero point (a zero weight). Every entry point touches every binding so the bind
 // groups built from the auto layouts are interchangeable.
-struct Params {
-  n : u32,
-  k : u32,
-  blocks : u32,
-  block : u32,
-  bits : u32,
-  block_bytes : u32,
-  total_bytes : u32,
-  zp_row_bytes : u32,
-  zp_bytes : u32,
-  base : u32,
-  nx : u32,
-  lo : f32,
-}
+// `struct Params` is prefixed when the pipeline is built (PACK_PARAMS in src/lib/gpu/pack.ts).
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read> codes : array<u32>;

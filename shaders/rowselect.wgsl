@@ -4,14 +4,7 @@
 // bit patterns order like the values), then marks everything below it and the needed number
 // of ties, counted from the right across contiguous per-invocation chunks.
 // Scores: mode 0 = |w|, 1 = w²·s_j (see nm.wgsl).
-struct Params {
-  rows : u32,
-  cols : u32,
-  k : u32,
-  mode : u32,
-  base : u32,
-  nx : u32,
-}
+// `struct Params` is prefixed when the pipeline is built (ROWSELECT_PARAMS in src/lib/gpu/prune.ts).
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read_write> w : array<f32>;

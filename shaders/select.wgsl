@@ -6,16 +6,7 @@
 // remaining within the prefix; the host zeroes it and sets state[257] = k before pass 0.
 // `mark` writes the block mask ([rows · 128]). Every entry point touches every binding so
 // the bind groups built from the auto layouts are interchangeable.
-struct Params {
-  rows : u32,
-  cols : u32,
-  i1 : u32,
-  count : u32,
-  shift : u32,
-  first : u32,
-  base : u32,
-  nx : u32,
-}
+// `struct Params` is prefixed when the pipeline is built (SELECT_PARAMS in src/lib/gpu/solver.ts).
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read> w : array<f32>;

@@ -2,16 +2,7 @@
 // AWQ's Σ |x|, folded into running means as new = alpha·old + beta·sum (alphas and betas
 // come from the host: sequences for Wanda, tokens for AWQ). One invocation per column; the
 // loop over tokens reads consecutive columns across the workgroup.
-struct Params {
-  tokens : u32,
-  cols : u32,
-  base : u32,
-  nx : u32,
-  a_sq : f32,
-  b_sq : f32,
-  a_abs : f32,
-  b_abs : f32,
-}
+// `struct Params` is prefixed when the pipeline is built (STATS_PARAMS in src/lib/gpu/stats.ts).
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read> x : array<f32>;

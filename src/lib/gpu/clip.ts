@@ -1,12 +1,30 @@
 import clipWgsl from '../../../shaders/awq-clip.wgsl?raw';
+import quantizerWgsl from '../../../shaders/quantizer.wgsl?raw';
 import { sampledTokenRows, type AwqClipOptions } from '../compress/reference/awq';
-import { groupLayout, quantGrid, type QuantConfig } from '../compress/reference/quantizer';
+import { groupLayout, type QuantConfig } from '../compress/reference/quantizer';
 import type { Matrix } from '../compress/reference/types';
 import { readF32, Recorder, storageBuffer, uploadF32 } from './kernel';
-import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning } from './limits';
+import { resolveLimits, rowChunks, type GpuTuning } from './limits';
+import { defineParams } from './params';
+import { QUANTIZER_FIELDS, quantizerValues } from './quant';
+import { composeWgsl } from './shader';
 
 /** `GROUP_CAP` of awq-clip.wgsl's `err_steps`. */
 const PRIVATE_GROUP_CAP = 128;
+
+export const CLIP_PARAMS = defineParams({
+  rows: 'u32',
+  cols: 'u32',
+  gs: 'u32',
+  groups: 'u32',
+  tokens: 'u32',
+  steps: 'u32',
+  base: 'u32',
+  nx: 'u32',
+  ...QUANTIZER_FIELDS,
+});
+
+const CLIP_WGSL = composeWgsl(CLIP_PARAMS.wgsl, quantizerWgsl, clipWgsl);
 
 /**
  * AWQ's clip search on the GPU; the same result as `awqClipSearch` (its TypeScript oracle):
@@ -25,7 +43,6 @@ export async function awqClipGpu(
   if (X.cols !== W.cols) throw new Error(`awq clip: X has ${X.cols} columns, W has ${W.cols}`);
   const { rows, cols } = W;
   const { groupSize, groups } = groupLayout(cols, cfg.groupSize);
-  const { lo, hi, maxq } = quantGrid(cfg);
   const toks = sampledTokenRows(X.rows, sampleTokens);
   const T = toks.length;
   const steps = Math.floor(maxShrink * grid);
@@ -63,42 +80,25 @@ export async function awqClipGpu(
     const errb = storageBuffer(device, n * groups * steps * 4);
     const bestb = storageBuffer(device, n * groups * 4);
     const rec = new Recorder(device);
-    const params = (base: number, nx: number) =>
-      new Uniforms()
-        .u(n)
-        .u(cols)
-        .u(groupSize)
-        .u(groups)
-        .u(T)
-        .u(steps)
-        .u(cfg.variant === 'awq' ? 1 : 0)
-        .u(cfg.sym ? 1 : 0)
-        .u(base)
-        .u(nx)
-        .f(maxq)
-        .f(lo)
-        .f(hi)
-        .build();
-    const launch = (entry: string, items: number) => {
-      for (const g of grids(Math.ceil(items / 64), limits.maxWorkgroupsPerDim)) {
-        rec.dispatch(
-          clipWgsl,
-          [
-            { kind: 'uniform', data: params(g.base, g.x) },
-            { kind: 'read', buffer: wb },
-            { kind: 'read', buffer: xb },
-            { kind: 'read', buffer: fb },
-            { kind: 'readwrite', buffer: gstat },
-            { kind: 'readwrite', buffer: orgb },
-            { kind: 'readwrite', buffer: qwb },
-            { kind: 'readwrite', buffer: errb },
-            { kind: 'readwrite', buffer: bestb },
-          ],
-          [g.x, g.y],
-          entry,
-        );
-      }
-    };
+    const fixed = { rows: n, cols, gs: groupSize, groups, tokens: T, steps, ...quantizerValues(cfg) };
+    const launch = (entry: string, items: number) =>
+      rec.dispatchRange(
+        CLIP_WGSL,
+        Math.ceil(items / 64),
+        limits.maxWorkgroupsPerDim,
+        (g) => CLIP_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
+        [
+          { kind: 'read', buffer: wb },
+          { kind: 'read', buffer: xb },
+          { kind: 'read', buffer: fb },
+          { kind: 'readwrite', buffer: gstat },
+          { kind: 'readwrite', buffer: orgb },
+          { kind: 'readwrite', buffer: qwb },
+          { kind: 'readwrite', buffer: errb },
+          { kind: 'readwrite', buffer: bestb },
+        ],
+        entry,
+      );
     launch('stats', n * groups);
     if (wide) {
       launch('org_main', n * groups * T);

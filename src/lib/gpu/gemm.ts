@@ -1,6 +1,7 @@
 import gemmWgsl from '../../../shaders/gemm.wgsl?raw';
 import type { Recorder } from './kernel';
-import { Uniforms } from './limits';
+import { defineParams } from './params';
+import { composeWgsl } from './shader';
 
 /** A strided view: element (i, j) is at `off + i·rs + j·cs`. */
 export interface StridedView<B> {
@@ -25,6 +26,26 @@ export interface GemmArgs<B> {
 /** gemm.wgsl: a workgroup covers a 32×32 tile of C. */
 const TILE = 32;
 
+export const GEMM_PARAMS = defineParams({
+  m: 'u32',
+  n: 'u32',
+  k: 'u32',
+  a_off: 'u32',
+  a_rs: 'u32',
+  a_cs: 'u32',
+  b_off: 'u32',
+  b_rs: 'u32',
+  b_cs: 'u32',
+  c_off: 'u32',
+  c_rs: 'u32',
+  tile_m0: 'u32',
+  tile_n0: 'u32',
+  alpha: 'f32',
+  beta: 'f32',
+});
+
+const GEMM_WGSL = composeWgsl(GEMM_PARAMS.wgsl, gemmWgsl);
+
 /**
  * Records the GEMM, split into several dispatches when the tile grid exceeds `maxDim`
  * workgroups in a dimension.
@@ -35,25 +56,25 @@ export function encodeGemm(rec: Recorder, g: GemmArgs<GPUBuffer>, maxDim: number
   const tn = Math.ceil(g.n / TILE);
   for (let m0 = 0; m0 < tm; m0 += maxDim) {
     for (let n0 = 0; n0 < tn; n0 += maxDim) {
-      const params = new Uniforms()
-        .u(g.m)
-        .u(g.n)
-        .u(g.k)
-        .u(g.a.off)
-        .u(g.a.rs)
-        .u(g.a.cs)
-        .u(g.b.off)
-        .u(g.b.rs)
-        .u(g.b.cs)
-        .u(g.c.off)
-        .u(g.c.rs)
-        .u(m0)
-        .u(n0)
-        .f(g.alpha)
-        .f(g.beta)
-        .build();
+      const params = GEMM_PARAMS.write({
+        m: g.m,
+        n: g.n,
+        k: g.k,
+        a_off: g.a.off,
+        a_rs: g.a.rs,
+        a_cs: g.a.cs,
+        b_off: g.b.off,
+        b_rs: g.b.rs,
+        b_cs: g.b.cs,
+        c_off: g.c.off,
+        c_rs: g.c.rs,
+        tile_m0: m0,
+        tile_n0: n0,
+        alpha: g.alpha,
+        beta: g.beta,
+      });
       rec.dispatch(
-        gemmWgsl,
+        GEMM_WGSL,
         [
           { kind: 'uniform', data: params },
           { kind: 'read', buffer: g.a.buf },

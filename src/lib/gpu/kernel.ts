@@ -1,4 +1,5 @@
 import { explainFailedRead, scoped, settle } from './faults';
+import { grids, type Grid } from './limits';
 
 /**
  * A compiled compute kernel: one WGSL module, one entry point, bindings in declaration order.
@@ -74,6 +75,22 @@ export class Recorder {
       pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
       pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
     });
+  }
+
+  /**
+   * Records a 1-D range of `workgroups` workgroups as one dispatch per grid (see `grids`). The
+   * uniforms (binding 0) are built per grid, as they carry its base and width to the shader.
+   */
+  dispatchRange(
+    code: string,
+    workgroups: number,
+    maxDim: number,
+    uniforms: (g: Grid) => ArrayBuffer,
+    storage: Binding[],
+    entryPoint = 'main',
+  ): void {
+    for (const g of grids(workgroups, maxDim))
+      this.dispatch(code, [{ kind: 'uniform', data: uniforms(g) }, ...storage], [g.x, g.y], entryPoint);
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {

@@ -52,26 +52,3 @@ export function rowChunks(rows: number, bytesPerRow: number, maxBytes: number): 
   for (let r0 = 0; r0 < rows; r0 += per) out.push([r0, Math.min(rows, r0 + per)]);
   return out;
 }
-
-/** Builds a uniform block of 4-byte scalars in declaration order (no vec/struct padding needed). */
-export class Uniforms {
-  private readonly values: Array<['u' | 'f', number]> = [];
-
-  u(v: number): this {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`uniform u32 out of range: ${v}`);
-    this.values.push(['u', v]);
-    return this;
-  }
-
-  f(v: number): this {
-    this.values.push(['f', v]);
-    return this;
-  }
-
-  build(): ArrayBuffer {
-    const buf = new ArrayBuffer(Math.max(16, Math.ceil((this.values.length * 4) / 16) * 16));
-    const dv = new DataView(buf);
-    this.values.forEach(([k, v], i) => (k === 'u' ? dv.setUint32(i * 4, v, true) : dv.setFloat32(i * 4, v, true)));
-    return buf;
-  }
-}

@@ -9,7 +9,26 @@ import {
 } from '../compress/reference/pack';
 import type { QuantizedMatrix } from '../compress/reference/quantizer';
 import { readBytes, readF32, Recorder, storageBuffer, uploadF32, uploadU32 } from './kernel';
-import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning } from './limits';
+import { resolveLimits, rowChunks, type GpuTuning } from './limits';
+import { defineParams } from './params';
+import { composeWgsl } from './shader';
+
+export const PACK_PARAMS = defineParams({
+  n: 'u32',
+  k: 'u32',
+  blocks: 'u32',
+  block: 'u32',
+  bits: 'u32',
+  block_bytes: 'u32',
+  total_bytes: 'u32',
+  zp_row_bytes: 'u32',
+  zp_bytes: 'u32',
+  base: 'u32',
+  nx: 'u32',
+  lo: 'f32',
+});
+
+const PACK_WGSL = composeWgsl(PACK_PARAMS.wgsl, packWgsl);
 
 export interface PackLaunch {
   /** Unsigned codes, u32 per entry, [N · K]. */
@@ -48,37 +67,33 @@ export function encodePack(rec: Recorder, l: PackLaunch, maxDim: number): PackOu
     zpBytes,
     scales: storageBuffer(device, l.N * blocks * 4),
   };
-  const launch = (entry: string, items: number) => {
-    for (const g of grids(Math.ceil(items / 64), maxDim)) {
-      const params = new Uniforms()
-        .u(l.N)
-        .u(l.K)
-        .u(blocks)
-        .u(l.blockSize)
-        .u(l.bits)
-        .u(bb)
-        .u(bBytes)
-        .u(zpRow)
-        .u(zpBytes)
-        .u(g.base)
-        .u(g.x)
-        .f(l.lo)
-        .build();
-      rec.dispatch(
-        packWgsl,
-        [
-          { kind: 'uniform', data: params },
-          { kind: 'read', buffer: l.codes },
-          { kind: 'read', buffer: l.qp },
-          { kind: 'readwrite', buffer: out.B },
-          { kind: 'readwrite', buffer: out.zeroPoints },
-          { kind: 'readwrite', buffer: out.scales },
-        ],
-        [g.x, g.y],
-        entry,
-      );
-    }
+  const fixed = {
+    n: l.N,
+    k: l.K,
+    blocks,
+    block: l.blockSize,
+    bits: l.bits,
+    block_bytes: bb,
+    total_bytes: bBytes,
+    zp_row_bytes: zpRow,
+    zp_bytes: zpBytes,
+    lo: l.lo,
   };
+  const launch = (entry: string, items: number) =>
+    rec.dispatchRange(
+      PACK_WGSL,
+      Math.ceil(items / 64),
+      maxDim,
+      (g) => PACK_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
+      [
+        { kind: 'read', buffer: l.codes },
+        { kind: 'read', buffer: l.qp },
+        { kind: 'readwrite', buffer: out.B },
+        { kind: 'readwrite', buffer: out.zeroPoints },
+        { kind: 'readwrite', buffer: out.scales },
+      ],
+      entry,
+    );
   launch('pack_b', Math.ceil(bBytes / 4));
   launch('pack_zp', Math.ceil(zpBytes / 4));
   launch('pack_scales', l.N * blocks);

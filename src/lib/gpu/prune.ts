@@ -1,10 +1,13 @@
+import nmRankWgsl from '../../../shaders/nm-rank.wgsl?raw';
 import nmWgsl from '../../../shaders/nm.wgsl?raw';
 import rowselectWgsl from '../../../shaders/rowselect.wgsl?raw';
 import { checkSparsity } from '../compress/reference/prune';
 import { isNM, matrix, type Matrix, type PruneResult, type Sparsity } from '../compress/reference/types';
-import { readF32, readU32, Recorder, storageBuffer, uploadF32 } from './kernel';
-import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning } from './limits';
+import { readF32, readU32, Recorder, storageBuffer, uploadF32, type Binding } from './kernel';
+import { resolveLimits, rowChunks, type GpuTuning } from './limits';
+import { defineParams } from './params';
 import { scratch } from './scratch';
+import { composeWgsl } from './shader';
 
 /** Score of an entry: 0 = |w| (magnitude), 1 = w²·s_j (Wanda). */
 export type ScoreMode = 0 | 1;
@@ -21,31 +24,55 @@ export interface MaskLaunch {
   mode: ScoreMode;
 }
 
-function bindings(rec: Recorder, l: MaskLaunch, params: ArrayBuffer) {
+export const NM_PARAMS = defineParams({
+  rows: 'u32',
+  cols: 'u32',
+  n: 'u32',
+  m: 'u32',
+  mode: 'u32',
+  ngroups: 'u32',
+  base: 'u32',
+  nx: 'u32',
+});
+
+export const ROWSELECT_PARAMS = defineParams({
+  rows: 'u32',
+  cols: 'u32',
+  k: 'u32',
+  mode: 'u32',
+  base: 'u32',
+  nx: 'u32',
+});
+
+const NM_WGSL = composeWgsl(NM_PARAMS.wgsl, nmRankWgsl, nmWgsl);
+const ROWSELECT_WGSL = composeWgsl(ROWSELECT_PARAMS.wgsl, rowselectWgsl);
+
+function storage(rec: Recorder, l: MaskLaunch): Binding[] {
   return [
-    { kind: 'uniform' as const, data: params },
-    { kind: 'readwrite' as const, buffer: l.w },
-    { kind: 'read' as const, buffer: l.s ?? scratch(rec.device, 0) },
-    { kind: 'readwrite' as const, buffer: l.mask },
+    { kind: 'readwrite', buffer: l.w },
+    { kind: 'read', buffer: l.s ?? scratch(rec.device, 0) },
+    { kind: 'readwrite', buffer: l.mask },
   ];
 }
 
 /** N:M selection + application, one invocation per (row, group). */
 export function encodeNM(rec: Recorder, l: MaskLaunch, n: number, m: number, maxDim: number): void {
   const ngroups = Math.ceil(l.cols / m);
-  for (const g of grids(Math.ceil((l.rows * ngroups) / 64), maxDim)) {
-    const params = new Uniforms().u(l.rows).u(l.cols).u(n).u(m).u(l.mode).u(ngroups).u(g.base).u(g.x).build();
-    rec.dispatch(nmWgsl, bindings(rec, l, params), [g.x, g.y]);
-  }
+  const fixed = { rows: l.rows, cols: l.cols, n, m, mode: l.mode, ngroups };
+  rec.dispatchRange(
+    NM_WGSL,
+    Math.ceil((l.rows * ngroups) / 64),
+    maxDim,
+    (g) => NM_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
+    storage(rec, l),
+  );
 }
 
 /** Unstructured per-row selection of the k lowest scores, one workgroup per row. */
 export function encodeRowSelect(rec: Recorder, l: MaskLaunch, k: number, maxDim: number): void {
   if (k <= 0) return;
-  for (const g of grids(l.rows, maxDim)) {
-    const params = new Uniforms().u(l.rows).u(l.cols).u(k).u(l.mode).u(g.base).u(g.x).build();
-    rec.dispatch(rowselectWgsl, bindings(rec, l, params), [g.x, g.y]);
-  }
+  const fixed = { rows: l.rows, cols: l.cols, k, mode: l.mode };
+  rec.dispatchRange(ROWSELECT_WGSL, l.rows, maxDim, (g) => ROWSELECT_PARAMS.write({ ...fixed, base: g.base, nx: g.x }), storage(rec, l));
 }
 
 async function pruneGpu(

@@ -1,9 +1,34 @@
 import quantWgsl from '../../../shaders/quant.wgsl?raw';
+import quantizerWgsl from '../../../shaders/quantizer.wgsl?raw';
 import { groupLayout, quantGrid, type QuantConfig, type QuantizedMatrix } from '../compress/reference/quantizer';
 import { matrix, type Matrix } from '../compress/reference/types';
 import { readF32, readU32, Recorder, storageBuffer, uploadF32 } from './kernel';
-import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning } from './limits';
+import { resolveLimits, rowChunks, type GpuTuning } from './limits';
+import { defineParams } from './params';
 import { scratch } from './scratch';
+import { composeWgsl } from './shader';
+
+/** The uniforms `quant_fit` and `quant_int` of quantizer.wgsl read, in every kernel that fits groups. */
+export const QUANTIZER_FIELDS = { variant: 'u32', sym: 'u32', maxq: 'f32', lo: 'f32', hi: 'f32' } as const;
+
+export function quantizerValues(cfg: QuantConfig): { variant: number; sym: number; maxq: number; lo: number; hi: number } {
+  const { lo, hi, maxq } = quantGrid(cfg);
+  return { variant: cfg.variant === 'awq' ? 1 : 0, sym: cfg.sym ? 1 : 0, maxq, lo, hi };
+}
+
+export const QUANT_PARAMS = defineParams({
+  rows: 'u32',
+  cols: 'u32',
+  gs: 'u32',
+  groups: 'u32',
+  g0: 'u32',
+  gcount: 'u32',
+  base: 'u32',
+  nx: 'u32',
+  ...QUANTIZER_FIELDS,
+});
+
+const QUANT_WGSL = composeWgsl(QUANT_PARAMS.wgsl, quantizerWgsl, quantWgsl);
 
 /** Buffers and shape of one row chunk for the quantizer kernels. */
 export interface QuantLaunch {
@@ -17,61 +42,43 @@ export interface QuantLaunch {
   cfg: QuantConfig;
 }
 
-function quantUniforms(l: QuantLaunch, g0: number, gcount: number, base: number, nx: number): ArrayBuffer {
-  const { lo, hi, maxq } = quantGrid(l.cfg);
-  return new Uniforms()
-    .u(l.rows)
-    .u(l.cols)
-    .u(l.groupSize)
-    .u(l.groups)
-    .u(g0)
-    .u(gcount)
-    .u(l.cfg.variant === 'awq' ? 1 : 0)
-    .u(l.cfg.sym ? 1 : 0)
-    .u(base)
-    .u(nx)
-    .f(maxq)
-    .f(lo)
-    .f(hi)
-    .build();
+/** One launch of quant.wgsl over groups g0 .. g0+gcount of every row. */
+function encodeQuant(
+  rec: Recorder,
+  l: QuantLaunch,
+  entry: 'fit' | 'apply',
+  g0: number,
+  gcount: number,
+  outw: GPUBuffer,
+  codes: GPUBuffer,
+  maxDim: number,
+) {
+  const fixed = { rows: l.rows, cols: l.cols, gs: l.groupSize, groups: l.groups, g0, gcount, ...quantizerValues(l.cfg) };
+  rec.dispatchRange(
+    QUANT_WGSL,
+    Math.ceil((l.rows * gcount) / 64),
+    maxDim,
+    (g) => QUANT_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
+    [
+      { kind: 'read', buffer: l.w },
+      { kind: 'readwrite', buffer: l.qp },
+      { kind: 'readwrite', buffer: outw },
+      { kind: 'readwrite', buffer: codes },
+    ],
+    entry,
+  );
 }
 
 /** Fits (scale, zero) for groups g0 .. g0+gcount of every row from the current `w`. */
 export function encodeQuantFit(rec: Recorder, l: QuantLaunch, g0: number, gcount: number, maxDim: number): void {
   if (gcount <= 0 || l.rows === 0) return;
-  for (const g of grids(Math.ceil((l.rows * gcount) / 64), maxDim)) {
-    rec.dispatch(
-      quantWgsl,
-      [
-        { kind: 'uniform', data: quantUniforms(l, g0, gcount, g.base, g.x) },
-        { kind: 'read', buffer: l.w },
-        { kind: 'readwrite', buffer: l.qp },
-        { kind: 'readwrite', buffer: scratch(rec.device, 0) },
-        { kind: 'readwrite', buffer: scratch(rec.device, 1) },
-      ],
-      [g.x, g.y],
-      'fit',
-    );
-  }
+  encodeQuant(rec, l, 'fit', g0, gcount, scratch(rec.device, 0), scratch(rec.device, 1), maxDim);
 }
 
 /** Fake-quantizes every group of `w` into `outw` and writes unsigned codes (u32 per entry). */
 export function encodeQuantApply(rec: Recorder, l: QuantLaunch, outw: GPUBuffer, codes: GPUBuffer, maxDim: number): void {
   if (l.rows === 0) return;
-  for (const g of grids(Math.ceil((l.rows * l.groups) / 64), maxDim)) {
-    rec.dispatch(
-      quantWgsl,
-      [
-        { kind: 'uniform', data: quantUniforms(l, 0, l.groups, g.base, g.x) },
-        { kind: 'read', buffer: l.w },
-        { kind: 'readwrite', buffer: l.qp },
-        { kind: 'readwrite', buffer: outw },
-        { kind: 'readwrite', buffer: codes },
-      ],
-      [g.x, g.y],
-      'apply',
-    );
-  }
+  encodeQuant(rec, l, 'apply', 0, l.groups, outw, codes, maxDim);
 }
 
 /** Splits interleaved (scale, zero) pairs; zeros become unsigned zero points (zero − lo). */

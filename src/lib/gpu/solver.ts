@@ -1,4 +1,6 @@
 import blockWgsl from '../../../shaders/block.wgsl?raw';
+import nmRankWgsl from '../../../shaders/nm-rank.wgsl?raw';
+import quantizerWgsl from '../../../shaders/quantizer.wgsl?raw';
 import selectWgsl from '../../../shaders/select.wgsl?raw';
 import { fitRowsOnce, gptqConfig, gptqResult, type GptqOptions, type GptqResult } from '../compress/reference/gptq';
 import { checkSparsity } from '../compress/reference/prune';
@@ -8,9 +10,11 @@ import type { SparseGptOptions, SparseGptResult } from '../compress/reference/sp
 import { isNM, matrix, type Matrix } from '../compress/reference/types';
 import { encodeGemm } from './gemm';
 import { readF32, readU32, Recorder, storageBuffer, uploadF32 } from './kernel';
-import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning, type Limits } from './limits';
+import { resolveLimits, rowChunks, type GpuTuning, type Limits } from './limits';
+import { defineParams } from './params';
 import { encodeQuantFit, splitParams, type QuantLaunch } from './quant';
 import { scratch } from './scratch';
+import { composeWgsl } from './shader';
 
 /**
  * GPTQ and SparseGPT on the GPU. Split of work:
@@ -29,6 +33,36 @@ import { scratch } from './scratch';
 const BW = 128;
 /** block.wgsl: one invocation per row. */
 const ROWS_PER_WORKGROUP = 64;
+
+export const BLOCK_PARAMS = defineParams({
+  rows: 'u32',
+  cols: 'u32',
+  i1: 'u32',
+  count: 'u32',
+  mode: 'u32',
+  gs: 'u32',
+  groups: 'u32',
+  n: 'u32',
+  m: 'u32',
+  base: 'u32',
+  nx: 'u32',
+  lo: 'f32',
+  hi: 'f32',
+});
+
+export const SELECT_PARAMS = defineParams({
+  rows: 'u32',
+  cols: 'u32',
+  i1: 'u32',
+  count: 'u32',
+  shift: 'u32',
+  first: 'u32',
+  base: 'u32',
+  nx: 'u32',
+});
+
+const BLOCK_WGSL = composeWgsl(BLOCK_PARAMS.wgsl, quantizerWgsl, nmRankWgsl, blockWgsl);
+const SELECT_WGSL = composeWgsl(SELECT_PARAMS.wgsl, selectWgsl);
 
 type Mode =
   | { kind: 'quant'; cfg: QuantConfig; grouped: boolean; init: Float32Array | null }
@@ -125,37 +159,34 @@ async function runBlocked(
 
     for (const c of chunks) {
       const modeId = mode.kind === 'quant' ? 0 : mode.kind === 'nm' ? 1 : 2;
-      for (const g of grids(Math.ceil(c.rows / ROWS_PER_WORKGROUP), maxDim)) {
-        const params = new Uniforms()
-          .u(c.rows)
-          .u(cols)
-          .u(i1)
-          .u(count)
-          .u(modeId)
-          .u(groupSize)
-          .u(groups)
-          .u(mode.kind === 'nm' ? mode.n : 0)
-          .u(mode.kind === 'nm' ? mode.m : 1)
-          .u(g.base)
-          .u(g.x)
-          .f(grid.lo)
-          .f(grid.hi)
-          .build();
-        rec.dispatch(
-          blockWgsl,
-          [
-            { kind: 'uniform', data: params },
-            { kind: 'readwrite', buffer: c.w },
-            { kind: 'read', buffer: slab },
-            { kind: 'read', buffer: dvb },
-            { kind: 'read', buffer: c.qp },
-            { kind: 'read', buffer: c.bmask },
-            { kind: 'readwrite', buffer: c.err },
-            { kind: 'readwrite', buffer: c.out },
-          ],
-          [g.x, g.y],
-        );
-      }
+      const fixed = {
+        rows: c.rows,
+        cols,
+        i1,
+        count,
+        mode: modeId,
+        gs: groupSize,
+        groups,
+        n: mode.kind === 'nm' ? mode.n : 0,
+        m: mode.kind === 'nm' ? mode.m : 1,
+        lo: grid.lo,
+        hi: grid.hi,
+      };
+      rec.dispatchRange(
+        BLOCK_WGSL,
+        Math.ceil(c.rows / ROWS_PER_WORKGROUP),
+        maxDim,
+        (g) => BLOCK_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
+        [
+          { kind: 'readwrite', buffer: c.w },
+          { kind: 'read', buffer: slab },
+          { kind: 'read', buffer: dvb },
+          { kind: 'read', buffer: c.qp },
+          { kind: 'read', buffer: c.bmask },
+          { kind: 'readwrite', buffer: c.err },
+          { kind: 'readwrite', buffer: c.out },
+        ],
+      );
       if (i2 < cols) {
         encodeGemm(
           rec,
@@ -205,31 +236,22 @@ function encodeSelect(
   entry: 'hist' | 'pick' | 'mark',
   maxDim: number,
 ): void {
-  const launches = entry === 'pick' ? [{ base: 0, x: 1, y: 1 }] : grids(Math.ceil((c.rows * count) / 64), maxDim);
-  for (const g of launches) {
-    const params = new Uniforms()
-      .u(c.rows)
-      .u(cols)
-      .u(i1)
-      .u(count)
-      .u(shift)
-      .u(first ? 1 : 0)
-      .u(g.base)
-      .u(g.x)
-      .build();
-    rec.dispatch(
-      selectWgsl,
-      [
-        { kind: 'uniform', data: params },
-        { kind: 'read', buffer: c.w },
-        { kind: 'read', buffer: dvb },
-        { kind: 'readwrite', buffer: state },
-        { kind: 'readwrite', buffer: c.bmask },
-      ],
-      [g.x, g.y],
-      entry,
-    );
-  }
+  // `pick` is one invocation: a single workgroup.
+  const workgroups = entry === 'pick' ? 1 : Math.ceil((c.rows * count) / 64);
+  const fixed = { rows: c.rows, cols, i1, count, shift, first: first ? 1 : 0 };
+  rec.dispatchRange(
+    SELECT_WGSL,
+    workgroups,
+    maxDim,
+    (g) => SELECT_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
+    [
+      { kind: 'read', buffer: c.w },
+      { kind: 'read', buffer: dvb },
+      { kind: 'readwrite', buffer: state },
+      { kind: 'readwrite', buffer: c.bmask },
+    ],
+    entry,
+  );
 }
 
 /** GPTQ with the column loop on the GPU; same result shape (and, up to fp32 rounding, values) as `gptq`. */

@@ -3,7 +3,22 @@ import { runningMeanFactors } from '../compress/reference/stats';
 import type { Matrix } from '../compress/reference/types';
 import { encodeGemm } from './gemm';
 import { readF32, Recorder, storageBuffer, uploadF32 } from './kernel';
-import { grids, resolveLimits, rowChunks, Uniforms, type GpuTuning, type Limits } from './limits';
+import { resolveLimits, rowChunks, type GpuTuning, type Limits } from './limits';
+import { defineParams } from './params';
+import { composeWgsl } from './shader';
+
+export const STATS_PARAMS = defineParams({
+  tokens: 'u32',
+  cols: 'u32',
+  base: 'u32',
+  nx: 'u32',
+  a_sq: 'f32',
+  b_sq: 'f32',
+  a_abs: 'f32',
+  b_abs: 'f32',
+});
+
+const STATS_WGSL = composeWgsl(STATS_PARAMS.wgsl, statsWgsl);
 
 export interface GpuStatsOptions {
   /** Accumulate H = (2/N)ΣXᵀX (GPTQ, SparseGPT). Default true. */
@@ -100,19 +115,17 @@ export class GpuStatsAccumulator {
       );
     }
     if (this.sq && this.am) {
-      for (const g of grids(Math.ceil(cols / 64), maxDim)) {
-        const params = new Uniforms().u(tokens).u(cols).u(g.base).u(g.x).f(sa).f(sb).f(aa).f(ab).build();
-        rec.dispatch(
-          statsWgsl,
-          [
-            { kind: 'uniform', data: params },
-            { kind: 'read', buffer: xb },
-            { kind: 'readwrite', buffer: this.sq },
-            { kind: 'readwrite', buffer: this.am },
-          ],
-          [g.x, g.y],
-        );
-      }
+      rec.dispatchRange(
+        STATS_WGSL,
+        Math.ceil(cols / 64),
+        maxDim,
+        (g) => STATS_PARAMS.write({ tokens, cols, base: g.base, nx: g.x, a_sq: sa, b_sq: sb, a_abs: aa, b_abs: ab }),
+        [
+          { kind: 'read', buffer: xb },
+          { kind: 'readwrite', buffer: this.sq },
+          { kind: 'readwrite', buffer: this.am },
+        ],
+      );
     }
     rec.submit();
   }

@@ -1,7 +1,12 @@
 import axpyWgsl from './axpy.wgsl?raw';
 import { dispatch, readF32, uploadF32 } from '../../../src/lib/gpu/kernel';
+import { defineParams } from '../../../src/lib/gpu/params';
+import { composeWgsl } from '../../../src/lib/gpu/shader';
 
 const WORKGROUP = 64;
+
+export const AXPY_PARAMS = defineParams({ a: 'f32', n: 'u32' });
+export const AXPY_WGSL = composeWgsl(AXPY_PARAMS.wgsl, axpyWgsl);
 
 /** TypeScript reference for `axpy.wgsl`. */
 export function axpyReference(a: number, x: Float32Array, y: Float32Array): Float32Array {
@@ -13,14 +18,12 @@ export function axpyReference(a: number, x: Float32Array, y: Float32Array): Floa
 /** y ← a·x + y on the GPU; returns the new y. */
 export async function axpyGpu(device: GPUDevice, a: number, x: Float32Array, y: Float32Array): Promise<Float32Array> {
   if (x.length !== y.length) throw new Error(`axpy: length mismatch ${x.length} vs ${y.length}`);
-  const params = new ArrayBuffer(8);
-  new Float32Array(params, 0, 1)[0] = a;
-  new Uint32Array(params, 4, 1)[0] = y.length;
+  const params = AXPY_PARAMS.write({ a, n: y.length });
   const xb = uploadF32(device, x);
   const yb = uploadF32(device, y);
   dispatch(
     device,
-    axpyWgsl,
+    AXPY_WGSL,
     [
       { kind: 'uniform', data: params },
       { kind: 'read', buffer: xb },

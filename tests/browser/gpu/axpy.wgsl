@@ -1,8 +1,5 @@
 // y[i] = a * x[i] + y[i]; the smallest kernel that proves the launcher, bindings and read-back work.
-struct Params {
-  a : f32,
-  n : u32,
-}
+// `struct Params` is prefixed when the pipeline is built (AXPY_PARAMS in axpy.ts).
 
 @group(0) @binding(0) var<uniform> params : Params;
 @group(0) @binding(1) var<storage, read> x : array<f32>;

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requestDevice } from '../../../src/lib/gpu/device';
-import axpyWgsl from './axpy.wgsl?raw';
 import { dispatch, readF32, storageBuffer, uploadF32 } from '../../../src/lib/gpu/kernel';
+import { AXPY_PARAMS, AXPY_WGSL } from './axpy';
 import { downloadModel, type CachedModel } from '../../../src/lib/model/download';
 import { urlSource } from '../../../src/lib/model/sources';
 import type { ShardCache } from '../../../src/lib/storage/shard-cache';
@@ -46,14 +46,12 @@ describe('WebGPU errors are never read back as results', () => {
     try {
       const y = Float32Array.from([1, 2, 3, 4]);
       const yb = uploadF32(device, y);
-      const params = new ArrayBuffer(16);
-      new Float32Array(params, 0, 1)[0] = 2;
-      new Uint32Array(params, 4, 1)[0] = y.length;
+      const params = AXPY_PARAMS.write({ a: 2, n: y.length });
       // One buffer bound both read-only and read-write in the same dispatch: invalid, so the
       // submit does nothing and y keeps its input values.
       dispatch(
         device,
-        axpyWgsl,
+        AXPY_WGSL,
         [
           { kind: 'uniform', data: params },
           { kind: 'read', buffer: yb },
