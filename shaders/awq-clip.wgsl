@@ -12,8 +12,8 @@
 // `pick`   per (row, group): keeps the m of the first strict minimum of err_k.
 // No barriers; each weight is quantized once per step, not per token, and in err_steps each
 // load of x feeds 12 multiply-adds (loads, not arithmetic, bound this on software adapters).
-// Prefixed when the pipeline is built: `struct Params` (CLIP_PARAMS in src/lib/gpu/clip.ts)
-// and the shared quantizer, quantizer.wgsl (both variants).
+// Prefixed when the pipeline is built: `struct Params` (CLIP_PARAMS in src/lib/gpu/clip.ts),
+// grid.wgsl and the shared quantizer, quantizer.wgsl (both variants).
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read> w : array<f32>;
@@ -33,10 +33,6 @@
 const GROUP_CAP : u32 = 128u;
 const STEPS : u32 = 11u;
 var<private> qs : array<vec4<f32>, 3u * GROUP_CAP>;
-
-fn item(wid : vec3<u32>, lid : vec3<u32>) -> u32 {
-  return (p.base + wid.y * p.nx + wid.x) * 64u + lid.x;
-}
 
 // Group rg of the chunk: where its row starts in w, its first column, and its width.
 struct Span {
@@ -77,7 +73,7 @@ fn touch() {
 @compute @workgroup_size(64)
 fn stats(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
   touch();
-  let rg = item(wid, lid);
+  let rg = grid_item(p.base, p.nx, wid, lid);
   if (rg >= p.rows * p.groups) {
     return;
   }
@@ -99,7 +95,7 @@ fn stats(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) l
 @compute @workgroup_size(64)
 fn org_main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
   touch();
-  let it = item(wid, lid);
+  let it = grid_item(p.base, p.nx, wid, lid);
   if (it >= p.rows * p.groups * p.tokens) {
     return;
   }
@@ -158,7 +154,7 @@ fn dots1(x0 : u32, len : u32) -> array<vec4<f32>, 3> {
 @compute @workgroup_size(64)
 fn err_steps(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
   touch();
-  let rg = item(wid, lid);
+  let rg = grid_item(p.base, p.nx, wid, lid);
   if (rg >= p.rows * p.groups) {
     return;
   }
@@ -205,7 +201,7 @@ fn err_steps(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_i
 @compute @workgroup_size(64)
 fn err(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
   touch();
-  let it = item(wid, lid);
+  let it = grid_item(p.base, p.nx, wid, lid);
   if (it >= p.rows * p.groups * p.steps) {
     return;
   }
@@ -233,7 +229,7 @@ fn err(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid
 @compute @workgroup_size(64)
 fn pick(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
   touch();
-  let rg = item(wid, lid);
+  let rg = grid_item(p.base, p.nx, wid, lid);
   if (rg >= p.rows * p.groups) {
     return;
   }

@@ -10,7 +10,7 @@
 // Writes the block's q into W, err into errbuf ([rows · 128], for the lazy GEMM update) and
 // the code (mode 0) or the mask bit (modes 1, 2) into out ([rows · cols]).
 // Prefixed when the pipeline is built: `struct Params` (BLOCK_PARAMS in src/lib/gpu/solver.ts),
-// quantizer.wgsl and nm-rank.wgsl.
+// grid.wgsl, quantizer.wgsl and nm-rank.wgsl.
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read_write> w : array<f32>;
@@ -28,7 +28,7 @@ const BW : u32 = 128u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
-  let row = (p.base + wid.y * p.nx + wid.x) * 64u + lid.x;
+  let row = grid_item(p.base, p.nx, wid, lid);
   if (row >= p.rows) {
     return;
   }

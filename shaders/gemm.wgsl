@@ -7,7 +7,7 @@
 // leans on its caches instead; not measured here). Every dot product is
 // summed in ascending k, the order the TypeScript oracle uses. tile_m0 / tile_n0 offset the
 // grid when a launch is split to respect the per-dimension limit.
-// `struct Params` is prefixed when the pipeline is built (GEMM_PARAMS in src/lib/gpu/gemm.ts).
+// Prefixed when the pipeline is built: `struct Params` (GEMM_PARAMS in src/lib/gpu/gemm.ts).
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read> a : array<f32>;

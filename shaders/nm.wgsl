@@ -1,8 +1,8 @@
 // N:M mask selection and application, one invocation per (row, group of M consecutive input
 // columns). Scores: mode 0 = |w| (magnitude), 1 = w²·s_j (Wanda's |w|·sqrt(s_j), squared: same
 // order, no sqrt whose precision WGSL leaves open). Ranks as in nm-rank.wgsl.
-// Prefixed when the pipeline is built: `struct Params` (NM_PARAMS in src/lib/gpu/prune.ts) and
-// nm-rank.wgsl.
+// Prefixed when the pipeline is built: `struct Params` (NM_PARAMS in src/lib/gpu/prune.ts),
+// grid.wgsl and nm-rank.wgsl.
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read_write> w : array<f32>;
@@ -11,7 +11,7 @@
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
-  let it = (p.base + wid.y * p.nx + wid.x) * 64u + lid.x;
+  let it = grid_item(p.base, p.nx, wid, lid);
   if (it >= p.rows * p.ngroups) {
     return;
   }

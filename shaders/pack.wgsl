@@ -4,7 +4,8 @@
 // B and the zero points, one per block for the scales. K is padded to whole blocks with the
 // block's zero point (a zero weight). Every entry point touches every binding so the bind
 // groups built from the auto layouts are interchangeable.
-// `struct Params` is prefixed when the pipeline is built (PACK_PARAMS in src/lib/gpu/pack.ts).
+// Prefixed when the pipeline is built: `struct Params` (PACK_PARAMS in src/lib/gpu/pack.ts),
+// grid.wgsl.
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read> codes : array<u32>;
@@ -12,10 +13,6 @@
 @group(0) @binding(3) var<storage, read_write> outb : array<u32>;
 @group(0) @binding(4) var<storage, read_write> outz : array<u32>;
 @group(0) @binding(5) var<storage, read_write> outs : array<f32>;
-
-fn item(wid : vec3<u32>, lid : vec3<u32>) -> u32 {
-  return (p.base + wid.y * p.nx + wid.x) * 64u + lid.x;
-}
 
 fn zp_of(idx : u32) -> u32 {
   return u32(qp[2u * idx + 1u] - p.lo);
@@ -39,7 +36,7 @@ fn touch_all() {
 @compute @workgroup_size(64)
 fn pack_b(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
   touch_all();
-  let wi = item(wid, lid);
+  let wi = grid_item(p.base, p.nx, wid, lid);
   if (wi * 4u >= p.total_bytes) {
     return;
   }
@@ -69,7 +66,7 @@ fn pack_b(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) 
 @compute @workgroup_size(64)
 fn pack_zp(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
   touch_all();
-  let wi = item(wid, lid);
+  let wi = grid_item(p.base, p.nx, wid, lid);
   if (wi * 4u >= p.zp_bytes) {
     return;
   }
@@ -98,7 +95,7 @@ fn pack_zp(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id)
 @compute @workgroup_size(64)
 fn pack_scales(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
   touch_all();
-  let i = item(wid, lid);
+  let i = grid_item(p.base, p.nx, wid, lid);
   if (i >= p.n * p.blocks) {
     return;
   }

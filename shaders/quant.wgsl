@@ -2,8 +2,8 @@
 // both variants). `fit` computes (scale, zero) for groups g0 .. g0+gcount of every row into qp
 // (interleaved pairs, [rows · groups · 2]); `apply` fake-quantizes every group with the stored
 // pairs and writes unsigned codes (c − lo).
-// Prefixed when the pipeline is built: `struct Params` (QUANT_PARAMS in src/lib/gpu/quant.ts)
-// and quantizer.wgsl.
+// Prefixed when the pipeline is built: `struct Params` (QUANT_PARAMS in src/lib/gpu/quant.ts),
+// grid.wgsl and quantizer.wgsl.
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read> w : array<f32>;
@@ -24,15 +24,11 @@ fn fit_group(r : u32, g : u32) -> vec2<f32> {
   return quant_fit(mn, mx, p.variant, p.sym, p.maxq, p.hi);
 }
 
-fn item(wid : vec3<u32>, lid : vec3<u32>) -> u32 {
-  return (p.base + wid.y * p.nx + wid.x) * 64u + lid.x;
-}
-
 @compute @workgroup_size(64)
 fn fit(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
   _ = outw[0];
   _ = codes[0];
-  let it = item(wid, lid);
+  let it = grid_item(p.base, p.nx, wid, lid);
   if (it >= p.rows * p.gcount) {
     return;
   }
@@ -45,7 +41,7 @@ fn fit(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid
 
 @compute @workgroup_size(64)
 fn apply(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
-  let it = item(wid, lid);
+  let it = grid_item(p.base, p.nx, wid, lid);
   if (it >= p.rows * p.groups) {
     return;
   }

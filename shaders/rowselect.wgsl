@@ -4,7 +4,8 @@
 // bit patterns order like the values), then marks everything below it and the needed number
 // of ties, counted from the right across contiguous per-invocation chunks.
 // Scores: mode 0 = |w|, 1 = w²·s_j (see nm.wgsl).
-// `struct Params` is prefixed when the pipeline is built (ROWSELECT_PARAMS in src/lib/gpu/prune.ts).
+// Prefixed when the pipeline is built: `struct Params` (ROWSELECT_PARAMS in src/lib/gpu/prune.ts),
+// grid.wgsl.
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read_write> w : array<f32>;
@@ -27,7 +28,7 @@ fn score_bits(at : u32, j : u32) -> u32 {
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
-  let r = p.base + wid.y * p.nx + wid.x;
+  let r = grid_workgroup(p.base, p.nx, wid);
   if (r >= p.rows) {
     return;
   }

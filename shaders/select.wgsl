@@ -6,7 +6,8 @@
 // remaining within the prefix; the host zeroes it and sets state[257] = k before pass 0.
 // `mark` writes the block mask ([rows · 128]). Every entry point touches every binding so
 // the bind groups built from the auto layouts are interchangeable.
-// `struct Params` is prefixed when the pipeline is built (SELECT_PARAMS in src/lib/gpu/solver.ts).
+// Prefixed when the pipeline is built: `struct Params` (SELECT_PARAMS in src/lib/gpu/solver.ts),
+// grid.wgsl.
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read> w : array<f32>;
@@ -21,14 +22,10 @@ fn score_bits(r : u32, c : u32) -> u32 {
   return bitcast<u32>((v * v) * dv[2u * (p.i1 + c) + 1u]);
 }
 
-fn item(wid : vec3<u32>, lid : vec3<u32>) -> u32 {
-  return (p.base + wid.y * p.nx + wid.x) * 64u + lid.x;
-}
-
 @compute @workgroup_size(64)
 fn hist(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
   _ = bmask[0];
-  let it = item(wid, lid);
+  let it = grid_item(p.base, p.nx, wid, lid);
   if (it >= p.rows * p.count) {
     return;
   }
@@ -67,7 +64,7 @@ fn pick() {
 
 @compute @workgroup_size(64)
 fn mark(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
-  let it = item(wid, lid);
+  let it = grid_item(p.base, p.nx, wid, lid);
   if (it >= p.rows * p.count) {
     return;
   }

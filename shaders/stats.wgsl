@@ -2,7 +2,8 @@
 // AWQ's Σ |x|, folded into running means as new = alpha·old + beta·sum (alphas and betas
 // come from the host: sequences for Wanda, tokens for AWQ). One invocation per column; the
 // loop over tokens reads consecutive columns across the workgroup.
-// `struct Params` is prefixed when the pipeline is built (STATS_PARAMS in src/lib/gpu/stats.ts).
+// Prefixed when the pipeline is built: `struct Params` (STATS_PARAMS in src/lib/gpu/stats.ts),
+// grid.wgsl.
 
 @group(0) @binding(0) var<uniform> p : Params;
 @group(0) @binding(1) var<storage, read> x : array<f32>;
@@ -11,7 +12,7 @@
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid : vec3<u32>, @builtin(local_invocation_id) lid : vec3<u32>) {
-  let j = (p.base + wid.y * p.nx + wid.x) * 64u + lid.x;
+  let j = grid_item(p.base, p.nx, wid, lid);
   if (j >= p.cols) {
     return;
   }

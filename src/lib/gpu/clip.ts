@@ -1,10 +1,11 @@
 import clipWgsl from '../../../shaders/awq-clip.wgsl?raw';
+import gridWgsl from '../../../shaders/grid.wgsl?raw';
 import quantizerWgsl from '../../../shaders/quantizer.wgsl?raw';
 import { sampledTokenRows, type AwqClipOptions } from '../compress/reference/awq';
 import { groupLayout, type QuantConfig } from '../compress/reference/quantizer';
 import type { Matrix } from '../compress/reference/types';
 import { readF32, Recorder, storageBuffer, uploadF32 } from './kernel';
-import { resolveLimits, rowChunks, type GpuTuning } from './limits';
+import { GRID_FIELDS, resolveLimits, rowChunks, type GpuTuning } from './limits';
 import { defineParams } from './params';
 import { QUANTIZER_FIELDS, quantizerValues } from './quant';
 import { composeWgsl } from './shader';
@@ -19,12 +20,11 @@ export const CLIP_PARAMS = defineParams({
   groups: 'u32',
   tokens: 'u32',
   steps: 'u32',
-  base: 'u32',
-  nx: 'u32',
+  ...GRID_FIELDS,
   ...QUANTIZER_FIELDS,
 });
 
-const CLIP_WGSL = composeWgsl(CLIP_PARAMS.wgsl, quantizerWgsl, clipWgsl);
+const CLIP_WGSL = composeWgsl(CLIP_PARAMS.wgsl, gridWgsl, quantizerWgsl, clipWgsl);
 
 /**
  * AWQ's clip search on the GPU; the same result as `awqClipSearch` (its TypeScript oracle):
@@ -84,9 +84,10 @@ export async function awqClipGpu(
     const launch = (entry: string, items: number) =>
       rec.dispatchRange(
         CLIP_WGSL,
+        CLIP_PARAMS,
+        fixed,
         Math.ceil(items / 64),
         limits.maxWorkgroupsPerDim,
-        (g) => CLIP_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
         [
           { kind: 'read', buffer: wb },
           { kind: 'read', buffer: xb },

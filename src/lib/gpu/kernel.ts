@@ -1,5 +1,6 @@
 import { explainFailedRead, scoped, settle } from './faults';
-import { grids, type Grid } from './limits';
+import { GRID_FIELDS, grids } from './limits';
+import type { ParamFields, ParamsLayout, ParamValues } from './params';
 
 /**
  * A compiled compute kernel: one WGSL module, one entry point, bindings in declaration order.
@@ -79,18 +80,21 @@ export class Recorder {
 
   /**
    * Records a 1-D range of `workgroups` workgroups as one dispatch per grid (see `grids`). The
-   * uniforms (binding 0) are built per grid, as they carry its base and width to the shader.
+   * uniforms (binding 0) are `values` plus each grid's `base` and `nx`; storage follows.
    */
-  dispatchRange(
+  dispatchRange<F extends ParamFields & typeof GRID_FIELDS>(
     code: string,
+    params: ParamsLayout<F>,
+    values: Omit<ParamValues<F>, keyof typeof GRID_FIELDS>,
     workgroups: number,
     maxDim: number,
-    uniforms: (g: Grid) => ArrayBuffer,
     storage: Binding[],
     entryPoint = 'main',
   ): void {
-    for (const g of grids(workgroups, maxDim))
-      this.dispatch(code, [{ kind: 'uniform', data: uniforms(g) }, ...storage], [g.x, g.y], entryPoint);
+    for (const g of grids(workgroups, maxDim)) {
+      const data = params.write({ ...values, base: g.base, nx: g.x } as ParamValues<F>);
+      this.dispatch(code, [{ kind: 'uniform', data }, ...storage], [g.x, g.y], entryPoint);
+    }
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {

@@ -33,6 +33,9 @@ export interface Grid {
   y: number;
 }
 
+/** The uniforms of a kernel launched over `grids` (read by shaders/grid.wgsl). */
+export const GRID_FIELDS = { base: 'u32', nx: 'u32' } as const;
+
 export function grids(workgroups: number, maxDim: number): Grid[] {
   const out: Grid[] = [];
   const per = maxDim * maxDim;

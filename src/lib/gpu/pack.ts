@@ -1,3 +1,4 @@
+import gridWgsl from '../../../shaders/grid.wgsl?raw';
 import packWgsl from '../../../shaders/pack.wgsl?raw';
 import {
   blockBytes,
@@ -9,7 +10,7 @@ import {
 } from '../compress/reference/pack';
 import type { QuantizedMatrix } from '../compress/reference/quantizer';
 import { readBytes, readF32, Recorder, storageBuffer, uploadF32, uploadU32 } from './kernel';
-import { resolveLimits, rowChunks, type GpuTuning } from './limits';
+import { GRID_FIELDS, resolveLimits, rowChunks, type GpuTuning } from './limits';
 import { defineParams } from './params';
 import { composeWgsl } from './shader';
 
@@ -23,12 +24,11 @@ export const PACK_PARAMS = defineParams({
   total_bytes: 'u32',
   zp_row_bytes: 'u32',
   zp_bytes: 'u32',
-  base: 'u32',
-  nx: 'u32',
+  ...GRID_FIELDS,
   lo: 'f32',
 });
 
-const PACK_WGSL = composeWgsl(PACK_PARAMS.wgsl, packWgsl);
+const PACK_WGSL = composeWgsl(PACK_PARAMS.wgsl, gridWgsl, packWgsl);
 
 export interface PackLaunch {
   /** Unsigned codes, u32 per entry, [N · K]. */
@@ -82,9 +82,10 @@ export function encodePack(rec: Recorder, l: PackLaunch, maxDim: number): PackOu
   const launch = (entry: string, items: number) =>
     rec.dispatchRange(
       PACK_WGSL,
+      PACK_PARAMS,
+      fixed,
       Math.ceil(items / 64),
       maxDim,
-      (g) => PACK_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
       [
         { kind: 'read', buffer: l.codes },
         { kind: 'read', buffer: l.qp },

@@ -1,10 +1,11 @@
+import gridWgsl from '../../../shaders/grid.wgsl?raw';
 import nmRankWgsl from '../../../shaders/nm-rank.wgsl?raw';
 import nmWgsl from '../../../shaders/nm.wgsl?raw';
 import rowselectWgsl from '../../../shaders/rowselect.wgsl?raw';
 import { checkSparsity } from '../compress/reference/prune';
 import { isNM, matrix, type Matrix, type PruneResult, type Sparsity } from '../compress/reference/types';
 import { readF32, readU32, Recorder, storageBuffer, uploadF32, type Binding } from './kernel';
-import { resolveLimits, rowChunks, type GpuTuning } from './limits';
+import { GRID_FIELDS, resolveLimits, rowChunks, type GpuTuning } from './limits';
 import { defineParams } from './params';
 import { scratch } from './scratch';
 import { composeWgsl } from './shader';
@@ -31,8 +32,7 @@ export const NM_PARAMS = defineParams({
   m: 'u32',
   mode: 'u32',
   ngroups: 'u32',
-  base: 'u32',
-  nx: 'u32',
+  ...GRID_FIELDS,
 });
 
 export const ROWSELECT_PARAMS = defineParams({
@@ -40,12 +40,11 @@ export const ROWSELECT_PARAMS = defineParams({
   cols: 'u32',
   k: 'u32',
   mode: 'u32',
-  base: 'u32',
-  nx: 'u32',
+  ...GRID_FIELDS,
 });
 
-const NM_WGSL = composeWgsl(NM_PARAMS.wgsl, nmRankWgsl, nmWgsl);
-const ROWSELECT_WGSL = composeWgsl(ROWSELECT_PARAMS.wgsl, rowselectWgsl);
+const NM_WGSL = composeWgsl(NM_PARAMS.wgsl, gridWgsl, nmRankWgsl, nmWgsl);
+const ROWSELECT_WGSL = composeWgsl(ROWSELECT_PARAMS.wgsl, gridWgsl, rowselectWgsl);
 
 function storage(rec: Recorder, l: MaskLaunch): Binding[] {
   return [
@@ -59,20 +58,14 @@ function storage(rec: Recorder, l: MaskLaunch): Binding[] {
 export function encodeNM(rec: Recorder, l: MaskLaunch, n: number, m: number, maxDim: number): void {
   const ngroups = Math.ceil(l.cols / m);
   const fixed = { rows: l.rows, cols: l.cols, n, m, mode: l.mode, ngroups };
-  rec.dispatchRange(
-    NM_WGSL,
-    Math.ceil((l.rows * ngroups) / 64),
-    maxDim,
-    (g) => NM_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
-    storage(rec, l),
-  );
+  rec.dispatchRange(NM_WGSL, NM_PARAMS, fixed, Math.ceil((l.rows * ngroups) / 64), maxDim, storage(rec, l));
 }
 
 /** Unstructured per-row selection of the k lowest scores, one workgroup per row. */
 export function encodeRowSelect(rec: Recorder, l: MaskLaunch, k: number, maxDim: number): void {
   if (k <= 0) return;
   const fixed = { rows: l.rows, cols: l.cols, k, mode: l.mode };
-  rec.dispatchRange(ROWSELECT_WGSL, l.rows, maxDim, (g) => ROWSELECT_PARAMS.write({ ...fixed, base: g.base, nx: g.x }), storage(rec, l));
+  rec.dispatchRange(ROWSELECT_WGSL, ROWSELECT_PARAMS, fixed, l.rows, maxDim, storage(rec, l));
 }
 
 async function pruneGpu(

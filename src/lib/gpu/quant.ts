@@ -1,9 +1,10 @@
+import gridWgsl from '../../../shaders/grid.wgsl?raw';
 import quantWgsl from '../../../shaders/quant.wgsl?raw';
 import quantizerWgsl from '../../../shaders/quantizer.wgsl?raw';
 import { groupLayout, quantGrid, type QuantConfig, type QuantizedMatrix } from '../compress/reference/quantizer';
 import { matrix, type Matrix } from '../compress/reference/types';
 import { readF32, readU32, Recorder, storageBuffer, uploadF32 } from './kernel';
-import { resolveLimits, rowChunks, type GpuTuning } from './limits';
+import { GRID_FIELDS, resolveLimits, rowChunks, type GpuTuning } from './limits';
 import { defineParams } from './params';
 import { scratch } from './scratch';
 import { composeWgsl } from './shader';
@@ -23,12 +24,11 @@ export const QUANT_PARAMS = defineParams({
   groups: 'u32',
   g0: 'u32',
   gcount: 'u32',
-  base: 'u32',
-  nx: 'u32',
+  ...GRID_FIELDS,
   ...QUANTIZER_FIELDS,
 });
 
-const QUANT_WGSL = composeWgsl(QUANT_PARAMS.wgsl, quantizerWgsl, quantWgsl);
+const QUANT_WGSL = composeWgsl(QUANT_PARAMS.wgsl, gridWgsl, quantizerWgsl, quantWgsl);
 
 /** Buffers and shape of one row chunk for the quantizer kernels. */
 export interface QuantLaunch {
@@ -56,9 +56,10 @@ function encodeQuant(
   const fixed = { rows: l.rows, cols: l.cols, gs: l.groupSize, groups: l.groups, g0, gcount, ...quantizerValues(l.cfg) };
   rec.dispatchRange(
     QUANT_WGSL,
+    QUANT_PARAMS,
+    fixed,
     Math.ceil((l.rows * gcount) / 64),
     maxDim,
-    (g) => QUANT_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
     [
       { kind: 'read', buffer: l.w },
       { kind: 'readwrite', buffer: l.qp },

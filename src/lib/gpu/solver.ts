@@ -1,4 +1,5 @@
 import blockWgsl from '../../../shaders/block.wgsl?raw';
+import gridWgsl from '../../../shaders/grid.wgsl?raw';
 import nmRankWgsl from '../../../shaders/nm-rank.wgsl?raw';
 import quantizerWgsl from '../../../shaders/quantizer.wgsl?raw';
 import selectWgsl from '../../../shaders/select.wgsl?raw';
@@ -10,7 +11,7 @@ import type { SparseGptOptions, SparseGptResult } from '../compress/reference/sp
 import { isNM, matrix, type Matrix } from '../compress/reference/types';
 import { encodeGemm } from './gemm';
 import { readF32, readU32, Recorder, storageBuffer, uploadF32 } from './kernel';
-import { resolveLimits, rowChunks, type GpuTuning, type Limits } from './limits';
+import { GRID_FIELDS, resolveLimits, rowChunks, type GpuTuning, type Limits } from './limits';
 import { defineParams } from './params';
 import { encodeQuantFit, splitParams, type QuantLaunch } from './quant';
 import { scratch } from './scratch';
@@ -44,8 +45,7 @@ export const BLOCK_PARAMS = defineParams({
   groups: 'u32',
   n: 'u32',
   m: 'u32',
-  base: 'u32',
-  nx: 'u32',
+  ...GRID_FIELDS,
   lo: 'f32',
   hi: 'f32',
 });
@@ -57,12 +57,11 @@ export const SELECT_PARAMS = defineParams({
   count: 'u32',
   shift: 'u32',
   first: 'u32',
-  base: 'u32',
-  nx: 'u32',
+  ...GRID_FIELDS,
 });
 
-const BLOCK_WGSL = composeWgsl(BLOCK_PARAMS.wgsl, quantizerWgsl, nmRankWgsl, blockWgsl);
-const SELECT_WGSL = composeWgsl(SELECT_PARAMS.wgsl, selectWgsl);
+const BLOCK_WGSL = composeWgsl(BLOCK_PARAMS.wgsl, gridWgsl, quantizerWgsl, nmRankWgsl, blockWgsl);
+const SELECT_WGSL = composeWgsl(SELECT_PARAMS.wgsl, gridWgsl, selectWgsl);
 
 type Mode =
   | { kind: 'quant'; cfg: QuantConfig; grouped: boolean; init: Float32Array | null }
@@ -172,21 +171,15 @@ async function runBlocked(
         lo: grid.lo,
         hi: grid.hi,
       };
-      rec.dispatchRange(
-        BLOCK_WGSL,
-        Math.ceil(c.rows / ROWS_PER_WORKGROUP),
-        maxDim,
-        (g) => BLOCK_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
-        [
-          { kind: 'readwrite', buffer: c.w },
-          { kind: 'read', buffer: slab },
-          { kind: 'read', buffer: dvb },
-          { kind: 'read', buffer: c.qp },
-          { kind: 'read', buffer: c.bmask },
-          { kind: 'readwrite', buffer: c.err },
-          { kind: 'readwrite', buffer: c.out },
-        ],
-      );
+      rec.dispatchRange(BLOCK_WGSL, BLOCK_PARAMS, fixed, Math.ceil(c.rows / ROWS_PER_WORKGROUP), maxDim, [
+        { kind: 'readwrite', buffer: c.w },
+        { kind: 'read', buffer: slab },
+        { kind: 'read', buffer: dvb },
+        { kind: 'read', buffer: c.qp },
+        { kind: 'read', buffer: c.bmask },
+        { kind: 'readwrite', buffer: c.err },
+        { kind: 'readwrite', buffer: c.out },
+      ]);
       if (i2 < cols) {
         encodeGemm(
           rec,
@@ -241,9 +234,10 @@ function encodeSelect(
   const fixed = { rows: c.rows, cols, i1, count, shift, first: first ? 1 : 0 };
   rec.dispatchRange(
     SELECT_WGSL,
+    SELECT_PARAMS,
+    fixed,
     workgroups,
     maxDim,
-    (g) => SELECT_PARAMS.write({ ...fixed, base: g.base, nx: g.x }),
     [
       { kind: 'read', buffer: c.w },
       { kind: 'read', buffer: dvb },

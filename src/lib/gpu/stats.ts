@@ -1,24 +1,24 @@
+import gridWgsl from '../../../shaders/grid.wgsl?raw';
 import statsWgsl from '../../../shaders/stats.wgsl?raw';
 import { runningMeanFactors } from '../compress/reference/stats';
 import type { Matrix } from '../compress/reference/types';
 import { encodeGemm } from './gemm';
 import { readF32, Recorder, storageBuffer, uploadF32 } from './kernel';
-import { resolveLimits, rowChunks, type GpuTuning, type Limits } from './limits';
+import { GRID_FIELDS, resolveLimits, rowChunks, type GpuTuning, type Limits } from './limits';
 import { defineParams } from './params';
 import { composeWgsl } from './shader';
 
 export const STATS_PARAMS = defineParams({
   tokens: 'u32',
   cols: 'u32',
-  base: 'u32',
-  nx: 'u32',
+  ...GRID_FIELDS,
   a_sq: 'f32',
   b_sq: 'f32',
   a_abs: 'f32',
   b_abs: 'f32',
 });
 
-const STATS_WGSL = composeWgsl(STATS_PARAMS.wgsl, statsWgsl);
+const STATS_WGSL = composeWgsl(STATS_PARAMS.wgsl, gridWgsl, statsWgsl);
 
 export interface GpuStatsOptions {
   /** Accumulate H = (2/N)ΣXᵀX (GPTQ, SparseGPT). Default true. */
@@ -117,9 +117,10 @@ export class GpuStatsAccumulator {
     if (this.sq && this.am) {
       rec.dispatchRange(
         STATS_WGSL,
+        STATS_PARAMS,
+        { tokens, cols, a_sq: sa, b_sq: sb, a_abs: aa, b_abs: ab },
         Math.ceil(cols / 64),
         maxDim,
-        (g) => STATS_PARAMS.write({ tokens, cols, base: g.base, nx: g.x, a_sq: sa, b_sq: sb, a_abs: aa, b_abs: ab }),
         [
           { kind: 'read', buffer: xb },
           { kind: 'readwrite', buffer: this.sq },

@@ -95,6 +95,6 @@ describe('every kernel reads only uniforms its declaration holds', () => {
   });
 
   it('the shared snippets read no uniforms (their callers pass them)', () => {
-    for (const name of ['quantizer', 'nm-rank']) expect(shader(name)).not.toMatch(/\bp\./);
+    for (const name of ['grid', 'quantizer', 'nm-rank']) expect(shader(name)).not.toMatch(/\bp\./);
   });
 });
