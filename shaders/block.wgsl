@@ -1,4 +1,4 @@
-// The in-block column loop shared by GPTQ and SparseGPT (Frantar et al. 2022, 2023): for each column
+// The in-block column loop shared by GPTQ and SparseGPT (Frantar et al.): for each column
 // i of the block [i1, i1+count): quantize (mode 0) or prune (mode 1: N:M chosen on the
 // in-block-updated W every M columns; mode 2: unstructured, mask precomputed per block) every
 // row's entry, err = (w − q)·(1/U[i][i]), then W[:, i+1 : i2] −= err ⊗ U[i, i+1 : i2].
