@@ -8,6 +8,7 @@
  * by changing config or weights alone. {@link featuresOf} lists the features each case exercises.
  */
 import type { Feature, HfConfig } from './hf-decoder';
+import { seededRandom } from '../../src/lib/util/rng';
 
 export type TinyKind = 'llama3-scaling' | 'qwen3' | 'gemma3' | 'gemma3-v5-rope';
 
@@ -27,18 +28,6 @@ export function featuresOf(kind: TinyKind): Feature[] {
     case 'gemma3-v5-rope':
       return ['rope-scaling', 'qk-norm', 'sliding-window', 'local-rope', 'gemma-norm', 'embed-scale', 'attn-scale'];
   }
-}
-
-/** mulberry32: small, fast, and good enough to make distinct reproducible weights. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const HIDDEN = 64;
@@ -140,7 +129,7 @@ function configFor(kind: TinyKind): HfConfig {
 
 export function tinyCheckpoint(kind: TinyKind, seed: number): TinyCheckpoint {
   const config = configFor(kind);
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const weights = new Map<string, Float32Array>();
   // Uniform on ±std·√3 has standard deviation std.
   const uniform = (n: number, std: number, center = 0): Float32Array => {
@@ -191,6 +180,6 @@ export function tinyCheckpoint(kind: TinyKind, seed: number): TinyCheckpoint {
 
 /** A reproducible token sequence for the tiny checkpoints (ids in [3, vocab), skipping the special ones). */
 export function tinyIds(length: number, seed: number, vocab = VOCAB): number[] {
-  const rand = mulberry32(seed ^ 0x9e3779b9);
+  const rand = seededRandom(seed ^ 0x9e3779b9);
   return Array.from({ length }, () => 3 + Math.floor(rand() * (vocab - 3)));
 }

@@ -2,7 +2,8 @@ import { compressLayers, createBlockRunner, mapSource, type ForwardKind } from '
 import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
 import { resolveSettings, settingsLabel, type CompressSettings, type Method } from '../compress/reference/settings';
 import { describeAdapter, requestDevice } from '../gpu/device';
-import { randomWeights, seededRandom } from '../model/random-model';
+import { randomWeights } from '../model/random-model';
+import { seededRandom } from '../util/rng';
 import { smollm2Spec } from './decode';
 
 /** SmolLM2-135M has 30 decoder layers; the benchmark extrapolates per-layer times to them. */

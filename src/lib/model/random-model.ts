@@ -1,17 +1,6 @@
 import type { ModelSpec } from './spec';
 import { expectedTensors } from './weights';
-
-/** mulberry32: small, fast, and the same sequence everywhere for a seed. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../util/rng';
 
 /**
  * Deterministic weights in a checkpoint's shape, for benchmarks and tests at realistic sizes

@@ -1,7 +1,7 @@
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { LoadedLm } from '../infer/causal-lm';
 import { generate } from '../infer/generate';
-import { seededRandom } from '../model/random-model';
+import { seededRandom } from '../util/rng';
 import type { ModelSpec } from '../model/spec';
 import { BUILTIN_CALIBRATION } from './builtin-text';
 import { allowedByPagePolicy } from '../model/page-policy';

@@ -68,8 +68,9 @@ export interface CompressRunOptions {
  * Work per calibration pass above which the one-block ONNX graph on WASM beats the TypeScript
  * forward despite a session per weight set (measured on stories260k and a SmolLM2-135M-shaped
  * layer; see `npm run bench:compress`): multiply-adds of one layer over all calibration tokens.
- * On this 2-core machine one pass of a SmolLM2-135M layer over 2048 tokens took 3.4 s either
- * way (ORT: 3.3 s with its session), over 8192 tokens 13.0 s in TypeScript and 4.8 s in ORT.
+ * A SmolLM2-135M layer over 2048 tokens costs about the same either way (the session's set-up
+ * eats ORT's faster kernels), while over four times as many tokens ORT's pass takes well under
+ * half as long, so ORT pays from about that size up.
  */
 export const ORT_FORWARD_THRESHOLD = 4e9;
 

@@ -7,6 +7,7 @@ import { filesSource } from '../../../src/lib/model/sources';
 import { expectedTensors } from '../../../src/lib/model/weights';
 import { parseModelSpec } from '../../../src/lib/model/config';
 import { smollm2Config } from '../../../src/lib/bench/decode';
+import { seededRandom } from '../../../src/lib/util/rng';
 import { fetchBytes, freshCache, SMOLLM_TOKENIZER } from '../helpers';
 
 /** SmolLM2-135M-Instruct's config with two of its thirty layers. */
@@ -14,14 +15,7 @@ const CONFIG = { ...smollm2Config(2), torch_dtype: 'float32' };
 
 /** Deterministic weights: small normal-ish values, norms at one. */
 function randomWeights(seed: number): Uint8Array {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const spec = parseModelSpec(CONFIG);
   const tensors: TensorToWrite[] = [];
   for (const [name, shape] of expectedTensors(spec)) {

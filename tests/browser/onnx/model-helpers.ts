@@ -1,5 +1,6 @@
 import type { ModelSpec } from '../../../src/lib/model/spec';
 import { BLOCK_LINEARS, llamaBlock } from '../../../src/lib/model/spec';
+import { seededRandom } from '../../../src/lib/util/rng';
 
 /** A minimal safetensors reader for F32 files (the real reader lives in src/lib/model). */
 export function parseSafetensorsF32(bytes: Uint8Array): Map<string, Float32Array> {
@@ -68,18 +69,6 @@ export function specFromConfig(c: HfLlamaConfig): ModelSpec {
   };
 }
 
-/** mulberry32: a small seeded PRNG in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A small Llama spec; `theta` sets plain RoPE's base, and layer kinds and block follow the final shape. */
 export function tinySpec(overrides: Partial<ModelSpec> & { theta?: number }): ModelSpec {
   const { theta, ...rest } = overrides;
@@ -117,7 +106,7 @@ export function tinySpec(overrides: Partial<ModelSpec> & { theta?: number }): Mo
  * (so activations keep their scale), norms near 1, embeddings of std ≈ 1.
  */
 export function randomWeights(spec: ModelSpec, seed: number): Map<string, Float32Array> {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const uniform = (n: number, std: number, mean = 0): Float32Array =>
     Float32Array.from({ length: n }, () => mean + (rand() * 2 - 1) * std * Math.sqrt(3));
   const { hiddenSize: H, numHeads: NH, numKvHeads: KVH, headDim: D, intermediateSize: I, vocabSize: V } = spec;
@@ -154,6 +143,6 @@ export function randomWeights(spec: ModelSpec, seed: number): Map<string, Float3
 
 /** Seeded token ids in [3, vocab). */
 export function randomIds(n: number, vocab: number, seed: number): number[] {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   return Array.from({ length: n }, () => 3 + Math.floor(rand() * (vocab - 3)));
 }

@@ -1,19 +1,8 @@
 import { matrix, type Matrix } from '../../../src/lib/compress/reference/types';
-
-/** mulberry32: small, fast, seedable; enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../../src/lib/util/rng';
 
 export function normals(n: number, seed: number, scale = 1): Float32Array {
-  const u = rng(seed);
+  const u = seededRandom(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log(1 - u()));

@@ -1,5 +1,6 @@
 import { parseModelSpec } from '../../../src/lib/model/config';
-import { randomWeights, seededRandom } from '../../../src/lib/model/random-model';
+import { randomWeights } from '../../../src/lib/model/random-model';
+import { seededRandom } from '../../../src/lib/util/rng';
 import type { ModelSpec } from '../../../src/lib/model/spec';
 
 /** A small Llama-shaped spec with GQA and a width that is not a multiple of the group size. */

@@ -44,15 +44,3 @@ export function rawSafetensors(headerText: string, data: Uint8Array = new Uint8A
   out.set(data, 8 + json.byteLength);
   return out;
 }
-
-/** Deterministic small PRNG (mulberry32) so synthetic checkpoints are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -4,7 +4,8 @@ import { ModelConfigError, parseModelSpec } from '../../../src/lib/model/config'
 import { SafetensorsError, writeSafetensors, type TensorToWrite } from '../../../src/lib/model/safetensors';
 import { llamaBlock, type ModelSpec } from '../../../src/lib/model/spec';
 import { WeightMismatchError, WeightStore, WeightStoreError, expectedTensors } from '../../../src/lib/model/weights';
-import { f16Value, f32Bytes, rng, storiesBytes, storiesConfig, u16Bytes } from './helpers';
+import { f16Value, f32Bytes, storiesBytes, storiesConfig, u16Bytes } from './helpers';
+import { seededRandom } from '../../../src/lib/util/rng';
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -103,7 +104,7 @@ const TINY: ModelSpec = {
 
 /** Random F16 tensors for `spec`, with the values each decodes to. */
 function tinyTensors(spec: ModelSpec, seed = 1): { tensors: TensorToWrite[]; values: Map<string, number[]> } {
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const tensors: TensorToWrite[] = [];
   const values = new Map<string, number[]>();
   for (const [name, shape] of expectedTensors(spec)) {

@@ -7,16 +7,7 @@ import {
   unpackMatMulNBits,
   type NBits,
 } from '../../../src/lib/onnx/matmul-nbits';
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../../src/lib/util/rng';
 
 const CASES: [NBits, number, boolean, number, number][] = [
   // bits, block, sym, N, K
@@ -28,7 +19,7 @@ const CASES: [NBits, number, boolean, number, number][] = [
 ];
 
 describe.each(CASES)('%i-bit block %i sym=%s [%i, %i]', (bits, blockSize, sym, N, K) => {
-  const rand = seeded(bits * 1000 + K);
+  const rand = seededRandom(bits * 1000 + K);
   const w = Float32Array.from({ length: N * K }, () => (rand() - 0.3) * 2);
   const p = packMatMulNBits(w, N, K, bits, blockSize, sym);
   const blocks = blocksPerRow(K, blockSize);
