@@ -7,6 +7,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { getPerspective, getPreset, PERSPECTIVE_IDS, type DataFileRef, type PerspectiveId, type ScoringMode } from '../eval';
+import type { CalibrationPlan } from '../variants/calibration';
 import { variantRecord, type VariantRecord, type VariantSpec } from '../variants/spec';
 
 /** What decides a plan's results; two processes with equal inputs compute the same units. */
@@ -21,7 +22,8 @@ export interface PlanInputs {
   seeds: number[];
   /** `offline` or the data folder as the user named it. */
   data: string;
-  calibration: { source: string; url?: string; samples: number; seqLen: number };
+  /** The plan's `CalibrationPlan`, as a plan file holds it. */
+  calibration: Omit<CalibrationPlan, 'source'> & { source: string };
   toxicityModel?: string;
 }
 
