@@ -4,14 +4,15 @@ import { downloadModel } from '../model/download';
 import { KNOWN_MODELS, formatParams } from '../model/known-models';
 import { trackedCallback } from '../util/callback';
 import { hubSource, sourceFromDescriptor, urlSource, type ModelSource } from '../model/sources';
-// Kept here for the callers that import it from the library.
-export { parseSourceInput } from '../model/source-input';
 import { storedBytes, type ModelManifest } from '../storage/manifest';
 import { ShardCache, type ProgressFn } from '../storage/shard-cache';
 import { browserEstimate } from '../storage/quota';
 import { formatBytes } from '../util/format';
 import { markDeletedInRuns, RunStore } from '../run/run-store';
 import { deleteModelAndVariants, type DeletedModels } from '../variants/delete-model';
+
+// Kept here for `state/automation.ts`, which imports it from the library.
+export { parseSourceInput } from '../model/source-input';
 
 /** An entry of the model chooser. */
 export interface ModelChoice {

@@ -1,6 +1,7 @@
 /**
  * What a person types for a model (the page's box, the planner's toxicity classifier, `ctlab
- * --model`) as a source. Apart from `sources.ts` because the page-policy check builds on it.
+ * --model`) as a source. Apart from `sources.ts` because it checks the page's policy, and the
+ * page-policy module itself builds on `sources.ts`.
  */
 import { assertAllowedByPagePolicy } from './page-policy';
 import { ModelSourceError, hubSource, urlSource, type ModelSource } from './sources';
