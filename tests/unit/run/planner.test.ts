@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultForm, estimatePlan, formToPlan, formVariants } from '../../../src/lib/run/planner';
+import { defaultForm, estimatePlan, formToPlan, formVariants, type PlannerForm } from '../../../src/lib/run/planner';
 import { planUnits } from '../../../src/lib/run/units';
 import { PAPER_GRID, parseVariant, parseVariants, variantRecord, type VariantRecord } from '../../../src/lib/variants/spec';
 
@@ -11,7 +11,7 @@ describe('the planner form', () => {
   });
 
   it('writes a group size other than the default into the ids', () => {
-    const form = {
+    const form: PlannerForm = {
       ...defaultForm(),
       groupSize: 64,
       quant: { rtn: [], gptq: [3], awq: [] },
