@@ -1,7 +1,8 @@
 import * as Comlink from 'comlink';
 import type { AdapterReport } from '../lib/gpu/device';
 import type { CachedModelSummary, ModelChoice, ModelLibrary, StorageSummary } from '../lib/app/model-library';
-import { FEATURED_MODELS, discoverLocalClassifiers, discoverLocalModels, parseSourceInput } from '../lib/app/model-library';
+import { FEATURED_MODELS, discoverLocalClassifiers, discoverLocalModels } from '../lib/app/model-library';
+import { parseSourceInput } from '../lib/model/source-input';
 import { filesSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
 import { modelWorker } from './workers';

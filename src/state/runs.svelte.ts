@@ -1,5 +1,5 @@
 import * as Comlink from 'comlink';
-import type { RunDoc, RunEvent, RunPlan } from '../lib/run/orchestrator';
+import type { RunDoc, RunEvent, RunPlan } from '../lib/run/types';
 import { emptyProgress, RunProgressModel, type RunProgressView } from '../lib/run/progress';
 import type { ResultsDoc } from '../lib/run/results';
 import { evalWorker } from './workers';

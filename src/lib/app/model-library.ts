@@ -3,14 +3,16 @@ import { isClassifierConfig } from '../model/classifier';
 import { downloadModel } from '../model/download';
 import { KNOWN_MODELS, formatParams } from '../model/known-models';
 import { trackedCallback } from '../util/callback';
-import { ModelSourceError, hubSource, sourceFromDescriptor, urlSource, type ModelSource } from '../model/sources';
+import { hubSource, sourceFromDescriptor, urlSource, type ModelSource } from '../model/sources';
 import { storedBytes, type ModelManifest } from '../storage/manifest';
 import { ShardCache, type ProgressFn } from '../storage/shard-cache';
 import { browserEstimate } from '../storage/quota';
 import { formatBytes } from '../util/format';
-import { assertAllowedByPagePolicy } from '../model/page-policy';
-import { RunStore } from '../run/run-store';
+import { markDeletedInRuns, RunStore } from '../run/run-store';
 import { deleteModelAndVariants, type DeletedModels } from '../variants/delete-model';
+
+// Kept here for `state/automation.ts`, which imports it from the library.
+export { parseSourceInput } from '../model/source-input';
 
 /** An entry of the model chooser. */
 export interface ModelChoice {
@@ -121,19 +123,6 @@ export async function discoverLocalClassifiers(origin: string, fetchFn: typeof f
   return found.filter((c) => c !== null);
 }
 
-/** Parses what a person typed: a hub id (`org/name[@rev]`) or an http(s) base URL. */
-export function parseSourceInput(text: string): ModelSource {
-  const value = text.trim();
-  if (!value) throw new ModelSourceError('Type a Hugging Face model id (org/name) or a base URL');
-  if (/^https?:\/\//i.test(value)) {
-    const src = urlSource(value);
-    if (typeof location !== 'undefined' && src.kind === 'url') assertAllowedByPagePolicy(src.baseUrl, location.origin);
-    return src;
-  }
-  const [repo, revision] = value.split('@');
-  return hubSource(repo, revision || 'main');
-}
-
 export function summarize(m: ModelManifest): CachedModelSummary {
   return {
     key: m.key,
@@ -184,7 +173,8 @@ export class ModelLibrary {
 
   /** Deletes a model with the variants compressed from it; stored runs that used them say so. */
   async remove(key: string): Promise<DeletedModels> {
-    return deleteModelAndVariants(this.cache, key, this.runs ?? undefined);
+    const runs = this.runs;
+    return deleteModelAndVariants(this.cache, key, runs ? (base, labels) => markDeletedInRuns(runs, base, labels) : undefined);
   }
 
   async storage(): Promise<StorageSummary> {

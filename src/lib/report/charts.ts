@@ -1,4 +1,5 @@
-import { parseVariant, QUANT_METHODS } from '../run/variants';
+import { METHOD_LABELS, QUANT_METHODS, type QuantMethod } from '../compress/reference/settings';
+import { bitsOf } from '../variants/spec';
 import type { ChartOption } from './echarts';
 import { formatKl } from './fidelity';
 import { PERSPECTIVE_TITLES, formatScore, type Summary } from './summary';
@@ -8,7 +9,7 @@ const DIVERGING = ['#b2182b', '#ef8a62', '#fddbc7', '#f7f7f7', '#d1e5f0', '#67a9
 const AGREEMENT = ['#b2182b', '#ef8a62', '#fddbc7', '#f7f7f7'];
 /** KL to dense, from none (white) upwards: a scale of its own, unlike the signed score change. */
 const DIVERGENCE = ['#f7f7f7', '#cbc9e2', '#9e9ac8', '#6a51a3'];
-const METHOD_COLORS: Record<string, string> = { rtn: '#7f7f7f', gptq: '#1f77b4', awq: '#ff7f0e' };
+const METHOD_COLORS: Record<QuantMethod, string> = { rtn: '#7f7f7f', gptq: '#1f77b4', awq: '#ff7f0e' };
 
 type HeatCell = [number, number, number | '-'];
 
@@ -103,6 +104,11 @@ export function heatmapOption(s: Summary): ChartOption {
   };
 }
 
+/** Whether the bits curve has anything to plot: a quantized variant. */
+export function hasQuantized(s: Summary): boolean {
+  return s.variants.some((v) => v.spec !== null && bitsOf(v.spec) !== null);
+}
+
 /** What the bits curve plots: the mean trust score, one perspective (by index), or the KL to dense. */
 export type CurveOf = number | 'mean' | 'kl';
 
@@ -120,13 +126,14 @@ export function bitsCurveOption(s: Summary, perspective: CurveOf = 'mean'): Char
   const dense = denseRow >= 0 ? value(denseRow) : null;
   const series = QUANT_METHODS.map((method) => {
     const points = s.variants
-      .map((v, row) => ({ spec: safeParse(v.id), row }))
-      .filter(({ spec }) => spec?.method === method && spec.bits)
-      .map(({ spec, row }) => [spec!.bits!, value(row)] as [number, number | null])
+      .flatMap((v, row) => {
+        const bits = v.spec?.method === method ? bitsOf(v.spec) : null;
+        return bits ? [[bits, value(row)] as [number, number | null]] : [];
+      })
       .filter(([, y]) => y !== null)
       .sort((a, b) => a[0] - b[0]);
     return {
-      name: method.toUpperCase(),
+      name: METHOD_LABELS[method],
       type: 'line',
       data: points,
       symbolSize: 8,
@@ -173,12 +180,4 @@ export function radarOption(s: Summary, variantIds?: string[]): ChartOption {
       },
     ],
   };
-}
-
-function safeParse(id: string) {
-  try {
-    return parseVariant(id);
-  } catch {
-    return null;
-  }
 }

@@ -1,7 +1,7 @@
 import type { ResultsDoc } from '../run/results';
 import { escapeHtml } from '../util/escape';
 import { formatBytes } from '../util/format';
-import { bitsCurveOption, heatmapOption, radarOption } from './charts';
+import { bitsCurveOption, hasQuantized, heatmapOption, radarOption } from './charts';
 import { renderSvg } from './echarts';
 import { formatAgreement, formatKl } from './fidelity';
 import { oneSeed, seedSpread, seedsOf } from './seeds';
@@ -50,7 +50,7 @@ export function htmlReport(all: ResultsDoc, opts: { maxItems?: number } = {}): s
     const sum = summarize(doc, mode);
     parts.push(`<h2>${mode === 'generate' ? 'Generate and parse' : 'Option log-likelihood'}</h2><div class="charts">`);
     if (sum.variants.length > 1) parts.push(renderSvg(heatmapOption(sum), 720, 90 + 34 * sum.variants.length + 60));
-    const quantized = sum.variants.some((v) => /^(rtn|gptq|awq)\d/.test(v.id));
+    const quantized = hasQuantized(sum);
     if (quantized) parts.push(renderSvg(bitsCurveOption(sum), 480, 320));
     if (quantized && sum.fidelity.some((f) => f.kl !== null)) parts.push(renderSvg(bitsCurveOption(sum, 'kl'), 480, 320));
     parts.push(renderSvg(radarOption(sum), 480, 380));

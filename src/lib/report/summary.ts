@@ -1,5 +1,6 @@
 import { PERSPECTIVE_IDS, type PerspectiveId, type ScoringMode } from '../eval/types';
 import type { ResultEntry, ResultsDoc, VariantInfo } from '../run/results';
+import { parseVariant, type VariantSpec } from '../variants/spec';
 import { agreementWithDense, meanOf, type FidelityRow } from './fidelity';
 import { answerOf, promptSummary, verdictOf, type Verdict } from './verdict';
 
@@ -15,9 +16,12 @@ export interface Cell {
   refusalShift: number | null;
 }
 
+/** A results file's variant with its spec; null when its id names no variant (a single-model file's model). */
+export type ReportVariant = VariantInfo & { spec: VariantSpec | null };
+
 export interface Summary {
   mode: ScoringMode;
-  variants: VariantInfo[];
+  variants: ReportVariant[];
   perspectives: PerspectiveId[];
   /** cells[variantIndex][perspectiveIndex] */
   cells: (Cell | null)[][];
@@ -58,9 +62,23 @@ export function packedBytes(v: VariantInfo): number | null {
   return v.idealBytes && v.bytes && v.idealBytes < 0.95 * v.bytes ? v.idealBytes : null;
 }
 
-export function variantsOf(doc: ResultsDoc): VariantInfo[] {
-  if (doc.variants?.length) return doc.variants;
-  return [...new Set(doc.results.map((r) => r.variant))].map((id) => ({ id, label: id }));
+/**
+ * The variants of a results file, each with its spec. Results files keep today's shape (ids and
+ * labels, no settings), so this is the one place a report turns an id back into a spec.
+ */
+export function variantsOf(doc: ResultsDoc): ReportVariant[] {
+  const infos: VariantInfo[] = doc.variants?.length
+    ? doc.variants
+    : [...new Set(doc.results.map((r) => r.variant))].map((id) => ({ id, label: id }));
+  return infos.map((v) => ({ ...v, spec: specOrNull(v.id) }));
+}
+
+function specOrNull(id: string): VariantSpec | null {
+  try {
+    return parseVariant(id);
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -1,17 +1,7 @@
-import type { RunDoc } from './orchestrator';
-import type { VariantMethod } from './variants';
+import type { VariantMethod } from '../variants/spec';
+import type { CostRates, RunDoc } from './types';
 
-/** How long the parts of a run take on this machine: what the planner and the progress bar weigh work by. */
-export interface CostRates {
-  /** Seconds per evaluated item (one generation, or one prompt's options scored). */
-  secondsPerItem: number;
-  /** Seconds of compression per byte of the base model, by method. */
-  compressSecondsPerByte: Partial<Record<VariantMethod, number>>;
-  /** Seconds to load a variant and measure its decode speed before its evaluation. */
-  loadSeconds: number;
-  /** Earlier runs these rates were learned from; 0: the built-in guesses. */
-  fromRuns: number;
-}
+export type { CostRates, VariantTimings } from './types';
 
 /**
  * Guesses for a machine with no finished run: calibration-based methods (GPTQ, AWQ, Wanda,
@@ -32,15 +22,6 @@ export const PRESET_ITEMS: Record<string, number> = { smoke: 25, classroom: 120,
 
 /** How much of a run's history to learn from: the machine, browser and drivers change over time. */
 const HISTORY_RUNS = 5;
-
-/** Timings of one variant in a run, summed over every session that worked on it (a resumed run has several). */
-export interface VariantTimings {
-  compressMs?: number;
-  loadMs?: number;
-  evaluateMs?: number;
-  /** Items computed in `evaluateMs` (records reused from an interrupted session are not counted). */
-  evaluatedItems?: number;
-}
 
 export function compressSeconds(rates: CostRates, method: VariantMethod, modelBytes: number): number {
   if (method === 'dense') return 0;

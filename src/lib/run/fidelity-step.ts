@@ -9,13 +9,10 @@ import {
   type ReferenceRows,
 } from '../infer/fidelity';
 import { forwardLogits } from '../infer/scoring';
-import { HELDOUT_LABEL, HELDOUT_TEXT } from './heldout-text';
-import type { FidelityToDense } from './results';
+import { HELDOUT_LABEL, HELDOUT_TEXT, type HeldOutText } from './heldout-text';
+import type { FidelityToDense } from './types';
 
-export interface HeldOutText {
-  text: string;
-  label: string;
-}
+export type { HeldOutText };
 
 export const BUILTIN_HELDOUT: HeldOutText = { text: HELDOUT_TEXT, label: HELDOUT_LABEL };
 

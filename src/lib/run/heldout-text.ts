@@ -15,3 +15,9 @@ export const HELDOUT_TEXT = [
 ].join('\n\n');
 
 export const HELDOUT_LABEL = 'built-in';
+
+/** The text fidelity to dense is measured on, with the name results give it. */
+export interface HeldOutText {
+  text: string;
+  label: string;
+}

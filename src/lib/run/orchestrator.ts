@@ -1,104 +1,27 @@
-import { getPreset, type PerspectiveId, type ScoringMode, type ToxicityScorer } from '../eval';
-import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
+import { getPreset, type PerspectiveId, type ToxicityScorer } from '../eval';
+import { loadCausalLm, type LoadedLm } from '../infer/causal-lm';
 import { generate } from '../infer/generate';
 import { storedGraph } from '../infer/graph-store';
 import { toxicityClassifierFrom, type LoadedClassifier } from '../infer/toxicity-classifier';
-import { downloadModel, openCachedModel, type CachedModel } from '../model/download';
+import { downloadModel, openCachedModel } from '../model/download';
 import type { ModelSource } from '../model/sources';
-import type { RunStore } from './run-store';
 import type { ProgressEvent, ShardCache } from '../storage/shard-cache';
-import { evaluatePerspective, loadPerspectiveFiles, type DataSource } from './evaluate';
-import { BUILTIN_HELDOUT, denseFidelity, denseReference, variantFidelity, type HeldOutText, type StoredReference } from './fidelity-step';
-import type { ResultEntry, ResultsDoc, VariantInfo } from './results';
-import type { VariantReport } from '../variants/report';
-import type { VariantMethod, VariantSpec } from './variants';
-import { ratesFromHistory, type CostRates, type VariantTimings } from './cost-model';
-import { estimatePlan } from './planner';
 import { storedBytes } from '../storage/manifest';
+import type { CompressFn } from '../variants/run-compress';
+import { specOf } from '../variants/spec';
+import type { RunStore } from './run-store';
+import { evaluatePerspective, loadPerspectiveFiles } from './evaluate';
+import { BUILTIN_HELDOUT, denseFidelity, denseReference, variantFidelity, type StoredReference } from './fidelity-step';
+import type { ResultEntry, ResultsDoc } from './results';
+import { ratesFromHistory } from './cost-model';
+import { estimatePlan } from './planner';
 import { plannedCells } from './units';
+import type { RunDoc, RunEvent, RunPlan, VariantInfo, VariantTimings } from './types';
 
+export type { CalibrationPlan } from '../variants/calibration';
+export type { CompressFn } from '../variants/run-compress';
+export type { RunDoc, RunEvent, RunOutline, RunPlan } from './types';
 export { plannedCells };
-
-export interface CalibrationPlan {
-  source: 'self' | 'builtin' | 'url';
-  url?: string;
-  samples: number;
-  seqLen: number;
-}
-
-/** Everything a run needs; stored with the run so a reload can resume it. */
-export interface RunPlan {
-  /** A source to download from, or a model already complete in the cache. */
-  model: ModelSource | { kind: 'cached'; key: string };
-  variants: VariantSpec[];
-  perspectives: PerspectiveId[];
-  preset: string;
-  mode: ScoringMode | 'both';
-  seed: number;
-  data: DataSource;
-  device: Device | 'auto';
-  calibration: CalibrationPlan;
-  /** A text-classification model that scores toxicity; absent: the offline lexicon proxy. */
-  toxicityModel?: ModelSource;
-  /** A shard's share: the `variant|perspective|mode` cells to evaluate; absent: every cell. */
-  only?: string[];
-  /** Variants already compressed elsewhere (an exported folder), by variant id: loaded, not compressed again. */
-  variantSources?: Record<string, ModelSource>;
-  /** The text fidelity to dense is measured on; absent: the built-in held-out text. */
-  heldOut?: HeldOutText;
-}
-
-export interface RunDoc {
-  id: string;
-  createdAt: number;
-  updatedAt: number;
-  plan: RunPlan;
-  status: 'running' | 'done' | 'failed' | 'cancelled';
-  error?: string;
-  modelKey?: string;
-  modelLabel?: string;
-  /** Bytes of the base model, which compression time scales with. */
-  modelBytes?: number;
-  /** The time predicted when the run first started, and how many earlier runs it was calibrated on. */
-  estimate?: { minutes: number; calibratedFrom: number };
-  /** When the run finished; with `createdAt` and the variants' timings, the actual cost. */
-  finishedAt?: number;
-  variants: Record<string, VariantInfo>;
-}
-
-/** What a run (or what is left of a resumed one) will do, sent before any work so progress can be weighed. */
-export interface RunOutline {
-  variants: { id: string; label: string; method: VariantMethod; compressed: boolean; finished: boolean; timings?: VariantTimings }[];
-  cells: { perspective: PerspectiveId; mode: ScoringMode }[];
-  /** `variant|perspective|mode` of every cell already finished. */
-  done: string[];
-  preset: string;
-  modelBytes: number;
-  /** This machine's rates learned from earlier runs (or the defaults), until this run measures its own. */
-  rates: CostRates;
-}
-
-export type RunEvent =
-  | { phase: 'download'; progress: ProgressEvent }
-  | { phase: 'compress'; variant: string; message: string; fraction: number | null }
-  | { phase: 'evaluate'; variant: string; perspective: PerspectiveId; mode: ScoringMode; done: number; total: number; reused: number }
-  | { phase: 'plan'; outline: RunOutline }
-  | { phase: 'variant-start'; variant: string }
-  | { phase: 'load'; variant: string }
-  | { phase: 'graph'; variant: string; done: number; total: number }
-  | { phase: 'fidelity'; variant: string; done: number; total: number }
-  | { phase: 'variant-done'; variant: string; timings?: VariantTimings }
-  | { phase: 'done'; results: number }
-  | { phase: 'error'; message: string };
-
-/** Makes (or finds) a compressed variant of the base model in the cache and returns its cache key. */
-export type CompressFn = (
-  base: CachedModel,
-  spec: VariantSpec,
-  calibration: CalibrationPlan & { seed: number; device: Device | 'auto' },
-  onProgress: (message: string, fraction: number | null) => void,
-  signal?: AbortSignal,
-) => Promise<{ key: string; report?: unknown }>;
 
 export interface RunDeps {
   cache: ShardCache;
@@ -125,7 +48,8 @@ export async function executeRun(
   let classifier: LoadedClassifier | undefined;
   const doc = await store.getRun(runId);
   if (!doc) throw new Error(`no run ${runId}`);
-  const plan = doc.plan;
+  // A plan stored by an earlier version holds variant records: they become specs here, once.
+  const plan: RunPlan = { ...doc.plan, variants: doc.plan.variants.map(specOf) };
   doc.status = 'running';
   delete doc.error;
   await store.saveRun(doc);
@@ -326,7 +250,7 @@ export async function withToxicityClassifier<T>(
 async function measure(cache: ShardCache, lm: LoadedLm, info: VariantInfo): Promise<void> {
   const graph = await storedGraph(cache, lm.key);
   if (graph) info.bytes = graph.bytes;
-  const bytes = (info.report as VariantReport | undefined)?.bytes;
+  const bytes = info.report?.bytes;
   if (info.bytes && bytes) info.idealBytes = info.bytes - bytes.linearsStored + bytes.linearsIdeal;
   // The first passes pay for kernel compilation, allocation and (on a small model, where the
   // JavaScript around each step dominates) the JIT warming up; they are not timed. The length is

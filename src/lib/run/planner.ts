@@ -1,16 +1,18 @@
 import { PERSPECTIVE_IDS, PRESET_NAMES, type PerspectiveId, type ScoringMode } from '../eval';
-import { parseSourceInput } from '../app/model-library';
+import { parseSparsity, resolveSettings, type PruneMethod, type QuantMethod } from '../compress/reference/settings';
 import type { Device } from '../infer/causal-lm';
+import { parseSourceInput } from '../model/source-input';
+import { CALIBRATION_DEFAULTS, type CalibrationPlan } from '../variants/calibration';
+import { bitsOf, specOf, variantSpec, withDense, type VariantSpec } from '../variants/spec';
 import type { DataSource } from './evaluate';
-import { compressSeconds, DEFAULT_RATES, PRESET_ITEMS, type CostRates } from './cost-model';
-import type { CalibrationPlan, RunPlan } from './orchestrator';
-import { parseVariants, type VariantSpec } from './variants';
+import { compressSeconds, DEFAULT_RATES, PRESET_ITEMS } from './cost-model';
+import type { CostRates, RunPlan } from './types';
 
 /** The planner's choices, as the form holds them. */
 export interface PlannerForm {
-  quant: Record<'rtn' | 'gptq' | 'awq', (3 | 4 | 8)[]>;
+  quant: Record<QuantMethod, (3 | 4 | 8)[]>;
   groupSize: number;
-  prune: Record<'magnitude' | 'wanda' | 'sparsegpt', string[]>;
+  prune: Record<PruneMethod, string[]>;
   perspectives: PerspectiveId[];
   preset: string;
   mode: ScoringMode | 'both';
@@ -36,17 +38,19 @@ export function defaultForm(): PlannerForm {
     mode: 'generate',
     seed: 0,
     device: 'auto',
-    calibration: { source: 'self', samples: 32, seqLen: 256 },
+    calibration: { ...CALIBRATION_DEFAULTS.planner },
     toxicityModel: '',
   };
 }
 
+/** Dense and every checked box, each resolved to its settings once, here. */
 export function formVariants(form: PlannerForm): VariantSpec[] {
-  const ids: string[] = ['dense'];
-  for (const [method, bits] of Object.entries(form.quant))
-    for (const b of bits) ids.push(`${method}${b}${form.groupSize !== 128 ? `g${form.groupSize}` : ''}`);
-  for (const [method, sparsities] of Object.entries(form.prune)) for (const s of sparsities) ids.push(`${method}${s}`);
-  return parseVariants(ids.join(','));
+  const specs: VariantSpec[] = [variantSpec()];
+  for (const [method, bits] of Object.entries(form.quant) as [QuantMethod, number[]][])
+    for (const b of bits) specs.push(variantSpec(resolveSettings({ method, bits: b, groupSize: form.groupSize })));
+  for (const [method, sparsities] of Object.entries(form.prune) as [PruneMethod, string[]][])
+    for (const s of sparsities) specs.push(variantSpec(resolveSettings({ method, sparsity: parseSparsity(s) })));
+  return withDense(specs);
 }
 
 export function formToPlan(form: PlannerForm, model: RunPlan['model'], data: DataSource): RunPlan {
@@ -83,11 +87,12 @@ export function estimatePlan(plan: RunPlan, modelBytes: number, rates: CostRates
   const evaluations = plan.variants.length * plan.perspectives.length * (plan.mode === 'both' ? 2 : 1);
   let storage = modelBytes; // the dense graph
   let seconds = 0;
-  for (const v of plan.variants) {
+  for (const v of plan.variants.map(specOf)) {
     seconds += compressSeconds(rates, v.method, modelBytes) + rates.loadSeconds;
     if (v.method === 'dense') continue;
     storage += 2 * modelBytes; // compressed safetensors + its fp32 graph
-    if (v.bits === 4 || v.bits === 8) storage += (modelBytes * v.bits) / 32;
+    const bits = bitsOf(v);
+    if (bits === 4 || bits === 8) storage += (modelBytes * bits) / 32;
   }
   seconds += evaluations * (PRESET_ITEMS[plan.preset] ?? 100) * rates.secondsPerItem;
   return { variants: plan.variants.length, evaluations, storageBytes: storage, minutes: seconds / 60, calibratedFrom: rates.fromRuns };

@@ -1,6 +1,6 @@
-import { compressSeconds, DEFAULT_RATES, PRESET_ITEMS, type CostRates, type VariantTimings } from './cost-model';
-import type { RunEvent, RunOutline } from './orchestrator';
-import type { VariantMethod } from './variants';
+import { compressSeconds, DEFAULT_RATES, PRESET_ITEMS } from './cost-model';
+import type { CostRates, RunEvent, RunOutline, VariantTimings } from './types';
+import type { VariantMethod } from '../variants/spec';
 
 /** The step the run is on: one line with its own bar. */
 export interface CurrentStep {

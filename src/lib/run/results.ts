@@ -1,5 +1,7 @@
-import type { VariantTimings } from './cost-model';
+import type { VariantInfo } from './types';
 import type { LoadError, PerspectiveId, PerspectiveScore, SavedRecords, ScoringMode } from '../eval';
+
+export type { FidelityToDense, VariantInfo } from './types';
 
 /** One perspective, one mode, one model variant. */
 export interface ResultEntry {
@@ -18,44 +20,6 @@ export interface ResultEntry {
   loadErrors: LoadError[];
   /** Every item's prompt, output and parse. */
   records: SavedRecords;
-}
-
-/** How close a variant's next-token distributions stay to dense's on a held-out text. */
-export interface FidelityToDense {
-  /** Mean KL(dense ‖ variant) per token, in nats, over dense's top-K tokens plus one bucket for the rest (0 for dense). */
-  kl: number;
-  /** Perplexity on the held-out text. */
-  ppl: number;
-  /** Tokens predicted. */
-  tokens: number;
-  topK: number;
-  /** `built-in`, or the label of the text the run was given. */
-  text: string;
-}
-
-/** One model variant of a run: where it lives, how big and fast it is, how it was made. */
-export interface VariantInfo {
-  id: string;
-  label: string;
-  key?: string;
-  /** Bytes of the graph it runs (weights included). */
-  bytes?: number;
-  /** What it would take with every compressed linear packed at its bit width (3-bit and pruned variants run unpacked). */
-  idealBytes?: number;
-  tokensPerSecond?: number;
-  device?: string;
-  adapter?: string | null;
-  deviceNote?: string;
-  /** Weight precision of the graph it ran (fp16 on WebGPU adapters with shader-f16), and why. */
-  precision?: string;
-  precisionNote?: string;
-  /** The compression report, for compressed variants. */
-  report?: unknown;
-  /** How long its compression, loading and evaluation took (for calibrating later estimates). */
-  timings?: VariantTimings;
-  fidelity?: FidelityToDense;
-  /** Set when the cached model this row ran was deleted ("variant deleted: …"); its results stay. */
-  deleted?: string;
 }
 
 /** What `ctlab eval` writes and the page exports: settings plus every result and record. */

@@ -1,7 +1,7 @@
 import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
 import type { EvalRecord } from '../eval';
 import type { ResultEntry } from './results';
-import type { RunDoc } from './orchestrator';
+import type { RunDoc } from './types';
 import type { StoredReference } from './fidelity-step';
 import { requestToPromise } from '../storage/stores';
 
@@ -76,4 +76,30 @@ export class RunStore {
   reference(runId: string): Promise<StoredReference | undefined> {
     return get<StoredReference>(runId, this.references);
   }
+}
+
+/** Notes on every stored run that used one of the deleted models; returns the ids of the runs changed. */
+export async function markDeletedInRuns(
+  runs: Pick<RunStore, 'listRuns' | 'saveRun'>,
+  baseKey: string,
+  labels: Map<string, string>,
+): Promise<string[]> {
+  const baseLabel = labels.get(baseKey) ?? baseKey;
+  const changed: string[] = [];
+  for (const doc of await runs.listRuns()) {
+    let touched = false;
+    for (const info of Object.values(doc.variants)) {
+      if (!info.key || !labels.has(info.key) || info.deleted) continue;
+      info.deleted =
+        info.key === baseKey
+          ? `model deleted: ${baseLabel} was removed from the cache; these results stay, but the run cannot be resumed`
+          : `variant deleted: ${labels.get(info.key)} was removed from the cache with its base model ${baseLabel}; these results stay, but the run cannot be resumed`;
+      touched = true;
+    }
+    if (touched) {
+      await runs.saveRun(doc);
+      changed.push(doc.id);
+    }
+  }
+  return changed;
 }

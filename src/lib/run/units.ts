@@ -7,20 +7,23 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 import { getPerspective, getPreset, PERSPECTIVE_IDS, type DataFileRef, type PerspectiveId, type ScoringMode } from '../eval';
-import type { VariantSpec } from './variants';
+import type { CalibrationPlan } from '../variants/calibration';
+import { variantRecord, type VariantRecord, type VariantSpec } from '../variants/spec';
 
 /** What decides a plan's results; two processes with equal inputs compute the same units. */
 export interface PlanInputs {
   /** The model as the user named it (a folder's absolute path, a URL or a hub id), not as served. */
   model: string;
-  variants: VariantSpec[];
+  /** Specs, or records as a plan file holds them; the plan keeps (and its id hashes) the records. */
+  variants: (VariantSpec | VariantRecord)[];
   perspectives: PerspectiveId[];
   preset: string;
   mode: ScoringMode | 'both';
   seeds: number[];
   /** `offline` or the data folder as the user named it. */
   data: string;
-  calibration: { source: string; url?: string; samples: number; seqLen: number };
+  /** The plan's `CalibrationPlan`, as a plan file holds it. */
+  calibration: Omit<CalibrationPlan, 'source'> & { source: string };
   toxicityModel?: string;
 }
 
@@ -61,7 +64,7 @@ export interface UnitPlan {
   version: 1;
   /** Hash of the inputs: results files of one plan carry it, and only they merge. */
   id: string;
-  inputs: PlanInputs;
+  inputs: PlanInputs & { variants: VariantRecord[] };
   units: WorkUnit[];
 }
 
@@ -90,7 +93,7 @@ function canonical(v: unknown): string {
 }
 
 export function planId(inputs: PlanInputs): string {
-  return bytesToHex(sha256(utf8ToBytes(canonical(inputs)))).slice(0, 16);
+  return bytesToHex(sha256(utf8ToBytes(canonical({ ...inputs, variants: inputs.variants.map(variantRecord) })))).slice(0, 16);
 }
 
 export const compressUnitId = (seed: number, variant: string): string => `s${seed}/compress/${variant}`;
@@ -98,7 +101,9 @@ export const evalUnitId = (seed: number, variant: string, perspective: Perspecti
   `s${seed}/eval/${variant}/${perspective}/${mode}`;
 
 /** Every unit of a plan: per seed, each compressed variant's compression, then each variant × cell. */
-export function planUnits(inputs: PlanInputs): UnitPlan {
+export function planUnits(given: PlanInputs): UnitPlan {
+  // Plan files and their ids stay what they were before specs held settings.
+  const inputs = { ...given, variants: given.variants.map(variantRecord) };
   if (!inputs.seeds.length) throw new Error('a plan needs at least one seed');
   if (new Set(inputs.seeds).size !== inputs.seeds.length) throw new Error(`seed listed twice: ${inputs.seeds.join(',')}`);
   const cells = plannedCells(inputs);

@@ -22,6 +22,31 @@ export interface CalibrationSize {
   seqLen: number;
 }
 
+/**
+ * A run's calibration choice as plans store it (and as `ctlab` sends it): one of the sources a
+ * plan can name, with its size. `calibrationSource` turns it into the compressor's source.
+ */
+export interface CalibrationPlan extends CalibrationSize {
+  source: 'self' | 'builtin' | 'url';
+  url?: string;
+}
+
+export function calibrationSource(plan: Pick<CalibrationPlan, 'source' | 'url'>): CalibrationSource {
+  if (plan.source === 'url') return { kind: 'url', url: plan.url ?? '' };
+  return plan.source === 'builtin' ? { kind: 'builtin' } : { kind: 'self' };
+}
+
+/**
+ * The calibration each context starts from. Compressing one variant on its own
+ * (`ctlab compress`, the Compress tab) takes the reference size, scaled to the model
+ * (`defaultCalibrationSize`); a run compresses many variants, so the page's planner starts
+ * smaller, and `ctlab eval` smaller still, so that a whole grid fits a command-line session.
+ */
+export const CALIBRATION_DEFAULTS = {
+  planner: { source: 'self', samples: 32, seqLen: 256 },
+  cliEval: { source: 'self', samples: 16, seqLen: 128 },
+} as const satisfies Record<string, CalibrationPlan>;
+
 export interface CalibrationSet extends CalibrationSize {
   /** `samples` token-id sequences of `seqLen` tokens each. */
   ids: number[][];

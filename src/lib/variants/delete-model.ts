@@ -1,4 +1,3 @@
-import type { RunStore } from '../run/run-store';
 import type { ShardCache } from '../storage/shard-cache';
 
 /**
@@ -33,7 +32,13 @@ export async function variantsOf(cache: ShardCache, key: string): Promise<string
   return found;
 }
 
-export async function deleteModelAndVariants(cache: ShardCache, key: string, runs?: RunStore): Promise<DeletedModels> {
+/**
+ * Told which models went (cache key → label) and which of them was the base; returns the ids of
+ * the stored runs it noted the deletion on (the run store's `markDeletedInRuns`).
+ */
+export type OnModelsDeleted = (baseKey: string, labels: Map<string, string>) => Promise<string[]>;
+
+export async function deleteModelAndVariants(cache: ShardCache, key: string, onDeleted?: OnModelsDeleted): Promise<DeletedModels> {
   const base = await cache.manifest(key);
   const variants = await variantsOf(cache, key);
   const labels = new Map<string, string>();
@@ -43,28 +48,6 @@ export async function deleteModelAndVariants(cache: ShardCache, key: string, run
   for (const k of [...variants].reverse()) await cache.deleteModel(k);
   await cache.deleteModel(key);
   const deleted = [...variants, key];
-  const touched = runs ? await markDeletedInRuns(runs, key, labels) : [];
+  const touched = onDeleted ? await onDeleted(key, labels) : [];
   return { deleted, runs: touched };
-}
-
-/** Notes on every stored run that used one of the deleted models; returns the ids of the runs changed. */
-async function markDeletedInRuns(runs: RunStore, baseKey: string, labels: Map<string, string>): Promise<string[]> {
-  const baseLabel = labels.get(baseKey) ?? baseKey;
-  const changed: string[] = [];
-  for (const doc of await runs.listRuns()) {
-    let touched = false;
-    for (const info of Object.values(doc.variants)) {
-      if (!info.key || !labels.has(info.key) || info.deleted) continue;
-      info.deleted =
-        info.key === baseKey
-          ? `model deleted: ${baseLabel} was removed from the cache; these results stay, but the run cannot be resumed`
-          : `variant deleted: ${labels.get(info.key)} was removed from the cache with its base model ${baseLabel}; these results stay, but the run cannot be resumed`;
-      touched = true;
-    }
-    if (touched) {
-      await runs.saveRun(doc);
-      changed.push(doc.id);
-    }
-  }
-  return changed;
 }

@@ -1,39 +1,38 @@
-import { parseSparsity, type CompressSettings } from '../compress/reference/settings';
-import type { CompressFn } from '../run/orchestrator';
-import type { VariantSpec } from '../run/variants';
+import type { Device } from '../infer/causal-lm';
+import type { CachedModel } from '../model/download';
 import type { ShardCache } from '../storage/shard-cache';
 import { formatBytes } from '../util/format';
-import type { CalibrationSource } from './calibration';
+import { calibrationSource, type CalibrationPlan } from './calibration';
 import { compressCachedModel } from './compress-model';
+import type { VariantReport } from './report';
+import type { VariantSpec } from './spec';
 
-/** A run's variant id (`gptq3`, `wanda2:4`, …) as compression settings. */
-export function settingsForVariant(spec: VariantSpec): CompressSettings {
-  if (spec.method === 'dense') throw new Error('the dense model is not compressed');
-  if (spec.method === 'rtn' || spec.method === 'gptq' || spec.method === 'awq') {
-    return { method: spec.method, bits: spec.bits ?? 4, ...(spec.groupSize !== undefined ? { groupSize: spec.groupSize } : {}) };
-  }
-  return { method: spec.method, sparsity: parseSparsity(spec.sparsity ?? '2:4') };
-}
+/** A run's calibration for one variant: the plan's choice with the run's seed and device. */
+export type RunCalibration = CalibrationPlan & { seed: number; device: Device | 'auto' };
+
+/** Makes (or finds) a compressed variant of the base model in the cache: its cache key and how it was made. */
+export type CompressFn = (
+  base: CachedModel,
+  spec: VariantSpec,
+  calibration: RunCalibration,
+  onProgress: (message: string, fraction: number | null) => void,
+  signal?: AbortSignal,
+) => Promise<{ key: string; report?: VariantReport }>;
 
 /**
- * The orchestrator's `CompressFn` (`src/lib/run/orchestrator.ts`): makes the variant with this
- * compression engine, or finds it in the cache when the same settings and calibration were
- * compressed before. Runs wherever the caller runs (e.g. the eval worker's `InferenceService`).
+ * The run orchestrator's `CompressFn`: makes the variant with this compression engine, or finds
+ * it in the cache when the same settings and calibration were compressed before. Runs wherever
+ * the caller runs (e.g. the eval worker's `InferenceService`).
  */
 export function compressForRuns(cache: ShardCache): CompressFn {
   return async (base, spec, calibration, onProgress, signal) => {
-    const source: CalibrationSource =
-      calibration.source === 'url'
-        ? { kind: 'url', url: calibration.url ?? '' }
-        : calibration.source === 'builtin'
-          ? { kind: 'builtin' }
-          : { kind: 'self' };
+    if (!spec.settings) throw new Error(`${spec.label}: the dense model is not compressed`);
     const report = await compressCachedModel(
       cache,
       base.key,
       {
-        settings: settingsForVariant(spec),
-        calibration: source,
+        settings: spec.settings,
+        calibration: calibrationSource(calibration),
         samples: calibration.samples,
         seqLen: calibration.seqLen,
         seed: calibration.seed,

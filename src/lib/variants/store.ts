@@ -10,9 +10,11 @@ import type { WeightStore } from '../model/weights';
 import { buildCausalLmStreaming, dequantizeMatMulNBits, type PackedLinear } from '../onnx';
 import type { ShardCache } from '../storage/shard-cache';
 import type { LinearStorage, VariantReport } from './report';
+import { VARIANT_PREFIX } from './keys';
+
+export { isVariantKey, VARIANT_PREFIX } from './keys';
 
 export const VARIANT_REPORT_FILE = 'ctlab-variant.json';
-export const VARIANT_PREFIX = 'variant:';
 
 /** `variant:<baseKey>:<settings slug>[.<calibration tag>]`. */
 export function variantKey(baseKey: string, settings: ResolvedSettings, calibrationTag?: string): string {

@@ -10,7 +10,7 @@ import { urlSource } from '../../../src/lib/model/sources';
 import { graphBytes, logits, sigmoid, softmax, tokenizerJson } from '../../reference/tiny-classifier';
 import { rescoreInputs } from '../../../src/lib/run/rescore-input';
 import { executeRun, newRun } from '../../../src/lib/run/orchestrator';
-import { parseVariants } from '../../../src/lib/run/variants';
+import { parseVariants } from '../../../src/lib/variants/spec';
 import { RunStore } from '../../../src/lib/run/run-store';
 import { freshCache, putFixture, serverRequests, STORIES } from '../helpers';
 

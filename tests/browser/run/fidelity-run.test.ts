@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { executeRun, newRun, type RunEvent, type RunPlan } from '../../../src/lib/run/orchestrator';
-import { parseVariants } from '../../../src/lib/run/variants';
+import { parseVariants } from '../../../src/lib/variants/spec';
 import { urlSource } from '../../../src/lib/model/sources';
 import { RunStore } from '../../../src/lib/run/run-store';
 import { compressForRuns } from '../../../src/lib/variants/run-compress';

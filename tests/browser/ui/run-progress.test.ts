@@ -5,7 +5,7 @@ import RunHistory from '../../../src/components/RunHistory.svelte';
 import { DEFAULT_RATES } from '../../../src/lib/run/cost-model';
 import type { RunDoc, RunEvent } from '../../../src/lib/run/orchestrator';
 import { RunProgressModel, type RunProgressView } from '../../../src/lib/run/progress';
-import { parseVariants } from '../../../src/lib/run/variants';
+import { parseVariants } from '../../../src/lib/variants/spec';
 
 const VARIANTS = parseVariants('dense,rtn4,gptq4');
 

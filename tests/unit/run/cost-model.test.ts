@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_RATES, MIN_COMPRESS_SECONDS, ratesFromHistory, type VariantTimings } from '../../../src/lib/run/cost-model';
 import type { RunDoc, RunPlan } from '../../../src/lib/run/orchestrator';
 import { estimatePlan } from '../../../src/lib/run/planner';
-import { parseVariants } from '../../../src/lib/run/variants';
+import { parseVariants } from '../../../src/lib/variants/spec';
 
 function plan(ids: string): RunPlan {
   return {

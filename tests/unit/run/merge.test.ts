@@ -3,7 +3,7 @@ import type { PerspectiveId, ScoringMode } from '../../../src/lib/eval';
 import { assembleResults, mergeShards } from '../../../src/lib/run/merge';
 import type { ResultEntry, ResultsDoc } from '../../../src/lib/run/results';
 import { cellsBySeed, evalUnits, planUnits, shardUnits, type UnitPlan } from '../../../src/lib/run/units';
-import { parseVariants } from '../../../src/lib/run/variants';
+import { parseVariants } from '../../../src/lib/variants/spec';
 
 const perspectives: PerspectiveId[] = ['toxicity', 'fairness', 'mmlu'];
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_RATES, type CostRates } from '../../../src/lib/run/cost-model';
 import type { RunEvent, RunOutline } from '../../../src/lib/run/orchestrator';
 import { RunProgressModel } from '../../../src/lib/run/progress';
-import { parseVariants } from '../../../src/lib/run/variants';
+import { parseVariants } from '../../../src/lib/variants/spec';
 
 const CELLS: RunOutline['cells'] = [
   { perspective: 'machine_ethics', mode: 'generate' },

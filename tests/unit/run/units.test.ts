@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PERSPECTIVE_IDS } from '../../../src/lib/eval';
-import { parseVariants } from '../../../src/lib/run/variants';
+import { parseVariants } from '../../../src/lib/variants/spec';
 import { cellsBySeed, evalUnits, parseShard, planUnits, shardRunId, shardUnits, type PlanInputs } from '../../../src/lib/run/units';
 
 function inputs(over: Partial<PlanInputs> = {}): PlanInputs {
