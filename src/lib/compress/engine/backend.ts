@@ -19,6 +19,8 @@ import { wanda } from '../reference/wanda';
  * Where the compression kernels run: the WGSL launchers of `src/lib/gpu` on a `GPUDevice`, or
  * their TypeScript references (the CPU fallback). Both produce the same results (bit for bit on
  * SwiftShader; within the tolerances of `tests/browser/compress/compare.ts` on hardware).
+ * Each `…On(kernels, …)` runs one kernel where `kernels` says. The rest of the engine reaches
+ * `src/lib/gpu` only through this module.
  */
 export type Kernels = { kind: 'webgpu'; device: GPUDevice } | { kind: 'typescript' };
 
