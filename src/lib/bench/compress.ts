@@ -1,4 +1,7 @@
-import { compressLayers, createBlockRunner, mapSource, type ForwardKind } from '../compress/engine/driver';
+import { createBlockRunner } from '../compress/engine/block-runner';
+import { compressLayers } from '../compress/engine/driver';
+import { mapSource } from '../compress/engine/layer-source';
+import type { ForwardKind } from '../compress/engine/runner-types';
 import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
 import { resolveSettings, settingsLabel, type CompressSettings, type Method } from '../compress/reference/settings';
 import { describeAdapter, requestDevice } from '../gpu/device';
@@ -101,8 +104,8 @@ export async function benchCompress(opts: CompressBenchOptions = {}): Promise<Co
     for (const method of methods) {
       for (const k of kernelKinds) {
         const kernels: Kernels = k === 'webgpu' && device ? { kind: 'webgpu', device } : TYPESCRIPT_KERNELS;
-        const settings = BENCH_SETTINGS[method];
-        opts.onStatus?.(`${settingsLabel(resolveSettings(settings))} with ${k} kernels`);
+        const settings = resolveSettings(BENCH_SETTINGS[method]);
+        opts.onStatus?.(`${settingsLabel(settings)} with ${k} kernels`);
         const r = await compressLayers({
           spec,
           source,

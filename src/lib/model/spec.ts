@@ -75,17 +75,61 @@ export interface ModelSpec {
   torchDtype: string | null;
 }
 
-/** The seven linear layers of a decoder block, in Hugging Face naming. */
-export const BLOCK_LINEARS = [
-  'self_attn.q_proj',
-  'self_attn.k_proj',
-  'self_attn.v_proj',
-  'self_attn.o_proj',
-  'mlp.gate_proj',
-  'mlp.up_proj',
-  'mlp.down_proj',
-] as const;
-export type BlockLinear = (typeof BLOCK_LINEARS)[number];
+/** The prefix of decoder layer `i`'s tensors in a checkpoint (layer tensors are keyed without it). */
+export function layerPrefix(i: number): string {
+  return `model.layers.${i}.`;
+}
+
+/** The token embedding, whose rows are the layer-0 inputs. */
+export const EMBED_TOKENS_WEIGHT = 'model.embed_tokens.weight';
+
+/** The seven linear layers of a decoder block: short id (as reports name them) → module in Hugging Face naming. */
+const LINEAR_MODULES = {
+  q_proj: 'self_attn.q_proj',
+  k_proj: 'self_attn.k_proj',
+  v_proj: 'self_attn.v_proj',
+  o_proj: 'self_attn.o_proj',
+  gate_proj: 'mlp.gate_proj',
+  up_proj: 'mlp.up_proj',
+  down_proj: 'mlp.down_proj',
+} as const;
+export type LinearId = keyof typeof LINEAR_MODULES;
+export type BlockLinear = (typeof LINEAR_MODULES)[LinearId];
+
+/** The seven linears by short id, in block order. */
+export const LINEAR_IDS = Object.keys(LINEAR_MODULES) as readonly LinearId[];
+
+/** The seven linears by module name, in block order. */
+export const BLOCK_LINEARS: readonly BlockLinear[] = LINEAR_IDS.map((l) => LINEAR_MODULES[l]);
+
+/** A linear's module name under `model.layers.{i}.` (`self_attn.q_proj`). */
+export function linearModule(l: LinearId): BlockLinear {
+  return LINEAR_MODULES[l];
+}
+
+/** A linear's weight, keyed as a layer tensor (`self_attn.q_proj.weight`). */
+export function linearWeightName(l: LinearId): string {
+  return `${LINEAR_MODULES[l]}.weight`;
+}
+
+/** A linear's bias, keyed as a layer tensor (only q/k/v carry one, when `qkvBias`). */
+export function linearBiasName(l: LinearId): string {
+  return `${LINEAR_MODULES[l]}.bias`;
+}
+
+/** A norm's weight, keyed as a layer tensor (`input_layernorm.weight`). */
+export function normWeightName(norm: string): string {
+  return `${norm}.weight`;
+}
+
+/** The block activations that enter its linears (q/k/v share one, gate/up another). */
+export const BLOCK_TAPS = ['q_proj_in', 'o_proj_in', 'gate_proj_in', 'down_proj_in'] as const;
+export type BlockTap = (typeof BLOCK_TAPS)[number];
+
+/** Columns of a tap's activations. */
+export function tapWidth(spec: ModelSpec, tap: BlockTap): number {
+  return tap === 'o_proj_in' ? spec.numHeads * spec.headDim : tap === 'down_proj_in' ? spec.intermediateSize : spec.hiddenSize;
+}
 
 /** Llama's block: what every family starts from. */
 export function llamaBlock(headDim: number): BlockSpec {
@@ -111,5 +155,5 @@ export function layerNormNames(spec: ModelSpec): string[] {
   const { norms, qkNorm } = spec.block;
   const names = [norms.attnIn, norms.attnOut, norms.mlpIn, norms.mlpOut].filter((n): n is string => n !== null);
   if (qkNorm) names.push('self_attn.q_norm', 'self_attn.k_norm');
-  return [...new Set(names)].map((n) => `${n}.weight`);
+  return [...new Set(names)].map(normWeightName);
 }

@@ -1,5 +1,5 @@
 import { ropeInvFreq } from '../model/rope';
-import { layerRope, type ModelSpec, type RopeSpec } from '../model/spec';
+import { BLOCK_TAPS, layerRope, type BlockTap, type ModelSpec, type RopeSpec } from '../model/spec';
 import { GraphBuilder, type BuiltGraph, type LaidOutGraph } from './graph-builder';
 import type { ExternalDataOptions } from './external-data';
 import { float16Checked, float32ToFloat16Bits } from './float16';
@@ -60,9 +60,8 @@ const OPSETS = [
 /** Added to attention scores that are masked out; finite so that fully masked rows stay NaN-free. */
 const MASKED = -1e30;
 
-/** The graph outputs of `buildDecoderBlock` that carry the input of each linear layer. */
-export const BLOCK_TAPS = ['q_proj_in', 'o_proj_in', 'gate_proj_in', 'down_proj_in'] as const;
-export type BlockTap = (typeof BLOCK_TAPS)[number];
+// The graph outputs of `buildDecoderBlock` that carry the input of each linear layer.
+export { BLOCK_TAPS, type BlockTap };
 
 /** RoPE positions are split as hi·L + lo for the cos/sin tables (see `rope`). */
 const ROPE_TABLE_SPLIT = 256;

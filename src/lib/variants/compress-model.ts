@@ -1,11 +1,14 @@
-import { compressLayers, type DriverProgress, type ForwardKind, type LayerSource, type LinearId } from '../compress/engine/driver';
+import { compressLayers } from '../compress/engine/driver';
+import type { LayerSource } from '../compress/engine/layer-source';
+import type { DriverProgress } from '../compress/engine/report';
+import type { ForwardKind } from '../compress/engine/runner-types';
 import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
 import { resolveSettings, type CompressSettings } from '../compress/reference/settings';
 import { describeAdapter, requestDevice } from '../gpu/device';
 import { isDeviceLost, isGpuError, watchDevice } from '../gpu/faults';
 import { loadCausalLm, type Device } from '../infer/causal-lm';
 import { openCachedModel, openWeights } from '../model/download';
-import type { ModelSpec } from '../model/spec';
+import type { LinearId, ModelSpec } from '../model/spec';
 import { loadTokenizer } from '../model/tokenizer';
 import type { ShardCache } from '../storage/shard-cache';
 import {

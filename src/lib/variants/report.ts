@@ -1,4 +1,5 @@
-import type { ForwardKind, LayerTiming, LinearReport } from '../compress/engine/driver';
+import type { LayerTiming, LinearReport } from '../compress/engine/report';
+import type { ForwardKind } from '../compress/engine/runner-types';
 import type { ResolvedSettings } from '../compress/reference/settings';
 
 /** How a compressed linear is stored for inference. */

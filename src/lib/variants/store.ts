@@ -1,5 +1,5 @@
-import { packK, type Kernels } from '../compress/engine/backend';
-import type { LayerOutput } from '../compress/engine/driver';
+import { packOn, type Kernels } from '../compress/engine/backend';
+import type { LayerOutput } from '../compress/engine/report';
 import type { QuantizedMatrix } from '../compress/reference/quantizer';
 import { settingsLabel, settingsSlug, type ResolvedSettings } from '../compress/reference/settings';
 import { isNM } from '../compress/reference/types';
@@ -150,7 +150,7 @@ export class VariantWriter {
     if (q.gIdx && q.gIdx.some((g, j) => g !== Math.floor(j / q.groupSize))) {
       return 'act-order with groups makes non-contiguous groups (g_idx), which MatMulNBits cannot hold: such linears run as fake-quantized fp32';
     }
-    const p = await packK(this.kernels, q);
+    const p = await packOn(this.kernels, q);
     if (!isPow2AtLeast16(p.blockSize)) {
       return `group size ${p.blockSize} is not a power of two ≥ 16 (onnxruntime's MatMulNBits block sizes): such linears run as fake-quantized fp32`;
     }

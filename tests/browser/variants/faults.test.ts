@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NonFiniteError } from '../../../src/lib/compress/engine/driver';
+import { NonFiniteError } from '../../../src/lib/compress/engine/finite';
 import { loadCausalLm } from '../../../src/lib/infer/causal-lm';
 import { generate } from '../../../src/lib/infer/generate';
 import { downloadModel, openWeights, type CachedModel } from '../../../src/lib/model/download';

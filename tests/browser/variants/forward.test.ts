@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { compressLayers, createBlockRunner, mapSource, type LayerOutput } from '../../../src/lib/compress/engine/driver';
-import type { CompressSettings } from '../../../src/lib/compress/reference/settings';
+import { createBlockRunner } from '../../../src/lib/compress/engine/block-runner';
+import { compressLayers } from '../../../src/lib/compress/engine/driver';
+import { mapSource } from '../../../src/lib/compress/engine/layer-source';
+import type { LayerOutput } from '../../../src/lib/compress/engine/report';
+import { resolveSettings, type CompressSettings } from '../../../src/lib/compress/reference/settings';
 import { smollm2Spec } from '../../../src/lib/bench/decode';
 import { bytesSource } from '../../../src/lib/storage/byte-source';
 import { parseModelSpecText } from '../../../src/lib/model/config';
@@ -31,7 +34,7 @@ describe('block forward: one-block ONNX graph in onnxruntime-web against the Typ
           spec,
           source: mapSource(weights),
           calibration,
-          settings,
+          settings: resolveSettings(settings),
           forward,
           onLayer: (o) => void outs[forward].push(o),
         });

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LINEARS, weightName } from '../../../src/lib/compress/engine/driver';
 import { groupLayout } from '../../../src/lib/compress/reference/quantizer';
 import { resolveSettings, type CompressSettings } from '../../../src/lib/compress/reference/settings';
 import { checkStructure } from '../../../src/lib/compress/reference/structure';
 import { matrix } from '../../../src/lib/compress/reference/types';
 import { loadCausalLm, type LoadedLm } from '../../../src/lib/infer/causal-lm';
 import { klToReference } from '../../../src/lib/infer/scoring';
+import { LINEAR_IDS, linearWeightName } from '../../../src/lib/model/spec';
 import { downloadModel, openCachedModel, openWeights, type CachedModel } from '../../../src/lib/model/download';
 import { urlSource } from '../../../src/lib/model/sources';
 import { selfGeneratedText } from '../../../src/lib/variants/calibration';
@@ -125,8 +125,8 @@ describe('compressed variants of stories260k: the papers’ ordering', () => {
       const weights = await openWeights(cache, variant);
       const denseWeights = await openWeights(cache, base);
       for (let layer = 0; layer < base.spec.numLayers; layer++) {
-        for (const l of LINEARS) {
-          const name = `model.layers.${layer}.${weightName(l)}`;
+        for (const l of LINEAR_IDS) {
+          const name = `model.layers.${layer}.${linearWeightName(l)}`;
           const [rows_, cols] = weights.info(name).shape;
           const W = matrix(rows_, cols, await weights.float32(name));
           const st = checkStructure(

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { foldIntoNorm, scaleColumns } from '../../../src/lib/compress/reference/awq';
 import { blockForward, linearF32, rmsNorm, type LayerTensors } from '../../../src/lib/compress/reference/block';
-import { compressLayers, mapSource, type LayerOutput } from '../../../src/lib/compress/engine/driver';
-import type { CompressSettings } from '../../../src/lib/compress/reference/settings';
+import { compressLayers } from '../../../src/lib/compress/engine/driver';
+import { mapSource } from '../../../src/lib/compress/engine/layer-source';
+import type { LayerOutput } from '../../../src/lib/compress/engine/report';
+import { resolveSettings, type CompressSettings } from '../../../src/lib/compress/reference/settings';
 import { matrix } from '../../../src/lib/compress/reference/types';
 import { parseModelSpec } from '../../../src/lib/model/config';
 import type { ModelSpec } from '../../../src/lib/model/spec';
@@ -90,7 +92,13 @@ describe.each<TinyKind>(['qwen3', 'gemma3'])('calibration driver on %s', { timeo
 
   const errorOf = async (settings: CompressSettings) => {
     const outs: LayerOutput[] = [];
-    await compressLayers({ spec, source: mapSource(weights), calibration, settings, onLayer: (o) => void outs.push(o) });
+    await compressLayers({
+      spec,
+      source: mapSource(weights),
+      calibration,
+      settings: resolveSettings(settings),
+      onLayer: (o) => void outs.push(o),
+    });
     expect(outs.map((o) => o.layer)).toEqual([...Array(spec.numLayers).keys()]);
     const perLayer = [...weights.keys()].filter((n) => n.startsWith('model.layers.0.')).length;
     for (const o of outs) expect(o.tensors.size).toBe(perLayer);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { compressLayers, mapSource, NonFiniteError, type LayerOutput } from '../../../src/lib/compress/engine/driver';
-import type { CompressSettings } from '../../../src/lib/compress/reference/settings';
+import { compressLayers } from '../../../src/lib/compress/engine/driver';
+import { NonFiniteError } from '../../../src/lib/compress/engine/finite';
+import { mapSource } from '../../../src/lib/compress/engine/layer-source';
+import type { LayerOutput } from '../../../src/lib/compress/engine/report';
+import { resolveSettings, type CompressSettings } from '../../../src/lib/compress/reference/settings';
 import { tinyCalibration, tinySpec, tinyWeights } from './tiny-model';
 
 const spec = tinySpec();
@@ -13,7 +16,7 @@ async function run(settings: CompressSettings, extra: Partial<Parameters<typeof 
     spec,
     source: mapSource(weights),
     calibration,
-    settings,
+    settings: resolveSettings(settings),
     onLayer: (o) => void outs.push(o),
     ...extra,
   });
@@ -91,9 +94,9 @@ describe('calibration driver (TypeScript kernels and forward)', () => {
     const up = bad.get('model.layers.1.mlp.up_proj.weight')!.slice();
     up[7] = NaN;
     bad.set('model.layers.1.mlp.up_proj.weight', up);
-    await expect(compressLayers({ spec, source: mapSource(bad), calibration, settings: { method: 'rtn' } })).rejects.toThrow(
-      /layer 1: model\.layers\.1\.mlp\.up_proj\.weight holds NaN at element 7/,
-    );
+    await expect(
+      compressLayers({ spec, source: mapSource(bad), calibration, settings: resolveSettings({ method: 'rtn' }) }),
+    ).rejects.toThrow(/layer 1: model\.layers\.1\.mlp\.up_proj\.weight holds NaN at element 7/);
   });
 
   it('names the layer whose activations overflow on the calibration batch', async () => {
@@ -102,16 +105,21 @@ describe('calibration driver (TypeScript kernels and forward)', () => {
       'model.layers.0.self_attn.v_proj.weight',
       bad.get('model.layers.0.self_attn.v_proj.weight')!.map((v) => v * 1e36),
     );
-    const err = await compressLayers({ spec, source: mapSource(bad), calibration, settings: { method: 'gptq', bits: 4 } }).catch((e) => e);
+    const err = await compressLayers({
+      spec,
+      source: mapSource(bad),
+      calibration,
+      settings: resolveSettings({ method: 'gptq', bits: 4 }),
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(NonFiniteError);
     expect(String(err.message)).toMatch(/^layer 0: the Hessian of the calibration activations entering o_proj overflowed fp32/);
     bad.set(
       'model.layers.0.self_attn.v_proj.weight',
       weights.get('model.layers.0.self_attn.v_proj.weight')!.map((v) => v * 1e38),
     );
-    await expect(compressLayers({ spec, source: mapSource(bad), calibration, settings: { method: 'wanda' } })).rejects.toThrow(
-      /^layer 0: the calibration activations entering o_proj hold (NaN|-?Infinity) \(sample 0, token \d+, channel \d+\)/,
-    );
+    await expect(
+      compressLayers({ spec, source: mapSource(bad), calibration, settings: resolveSettings({ method: 'wanda' }) }),
+    ).rejects.toThrow(/^layer 0: the calibration activations entering o_proj hold (NaN|-?Infinity) \(sample 0, token \d+, channel \d+\)/);
   });
 
   it('stops between kernels when cancelled', async () => {
@@ -120,7 +128,7 @@ describe('calibration driver (TypeScript kernels and forward)', () => {
       spec,
       source: mapSource(weights),
       calibration,
-      settings: { method: 'gptq', bits: 4 },
+      settings: resolveSettings({ method: 'gptq', bits: 4 }),
       signal: controller.signal,
       onProgress: (e) => {
         if (e.layer === 1 && e.linear === 'o_proj') controller.abort();

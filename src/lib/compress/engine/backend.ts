@@ -1,4 +1,5 @@
 import { awqClipGpu } from '../../gpu/clip';
+import { GpuDeviceLostError, GpuFaultError, isGpuError } from '../../gpu/faults';
 import { packGpu } from '../../gpu/pack';
 import { magnitudeGpu, wandaGpu } from '../../gpu/prune';
 import { rtnGpu } from '../../gpu/quant';
@@ -18,6 +19,8 @@ import { wanda } from '../reference/wanda';
  * Where the compression kernels run: the WGSL launchers of `src/lib/gpu` on a `GPUDevice`, or
  * their TypeScript references (the CPU fallback). Both produce the same results (bit for bit on
  * SwiftShader; within the tolerances of `tests/browser/compress/compare.ts` on hardware).
+ * Each `…On(kernels, …)` runs one kernel where `kernels` says. The rest of the engine reaches
+ * `src/lib/gpu` only through this module.
  */
 export type Kernels = { kind: 'webgpu'; device: GPUDevice } | { kind: 'typescript' };
 
@@ -102,30 +105,39 @@ export function createStats(k: Kernels, cols: number, o: StatsOptions): Stats {
   return k.kind === 'webgpu' ? new GpuStats(k.device, cols, o) : new CpuStats(cols, o);
 }
 
-export function rtnK(k: Kernels, W: Matrix, cfg: QuantConfig): Promise<QuantizedMatrix> {
+export function quantizeRtnOn(k: Kernels, W: Matrix, cfg: QuantConfig): Promise<QuantizedMatrix> {
   return k.kind === 'webgpu' ? rtnGpu(k.device, W, cfg) : Promise.resolve(quantizeRtn(W, cfg));
 }
 
-export function gptqK(k: Kernels, W: Matrix, H: Float32Array, opts: GptqOptions): Promise<GptqResult> {
+export function gptqOn(k: Kernels, W: Matrix, H: Float32Array, opts: GptqOptions): Promise<GptqResult> {
   return k.kind === 'webgpu' ? gptqGpu(k.device, W, H, opts) : Promise.resolve(gptq(W, H, opts));
 }
 
-export function sparsegptK(k: Kernels, W: Matrix, H: Float32Array, opts: SparseGptOptions): Promise<SparseGptResult> {
+export function sparsegptOn(k: Kernels, W: Matrix, H: Float32Array, opts: SparseGptOptions): Promise<SparseGptResult> {
   return k.kind === 'webgpu' ? sparsegptGpu(k.device, W, H, opts) : Promise.resolve(sparsegpt(W, H, opts));
 }
 
-export function magnitudeK(k: Kernels, W: Matrix, sp: Sparsity): Promise<PruneResult> {
+export function magnitudeOn(k: Kernels, W: Matrix, sp: Sparsity): Promise<PruneResult> {
   return k.kind === 'webgpu' ? magnitudeGpu(k.device, W, sp) : Promise.resolve(magnitude(W, sp));
 }
 
-export function wandaK(k: Kernels, W: Matrix, s: Float32Array, sp: Sparsity): Promise<PruneResult> {
+export function wandaOn(k: Kernels, W: Matrix, s: Float32Array, sp: Sparsity): Promise<PruneResult> {
   return k.kind === 'webgpu' ? wandaGpu(k.device, W, s, sp) : Promise.resolve(wanda(W, s, sp));
 }
 
-export function awqClipK(k: Kernels, W: Matrix, X: Matrix, cfg: QuantConfig, opts?: AwqClipOptions): Promise<Float32Array> {
+export function awqClipSearchOn(k: Kernels, W: Matrix, X: Matrix, cfg: QuantConfig, opts?: AwqClipOptions): Promise<Float32Array> {
   return k.kind === 'webgpu' ? awqClipGpu(k.device, W, X, cfg, opts) : Promise.resolve(awqClipSearch(W, X, cfg, opts));
 }
 
-export function packK(k: Kernels, q: QuantizedMatrix): Promise<PackedNBits> {
+export function packOn(k: Kernels, q: QuantizedMatrix): Promise<PackedNBits> {
   return k.kind === 'webgpu' ? packGpu(k.device, q) : Promise.resolve(packQuantized(q));
+}
+
+/** A GPU fault or lost device raised again with `where` leading its message; any other error as it was. */
+export function locateGpuError(err: unknown, where: () => string): unknown {
+  if (!isGpuError(err)) return err;
+  const message = `${where()}: ${err.message}`;
+  return err instanceof GpuFaultError
+    ? new GpuFaultError(message, err.kind, { cause: err })
+    : new GpuDeviceLostError(message, { cause: err });
 }

@@ -1,9 +1,9 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { configureOrt } from '../../infer/ort-env';
-import type { ModelSpec } from '../../model/spec';
+import { BLOCK_TAPS, layerPrefix, tapWidth, type BlockTap, type ModelSpec } from '../../model/spec';
 import { buildDecoderBlock } from '../../onnx';
-import { TAPS, type BlockOutputs, type LayerTensors, type Tap } from '../reference/block';
-import { layerPrefix, type BlockRunner } from './driver';
+import type { BlockOutputs, LayerTensors } from '../reference/block';
+import type { BlockRunner } from './runner-types';
 
 /** Bytes of activations one `session.run` may produce (batches of samples are sized to it). */
 const BATCH_BYTES = 64 * 1024 * 1024;
@@ -30,7 +30,7 @@ export class OrtBlockRunner implements BlockRunner {
     lw: LayerTensors,
     inputs: readonly Float32Array[],
     seqLen: number,
-    _until: Tap | 'out',
+    _until: BlockTap | 'out',
     each: (sample: number, out: BlockOutputs) => void | Promise<void>,
     signal?: AbortSignal,
   ): Promise<void> {
@@ -42,8 +42,7 @@ export class OrtBlockRunner implements BlockRunner {
     const session = await ort.InferenceSession.create(built.model, { executionProviders: [this.ep], logSeverityLevel: 3 });
     try {
       const H = spec.hiddenSize;
-      const width = { q_proj_in: H, o_proj_in: spec.numHeads * spec.headDim, gate_proj_in: H, down_proj_in: spec.intermediateSize };
-      const perSample = seqLen * 4 * (2 * H + width.o_proj_in + width.gate_proj_in + width.down_proj_in);
+      const perSample = seqLen * 4 * (H + BLOCK_TAPS.reduce((a, t) => a + tapWidth(spec, t), 0));
       const B = Math.max(1, Math.floor(BATCH_BYTES / perSample));
       for (let s0 = 0; s0 < inputs.length; s0 += B) {
         signal?.throwIfAborted();
@@ -57,17 +56,13 @@ export class OrtBlockRunner implements BlockRunner {
           position_ids: new ort.Tensor('int64', pos, [b, seqLen]),
         });
         const data: Record<string, Float32Array> = {};
-        for (const name of ['hidden_states_out', ...TAPS]) data[name] = (await out[name].getData()) as Float32Array;
+        for (const name of ['hidden_states_out', ...BLOCK_TAPS]) data[name] = (await out[name].getData()) as Float32Array;
         for (const t of Object.values(out)) t.dispose();
         for (let k = 0; k < b; k++) {
           const slice = (name: string, w: number) => data[name].slice(k * seqLen * w, (k + 1) * seqLen * w);
-          await each(s0 + k, {
-            out: slice('hidden_states_out', H),
-            q_proj_in: slice('q_proj_in', width.q_proj_in),
-            o_proj_in: slice('o_proj_in', width.o_proj_in),
-            gate_proj_in: slice('gate_proj_in', width.gate_proj_in),
-            down_proj_in: slice('down_proj_in', width.down_proj_in),
-          });
+          const outs: BlockOutputs = { out: slice('hidden_states_out', H) };
+          for (const t of BLOCK_TAPS) outs[t] = slice(t, tapWidth(spec, t));
+          await each(s0 + k, outs);
         }
       }
     } finally {

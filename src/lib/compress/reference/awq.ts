@@ -1,4 +1,6 @@
 import { fitGroup, groupLayout, quantGrid, quantizeValue, quantizeRtn, type QuantConfig } from './quantizer';
+import { linearBiasName, linearWeightName, normWeightName, type BlockTap, type LinearId, type ModelSpec } from '../../model/spec';
+import { linearWeight } from './block';
 import { f32, matrix, type Matrix } from './types';
 
 /**
@@ -86,11 +88,27 @@ export function scaleColumns(W: Matrix, s: Float32Array): Matrix {
   return matrix(W.rows, W.cols, out);
 }
 
+/** Divides the columns of row-major `data` ([rows, s.length]) by s, in place. */
+export function divideColumns(data: Float32Array, s: Float32Array): void {
+  const c = s.length;
+  for (let i = 0; i < data.length; i++) data[i] = f32(data[i] / s[i % c]);
+}
+
 /** The search candidate Q(W·diag s)·diag s⁻¹. */
 export function awqScaledFakeQuant(W: Matrix, s: Float32Array, cfg: QuantConfig): Matrix {
   const q = quantizeRtn(scaleColumns(W, s), cfg).weight.data;
-  for (let r = 0; r < W.rows; r++) for (let j = 0; j < W.cols; j++) q[r * W.cols + j] = f32(q[r * W.cols + j] / s[j]);
+  divideColumns(q, s);
   return matrix(W.rows, W.cols, q);
+}
+
+/** Σ (a − b)² with fp32 differences: the scale search's loss before it is averaged. */
+export function squaredErrorF32(a: Float32Array, b: Float32Array): number {
+  let e = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = f32(a[i] - b[i]);
+    e += d * d;
+  }
+  return e;
 }
 
 /** RMSNorm γ / s (the norm that feeds the scaled linears). */
@@ -115,6 +133,54 @@ export function foldIntoPreviousLinear(Wprev: Matrix, s: Float32Array, bias?: Fl
   const b = bias?.slice();
   if (b) for (let j = 0; j < s.length; j++) b[first + j] = f32(b[first + j] / s[j]);
   return { weight: matrix(Wprev.rows, Wprev.cols, out), bias: b };
+}
+
+/** The scales of one layer's four searches; `vo` is null when v_proj → o_proj was skipped. */
+export interface AwqLayerScales {
+  attnIn: Float32Array;
+  vo: Float32Array | null;
+  mlpIn: Float32Array;
+  upDown: Float32Array;
+}
+
+/** v_proj's output feeds o_proj's input one to one only without GQA; otherwise that search is skipped. */
+export function awqScalesVo(spec: ModelSpec): boolean {
+  return spec.numKvHeads * spec.headDim === spec.hiddenSize && spec.hiddenSize === spec.numHeads * spec.headDim;
+}
+
+/**
+ * llm-awq's `apply_scale` on one layer, in place: norms and previous linears ÷ s, the scaled
+ * linears' columns × s, and each scaled linear's kept inputs ÷ s (so they stay its inputs).
+ */
+export function foldAwqScales(
+  spec: ModelSpec,
+  layer: number,
+  lw: Map<string, Float32Array>,
+  scales: AwqLayerScales,
+  inputs: Record<BlockTap, Float32Array>,
+): void {
+  const { norms, normOffset } = spec.block;
+  const W = (l: LinearId) => linearWeight(spec, lw, l, layer);
+  const setW = (l: LinearId, m: Matrix) => lw.set(linearWeightName(l), m.data);
+  const fold = (norm: string, sc: Float32Array) =>
+    lw.set(normWeightName(norm), foldIntoNorm(lw.get(normWeightName(norm))!, sc, normOffset));
+  fold(norms.attnIn, scales.attnIn);
+  // A q/k/v bias is added after the scaled matmul and does not change.
+  for (const l of ['q_proj', 'k_proj', 'v_proj'] as const) setW(l, scaleColumns(W(l), scales.attnIn));
+  divideColumns(inputs.q_proj_in, scales.attnIn);
+  if (scales.vo) {
+    const v = foldIntoPreviousLinear(W('v_proj'), scales.vo, lw.get(linearBiasName('v_proj')));
+    setW('v_proj', v.weight);
+    if (v.bias) lw.set(linearBiasName('v_proj'), v.bias);
+    setW('o_proj', scaleColumns(W('o_proj'), scales.vo));
+    divideColumns(inputs.o_proj_in, scales.vo);
+  }
+  fold(norms.mlpIn, scales.mlpIn);
+  for (const l of ['gate_proj', 'up_proj'] as const) setW(l, scaleColumns(W(l), scales.mlpIn));
+  divideColumns(inputs.gate_proj_in, scales.mlpIn);
+  setW('up_proj', foldIntoPreviousLinear(W('up_proj'), scales.upDown).weight);
+  setW('down_proj', scaleColumns(W('down_proj'), scales.upDown));
+  divideColumns(inputs.down_proj_in, scales.upDown);
 }
 
 export interface AwqClipOptions {
@@ -185,6 +251,21 @@ function dotF32(x: Float32Array, off: number, w: Float32Array, len: number): num
   let acc = 0;
   for (let j = 0; j < len; j++) acc = f32(acc + f32(x[off + j] * w[j]));
   return acc;
+}
+
+/** The share of (row, group)s whose clip maximum lies below their largest |w|. */
+export function clippedGroupShare(W: Matrix, maxVal: Float32Array, groupSize?: number): number {
+  const { groups, groupSize: gs } = groupLayout(W.cols, groupSize);
+  const cols = W.cols;
+  let clipped = 0;
+  for (let r = 0; r < W.rows; r++) {
+    for (let g = 0; g < groups; g++) {
+      let m0 = 0;
+      for (let j = g * gs; j < Math.min(cols, (g + 1) * gs); j++) m0 = Math.max(m0, Math.abs(W.data[r * cols + j]));
+      if (maxVal[r * groups + g] < m0) clipped++;
+    }
+  }
+  return clipped / (W.rows * groups);
 }
 
 /** W clamped to ±maxVal per (row, group), as llm-awq's `apply_clip`. */

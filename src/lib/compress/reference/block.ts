@@ -1,5 +1,16 @@
 import { ropeInvFreq } from '../../model/rope';
-import { layerRope, type ModelSpec, type RopeSpec } from '../../model/spec';
+import {
+  layerRope,
+  linearBiasName,
+  linearWeightName,
+  normWeightName,
+  tapWidth,
+  type BlockTap,
+  type LinearId,
+  type ModelSpec,
+  type RopeSpec,
+} from '../../model/spec';
+import { matrix, type Matrix } from './types';
 
 /**
  * A decoder layer forward pass in TypeScript for the calibration driver: the same function as
@@ -14,8 +25,24 @@ import { layerRope, type ModelSpec, type RopeSpec } from '../../model/spec';
  */
 export type LayerTensors = ReadonlyMap<string, Float32Array>;
 
-export const TAPS = ['q_proj_in', 'o_proj_in', 'gate_proj_in', 'down_proj_in'] as const;
-export type Tap = (typeof TAPS)[number];
+/** The block output that carries each linear's input. */
+export const LINEAR_INPUT: Record<LinearId, BlockTap> = {
+  q_proj: 'q_proj_in',
+  k_proj: 'q_proj_in',
+  v_proj: 'q_proj_in',
+  o_proj: 'o_proj_in',
+  gate_proj: 'gate_proj_in',
+  up_proj: 'gate_proj_in',
+  down_proj: 'down_proj_in',
+};
+
+/** A linear's weight in `lw` as a matrix [out, in]. */
+export function linearWeight(spec: ModelSpec, lw: LayerTensors, l: LinearId, layer: number): Matrix {
+  const w = lw.get(linearWeightName(l));
+  if (!w) throw new Error(`layer ${layer}: missing ${linearWeightName(l)}`);
+  const cols = tapWidth(spec, LINEAR_INPUT[l]);
+  return matrix(w.length / cols, cols, w);
+}
 
 export interface BlockOutputs {
   /** The layer output (residual stream after the MLP), [S, hidden]; absent when the pass stopped early. */
@@ -101,7 +128,7 @@ export function rmsNorm(x: Float32Array, gamma: Float32Array, S: number, H: numb
 
 /** The spec's norm `name` (under the layer, with `.weight`) on x [S, width]. */
 function norm(spec: ModelSpec, lw: LayerTensors, name: string, x: Float32Array, S: number, width = spec.hiddenSize): Float32Array {
-  return rmsNorm(x, tensor(lw, `${name}.weight`, width), S, width, spec.rmsNormEps, spec.block.normOffset);
+  return rmsNorm(x, tensor(lw, normWeightName(name), width), S, width, spec.rmsNormEps, spec.block.normOffset);
 }
 
 /** SiLU, or GELU's tanh approximation, of one value. */
@@ -143,7 +170,7 @@ function ropeTable(headDim: number, rope: RopeSpec, S: number): { cos: Float64Ar
 /** In place: per-head RMSNorm over D of x [S, heads·D]. */
 function headNorm(spec: ModelSpec, lw: LayerTensors, name: string, x: Float32Array, S: number, heads: number): void {
   const D = spec.headDim;
-  x.set(rmsNorm(x, tensor(lw, `${name}.weight`, D), S * heads, D, spec.rmsNormEps, spec.block.normOffset));
+  x.set(rmsNorm(x, tensor(lw, normWeightName(name), D), S * heads, D, spec.rmsNormEps, spec.block.normOffset));
 }
 
 function applyRope(x: Float32Array, S: number, heads: number, D: number, table: { cos: Float64Array; sin: Float64Array }): void {
@@ -171,14 +198,14 @@ function applyRope(x: Float32Array, S: number, heads: number, D: number, table: 
  */
 export function attention(spec: ModelSpec, layer: number, lw: LayerTensors, normed: Float32Array, S: number, withOutput = true) {
   const { hiddenSize: H, numHeads: NH, numKvHeads: KVH, headDim: D } = spec;
-  const lin = (name: string, outF: number): Float32Array =>
+  const lin = (name: LinearId, outF: number): Float32Array =>
     linearF32(
       normed,
-      tensor(lw, `self_attn.${name}.weight`, outF * H),
+      tensor(lw, linearWeightName(name), outF * H),
       S,
       H,
       outF,
-      spec.qkvBias ? tensor(lw, `self_attn.${name}.bias`, outF) : undefined,
+      spec.qkvBias ? tensor(lw, linearBiasName(name), outF) : undefined,
     );
   const q = lin('q_proj', NH * D);
   const k = lin('k_proj', KVH * D);
@@ -223,19 +250,19 @@ export function attention(spec: ModelSpec, layer: number, lw: LayerTensors, norm
       for (let d = 0; d < D; d++) ctx[qo + d] = acc[d] / sum;
     }
   }
-  const out = withOutput ? linearF32(ctx, tensor(lw, 'self_attn.o_proj.weight', H * NH * D), S, NH * D, H) : undefined;
+  const out = withOutput ? linearF32(ctx, tensor(lw, linearWeightName('o_proj'), H * NH * D), S, NH * D, H) : undefined;
   return { oIn: ctx, out };
 }
 
 /** Gated MLP on its normed input: returns down_proj's input ([S, I]) and, unless `withOutput` is false, the MLP output (before any post-MLP norm). */
 export function mlp(spec: ModelSpec, lw: LayerTensors, mlpIn: Float32Array, S: number, withOutput = true) {
   const { hiddenSize: H, intermediateSize: I } = spec;
-  const gate = linearF32(mlpIn, tensor(lw, 'mlp.gate_proj.weight', I * H), S, H, I);
-  const up = linearF32(mlpIn, tensor(lw, 'mlp.up_proj.weight', I * H), S, H, I);
+  const gate = linearF32(mlpIn, tensor(lw, linearWeightName('gate_proj'), I * H), S, H, I);
+  const up = linearF32(mlpIn, tensor(lw, linearWeightName('up_proj'), I * H), S, H, I);
   for (let i = 0; i < gate.length; i++) {
     gate[i] = activate(spec, gate[i]) * up[i];
   }
-  const out = withOutput ? linearF32(gate, tensor(lw, 'mlp.down_proj.weight', H * I), S, I, H) : undefined;
+  const out = withOutput ? linearF32(gate, tensor(lw, linearWeightName('down_proj'), H * I), S, I, H) : undefined;
   return { act: gate, out };
 }
 
@@ -249,7 +276,7 @@ export function blockForward(
   lw: LayerTensors,
   hidden: Float32Array,
   S: number,
-  until: Tap | 'out' = 'out',
+  until: BlockTap | 'out' = 'out',
 ): BlockOutputs {
   const H = spec.hiddenSize;
   if (hidden.length !== S * H) throw new Error(`hidden: expected ${S * H} values, got ${hidden.length}`);

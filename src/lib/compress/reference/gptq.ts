@@ -1,4 +1,4 @@
-import { fitGroup, groupLayout, quantGrid, quantizeInt, type QuantConfig, type QuantizedMatrix } from './quantizer';
+import { fitGroup, groupLayout, quantGrid, quantizedMatrix, quantizeInt, type QuantConfig, type QuantizedMatrix } from './quantizer';
 import { lazyUpdate, prologue, rankOneRow, resolveBlockSize, unpermuteColumns, type SolverOptions, type SolverReport } from './solver';
 import { f32, matrix, type Matrix } from './types';
 
@@ -140,17 +140,7 @@ export function gptqResult(
     gIdx = new Int32Array(cols);
     for (let q = 0; q < cols; q++) gIdx[perm[q]] = Math.floor(q / groupSize);
   }
-  return {
-    weight: matrix(rows, cols, unpermuteColumns(permuted, rows, cols, perm)),
-    codes: unpermuteColumns(permutedCodes, rows, cols, perm),
-    scales,
-    zeros,
-    bits: cfg.bits,
-    groupSize,
-    groups,
-    sym: cfg.sym,
-    variant: 'gptq',
-    gIdx,
-    report,
-  };
+  const weight = matrix(rows, cols, unpermuteColumns(permuted, rows, cols, perm));
+  const codes = unpermuteColumns(permutedCodes, rows, cols, perm);
+  return { ...quantizedMatrix(weight, { codes, scales, zeros, gIdx }, { ...cfg, variant: 'gptq' }, { groupSize, groups }), report };
 }

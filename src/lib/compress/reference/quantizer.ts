@@ -140,6 +140,35 @@ export interface QuantizedMatrix {
   gIdx?: Int32Array;
 }
 
+/** The codes, scales and zero points of a quantized weight, as a quantizer produced them. */
+export interface QuantizedParts {
+  codes: Uint8Array;
+  scales: Float32Array;
+  zeros: Uint8Array;
+  gIdx?: Int32Array;
+}
+
+/** Builds a `QuantizedMatrix` (every quantizer, TypeScript or GPU, returns one of these). */
+export function quantizedMatrix(
+  weight: Matrix,
+  parts: QuantizedParts,
+  cfg: Pick<QuantConfig, 'bits' | 'sym' | 'variant'>,
+  layout: GroupLayout,
+): QuantizedMatrix {
+  return {
+    weight,
+    codes: parts.codes,
+    scales: parts.scales,
+    zeros: parts.zeros,
+    bits: cfg.bits,
+    groupSize: layout.groupSize,
+    groups: layout.groups,
+    sym: cfg.sym,
+    variant: cfg.variant ?? 'gptq',
+    ...(parts.gIdx ? { gIdx: parts.gIdx } : {}),
+  };
+}
+
 /** Round-to-nearest quantization of every (row, group): the RTN baseline and AWQ's final step. */
 export function quantizeRtn(W: Matrix, cfg: QuantConfig): QuantizedMatrix {
   const { rows, cols, data } = W;
@@ -163,17 +192,7 @@ export function quantizeRtn(W: Matrix, cfg: QuantConfig): QuantizedMatrix {
       }
     }
   }
-  return {
-    weight: matrix(rows, cols, out),
-    codes,
-    scales,
-    zeros,
-    bits: cfg.bits,
-    groupSize,
-    groups,
-    sym: cfg.sym,
-    variant: cfg.variant ?? 'gptq',
-  };
+  return quantizedMatrix(matrix(rows, cols, out), { codes, scales, zeros }, cfg, { groupSize, groups });
 }
 
 export function fakeQuantize(W: Matrix, cfg: QuantConfig): Matrix {

@@ -1,0 +1,156 @@
+import { BLOCK_TAPS, LINEAR_IDS, linearWeightName, tapWidth, type BlockTap, type LinearId } from '../../../model/spec';
+import {
+  applyClip,
+  awqScalesVo,
+  clippedGroupShare,
+  divideColumns,
+  foldAwqScales,
+  scaleColumns,
+  searchAwqScales,
+  squaredErrorF32,
+  type AwqSearchResult,
+} from '../../reference/awq';
+import { attention, LINEAR_INPUT, linearF32, mlp, type LayerTensors } from '../../reference/block';
+import { matrix, type Matrix } from '../../reference/types';
+import { awqClipSearchOn, createStats, quantizeRtnOn, type Stats } from '../backend';
+import { finishLinear } from '../finish-linear';
+import { checkStatistic } from '../finite';
+import { pass, quantConfig, weightMatrix, type LayerContext, type LayerStrategy } from '../layer-context';
+
+/**
+ * AWQ per layer (llm-awq `auto_scale_block`, `apply_scale`, `auto_clip_block`): one dense pass
+ * keeps every linear's input; four scale searches on the dense weights; scales folded into the
+ * norms and previous linears (inputs divided accordingly); clip search for all but q and k;
+ * then every linear quantized. The next layer sees the dense outputs.
+ */
+export const awqLayer: LayerStrategy = async (ctx) => {
+  const s = ctx.settings;
+  if (!('bits' in s)) throw new Error('awq needs bits');
+  const { spec } = ctx;
+  const L = ctx.seqLen;
+  const N = ctx.hidden.length;
+  const keep = {} as Record<BlockTap, Float32Array>;
+  for (const t of BLOCK_TAPS) keep[t] = new Float32Array(N * L * tapWidth(spec, t));
+  const next: Float32Array[] = new Array(N);
+  const xMean = await denseInputs(ctx, keep, next);
+  const dense = new Map(ctx.lw);
+  const sample = (t: BlockTap, n: number) => keep[t].subarray(n * L * tapWidth(spec, t), (n + 1) * L * tapWidth(spec, t));
+
+  /** The search candidate Q(W·diag s)·diag s⁻¹ on the chosen kernels. */
+  const candidate = async (Wm: Matrix, sc: Float32Array): Promise<Float32Array> => {
+    const q = (await quantizeRtnOn(ctx.kernels, scaleColumns(Wm, sc), quantConfig(ctx, Wm.cols))).weight.data;
+    divideColumns(q, sc);
+    return q;
+  };
+  const searches: { name: string; result: AwqSearchResult; linears: LinearId[] }[] = [];
+  const search = async (name: string, linears: LinearId[], tap: BlockTap, out: (lw: LayerTensors, n: number) => Float32Array) => {
+    ctx.signal?.throwIfAborted();
+    ctx.progress('awq-search', linears[0], `AWQ scale search ${name}`);
+    const targets = Array.from({ length: N }, (_, n) => out(dense, n));
+    const total = targets.reduce((a, t) => a + t.length, 0);
+    const result = await ctx.timer.time('awq-search', () =>
+      searchAwqScales(xMean[tap], async (sc) => {
+        ctx.signal?.throwIfAborted();
+        const lw = new Map(dense);
+        for (const l of linears) lw.set(linearWeightName(l), await candidate(weightMatrix(ctx, l), sc));
+        let e = 0;
+        for (let n = 0; n < N; n++) e += squaredErrorF32(out(lw, n), targets[n]);
+        return e / total;
+      }),
+    );
+    searches.push({ name, result, linears });
+    return result.scales;
+  };
+
+  const { norms } = spec.block;
+  const Hd = spec.hiddenSize;
+  // 1. the norm feeding q, k, v (loss on the attention output).
+  const attnIn = await search(
+    `${norms.attnIn}→q/k/v`,
+    ['q_proj', 'k_proj', 'v_proj'],
+    'q_proj_in',
+    (lw, n) => attention(spec, ctx.layer, lw, sample('q_proj_in', n), L).out!,
+  );
+  // 2. v_proj → o_proj, only when the shapes match (skipped under GQA).
+  const oIn = spec.numHeads * spec.headDim;
+  const vo = awqScalesVo(spec)
+    ? await search('v_proj→o_proj', ['o_proj'], 'o_proj_in', (lw, n) =>
+        linearF32(sample('o_proj_in', n), lw.get(linearWeightName('o_proj'))!, L, oIn, Hd),
+      )
+    : null;
+  // 3. the norm feeding gate, up (loss on the MLP output); Gemma's post-attention norm feeds nothing scaled.
+  const mlpIn = await search(
+    `${norms.mlpIn}→gate/up`,
+    ['gate_proj', 'up_proj'],
+    'gate_proj_in',
+    (lw, n) => mlp(spec, lw, sample('gate_proj_in', n), L).out!,
+  );
+  // 4. up_proj → down_proj.
+  const I = spec.intermediateSize;
+  const upDown = await search('up_proj→down_proj', ['down_proj'], 'down_proj_in', (lw, n) =>
+    linearF32(sample('down_proj_in', n), lw.get(linearWeightName('down_proj'))!, L, I, Hd),
+  );
+
+  await ctx.timer.time('awq-fold', () => foldAwqScales(spec, ctx.layer, ctx.lw, { attnIn, vo, mlpIn, upDown }, keep));
+
+  const searchOf = (l: LinearId) => searches.find((x) => x.linears.includes(l));
+  for (const l of LINEAR_IDS) {
+    ctx.signal?.throwIfAborted();
+    const started = performance.now();
+    const Ws = weightMatrix(ctx, l); // scaled, not yet clipped or quantized
+    const tap = LINEAR_INPUT[l];
+    const cols = tapWidth(spec, tap);
+    const Xm = matrix(N * L, cols, keep[tap]);
+    const cfg = quantConfig(ctx, cols);
+    let toQuantize = Ws;
+    let clippedGroups: number | undefined;
+    if (l !== 'q_proj' && l !== 'k_proj') {
+      ctx.progress('awq-clip', l, `AWQ clip search ${l}`);
+      const maxVal = await ctx.timer.time('awq-clip', () =>
+        awqClipSearchOn(ctx.kernels, Ws, Xm, cfg, { sampleTokens: ctx.awqClipSampleTokens }),
+      );
+      toQuantize = applyClip(Ws, maxVal, cfg.groupSize);
+      clippedGroups = clippedGroupShare(Ws, maxVal, cfg.groupSize);
+    }
+    ctx.progress('compress', l, `AWQ quantize ${l}`);
+    const q = await ctx.timer.time('compress', () => quantizeRtnOn(ctx.kernels, toQuantize, cfg));
+    const sr = searchOf(l);
+    const errRows = Math.min(ctx.errorTokens, N * L);
+    const errX = matrix(errRows, cols, keep[tap].subarray(0, errRows * cols));
+    finishLinear(ctx, l, Ws, q.weight, errX, started, {
+      q,
+      awq: {
+        search: sr?.name ?? 'none (v_proj→o_proj skipped: shapes differ under GQA)',
+        ratio: sr?.result.ratio ?? -1,
+        loss: sr?.result.loss ?? NaN,
+        fallback: sr?.result.fallback ?? true,
+        ...(clippedGroups !== undefined ? { clippedGroups } : {}),
+      },
+    });
+  }
+  return next;
+};
+
+/** The dense pass: keeps every tap's activations and the layer outputs, returns mean |x| per tap. */
+async function denseInputs(
+  ctx: LayerContext,
+  keep: Record<BlockTap, Float32Array>,
+  next: Float32Array[],
+): Promise<Record<BlockTap, Float32Array>> {
+  const stats: Partial<Record<BlockTap, Stats>> = {};
+  for (const t of BLOCK_TAPS) stats[t] = createStats(ctx.kernels, tapWidth(ctx.spec, t), { hessian: false, wanda: false, absMean: true });
+  const xMean = {} as Record<BlockTap, Float32Array>;
+  try {
+    await pass(
+      ctx,
+      ctx.lw,
+      { taps: [...BLOCK_TAPS], stats, until: 'out', keep, out: next },
+      'dense block forward (inputs of every linear)',
+    );
+    for (const t of BLOCK_TAPS)
+      xMean[t] = checkStatistic(ctx.layer, 'mean |x|', t, (await ctx.timer.time('stats', () => stats[t]!.absMean())).slice());
+  } finally {
+    for (const st of Object.values(stats)) st?.destroy();
+  }
+  return xMean;
+}
