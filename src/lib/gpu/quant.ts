@@ -1,7 +1,7 @@
 import gridWgsl from '../../../shaders/grid.wgsl?raw';
 import quantWgsl from '../../../shaders/quant.wgsl?raw';
 import quantizerWgsl from '../../../shaders/quantizer.wgsl?raw';
-import { groupLayout, quantGrid, type QuantConfig, type QuantizedMatrix } from '../compress/reference/quantizer';
+import { groupLayout, quantGrid, quantizedMatrix, type QuantConfig, type QuantizedMatrix } from '../compress/reference/quantizer';
 import { matrix, type Matrix } from '../compress/reference/types';
 import { readF32, readU32, Recorder, storageBuffer, uploadF32 } from './kernel';
 import { GRID_FIELDS, resolveLimits, rowChunks, type GpuTuning } from './limits';
@@ -128,15 +128,5 @@ export async function rtnGpu(device: GPUDevice, W: Matrix, cfg: QuantConfig, tun
     zeros.set(p.zeros, r0 * groups);
     for (const b of [l.w, l.qp, outw, cb]) b.destroy();
   }
-  return {
-    weight: matrix(rows, cols, weight),
-    codes,
-    scales,
-    zeros,
-    bits: cfg.bits,
-    groupSize,
-    groups,
-    sym: cfg.sym,
-    variant: cfg.variant ?? 'gptq',
-  };
+  return quantizedMatrix(matrix(rows, cols, weight), { codes, scales, zeros }, cfg, { groupSize, groups });
 }

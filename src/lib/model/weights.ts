@@ -1,7 +1,7 @@
 import type { ByteSource } from '../storage/byte-source';
 import { ModelConfigError } from './config';
 import { SafetensorsFile, isFloatDtype, type TensorInfo } from './safetensors';
-import { BLOCK_LINEARS, layerNormNames, type ModelSpec } from './spec';
+import { BLOCK_LINEARS, EMBED_TOKENS_WEIGHT, layerNormNames, layerPrefix, type ModelSpec } from './spec';
 
 /** The shard files and index of a checkpoint don't fit together. */
 export class WeightStoreError extends Error {
@@ -37,8 +37,6 @@ export interface WeightInfo extends TensorInfo {
 /** How many problems an error message spells out before summarising the rest. */
 const SHOW_PROBLEMS = 8;
 
-const layerPrefix = (i: number): string => `model.layers.${i}.`;
-
 const fmt = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 
 /** The tensors a checkpoint must hold for `spec`, with their shapes, in checkpoint order. */
@@ -58,7 +56,7 @@ export function expectedTensors(spec: ModelSpec): Map<string, number[]> {
   };
   const norms = layerNormNames(spec);
   const out = new Map<string, number[]>();
-  out.set('model.embed_tokens.weight', [spec.vocabSize, h]);
+  out.set(EMBED_TOKENS_WEIGHT, [spec.vocabSize, h]);
   for (let i = 0; i < spec.numLayers; i++) {
     const p = layerPrefix(i);
     for (const n of norms) out.set(`${p}${n}`, n.startsWith('self_attn.') ? [spec.headDim] : [h]);
