@@ -18,7 +18,7 @@
  */
 import type { DataFile, EvalRecord, Perspective, PerspectiveScore, RescoreContext } from './types';
 import { EvalError } from './types';
-import type { EnronItem, PiiItem, PrivacyItem, PrivacyParsed, UnderstandingItem } from './privacy';
+import type { EnronItem, PiiItem, PrivacyItem, PrivacyParsed, UnderstandingItem } from './privacy-types';
 import { cachedRecord, pathAfter, readCachedFile, scoreParsed, withNotes, type CachedFile, type CachedGeneration } from './dt-cache';
 import { isObject } from './loaders';
 import { baseName, containsAny, mean } from './parse-util';
