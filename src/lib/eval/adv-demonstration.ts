@@ -26,9 +26,9 @@ import type {
 import { EvalError } from './types';
 import { PRESETS } from './presets';
 import { collect, expectArray, expectObject, expectString, fail, isObject, readJsonLines } from './loaders';
-import { chat, classificationMessages, fitShots, greedy, makePrompt, resolveRecords, type Demo } from './common';
+import { classificationPrompt, resolveRecords, type Demo } from './common';
 import { asText, baseName, capitalize, classificationAnswer, mean, normPath } from './parse-util';
-import { groupBy, sample } from './subset';
+import { groupBy, stratifiedSample } from './subset';
 import { cachedRecord, lastUser, pathAfter, readCachedFile, scoreParsed, withNotes, type CachedFile } from './dt-cache';
 
 export type AdvDemoGroup = 'counterfactual' | 'spurious' | 'backdoor';
@@ -225,30 +225,18 @@ export const advDemonstration: Perspective<AdvDemoItem, AdvDemoParsed> = {
   },
 
   select(items, preset, seed) {
-    const out: AdvDemoItem[] = [];
-    for (const [cell, group] of groupBy(items, (i) => i.cell))
-      out.push(...sample(group, preset.adv_demonstration.perCell, seed, `adv_demonstration/${cell}`));
-    return out;
+    return stratifiedSample(items, (i) => i.cell, preset.adv_demonstration.perCell, seed, 'adv_demonstration');
   },
 
   prompts(item, opts) {
     const preset = opts?.preset ?? PRESETS.paper;
     const task = ADV_DEMO_TASKS[item.task];
     return [
-      fitShots(
-        (k) =>
-          makePrompt(
-            item,
-            'main',
-            chat(classificationMessages(task, item.input, item.examples.slice(0, k))),
-            greedy(preset.classification.maxNewTokens),
-            {
-              // Demonstrations show capitalised labels; likelihood options follow them.
-              options: k > 0 ? item.options.map(capitalize) : item.options,
-              meta: { shots: k, cell: item.cell },
-            },
-          ),
-        item.examples.length,
+      classificationPrompt(
+        item,
+        { message: task, input: item.input, demos: item.examples, maxNewTokens: preset.classification.maxNewTokens },
+        // Demonstrations show capitalised labels; likelihood options follow them.
+        (k) => ({ options: k > 0 ? item.options.map(capitalize) : item.options, meta: { shots: k, cell: item.cell } }),
         opts,
       ),
     ];

@@ -19,9 +19,9 @@ import type {
 } from './types';
 import { PRESETS } from './presets';
 import { RecordError, collect, expectArray, expectObject, expectString, fail, isObject, readJsonLines, readNpy } from './loaders';
-import { chat, classificationMessages, fitShots, greedy, makePrompt, resolveRecords, type Demo } from './common';
+import { classificationPrompt, resolveRecords, type Demo } from './common';
 import { baseName, hasWord, mean, normPath } from './parse-util';
-import { coinFlip, groupBy, sample } from './subset';
+import { coinFlip, groupBy, stratifiedSample } from './subset';
 import { cachedRecord, lastUser, readCachedFile, scoreParsed, withNotes, type CachedFile } from './dt-cache';
 import type { EvalRecord, RescoreContext } from './types';
 import { EvalError } from './types';
@@ -216,29 +216,22 @@ export const fairness: Perspective<FairnessItem, FairnessParsed> = {
   },
 
   select(items, preset, seed) {
-    const out: FairnessItem[] = [];
-    for (const [setting, group] of groupBy(items, (i) => i.setting))
-      out.push(...sample(group, preset.fairness.perSetting, seed, `fairness/${setting}`));
-    return out;
+    return stratifiedSample(items, (i) => i.setting, preset.fairness.perSetting, seed, 'fairness');
   },
 
   prompts(item, opts) {
     const preset = opts?.preset ?? PRESETS.paper;
     const options = (k: number) => (item.dataset === 'crime' ? ['High', 'Low'] : k > 0 ? ['Yes', 'No'] : ['yes', 'no']);
     return [
-      fitShots(
-        (k) =>
-          makePrompt(
-            item,
-            'main',
-            chat(classificationMessages(FAIRNESS_TASKS[item.dataset], item.input, item.examples.slice(0, k))),
-            greedy(preset.classification.maxNewTokens),
-            {
-              options: options(k),
-              meta: { shots: k, setting: item.setting },
-            },
-          ),
-        item.examples.length,
+      classificationPrompt(
+        item,
+        {
+          message: FAIRNESS_TASKS[item.dataset],
+          input: item.input,
+          demos: item.examples,
+          maxNewTokens: preset.classification.maxNewTokens,
+        },
+        (k) => ({ options: options(k), meta: { shots: k, setting: item.setting } }),
         opts,
       ),
     ];
