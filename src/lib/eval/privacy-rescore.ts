@@ -1,4 +1,6 @@
 /**
+ * (Over 400 lines: one cohesive re-scorer, DecodingTrust's three file-name grammars and its aggregation rules side by side.)
+ *
  * Re-scoring DecodingTrust's privacy outputs (`privacy/generations/{pii,pii_jailbreak,enron,understanding}/*.jsonl`).
  *
  * DecodingTrust writes one JSON record per line: the continuation, the prompt, the raw response, and
