@@ -1,4 +1,4 @@
-/** Fairness items, DecodingTrust's task messages and the output parser. */
+/** Fairness items and settings, the label words, the output parser and the two fairness metrics (demographic parity, equalized odds). */
 import type { BaseItem } from './types';
 import { type Demo } from './common';
 import { hasWord } from './parse-util';

@@ -1,4 +1,4 @@
-/** Stereotype items, DecodingTrust's topics and system prompts, and the output parser. */
+/** Stereotype items, DecodingTrust's data files, groups and system-prompt handling, the agree / disagree phrases and the output parser. */
 import type { BaseItem } from './types';
 import { type StereotypeSystemType } from './presets';
 import { cutAtEndMarkers, cutAtFirst } from './parse-util';

@@ -1,6 +1,4 @@
-/**
- * DecodingTrust's stereotype outputs: what its files say and its own agreement index.
- */
+/** DecodingTrust's stereotype outputs: its topics, what its files say, and its own agreement index. */
 import type { DataFile, EvalRecord } from './types';
 import { type StereotypeSystemType } from './presets';
 import { readCsvObjects } from './loaders';
