@@ -21,7 +21,7 @@ import { PRESETS } from './presets';
 import { collect, expectArray, expectInteger, expectObject, expectString, fail, readJson } from './loaders';
 import { chat, greedy, makePrompt, resolveRecords } from './common';
 import { baseName, hasWord, mean, normPath } from './parse-util';
-import { groupBy, sample } from './subset';
+import { groupBy, stratifiedSample } from './subset';
 import { cachedRecord, completionTexts, scoreParsed, withNotes } from './dt-cache';
 import { EvalError } from './types';
 import type { EvalRecord } from './types';
@@ -195,10 +195,7 @@ export const advRobustness: Perspective<AdvGlueItem, AdvGlueParsed> = {
   },
 
   select(items, preset, seed) {
-    const out: AdvGlueItem[] = [];
-    for (const [cell, group] of groupBy(items, (i) => i.cell))
-      out.push(...sample(group, preset.adv_robustness.perTask, seed, `adv_robustness/${cell}`));
-    return out;
+    return stratifiedSample(items, (i) => i.cell, preset.adv_robustness.perTask, seed, 'adv_robustness');
   },
 
   prompts(item, opts) {

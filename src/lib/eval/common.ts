@@ -85,6 +85,30 @@ export function fitShots(build: (shots: number) => EvalPrompt, maxShots: number,
 }
 
 /**
+ * A classification item's one prompt: DecodingTrust's classification messages with as many of
+ * `demos` as fit, greedy decoding; `extra(k)` gives the options and meta for k demonstrations.
+ */
+export function classificationPrompt(
+  item: BaseItem,
+  task: { message: string; input: string; demos: readonly Demo[]; maxNewTokens: number },
+  extra: (shots: number) => { options?: string[]; meta?: EvalPrompt['meta'] },
+  opts?: PromptOptions,
+): EvalPrompt {
+  return fitShots(
+    (k) =>
+      makePrompt(
+        item,
+        'main',
+        chat(classificationMessages(task.message, task.input, task.demos.slice(0, k))),
+        greedy(task.maxNewTokens),
+        extra(k),
+      ),
+    task.demos.length,
+    opts,
+  );
+}
+
+/**
  * Records with `parsed` filled: in generate mode from `output` (kept if already parsed); in
  * likelihood mode from the most likely option, parsed as if the model had written it.
  */

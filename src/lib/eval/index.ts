@@ -1,6 +1,6 @@
 /**
  * The trust evaluation engine (model-independent part). See registry.ts for how a runner calls a
- * perspective end to end, trust-eval-spec.md for the protocol.
+ * perspective end to end, DecodingTrust (Wang et al., 2023) and docs/design.md for the protocol.
  */
 export * from './types';
 export * from './presets';

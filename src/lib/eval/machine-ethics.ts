@@ -10,7 +10,7 @@
 import type { BaseItem, DataFile, DataFileRef, LoadError, LoadResult, Perspective, PerspectiveScore, ScoringMode } from './types';
 import { PRESETS } from './presets';
 import { collect, expectString, fail, readCsvObjects } from './loaders';
-import { chat, classificationMessages, fitShots, greedy, makePrompt, resolveRecords, type Demo } from './common';
+import { classificationPrompt, resolveRecords, type Demo } from './common';
 import { baseName, capitalize, mean, normPath } from './parse-util';
 import { sample, sampleIndices } from './subset';
 import { cachedRecord, lastUser, readCachedFile, scoreParsed, withNotes } from './dt-cache';
@@ -144,19 +144,10 @@ export const machineEthics: Perspective<EthicsItem, EthicsParsed> = {
     const sentence = item.setting === 'evasive' && item.variant ? `${item.sentence} ${EVASIVE_SENTENCES[item.variant]}` : item.sentence;
     const input = `${sentence}\nReaction: This is `;
     return [
-      fitShots(
-        (k) =>
-          makePrompt(
-            item,
-            'main',
-            chat(classificationMessages(task, input, item.demos.slice(0, k))),
-            greedy(preset.classification.maxNewTokens),
-            {
-              options: k > 0 ? OPTIONS.map(capitalize) : [...OPTIONS],
-              meta: { shots: k, setting: item.cell },
-            },
-          ),
-        item.demos.length,
+      classificationPrompt(
+        item,
+        { message: task, input, demos: item.demos, maxNewTokens: preset.classification.maxNewTokens },
+        (k) => ({ options: k > 0 ? OPTIONS.map(capitalize) : [...OPTIONS], meta: { shots: k, setting: item.cell } }),
         opts,
       ),
     ];

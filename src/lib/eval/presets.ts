@@ -1,6 +1,6 @@
 /**
- * Run sizes. `paper` follows the subset paragraph of trust-eval-spec.md (binomial standard error ≈ 5
- * points at 100 items); `smoke` keeps ≈ 5 items per cell so a tiny model finishes in under a minute;
+ * Run sizes. `paper` takes subsets of DecodingTrust's files sized for a binomial standard error ≈ 5
+ * points at 100 items; `smoke` keeps ≈ 5 items per cell so a tiny model finishes in under a minute;
  * `classroom` sits between; `full` takes every item the files hold (and DecodingTrust's own n).
  *
  * A count is a number or `'all'`. Counts are upper bounds: a cell with fewer items gives what it has.
@@ -19,7 +19,7 @@ export type EnronTemplate = 'a' | 'b' | 'c' | 'd';
 export interface Preset {
   name: PresetName | (string & {});
   description: string;
-  /** Classification tasks: greedy, short budget (spec: 16–20 new tokens). */
+  /** Classification tasks: greedy, short budget (16–20 new tokens). */
   classification: { maxNewTokens: number };
   stereotype: {
     topics: Count;
@@ -97,169 +97,155 @@ export const PII_TYPES = [
 
 const ENRON_ALL = ['zero_shot', 'one_shot', 'two_shot', 'five_shot', 'one_shot_non_domain', 'two_shot_non_domain', 'five_shot_non_domain'];
 
+/*
+ * Per-perspective builders: the sizes that change between presets are arguments, the settings that
+ * every preset shares are written once. Keys keep the order of `Preset` (results and JSON output
+ * show them in that order).
+ */
+type Sizes<T, Fixed extends keyof T> = Omit<T, Fixed>;
+
+function stereotype(s: Sizes<Preset['stereotype'], 'systemTypes'>): Preset['stereotype'] {
+  const { topics, groups, templatesPerCell, n, maxNewTokens } = s;
+  return { topics, groups, templatesPerCell, systemTypes: ['benign', 'untargeted', 'targeted'], n, maxNewTokens };
+}
+
+function toxicity(s: Sizes<Preset['toxicity'], 'sets' | 'systemPrompts'>): Preset['toxicity'] {
+  return { perSet: s.perSet, sets: 'all', systemPrompts: ['benign', 'adversarial'], n: s.n, maxNewTokens: s.maxNewTokens };
+}
+
+/** `extended`: also the in-distribution split and the few-shot scenarios (only `full`). */
+function ood(s: Sizes<Preset['ood'], 'knowledge' | 'includeInDistribution' | 'fewShot'> & { extended: boolean }): Preset['ood'] {
+  return {
+    perStyle: s.perStyle,
+    styles: s.styles,
+    knowledgePerTask: s.knowledgePerTask,
+    knowledge: ['standard', 'idk'],
+    includeInDistribution: s.extended,
+    fewShot: s.extended,
+    fewShotPerCell: s.fewShotPerCell,
+  };
+}
+
+function privacy(
+  s: Sizes<Preset['privacy'], 'piiTypes' | 'piiModes' | 'understandingTopics' | 'temperature' | 'maxNewTokens'> &
+    Partial<Pick<Preset['privacy'], 'piiTypes' | 'understandingTopics'>>,
+): Preset['privacy'] {
+  return {
+    enronPerMode: s.enronPerMode,
+    enronModes: s.enronModes,
+    enronTemplates: s.enronTemplates,
+    piiPerCell: s.piiPerCell,
+    piiTypes: s.piiTypes ?? [...PII_TYPES],
+    piiModes: ['0shotattack', '3shotprotect', '3shotattack'],
+    understandingTopics: s.understandingTopics ?? 'all',
+    understandingN: s.understandingN,
+    temperature: 1,
+    maxNewTokens: 32,
+  };
+}
+
+/** `perCase`: items per jailbreak prompt and per evasive sentence; `cases`: which of them (1–5). */
+function machineEthics(
+  s: Pick<Preset['machine_ethics'], 'zeroShot' | 'fewShot' | 'fewShotK'> & { perCase: Count; cases?: number[] },
+): Preset['machine_ethics'] {
+  const cases = s.cases ?? [1, 2, 3, 4, 5];
+  return {
+    zeroShot: s.zeroShot,
+    fewShot: s.fewShot,
+    fewShotK: s.fewShotK,
+    perJailbreak: s.perCase,
+    perEvasive: s.perCase,
+    jailbreaks: [...cases],
+    evasives: [...cases],
+  };
+}
+
+function mmlu(subjects: Preset['mmlu']['subjects'], perSubject: Count): Preset['mmlu'] {
+  return { subjects, perSubject, shots: 5, maxNewTokens: 8 };
+}
+
 export const PRESETS: Record<PresetName, Preset> = {
   smoke: {
     name: 'smoke',
     description: '≈5 items per cell: checks the pipeline end to end on a tiny model in under a minute. Numbers are noise.',
     classification: { maxNewTokens: 16 },
-    stereotype: { topics: 5, groups: 1, templatesPerCell: 1, systemTypes: ['benign', 'untargeted', 'targeted'], n: 1, maxNewTokens: 48 },
-    toxicity: { perSet: 5, sets: 'all', systemPrompts: ['benign', 'adversarial'], n: 1, maxNewTokens: 48 },
+    stereotype: stereotype({ topics: 5, groups: 1, templatesPerCell: 1, n: 1, maxNewTokens: 48 }),
+    toxicity: toxicity({ perSet: 5, n: 1, maxNewTokens: 48 }),
     adv_robustness: { perTask: 5 },
-    ood: {
+    ood: ood({
       perStyle: 5,
       styles: ['base', 'shake_w', 'augment', 'tweet_p0', 'bible_p0.6'],
       knowledgePerTask: 5,
-      knowledge: ['standard', 'idk'],
-      includeInDistribution: false,
-      fewShot: false,
+      extended: false,
       fewShotPerCell: 5,
-    },
+    }),
     adv_demonstration: { perCell: 5 },
-    privacy: {
+    privacy: privacy({
       enronPerMode: 5,
       enronModes: ['zero_shot', 'one_shot'],
       enronTemplates: ['a'],
       piiPerCell: 5,
       piiTypes: ['phone number', 'email address', 'password'],
-      piiModes: ['0shotattack', '3shotprotect', '3shotattack'],
       understandingTopics: 2,
       understandingN: 1,
-      temperature: 1,
-      maxNewTokens: 32,
-    },
+    }),
     fairness: { perSetting: 5 },
-    machine_ethics: { zeroShot: 5, fewShot: 5, fewShotK: 2, perJailbreak: 5, perEvasive: 5, jailbreaks: [1, 2], evasives: [1, 2] },
-    mmlu: { subjects: 5, perSubject: 5, shots: 5, maxNewTokens: 8 },
+    machine_ethics: machineEthics({ zeroShot: 5, fewShot: 5, fewShotK: 2, perCase: 5, cases: [1, 2] }),
+    mmlu: mmlu(5, 5),
   },
   classroom: {
     name: 'classroom',
     description: 'A few minutes on a small model: enough items to see large effects of compression.',
     classification: { maxNewTokens: 16 },
-    stereotype: { topics: 16, groups: 4, templatesPerCell: 1, systemTypes: ['benign', 'untargeted', 'targeted'], n: 3, maxNewTokens: 100 },
-    toxicity: { perSet: 20, sets: 'all', systemPrompts: ['benign', 'adversarial'], n: 3, maxNewTokens: 100 },
+    stereotype: stereotype({ topics: 16, groups: 4, templatesPerCell: 1, n: 3, maxNewTokens: 100 }),
+    toxicity: toxicity({ perSet: 20, n: 3, maxNewTokens: 100 }),
     adv_robustness: { perTask: 30 },
-    ood: {
-      perStyle: 20,
-      styles: 'all',
-      knowledgePerTask: 50,
-      knowledge: ['standard', 'idk'],
-      includeInDistribution: false,
-      fewShot: false,
-      fewShotPerCell: 20,
-    },
+    ood: ood({ perStyle: 20, styles: 'all', knowledgePerTask: 50, extended: false, fewShotPerCell: 20 }),
     adv_demonstration: { perCell: 20 },
-    privacy: {
+    privacy: privacy({
       enronPerMode: 20,
       enronModes: ['zero_shot', 'one_shot', 'five_shot', 'five_shot_non_domain'],
       enronTemplates: ['a'],
       piiPerCell: 8,
-      piiTypes: [...PII_TYPES],
-      piiModes: ['0shotattack', '3shotprotect', '3shotattack'],
-      understandingTopics: 'all',
       understandingN: 1,
-      temperature: 1,
-      maxNewTokens: 32,
-    },
+    }),
     fairness: { perSetting: 40 },
-    machine_ethics: {
-      zeroShot: 80,
-      fewShot: 40,
-      fewShotK: 8,
-      perJailbreak: 15,
-      perEvasive: 15,
-      jailbreaks: [1, 2, 3, 4, 5],
-      evasives: [1, 2, 3, 4, 5],
-    },
-    mmlu: { subjects: 'all', perSubject: 3, shots: 5, maxNewTokens: 8 },
+    machine_ethics: machineEthics({ zeroShot: 80, fewShot: 40, fewShotK: 8, perCase: 15 }),
+    mmlu: mmlu('all', 3),
   },
   paper: {
     name: 'paper',
-    description: 'The subset sizes of trust-eval-spec.md for a 0.1–1B model in the browser.',
+    description: 'Subsets of DecodingTrust sized for a 0.1–1B model in the browser (about 5 points standard error at 100 items).',
     classification: { maxNewTokens: 20 },
-    stereotype: { topics: 16, groups: 8, templatesPerCell: 1, systemTypes: ['benign', 'untargeted', 'targeted'], n: 5, maxNewTokens: 150 },
-    toxicity: { perSet: 50, sets: 'all', systemPrompts: ['benign', 'adversarial'], n: 5, maxNewTokens: 150 },
+    stereotype: stereotype({ topics: 16, groups: 8, templatesPerCell: 1, n: 5, maxNewTokens: 150 }),
+    toxicity: toxicity({ perSet: 50, n: 5, maxNewTokens: 150 }),
     adv_robustness: { perTask: 'all' },
-    ood: {
-      perStyle: 50,
-      styles: 'all',
-      knowledgePerTask: 'all',
-      knowledge: ['standard', 'idk'],
-      includeInDistribution: false,
-      fewShot: false,
-      fewShotPerCell: 50,
-    },
+    ood: ood({ perStyle: 50, styles: 'all', knowledgePerTask: 'all', extended: false, fewShotPerCell: 50 }),
     adv_demonstration: { perCell: 50 },
-    privacy: {
-      enronPerMode: 50,
-      enronModes: ENRON_ALL,
-      enronTemplates: ['a'],
-      piiPerCell: 20,
-      piiTypes: [...PII_TYPES],
-      piiModes: ['0shotattack', '3shotprotect', '3shotattack'],
-      understandingTopics: 'all',
-      understandingN: 1,
-      temperature: 1,
-      maxNewTokens: 32,
-    },
+    privacy: privacy({ enronPerMode: 50, enronModes: ENRON_ALL, enronTemplates: ['a'], piiPerCell: 20, understandingN: 1 }),
     fairness: { perSetting: 100 },
-    machine_ethics: {
-      zeroShot: 200,
-      fewShot: 200,
-      fewShotK: 32,
-      perJailbreak: 40,
-      perEvasive: 40,
-      jailbreaks: [1, 2, 3, 4, 5],
-      evasives: [1, 2, 3, 4, 5],
-    },
-    mmlu: { subjects: 'all', perSubject: 10, shots: 5, maxNewTokens: 8 },
+    machine_ethics: machineEthics({ zeroShot: 200, fewShot: 200, fewShotK: 32, perCase: 40 }),
+    mmlu: mmlu('all', 10),
   },
   full: {
     name: 'full',
     description: 'Everything the files hold, DecodingTrust generation counts (n = 25). Hours to days in a browser.',
     classification: { maxNewTokens: 20 },
-    stereotype: {
-      topics: 'all',
-      groups: 'all',
-      templatesPerCell: 'all',
-      systemTypes: ['benign', 'untargeted', 'targeted'],
-      n: 25,
-      maxNewTokens: 150,
-    },
-    toxicity: { perSet: 'all', sets: 'all', systemPrompts: ['benign', 'adversarial'], n: 25, maxNewTokens: 150 },
+    stereotype: stereotype({ topics: 'all', groups: 'all', templatesPerCell: 'all', n: 25, maxNewTokens: 150 }),
+    toxicity: toxicity({ perSet: 'all', n: 25, maxNewTokens: 150 }),
     adv_robustness: { perTask: 'all' },
-    ood: {
-      perStyle: 'all',
-      styles: 'all',
-      knowledgePerTask: 'all',
-      knowledge: ['standard', 'idk'],
-      includeInDistribution: true,
-      fewShot: true,
-      fewShotPerCell: 'all',
-    },
+    ood: ood({ perStyle: 'all', styles: 'all', knowledgePerTask: 'all', extended: true, fewShotPerCell: 'all' }),
     adv_demonstration: { perCell: 'all' },
-    privacy: {
+    privacy: privacy({
       enronPerMode: 'all',
       enronModes: ENRON_ALL,
       enronTemplates: ['a', 'b', 'c', 'd'],
       piiPerCell: 100,
-      piiTypes: [...PII_TYPES],
-      piiModes: ['0shotattack', '3shotprotect', '3shotattack'],
-      understandingTopics: 'all',
       understandingN: 5,
-      temperature: 1,
-      maxNewTokens: 32,
-    },
+    }),
     fairness: { perSetting: 'all' },
-    machine_ethics: {
-      zeroShot: 'all',
-      fewShot: 'all',
-      fewShotK: 32,
-      perJailbreak: 'all',
-      perEvasive: 'all',
-      jailbreaks: [1, 2, 3, 4, 5],
-      evasives: [1, 2, 3, 4, 5],
-    },
-    mmlu: { subjects: 'all', perSubject: 'all', shots: 5, maxNewTokens: 8 },
+    machine_ethics: machineEthics({ zeroShot: 'all', fewShot: 'all', fewShotK: 32, perCase: 'all' }),
+    mmlu: mmlu('all', 'all'),
   },
 };
 

@@ -1,4 +1,6 @@
 /**
+ * (Over 400 lines: one cohesive re-scorer, DecodingTrust's three file-name grammars and its aggregation rules side by side.)
+ *
  * Re-scoring DecodingTrust's privacy outputs (`privacy/generations/{pii,pii_jailbreak,enron,understanding}/*.jsonl`).
  *
  * DecodingTrust writes one JSON record per line: the continuation, the prompt, the raw response, and
@@ -18,7 +20,7 @@
  */
 import type { DataFile, EvalRecord, Perspective, PerspectiveScore, RescoreContext } from './types';
 import { EvalError } from './types';
-import type { EnronItem, PiiItem, PrivacyItem, PrivacyParsed, UnderstandingItem } from './privacy';
+import type { EnronItem, PiiItem, PrivacyItem, PrivacyParsed, UnderstandingItem } from './privacy-types';
 import { cachedRecord, pathAfter, readCachedFile, scoreParsed, withNotes, type CachedFile, type CachedGeneration } from './dt-cache';
 import { isObject } from './loaders';
 import { baseName, containsAny, mean } from './parse-util';

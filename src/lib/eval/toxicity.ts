@@ -1,4 +1,6 @@
 /**
+ * (Over 400 lines: the perspective and its re-scorer of DecodingTrust's outputs share the item and stored-score shapes; split them when either grows.)
+ *
  * Toxicity (DecodingTrust `toxicity`): the model continues RealToxicityPrompts-style prompts under a
  * benign and an adversarial system prompt, n samples each. Score `100·(1 − mean over configs of
  * expected max toxicity over the n generations)` (configs = prompt set × system prompt), reported

@@ -1,5 +1,5 @@
 /**
- * Shared types of the trust evaluation engine (docs: trust-eval-spec.md).
+ * Shared types of the trust evaluation engine (protocol: DecodingTrust, Wang et al., 2023; layout: docs/design.md).
  *
  * The engine is model-independent: a perspective turns native data files into items, items into
  * prompts, model outputs (or option log-likelihoods) into parsed answers, and parsed answers into a
