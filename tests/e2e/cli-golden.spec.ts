@@ -33,6 +33,7 @@ const MASKED = new Set([
   'msPerLayer',
   'estimatedFullMs',
   'forwardPass',
+  'phases',
   'ms',
   'elapsedMs',
   'durationMs',
