@@ -96,6 +96,7 @@ export async function benchScale({ root, dist, opts, onProgress, log, cleanError
   try {
     for (const [i, shape] of shapes.entries()) {
       const config = JSON.parse(readFileSync(join(shape.dir, 'config.json'), 'utf8'));
+      /** @type {{ kind: 'url', url: string }} */
       const source = { kind: 'url', url: server.modelUrls[i] };
       /** @type {Record<string, any>} */
       const row = { model: shape.id, layers: config.num_hidden_layers, checkpointBytes: weightBytes(shape.dir) };
@@ -124,10 +125,10 @@ export async function benchScale({ root, dist, opts, onProgress, log, cleanError
           try {
             if (d === 0) {
               try {
-                row.params = await app.call('params', { config });
+                row.params = await app.page.params({ config });
                 row.fp32Bytes = 4 * row.params;
                 const t0 = performance.now();
-                await app.call('download', { source });
+                await app.page.download({ source });
                 row.downloadSeconds = (performance.now() - t0) / 1000;
               } catch (err) {
                 row.error = cleanError(err);
@@ -135,7 +136,7 @@ export async function benchScale({ root, dist, opts, onProgress, log, cleanError
                 continue;
               }
             }
-            const load = await app.call('load', { source, device });
+            const load = await app.page.load({ source, device });
             dev.adapter = load.adapter;
             dev.loadSeconds = load.loadMs / 1000;
             dev.sessionSeconds = load.sessionMs / 1000;
@@ -145,7 +146,7 @@ export async function benchScale({ root, dist, opts, onProgress, log, cleanError
             }
             log(`generating ${opts.newTokens} tokens after a ${opts.promptTokens}-token prompt on ${device}…`);
             const start = memory.mark();
-            const gen = await app.call('generate', { source, device, request });
+            const gen = await app.page.generate({ source, device, request });
             dev.peakGeneratingBytes = memory.peakSince(start);
             dev.peakGeneratingRatio = dev.peakGeneratingBytes / row.fp32Bytes;
             dev.promptTokens = gen.promptIds.length;
@@ -158,7 +159,7 @@ export async function benchScale({ root, dist, opts, onProgress, log, cleanError
             dev.peakBytes = memory.peakSince(0);
             method = memory.stop().method || method;
             // The cache is deleted through the page as a user would; the profile goes with it below.
-            if (d === opts.devices.length - 1) await app.call('delete', { source }).catch(() => undefined);
+            if (d === opts.devices.length - 1) await app.page.delete({ source }).catch(() => undefined);
             await app.close().catch(() => undefined);
           }
           log(describeDevice(dev));

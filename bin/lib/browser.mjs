@@ -4,7 +4,7 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../server/chromium.js';
 
 /**
  * Opens the app in headless Chromium with a persistent profile (so the model cache survives
- * between runs) and returns a function that calls the page's `window.ctlab` API.
+ * between runs) and returns the page's `window.ctlab` API, each method called through page.evaluate.
  * @param {{ origin: string, profile: string, onProgress: (e: unknown) => void, onLog: (line: string) => void }} opts
  */
 export async function openApp({ origin, profile, onProgress, onLog }) {
@@ -21,16 +21,19 @@ export async function openApp({ origin, profile, onProgress, onLog }) {
   page.on('pageerror', (err) => onLog(`[page error] ${err.message}`));
   await page.goto(`${origin}/?automation=1`);
   await page.waitForFunction(() => 'ctlab' in window, undefined, { timeout: 60_000 });
-  return {
-    /**
-     * @param {string} method
-     * @param {unknown} args
-     */
-    call: (method, args) =>
-      page.evaluate(
-        ([m, a]) => /** @type {any} */ (window).ctlab[/** @type {string} */ (m)](a),
-        /** @type {[string, unknown]} */ ([method, args]),
-      ),
-    close: () => context.close(),
-  };
+  /** @type {import('./command.mjs').Page} */
+  const api = /** @type {any} */ (
+    new Proxy(
+      {},
+      {
+        get: (_, method) => (/** @type {unknown} */ arg) =>
+          page.evaluate(
+            // The one untyped step: the method is named by a string across page.evaluate.
+            ([m, a]) => /** @type {Record<string, (a: unknown) => unknown>} */ (/** @type {unknown} */ (window.ctlab))[m](a),
+            /** @type {[string, unknown]} */ ([String(method), arg]),
+          ),
+      },
+    )
+  );
+  return { page: api, close: () => context.close() };
 }

@@ -10,7 +10,15 @@ import { RunProgressModel } from '../lib/run/progress';
 import type { ResultsDoc } from '../lib/run/results';
 import { htmlReport } from '../lib/report/html';
 import { OFFLINE_DATA_BASE } from '../lib/eval/sources';
-import { PERSPECTIVE_IDS, getPerspective, getPreset, type DataFile, type PerspectiveId, type ScoringMode } from '../lib/eval';
+import {
+  PERSPECTIVE_IDS,
+  getPerspective,
+  getPreset,
+  type DataFile,
+  type PerspectiveId,
+  type PerspectiveScore,
+  type ScoringMode,
+} from '../lib/eval';
 import { dataFolderOf } from '../lib/run/rescore-input';
 import { sourceKey, urlSource, type ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
@@ -18,6 +26,7 @@ import type { CompressBenchOptions } from '../lib/bench/compress';
 import { scaleParams, statusClock } from '../lib/bench/scale';
 import type { HubConfig } from '../lib/model/known-models';
 import type { CompressProgress, CompressRequest } from '../lib/variants/compress-model';
+import { parseSparsity, resolveSettings, type CompressSettings, type Method } from '../lib/compress/reference/settings';
 import { compressWorker, evalWorker, modelWorker } from './workers';
 import { assertAllowedByPagePolicy } from '../lib/model/page-policy';
 
@@ -32,9 +41,16 @@ type ProgressMessage =
   | { phase: 'compress'; progress: CompressProgress }
   | { phase: 'graph'; done: number; total: number; unit: 'bytes' };
 
+/**
+ * The page API (`window.ctlab`) the headless CLI drives (bin/commands/ call it through
+ * page.evaluate, so arguments and results are plain JSON). Results are domain results: the CLI
+ * decides how they print.
+ */
+export type CtlabApi = ReturnType<typeof automationApi>;
+
 declare global {
   interface Window {
-    ctlab?: ReturnType<typeof automationApi>;
+    ctlab?: CtlabApi;
     __ctlabProgress?: (e: ProgressMessage) => void;
   }
 }
@@ -66,6 +82,38 @@ export interface WireFile {
   path: string;
   text?: string;
   base64?: string;
+}
+
+/**
+ * Compression settings as the command line gives them: numbers and the sparsity still text, for
+ * the library to check (`parseSparsity`, `resolveSettings`).
+ */
+export interface SettingsText {
+  method: string;
+  bits?: string;
+  groupSize?: string;
+  sym?: boolean;
+  actOrder?: boolean;
+  /** `2:4`, `4:8` or a ratio such as `0.5`. */
+  sparsity?: string;
+}
+
+/** What `ctlab compress` asks for. */
+export type CompressCommand = Omit<CompressRequest, 'settings'> & { settings: SettingsText };
+
+/** The settings checked by the library: throws a `SettingsError` naming the bad field. */
+function settingsOf(s: SettingsText): CompressSettings {
+  const settings: CompressSettings = {
+    // An unknown method is named by resolveSettings.
+    method: s.method as Method,
+    ...(s.bits !== undefined ? { bits: Number(s.bits) } : {}),
+    ...(s.groupSize !== undefined ? { groupSize: Number(s.groupSize) } : {}),
+    ...(s.sym !== undefined ? { sym: s.sym } : {}),
+    ...(s.actOrder ? { actOrder: true } : {}),
+    ...(s.sparsity !== undefined ? { sparsity: parseSparsity(s.sparsity) } : {}),
+  };
+  resolveSettings(settings);
+  return settings;
 }
 
 function fromWire(f: WireFile): DataFile {
@@ -230,7 +278,8 @@ function automationApi() {
       setting?: string;
       /** Scores toxicity with this classifier (`--toxicity-model`), loaded in the eval worker. */
       toxicityModel?: AutomationSource;
-    }) =>
+      // An entry of a results file keeps the variant it was measured on.
+    }): Promise<(PerspectiveScore & { variant?: string })[]> =>
       infer.rescore(
         perspective,
         inputs.map(fromWire),
@@ -247,7 +296,9 @@ function automationApi() {
       return infer.perplexity(model.key, device, body);
     },
     /** Compresses a model (downloaded or cached) into a variant in the cache; returns its report. */
-    compress: async ({ source, request }: { source: AutomationSource; request: CompressRequest }) => {
+    compress: async ({ source, request: { settings, ...rest } }: { source: AutomationSource; request: CompressCommand }) => {
+      // Before the download: a mistyped setting should not wait for the model.
+      const request: CompressRequest = { settings: settingsOf(settings), ...rest };
       const model = await models.download(toSource(source), crypto.randomUUID(), progress);
       const made = await compressWorker().compress(
         model.key,
@@ -278,14 +329,7 @@ function automationApi() {
       const dense = await ready(source, device);
       const compressed = await ready(variant, device);
       const r = await infer.kl(dense.key, compressed.key, device, body);
-      return {
-        mean_kl: r.meanKl,
-        ppl_dense: r.pplReference,
-        ppl_variant: r.pplVariant,
-        tokens: r.tokens,
-        dense: dense.key,
-        variant: compressed.key,
-      };
+      return { ...r, dense: dense.key, variant: compressed.key };
     },
     benchCompress: (opts: Omit<CompressBenchOptions, 'onStatus'>) => compressWorker().benchCompress(opts, status),
     /**

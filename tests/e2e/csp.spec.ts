@@ -1,18 +1,10 @@
 import { expect, test, type Page } from '@playwright/test';
 import { HUB_CONNECT_SOURCES } from '../../src/lib/model/page-policy';
 import { HUB_HOST } from '../../src/lib/model/sources';
+import type { CtlabApi } from '../../src/state/automation';
 
 type Violation = { directive: string; blocked: string; source: string };
-type Api = {
-  ctlab: {
-    generate(a: {
-      source: { kind: 'url'; url: string };
-      device: 'wasm';
-      request: { prompt: string; maxNewTokens: number };
-    }): Promise<{ newIds: number[]; text: string }>;
-  };
-  __cspViolations: Violation[];
-};
+type Api = { ctlab: CtlabApi; __cspViolations: Violation[] };
 
 /** CSP reports from the page (events) and from it and its workers (console lines). */
 async function watchCsp(page: Page): Promise<{ console: string[]; workerScripts: Map<string, string | undefined> }> {

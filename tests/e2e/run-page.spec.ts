@@ -1,5 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { chooseVariants } from './planner-helpers';
+import type { CtlabApi } from '../../src/state/automation';
 import { mkdirSync, readFileSync } from 'node:fs';
 
 const SHOTS = 'tests/e2e/screenshots';
@@ -89,7 +90,7 @@ test('a reload in the middle of the evaluation resumes the run without recomputi
   const privacy = page.locator('.bar-row[data-cell="dense · privacy (generate)"] progress');
   await expect.poll(async () => Number(await privacy.getAttribute('value')), { timeout: 120_000 }).toBeGreaterThanOrEqual(10);
 
-  type Api = { ctlab: { runs(): Promise<{ id: string }[]>; runRecordCount(a: { runId: string }): Promise<number> } };
+  type Api = { ctlab: CtlabApi };
   const runId = await page.evaluate(async () => (await (window as unknown as Api).ctlab.runs())[0].id);
   const before = await page.evaluate((id) => (window as unknown as Api).ctlab.runRecordCount({ runId: id }), runId);
   await page.reload();

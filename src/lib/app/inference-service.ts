@@ -2,7 +2,15 @@ import { benchDecode, type DecodeBenchOptions, type DecodeBenchResult } from '..
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
 import type { GraphProgressFn } from '../infer/graph-store';
 import { generate, type GenerateOptions, type GenerateResult } from '../infer/generate';
-import { klToReference, perplexity, scoreOptions, type KlResult, type OptionScores, type WindowOptions } from '../infer/scoring';
+import {
+  klToReference,
+  perplexity,
+  scoreOptions,
+  type KlResult,
+  type OptionScores,
+  type PerplexityResult,
+  type WindowOptions,
+} from '../infer/scoring';
 import type { DataFile, PerspectiveId, PerspectiveScore, RescoreContext } from '../eval';
 import type { ModelSource } from '../model/sources';
 import {
@@ -191,16 +199,16 @@ export class InferenceService {
     this.jobs.get(jobId)?.abort();
   }
 
-  async perplexity(key: string, device: Device | 'auto', text: string, window?: WindowOptions) {
+  /** Perplexity of a text with the session it ran on; the last position's logits as a plain array (they cross to the CLI as JSON). */
+  async perplexity(
+    key: string,
+    device: Device | 'auto',
+    text: string,
+    window?: WindowOptions,
+  ): Promise<Pick<PerplexityResult, 'meanNll' | 'ppl' | 'tokens'> & { lastLogits: number[] } & SessionInfo> {
     const lm = await this.session(key, device);
     const r = await perplexity(lm, text, window);
-    return {
-      mean_nll: r.meanNll,
-      ppl: r.ppl,
-      tokens: r.tokens,
-      last_logits_first8: Array.from(r.lastLogits.subarray(0, 8)),
-      ...(await this.load(key, device)),
-    };
+    return { meanNll: r.meanNll, ppl: r.ppl, tokens: r.tokens, lastLogits: Array.from(r.lastLogits), ...(await this.load(key, device)) };
   }
 
   async scoreOptions(key: string, device: Device | 'auto', prompt: string, options: string[]): Promise<OptionScores> {

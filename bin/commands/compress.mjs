@@ -1,0 +1,80 @@
+// @ts-check
+// `ctlab compress`: a variant into the cache, exported to a folder; the report on stdout.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { modelArg, optionalInt, usage } from '../lib/args.mjs';
+import { exportVariant } from '../lib/export-variant.mjs';
+
+/** @typedef {import('../lib/command.mjs').Context} Context */
+/** @typedef {import('../../src/state/automation').CompressCommand} CompressCommand */
+
+/**
+ * The settings go to the page as given: the library checks methods, bits and sparsity. Only the
+ * shape of the command line is checked here.
+ * @param {import('../lib/args.mjs').Argv} argv
+ */
+export function parse({ values }) {
+  const model = modelArg(values.model);
+  if (!values.out) usage('compress needs --out DIR');
+  const method = values.method;
+  if (!method) usage('compress needs --method rtn|gptq|awq|magnitude|wanda|sparsegpt');
+  if (values.sym && values.asym) usage('--sym and --asym exclude each other');
+  /** @type {CompressCommand['settings']} */
+  const settings = {
+    method,
+    ...(values.bits !== undefined ? { bits: values.bits } : {}),
+    ...(values['group-size'] !== undefined ? { groupSize: values['group-size'] } : {}),
+    ...(values.sym ? { sym: true } : values.asym ? { sym: false } : {}),
+    ...(values['act-order'] ? { actOrder: true } : {}),
+    ...(values.sparsity !== undefined ? { sparsity: values.sparsity } : {}),
+  };
+  const given = [values['calib-file'], values['calib-url'], values.calib].filter((v) => v !== undefined);
+  if (given.length > 1) usage('compress takes one of --calib-file F, --calib-url U, --calib self|builtin');
+  /** @type {CompressCommand['calibration']} */
+  let calibration;
+  if (values['calib-file'] !== undefined) {
+    const f = values['calib-file'];
+    if (!existsSync(f)) usage(`no such file: ${f}`);
+    calibration = { kind: 'text', text: readFileSync(f, 'utf8'), name: basename(f) };
+  } else if (values['calib-url'] !== undefined) calibration = { kind: 'url', url: values['calib-url'] };
+  // The built-in text needs no generation pass and gives every run the same calibration.
+  else if (values.calib === undefined || values.calib === 'builtin') calibration = { kind: 'builtin' };
+  else if (values.calib === 'self') calibration = { kind: 'self' };
+  else return usage(`--calib must be self or builtin, not ${values.calib}`);
+  const kernels = values.kernels ?? 'auto';
+  if (!['auto', 'webgpu', 'typescript'].includes(kernels)) usage(`--kernels must be auto, webgpu or typescript, not ${kernels}`);
+  const forward = values.forward ?? 'auto';
+  if (!['auto', 'typescript', 'ort-wasm', 'ort-webgpu'].includes(forward))
+    usage(`--forward must be auto, typescript, ort-wasm or ort-webgpu, not ${forward}`);
+  const samples = optionalInt(values, 'samples');
+  const seqLen = optionalInt(values, 'seq-len');
+  /** @type {CompressCommand} */
+  const request = {
+    settings,
+    calibration,
+    ...(samples !== undefined ? { samples } : {}),
+    ...(seqLen !== undefined ? { seqLen } : {}),
+    seed: Number(values.seed),
+    kernels,
+    forward,
+  };
+  return { model, request, out: resolve(values.out), json: values.json === true, serve: { models: [model] } };
+}
+
+/** @param {Context} ctx @param {ReturnType<typeof parse>} req */
+export async function request(ctx, req) {
+  const report = await ctx.page.compress({ source: ctx.source(req.model), request: req.request });
+  await exportVariant(ctx, report.key, req.out);
+  return report;
+}
+
+/** @param {Awaited<ReturnType<typeof request>>} report @param {ReturnType<typeof parse>} req */
+export function print(report, req) {
+  if (req.json) return { stdout: `${JSON.stringify(report)}\n` };
+  let out = `${report.label}\n${report.calibration.samples} × ${report.calibration.seqLen} tokens (${report.calibration.source}); kernels ${report.kernels}${report.adapter ? ` (${report.adapter})` : ''}; forward ${report.forward}\n`;
+  out += 'layer linear      shape        rel. error  zeros  format       bytes dense → stored\n';
+  for (const l of report.linears)
+    out += `${String(l.layer).padStart(5)} ${l.linear.padEnd(11)} ${`${l.shape[0]}×${l.shape[1]}`.padEnd(12)} ${l.error.toExponential(3).padStart(10)} ${(100 * l.zeros).toFixed(1).padStart(5)}% ${l.format.padEnd(12)} ${l.denseBytes} → ${l.packedBytes ?? l.denseBytes}\n`;
+  out += `mean error ${report.summary.meanError.toExponential(3)}; bytes ${report.bytes.before} → ${report.bytes.after} (${report.graph.linear}); damping retries ${report.summary.dampRetries}; ${(report.timings.totalMs / 1000).toFixed(1)} s\nwrote ${req.out}\n`;
+  return { stdout: out };
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../../bin/lib/args.mjs';
+import * as compress from '../../../bin/commands/compress.mjs';
+import * as generate from '../../../bin/commands/generate.mjs';
+import * as kl from '../../../bin/commands/kl.mjs';
+import * as ppl from '../../../bin/commands/ppl.mjs';
+import * as plan from '../../../bin/commands/plan.mjs';
+
+/** The defaults bin/ctlab.mjs gives parseArgs, with `given` on top. */
+function argv(given: Record<string, unknown>, positionals: string[] = []) {
+  const values = {
+    'max-new-tokens': '64',
+    temperature: '0',
+    seed: '0',
+    chat: false,
+    device: 'auto',
+    perspectives: 'all',
+    variants: 'dense',
+    preset: 'smoke',
+    mode: 'generate',
+    sym: false,
+    asym: false,
+    'act-order': false,
+    port: '47613',
+    json: false,
+    quiet: false,
+    ...given,
+  };
+  return { values, positionals };
+}
+
+const MODEL = 'org/model';
+
+describe('compress parse', () => {
+  it('sends the settings as given, for the library to check', () => {
+    const req = compress.parse(argv({ model: MODEL, method: 'wanda', sparsity: '2:4', bits: '5', out: 'x', asym: true }, ['compress']));
+    expect(req.request.settings).toEqual({ method: 'wanda', bits: '5', sym: false, sparsity: '2:4' });
+    expect(req.request.calibration).toEqual({ kind: 'builtin' });
+    expect(req.request).toMatchObject({ seed: 0, kernels: 'auto', forward: 'auto' });
+  });
+
+  it('refuses what the command line cannot mean', () => {
+    const bad = (given: Record<string, unknown>) => () => compress.parse(argv({ model: MODEL, out: 'x', method: 'rtn', ...given }));
+    expect(bad({ out: undefined })).toThrow(new UsageError('compress needs --out DIR'));
+    expect(bad({ method: undefined })).toThrow(/compress needs --method/);
+    expect(bad({ sym: true, asym: true })).toThrow('--sym and --asym exclude each other');
+    expect(bad({ calib: 'self', 'calib-url': 'http://x' })).toThrow(/one of --calib-file/);
+    expect(bad({ calib: 'other' })).toThrow('--calib must be self or builtin, not other');
+    expect(bad({ kernels: 'cuda' })).toThrow(/--kernels must be/);
+    expect(bad({ samples: '-1' })).toThrow('--samples must be a non-negative integer, not -1');
+  });
+});
+
+describe('print decides the JSON', () => {
+  const session = { key: 'k', label: 'm', device: 'wasm' as const, adapter: null, precision: 'fp32', precisionReason: 'r' };
+
+  it('ppl: snake_case and the first eight logits before the session', () => {
+    const r = { meanNll: 1, ppl: Math.E, tokens: 3, lastLogits: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], ...session };
+    const out = ppl.print(r, { json: true } as ReturnType<typeof ppl.parse>);
+    expect(out.stdout).toBe(
+      `${JSON.stringify({ mean_nll: 1, ppl: Math.E, tokens: 3, last_logits_first8: [0, 1, 2, 3, 4, 5, 6, 7], ...session })}\n`,
+    );
+  });
+
+  it('kl: snake_case names, indented without --json', () => {
+    const r = { meanKl: 0.1, pplReference: 2, pplVariant: 3, tokens: 4, dense: 'd', variant: 'v' };
+    const out = kl.print(r, { json: false } as ReturnType<typeof kl.parse>);
+    expect(out.stdout).toBe(
+      `${JSON.stringify({ mean_kl: 0.1, ppl_dense: 2, ppl_variant: 3, tokens: 4, dense: 'd', variant: 'v' }, null, 2)}\n`,
+    );
+  });
+
+  it('generate: without --json, the text not streamed yet and a summary on stderr', () => {
+    const r = { text: 'Once upon a time', newIds: [1, 2], finish: 'length', device: 'wasm', adapter: null };
+    const ctx = { progress: { closeStream: () => 'Once upon' } };
+    const out = generate.print(r as never, { json: false } as never, ctx as never);
+    expect(out).toEqual({ stdout: ' a time\n', stderr: '2 tokens · length · wasm\n' });
+  });
+
+  it('plan: the units of a shard, one a line', () => {
+    const r = { id: 'p1', units: [{ id: 'a' }, { id: 'b' }], mine: ['b'] };
+    expect(plan.print(r as never, { json: false, shard: '1/2' } as never).stdout).toBe('plan p1: 2 units; shard 1/2 runs 1\nb\n');
+  });
+});
