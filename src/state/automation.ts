@@ -3,7 +3,8 @@ import type { GenerateRequest } from '../lib/app/inference-service';
 import { parseSourceInput } from '../lib/app/model-library';
 import type { Device } from '../lib/infer/causal-lm';
 import type { RunEvent, RunPlan, CalibrationPlan } from '../lib/run/orchestrator';
-import { parseVariants } from '../lib/run/variants';
+import { parseVariants } from '../lib/variants/spec';
+import { CALIBRATION_DEFAULTS } from '../lib/variants/calibration';
 import { cellsBySeed, evalUnits, parseShard, planUnits, shardRunId, shardUnits, type PlanInputs, type UnitPlan } from '../lib/run/units';
 import { assembleResults, mergeShards } from '../lib/run/merge';
 import { RunProgressModel } from '../lib/run/progress';
@@ -135,14 +136,12 @@ function toSource(s: AutomationSource): ModelSource {
   return src;
 }
 
-const DEFAULT_CALIBRATION: CalibrationPlan = { source: 'self', samples: 16, seqLen: 128 };
-
 /** The work units of an eval request; perspectives are checked here, before anything runs. */
 function unitPlanOf(request: EvalRequest): UnitPlan {
   const perspectives = request.perspectives === 'all' ? [...PERSPECTIVE_IDS] : request.perspectives;
   for (const p of perspectives) getPerspective(p);
   getPreset(request.preset);
-  const calibration = request.calibration ?? DEFAULT_CALIBRATION;
+  const calibration = request.calibration ?? CALIBRATION_DEFAULTS.cliEval;
   const inputs: PlanInputs = {
     model: request.names?.model ?? '',
     variants: parseVariants(request.variants ?? 'dense'),
@@ -230,7 +229,7 @@ function automationApi() {
             ? { kind: 'url', base: request.dataUrl }
             : { kind: 'offline', base: new URL(OFFLINE_DATA_BASE, location.href).href },
           device,
-          calibration: request.calibration ?? DEFAULT_CALIBRATION,
+          calibration: request.calibration ?? CALIBRATION_DEFAULTS.cliEval,
           ...(request.toxicityModel ? { toxicityModel: toSource(request.toxicityModel) } : {}),
           ...(shard ? { only: cells } : {}),
           ...(request.variantSources
