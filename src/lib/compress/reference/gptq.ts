@@ -1,5 +1,5 @@
 import { fitGroup, groupLayout, quantGrid, quantizedMatrix, quantizeInt, type QuantConfig, type QuantizedMatrix } from './quantizer';
-import { lazyUpdate, prologue, rankOneRow, resolveBlockSize, unpermuteColumns, type SolverOptions, type SolverReport } from './solver';
+import { lazyUpdate, prologue, commitColumn, resolveBlockSize, unpermuteColumns, type SolverOptions, type SolverReport } from './solver';
 import { f32, matrix, type Matrix } from './types';
 
 export interface GptqOptions extends SolverOptions {
@@ -89,6 +89,7 @@ export function gptq(W: Matrix, H: Float32Array, opts: GptqOptions): GptqResult 
   for (let i1 = 0; i1 < cols; i1 += B) {
     const i2 = Math.min(i1 + B, cols);
     const count = i2 - i1;
+    const block = { count, U, cols, i1 };
     if (grouped) fitGroupsStartingIn(Wp, rows, cols, i1, i2, groupSize, groups, cfg, table);
     for (let r = 0; r < rows; r++) {
       const row = r * cols;
@@ -98,14 +99,9 @@ export function gptq(W: Matrix, H: Float32Array, opts: GptqOptions): GptqResult 
         const g = grouped ? r * groups + Math.floor(col / groupSize) : r;
         const s = table.scale[g];
         const z = table.zero[g];
-        const w = w1[i];
-        const c = quantizeInt(w, s, z, lo, hi);
-        const q = f32(s * (c - z));
+        const c = quantizeInt(w1[i], s, z, lo, hi);
         codes[row + col] = c - lo;
-        const e = f32(f32(w - q) * invd[col]);
-        Err[r * B + i] = e;
-        w1[i] = q;
-        rankOneRow(w1, i, count, e, U, cols, i1);
+        commitColumn(w1, i, f32(s * (c - z)), invd[col], Err, r * B + i, block);
       }
       Wp.set(w1.subarray(0, count), row + i1);
     }

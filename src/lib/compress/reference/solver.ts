@@ -90,6 +90,26 @@ export function prologue(W: Matrix, H: Float32Array, opts: SolverOptions, actOrd
 }
 
 /**
+ * Fixes column `i` of a row's block at `q`, GPTQ's and SparseGPT's shared step: the error scaled
+ * by the inverse Hessian's diagonal is kept for the lazy update of later blocks (`err[errAt]`)
+ * and spread at once over this block's later columns.
+ */
+export function commitColumn(
+  w1: Float32Array,
+  i: number,
+  q: number,
+  invdCol: number,
+  err: Float32Array,
+  errAt: number,
+  block: { count: number; U: Float32Array; cols: number; i1: number },
+): void {
+  const e = f32(f32(w1[i] - q) * invdCol);
+  err[errAt] = e;
+  w1[i] = q;
+  rankOneRow(w1, i, block.count, e, block.U, block.cols, block.i1);
+}
+
+/**
  * In-block step after column i of a row: w1[j] −= err·U[col][i1+j] for j in (i, count).
  * `w1` is the row's block slice.
  */

@@ -1,5 +1,5 @@
 import { checkSparsity, nmPruneCount, selectLowest } from './prune';
-import { lazyUpdate, prologue, rankOneRow, resolveBlockSize, type SolverOptions, type SolverReport } from './solver';
+import { lazyUpdate, prologue, commitColumn, resolveBlockSize, type SolverOptions, type SolverReport } from './solver';
 import { f32, isNM, matrix, type Matrix, type PruneResult, type Sparsity } from './types';
 
 export interface SparseGptOptions extends SolverOptions {
@@ -48,6 +48,7 @@ export function sparsegpt(W: Matrix, H: Float32Array, opts: SparseGptOptions): S
   for (let i1 = 0; i1 < cols; i1 += B) {
     const i2 = Math.min(i1 + B, cols);
     const count = i2 - i1;
+    const block = { count, U, cols, i1 };
     let thresh = -Infinity;
     if (!nm) {
       const scores = new Float32Array(rows * count);
@@ -66,13 +67,8 @@ export function sparsegpt(W: Matrix, H: Float32Array, opts: SparseGptOptions): S
           for (let j = 0; j < len; j++) groupScores[j] = sparsegptScore(w1[i + j], invd2[col + j]);
           selectLowest(groupScores, 0, len, nmPruneCount(len, nm.n, nm.m), m1, i);
         }
-        const w = w1[i];
-        const q = m1[i] ? 0 : w;
         mask[row + col] = m1[i];
-        const e = f32(f32(w - q) * invd[col]);
-        Err[r * B + i] = e;
-        w1[i] = q;
-        rankOneRow(w1, i, count, e, U, cols, i1);
+        commitColumn(w1, i, m1[i] ? 0 : w1[i], invd[col], Err, r * B + i, block);
       }
       Wp.set(w1.subarray(0, count), row + i1);
     }
