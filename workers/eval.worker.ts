@@ -1,5 +1,5 @@
 import * as Comlink from 'comlink';
-import { InferenceService } from '../src/lib/app/inference-service';
+import { EvalService } from '../src/lib/app/eval-service';
 import { ShardCache } from '../src/lib/storage/shard-cache';
 import { RunStore } from '../src/lib/run/run-store';
 import { compressForRuns } from '../src/lib/variants/run-compress';
@@ -9,4 +9,4 @@ import { configureOrt } from '../src/lib/infer/ort-env';
 configureOrt();
 
 const cache = new ShardCache();
-Comlink.expose(new InferenceService(cache, new RunStore(), compressForRuns(cache)));
+Comlink.expose(new EvalService(cache, new RunStore(), compressForRuns(cache)));

@@ -1,5 +1,5 @@
 import * as Comlink from 'comlink';
-import type { GenerateRequest } from '../lib/app/inference-service';
+import type { GenerateRequest } from '../lib/app/eval-service';
 import { parseSourceInput } from '../lib/app/model-library';
 import type { Device } from '../lib/infer/causal-lm';
 import type { RunEvent, RunPlan, CalibrationPlan } from '../lib/run/orchestrator';

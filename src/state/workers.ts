@@ -1,10 +1,10 @@
 import * as Comlink from 'comlink';
-import type { InferenceService } from '../lib/app/inference-service';
+import type { EvalService } from '../lib/app/eval-service';
 import type { ModelLibrary } from '../lib/app/model-library';
 import type { CompressService } from '../lib/variants/compress-service';
 
 let modelApi: Comlink.Remote<ModelLibrary> | null = null;
-let evalApi: Comlink.Remote<InferenceService> | null = null;
+let evalApi: Comlink.Remote<EvalService> | null = null;
 let compressApi: Comlink.Remote<CompressService> | null = null;
 
 /** The one model worker of the page: downloads and IndexedDB work run there. */
@@ -17,10 +17,10 @@ export function modelWorker(): Comlink.Remote<ModelLibrary> {
 }
 
 /** The one inference worker of the page: ONNX sessions live there so the page never blocks. */
-export function evalWorker(): Comlink.Remote<InferenceService> {
+export function evalWorker(): Comlink.Remote<EvalService> {
   if (!evalApi) {
     const worker = new Worker(new URL('../../workers/eval.worker.ts', import.meta.url), { type: 'module', name: 'ctlab-eval' });
-    evalApi = Comlink.wrap<InferenceService>(worker);
+    evalApi = Comlink.wrap<EvalService>(worker);
   }
   return evalApi;
 }

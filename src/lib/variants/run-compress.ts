@@ -22,7 +22,7 @@ export type CompressFn = (
 /**
  * The run orchestrator's `CompressFn`: makes the variant with this compression engine, or finds
  * it in the cache when the same settings and calibration were compressed before. Runs wherever
- * the caller runs (e.g. the eval worker's `InferenceService`).
+ * the caller runs (e.g. the eval worker's `EvalService`).
  */
 export function compressForRuns(cache: ShardCache): CompressFn {
   return async (base, spec, calibration, onProgress, signal) => {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { InferenceService } from '../../../src/lib/app/inference-service';
+import { EvalService } from '../../../src/lib/app/eval-service';
 import { scorePerspective } from '../../../src/lib/eval/registry';
 import { toxicity, type ToxicityItem } from '../../../src/lib/eval/toxicity';
 import type { EvalRecord } from '../../../src/lib/eval/types';
@@ -105,7 +105,7 @@ describe('toxicity classifier through transformers.js from the shard cache', () 
     expect(r.scorer).toBe('classifier (tiny-binary)');
     // What `ctlab score --toxicity-model` calls in the eval worker: the classifier comes from the cache.
     await serverRequests(true);
-    const [viaService] = await new InferenceService(cache).rescore('toxicity', [file], [], {}, urlSource(url, 'tiny-binary'));
+    const [viaService] = await new EvalService(cache).rescore('toxicity', [file], [], {}, urlSource(url, 'tiny-binary'));
     expect((await serverRequests()).filter((r) => r.method !== 'HEAD')).toEqual([]);
     expect(viaService.scorer).toBe('classifier (tiny-binary)');
     expect(viaService.score).toBeCloseTo(r.score, 10);

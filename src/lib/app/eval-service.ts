@@ -41,10 +41,11 @@ export interface SessionInfo {
 export type GenerateRequest = Omit<GenerateOptions, 'onText' | 'signal'>;
 
 /**
- * Runs cached models for the page (in `workers/eval.worker.ts`): one loaded session per model
- * and device, reused across calls.
+ * The eval worker's service (`workers/eval.worker.ts`): cached models run for the page — one
+ * loaded session per model and device, reused across calls — and the work built on them: runs
+ * (plan, resume, cancel, results, re-scoring) and the decode benchmark.
  */
-export class InferenceService {
+export class EvalService {
   private readonly sessions = new Map<string, Promise<LoadedLm>>();
   private readonly jobs = new Map<string, AbortController>();
 
