@@ -1,8 +1,9 @@
 import * as Comlink from 'comlink';
 import type { GenerateRequest } from '../lib/app/eval-service';
-import { parseSourceInput } from '../lib/app/model-library';
+import { parseSourceInput } from '../lib/model/source-input';
 import type { Device } from '../lib/infer/causal-lm';
-import type { RunEvent, RunPlan, CalibrationPlan } from '../lib/run/orchestrator';
+import type { RunEvent, RunPlan } from '../lib/run/types';
+import type { CalibrationPlan } from '../lib/variants/calibration';
 import { parseVariants } from '../lib/variants/spec';
 import { CALIBRATION_DEFAULTS } from '../lib/variants/calibration';
 import { cellsBySeed, evalUnits, parseShard, planUnits, shardRunId, shardUnits, type PlanInputs, type UnitPlan } from '../lib/run/units';

@@ -13,16 +13,9 @@ import {
 } from '../infer/scoring';
 import type { DataFile, PerspectiveId, PerspectiveScore, RescoreContext } from '../eval';
 import type { ModelSource } from '../model/sources';
-import {
-  executeRun,
-  newRun,
-  resultsDoc,
-  withToxicityClassifier,
-  type CompressFn,
-  type RunDoc,
-  type RunEvent,
-  type RunPlan,
-} from '../run/orchestrator';
+import { executeRun, newRun, resultsDoc, withToxicityClassifier } from '../run/orchestrator';
+import type { CompressFn } from '../variants/run-compress';
+import type { RunDoc, RunEvent, RunPlan } from '../run/types';
 import { rescoreInputs } from '../run/rescore-input';
 import type { ResultsDoc } from '../run/results';
 import { RunStore } from '../run/run-store';

@@ -12,7 +12,6 @@ import { markDeletedInRuns, RunStore } from '../run/run-store';
 import { deleteModelAndVariants, type DeletedModels } from '../variants/delete-model';
 
 // Kept here for `state/automation.ts`, which imports it from the library.
-export { parseSourceInput } from '../model/source-input';
 
 /** An entry of the model chooser. */
 export interface ModelChoice {

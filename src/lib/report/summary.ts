@@ -1,5 +1,6 @@
 import { PERSPECTIVE_IDS, type PerspectiveId, type ScoringMode } from '../eval/types';
-import type { ResultEntry, ResultsDoc, VariantInfo } from '../run/results';
+import type { ResultEntry, ResultsDoc } from '../run/results';
+import type { VariantInfo } from '../run/types';
 import { parseVariant, type VariantSpec } from '../variants/spec';
 import { agreementWithDense, meanOf, type FidelityRow } from './fidelity';
 import { answerOf, promptSummary, verdictOf, type Verdict } from './verdict';

@@ -1,8 +1,6 @@
 import type { VariantMethod } from '../variants/spec';
 import type { CostRates, RunDoc } from './types';
 
-export type { CostRates, VariantTimings } from './types';
-
 /**
  * Guesses for a machine with no finished run: calibration-based methods (GPTQ, AWQ, Wanda,
  * SparseGPT) run the model over the calibration set, RTN and magnitude pruning only touch weights.

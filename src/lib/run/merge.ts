@@ -3,7 +3,8 @@
  * put together into the file a single process would have written: the same entries in the same
  * order, each one exactly as the process that computed it stored it.
  */
-import type { ResultEntry, ResultsDoc, ResultsPlan, VariantInfo } from './results';
+import type { ResultEntry, ResultsDoc, ResultsPlan } from './results';
+import type { VariantInfo } from './types';
 import { evalUnitId } from './units';
 
 export class MergeError extends Error {

@@ -18,9 +18,6 @@ import { estimatePlan } from './planner';
 import { plannedCells } from './units';
 import type { RunDoc, RunEvent, RunPlan, VariantInfo, VariantTimings } from './types';
 
-export type { CalibrationPlan } from '../variants/calibration';
-export type { CompressFn } from '../variants/run-compress';
-export type { RunDoc, RunEvent, RunOutline, RunPlan } from './types';
 export { plannedCells };
 
 export interface RunDeps {

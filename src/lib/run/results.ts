@@ -1,8 +1,6 @@
 import type { VariantInfo } from './types';
 import type { LoadError, PerspectiveId, PerspectiveScore, SavedRecords, ScoringMode } from '../eval';
 
-export type { FidelityToDense, VariantInfo } from './types';
-
 /** One perspective, one mode, one model variant. */
 export interface ResultEntry {
   variant: string;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { executeRun, newRun, type RunEvent, type RunPlan } from '../../../src/lib/run/orchestrator';
+import { executeRun, newRun } from '../../../src/lib/run/orchestrator';
+import type { RunEvent, RunPlan } from '../../../src/lib/run/types';
 import { parseVariants } from '../../../src/lib/variants/spec';
 import { urlSource } from '../../../src/lib/model/sources';
 import { RunStore } from '../../../src/lib/run/run-store';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { executeRun, newRun, resultsDoc, type RunEvent, type RunPlan } from '../../../src/lib/run/orchestrator';
+import { executeRun, newRun, resultsDoc } from '../../../src/lib/run/orchestrator';
+import type { RunEvent, RunPlan } from '../../../src/lib/run/types';
 import { RunProgressModel } from '../../../src/lib/run/progress';
 import { parseVariants } from '../../../src/lib/variants/spec';
 import { urlSource } from '../../../src/lib/model/sources';

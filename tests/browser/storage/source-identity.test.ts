@@ -3,7 +3,8 @@ import { ModelLibrary } from '../../../src/lib/app/model-library';
 import { ensureDenseGraph, GRAPH_VERSION, storedGraph } from '../../../src/lib/infer/graph-store';
 import { downloadModel } from '../../../src/lib/model/download';
 import { filesSource, hubSource, urlSource } from '../../../src/lib/model/sources';
-import { executeRun, newRun, resultsDoc, type RunPlan } from '../../../src/lib/run/orchestrator';
+import { executeRun, newRun, resultsDoc } from '../../../src/lib/run/orchestrator';
+import type { RunPlan } from '../../../src/lib/run/types';
 import { RunStore } from '../../../src/lib/run/run-store';
 import { equalBytes, fetchBytes, freshCache, putFixture, serverRequests, STORIES } from '../helpers';
 

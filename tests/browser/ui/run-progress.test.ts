@@ -3,7 +3,7 @@ import { flushSync, mount, unmount } from 'svelte';
 import RunProgress from '../../../src/components/RunProgress.svelte';
 import RunHistory from '../../../src/components/RunHistory.svelte';
 import { DEFAULT_RATES } from '../../../src/lib/run/cost-model';
-import type { RunDoc, RunEvent } from '../../../src/lib/run/orchestrator';
+import type { RunDoc, RunEvent } from '../../../src/lib/run/types';
 import { RunProgressModel, type RunProgressView } from '../../../src/lib/run/progress';
 import { parseVariants } from '../../../src/lib/variants/spec';
 

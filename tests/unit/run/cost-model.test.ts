@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RATES, MIN_COMPRESS_SECONDS, ratesFromHistory, type VariantTimings } from '../../../src/lib/run/cost-model';
-import type { RunDoc, RunPlan } from '../../../src/lib/run/orchestrator';
+import { DEFAULT_RATES, MIN_COMPRESS_SECONDS, ratesFromHistory } from '../../../src/lib/run/cost-model';
+import type { VariantTimings } from '../../../src/lib/run/types';
+import type { RunDoc, RunPlan } from '../../../src/lib/run/types';
 import { estimatePlan } from '../../../src/lib/run/planner';
 import { parseVariants } from '../../../src/lib/variants/spec';
 

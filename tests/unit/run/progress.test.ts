@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RATES, type CostRates } from '../../../src/lib/run/cost-model';
-import type { RunEvent, RunOutline } from '../../../src/lib/run/orchestrator';
+import { DEFAULT_RATES } from '../../../src/lib/run/cost-model';
+import type { CostRates } from '../../../src/lib/run/types';
+import type { RunEvent, RunOutline } from '../../../src/lib/run/types';
 import { RunProgressModel } from '../../../src/lib/run/progress';
 import { parseVariants } from '../../../src/lib/variants/spec';
 
