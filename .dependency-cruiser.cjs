@@ -24,6 +24,8 @@ const LAYERS = [
   ['state', '^src/state/'],
   ['components', '^src/components/'],
   ['page', '^src/(App\\.svelte|main\\.ts)$'],
+  // Node entries (`npm run build:node`): the engine outside a page, for `--runtime node`.
+  ['node', '^src/node/'],
 ];
 
 const layerRules = LAYERS.slice(0, -1).map(([name, path], i) => ({
@@ -46,6 +48,13 @@ module.exports = {
       to: { circular: true },
     },
     ...layerRules,
+    {
+      name: 'node-without-page',
+      comment: 'The Node entries run src/lib without a page: no page state, component or Svelte.',
+      severity: 'error',
+      from: { path: '^src/node/' },
+      to: { path: ['^src/(state|components)/', '^src/(App\\.svelte|main\\.ts)$', '\\.svelte(\\.ts|\\.js)?$'] },
+    },
     {
       name: 'lib-in-a-layer',
       comment: 'Every folder of src/lib is a layer of the list at the top of this file, so the rules above cover it.',

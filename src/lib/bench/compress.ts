@@ -21,6 +21,8 @@ export interface CompressBenchOptions {
   kernels?: ('webgpu' | 'typescript')[];
   /** Block forward of the calibration passes (default `typescript`). */
   forward?: ForwardKind;
+  /** Block forwards timed on one pass of layer 0 (default both; ORT's WASM build does not load in Node). */
+  forwardPasses?: ForwardKind[];
   onStatus?: (msg: string) => void;
 }
 
@@ -92,7 +94,7 @@ export async function benchCompress(opts: CompressBenchOptions = {}): Promise<Co
       ids.forEach((id, t) => x.set(embed.subarray(id * H, (id + 1) * H), t * H));
       return x;
     });
-    for (const kind of ['typescript', 'ort-wasm'] as const) {
+    for (const kind of opts.forwardPasses ?? (['typescript', 'ort-wasm'] as const)) {
       opts.onStatus?.(`block forward: ${kind}`);
       const runner = await createBlockRunner(kind, spec);
       const t0 = performance.now();

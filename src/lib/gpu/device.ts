@@ -27,7 +27,24 @@ export class WebGpuUnavailableError extends Error {
   override name = 'WebGpuUnavailableError';
 }
 
+let providedGpu: { gpu: GPU; name: string } | undefined;
+
+/**
+ * The one place a `GPU` comes from when there is no `navigator.gpu`: the Node runtime installs
+ * Dawn's binding here, so every kernel, the driver and the benchmarks run unchanged outside a page.
+ */
+export function provideGpu(gpu: GPU, name: string): void {
+  providedGpu = { gpu, name };
+}
+
+/** Where this process's WebGPU comes from: the browser's, an installed provider's, or none. */
+export function gpuRuntime(): string | null {
+  if (providedGpu) return providedGpu.name;
+  return gpuOf() ? 'browser' : null;
+}
+
 function gpuOf(scope: { navigator?: Navigator } = globalThis): GPU | undefined {
+  if (providedGpu) return providedGpu.gpu;
   return scope.navigator && 'gpu' in scope.navigator ? scope.navigator.gpu : undefined;
 }
 

@@ -1,0 +1,4 @@
+// The compression engine for Node: what `ctlab … --runtime node` runs, built by `npm run build:node`.
+export { installDawn } from './dawn';
+export { benchCompress } from '../lib/bench/compress';
+export { describeAdapter, gpuRuntime } from '../lib/gpu/device';
