@@ -21,7 +21,7 @@ export interface CompressBenchOptions {
   kernels?: ('webgpu' | 'typescript')[];
   /** Block forward of the calibration passes (default `typescript`). */
   forward?: ForwardKind;
-  /** Block forwards timed on one pass of layer 0 (default both; ORT's WASM build does not load in Node). */
+  /** Block forwards timed on one pass of layer 0 (default TypeScript, ORT on WASM and, with a device, WGSL; ORT's WASM build does not load in Node). */
   forwardPasses?: ForwardKind[];
   onStatus?: (msg: string) => void;
 }
@@ -83,7 +83,7 @@ export async function benchCompress(opts: CompressBenchOptions = {}): Promise<Co
   const kernelKinds = (opts.kernels ?? ['webgpu', 'typescript']).filter((k) => k === 'typescript' || device);
   const rows: CompressBenchRow[] = [];
   try {
-    // The two block forwards on one calibration pass of layer 0.
+    // The block forwards on one calibration pass of layer 0.
     const forwardPass: CompressBenchResult['forwardPass'] = {};
     const source = mapSource(weights);
     const lw = await source.layer(0);
@@ -94,9 +94,10 @@ export async function benchCompress(opts: CompressBenchOptions = {}): Promise<Co
       ids.forEach((id, t) => x.set(embed.subarray(id * H, (id + 1) * H), t * H));
       return x;
     });
-    for (const kind of opts.forwardPasses ?? (['typescript', 'ort-wasm'] as const)) {
+    for (const kind of opts.forwardPasses ?? (['typescript', 'ort-wasm', ...(device ? (['webgpu'] as const) : [])] as const)) {
+      if (kind === 'webgpu' && !device) continue;
       opts.onStatus?.(`block forward: ${kind}`);
-      const runner = await createBlockRunner(kind, spec);
+      const runner = await createBlockRunner(kind, spec, device ? { kind: 'webgpu', device } : TYPESCRIPT_KERNELS);
       const t0 = performance.now();
       await runner.run(0, lw, hidden, seqLen, 'out', () => undefined);
       forwardPass[kind] = performance.now() - t0;

@@ -104,6 +104,14 @@ export class Recorder {
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
   }
 
+  /** Zeroes `size` bytes of `buffer` from `offset` (default: to its end). */
+  clear(buffer: GPUBuffer, offset = 0, size?: number): void {
+    this.pass?.end();
+    this.pass = null;
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.clearBuffer(buffer, offset, size);
+  }
+
   /** Submits what was recorded (if anything); the recorder can be used again afterwards. */
   submit(): void {
     if (!this.encoder) return;

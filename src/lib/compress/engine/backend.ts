@@ -1,3 +1,4 @@
+import { GpuBlockForward } from '../../gpu/block-forward';
 import { awqClipGpu } from '../../gpu/clip';
 import { GpuDeviceLostError, GpuFaultError, isGpuError } from '../../gpu/faults';
 import { packGpu } from '../../gpu/pack';
@@ -14,6 +15,8 @@ import { sparsegpt, type SparseGptOptions, type SparseGptResult } from '../refer
 import { AbsMeanAccumulator, HessianAccumulator, WandaAccumulator } from '../reference/stats';
 import type { Matrix, PruneResult, Sparsity } from '../reference/types';
 import { wanda } from '../reference/wanda';
+import type { ModelSpec } from '../../model/spec';
+import type { BlockRunner } from './runner-types';
 
 /**
  * Where the compression kernels run: the WGSL launchers of `src/lib/gpu` on a `GPUDevice`, or
@@ -131,6 +134,23 @@ export function awqClipSearchOn(k: Kernels, W: Matrix, X: Matrix, cfg: QuantConf
 
 export function packOn(k: Kernels, q: QuantizedMatrix): Promise<PackedNBits> {
   return k.kind === 'webgpu' ? packGpu(k.device, q) : Promise.resolve(packQuantized(q));
+}
+
+/**
+ * The WGSL block forward (`gpu/block-forward.ts`) as a block runner, with AWQ's candidate
+ * losses on the same device.
+ */
+export function webGpuBlockRunner(k: Kernels, spec: ModelSpec): BlockRunner {
+  if (k.kind !== 'webgpu') throw new Error('the webgpu block forward needs WebGPU kernels (a GPU device)');
+  const fwd = new GpuBlockForward(k.device, spec);
+  return {
+    kind: 'webgpu',
+    run: (layer, lw, inputs, seqLen, until, each, signal) => fwd.run(layer, lw, inputs, seqLen, until, each, signal),
+    subBlockLoss: (layer, sub, inputs, samples, seqLen, dense) => fwd.subBlockLoss(layer, sub, inputs, samples, seqLen, dense),
+    async dispose() {
+      fwd.dispose();
+    },
+  };
 }
 
 /** A GPU fault or lost device raised again with `where` leading its message; any other error as it was. */

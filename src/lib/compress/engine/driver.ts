@@ -20,10 +20,11 @@ import { Timer } from './timer';
  *
  * Kernels (statistics, quantizers, masks, GPTQ/SparseGPT loops, AWQ clip search) run on the
  * GPU when `kernels` holds a device, on their TypeScript references otherwise (`backend.ts`).
- * The block forward is the TypeScript one of `reference/block.ts` or a one-block ONNX graph in
- * onnxruntime-web (`forward: 'ort-wasm' | 'ort-webgpu'`); AWQ's candidate losses always use the
- * TypeScript attention / MLP sub-blocks. Each method's per-layer work is a strategy
- * (`strategies/`).
+ * The block forward is the WGSL one of `gpu/block-forward.ts` (`forward: 'webgpu'`, the default
+ * with a device), the TypeScript one of `reference/block.ts`, or a one-block ONNX graph in
+ * onnxruntime-web (`forward: 'ort-wasm' | 'ort-webgpu'`); AWQ's candidate losses run on the
+ * WGSL forward's device when it is the forward, on the TypeScript attention / MLP sub-blocks
+ * otherwise. Each method's per-layer work is a strategy (`strategies/`).
  */
 
 export interface DriverOptions {
@@ -35,7 +36,7 @@ export interface DriverOptions {
   settings: ResolvedSettings;
   /** Default: the TypeScript references. */
   kernels?: Kernels;
-  /** Default `typescript`. */
+  /** Default `webgpu` (the WGSL block forward) when `kernels` holds a device, `typescript` otherwise. */
   forward?: ForwardKind | BlockRunner;
   signal?: AbortSignal;
   onProgress?: (p: DriverProgress) => void;
@@ -80,7 +81,10 @@ export async function compressLayers(opts: DriverOptions): Promise<CompressRepor
   if (L < 2) throw new Error('calibration samples need at least two tokens');
   if (opts.calibration.some((s) => s.length !== L)) throw new Error('calibration samples must all have the same length');
   if (L > spec.maxPositions) throw new Error(`calibration samples of ${L} tokens exceed the context of ${spec.maxPositions}`);
-  const runner = typeof opts.forward === 'object' ? opts.forward : await createBlockRunner(opts.forward ?? 'typescript', spec);
+  const runner =
+    typeof opts.forward === 'object'
+      ? opts.forward
+      : await createBlockRunner(opts.forward ?? (kernels.kind === 'webgpu' ? 'webgpu' : 'typescript'), spec, kernels);
   const ownsRunner = typeof opts.forward !== 'object';
   const errorTokens = Math.max(1, opts.errorTokens ?? 1024);
   const progress = (p: Omit<DriverProgress, 'layers'>) => opts.onProgress?.({ ...p, layers: nLayers });

@@ -2,7 +2,17 @@ import type { BlockOutputs, LayerTensors } from '../reference/block';
 import type { BlockTap } from '../../model/spec';
 
 /** Which block forward runs the calibration passes. */
-export type ForwardKind = 'typescript' | 'ort-wasm' | 'ort-webgpu';
+export type ForwardKind = 'typescript' | 'ort-wasm' | 'ort-webgpu' | 'webgpu';
+
+/** The part of a layer AWQ's scale search scores a candidate on. */
+export type SubBlock = { kind: 'attention' } | { kind: 'mlp' } | { kind: 'linear'; linear: 'o_proj' | 'down_proj' };
+
+/** Squared error of a sub-block's output under candidate weights against its output under the dense weights. */
+export interface SubBlockLoss {
+  /** Σ (y − y_dense)² over every sample, token and output. */
+  sum(lw: LayerTensors): Promise<number>;
+  destroy(): void;
+}
 
 /** Runs one decoder layer over every calibration sample. */
 export interface BlockRunner {
@@ -20,5 +30,18 @@ export interface BlockRunner {
     each: (sample: number, out: BlockOutputs) => void | Promise<void>,
     signal?: AbortSignal,
   ): Promise<void>;
+  /**
+   * AWQ's candidate loss on this runner's device, where it has one: `inputs` is the
+   * sub-block's input of every sample back to back ([samples · seqLen, width]), `dense` the
+   * weights whose output is the target. Absent: the strategy computes it in TypeScript.
+   */
+  subBlockLoss?(
+    layer: number,
+    sub: SubBlock,
+    inputs: Float32Array,
+    samples: number,
+    seqLen: number,
+    dense: LayerTensors,
+  ): Promise<SubBlockLoss>;
   dispose(): Promise<void>;
 }

@@ -16,6 +16,7 @@ import { awqClipSearchOn, createStats, quantizeRtnOn, type Stats } from '../back
 import { finishLinear } from '../finish-linear';
 import { checkStatistic } from '../finite';
 import { pass, quantConfig, weightMatrix, type LayerContext, type LayerStrategy } from '../layer-context';
+import type { SubBlock, SubBlockLoss } from '../runner-types';
 
 /**
  * AWQ per layer (llm-awq `auto_scale_block`, `apply_scale`, `auto_clip_block`): one dense pass
@@ -43,21 +44,42 @@ export const awqLayer: LayerStrategy = async (ctx) => {
     return q;
   };
   const searches: { name: string; result: AwqSearchResult; linears: LinearId[] }[] = [];
-  const search = async (name: string, linears: LinearId[], tap: BlockTap, out: (lw: LayerTensors, n: number) => Float32Array) => {
-    ctx.signal?.throwIfAborted();
-    ctx.progress('awq-search', linears[0], `AWQ scale search ${name}`);
+  /** The candidate loss: on the block runner's device when it offers one, else the TypeScript sub-block `out`. */
+  const lossOf = async (sub: SubBlock, tap: BlockTap, out: (lw: LayerTensors, n: number) => Float32Array): Promise<SubBlockLoss> => {
+    if (ctx.runner.subBlockLoss) return ctx.runner.subBlockLoss(ctx.layer, sub, keep[tap], N, L, dense);
     const targets = Array.from({ length: N }, (_, n) => out(dense, n));
-    const total = targets.reduce((a, t) => a + t.length, 0);
-    const result = await ctx.timer.time('awq-search', () =>
-      searchAwqScales(xMean[tap], async (sc) => {
-        ctx.signal?.throwIfAborted();
-        const lw = new Map(dense);
-        for (const l of linears) lw.set(linearWeightName(l), await candidate(weightMatrix(ctx, l), sc));
+    return {
+      async sum(lw) {
         let e = 0;
         for (let n = 0; n < N; n++) e += squaredErrorF32(out(lw, n), targets[n]);
-        return e / total;
-      }),
-    );
+        return e;
+      },
+      destroy() {},
+    };
+  };
+  const search = async (
+    name: string,
+    linears: LinearId[],
+    tap: BlockTap,
+    sub: SubBlock,
+    out: (lw: LayerTensors, n: number) => Float32Array,
+  ) => {
+    ctx.signal?.throwIfAborted();
+    ctx.progress('awq-search', linears[0], `AWQ scale search ${name}`);
+    const result = await ctx.timer.time('awq-search', async () => {
+      const loss = await lossOf(sub, tap, out);
+      const total = N * L * spec.hiddenSize;
+      try {
+        return await searchAwqScales(xMean[tap], async (sc) => {
+          ctx.signal?.throwIfAborted();
+          const lw = new Map(dense);
+          for (const l of linears) lw.set(linearWeightName(l), await candidate(weightMatrix(ctx, l), sc));
+          return (await loss.sum(lw)) / total;
+        });
+      } finally {
+        loss.destroy();
+      }
+    });
     searches.push({ name, result, linears });
     return result.scales;
   };
@@ -69,12 +91,13 @@ export const awqLayer: LayerStrategy = async (ctx) => {
     `${norms.attnIn}→q/k/v`,
     ['q_proj', 'k_proj', 'v_proj'],
     'q_proj_in',
+    { kind: 'attention' },
     (lw, n) => attention(spec, ctx.layer, lw, sample('q_proj_in', n), L).out!,
   );
   // 2. v_proj → o_proj, only when the shapes match (skipped under GQA).
   const oIn = spec.numHeads * spec.headDim;
   const vo = awqScalesVo(spec)
-    ? await search('v_proj→o_proj', ['o_proj'], 'o_proj_in', (lw, n) =>
+    ? await search('v_proj→o_proj', ['o_proj'], 'o_proj_in', { kind: 'linear', linear: 'o_proj' }, (lw, n) =>
         linearF32(sample('o_proj_in', n), lw.get(linearWeightName('o_proj'))!, L, oIn, Hd),
       )
     : null;
@@ -83,11 +106,12 @@ export const awqLayer: LayerStrategy = async (ctx) => {
     `${norms.mlpIn}→gate/up`,
     ['gate_proj', 'up_proj'],
     'gate_proj_in',
+    { kind: 'mlp' },
     (lw, n) => mlp(spec, lw, sample('gate_proj_in', n), L).out!,
   );
   // 4. up_proj → down_proj.
   const I = spec.intermediateSize;
-  const upDown = await search('up_proj→down_proj', ['down_proj'], 'down_proj_in', (lw, n) =>
+  const upDown = await search('up_proj→down_proj', ['down_proj'], 'down_proj_in', { kind: 'linear', linear: 'down_proj' }, (lw, n) =>
     linearF32(sample('down_proj_in', n), lw.get(linearWeightName('down_proj'))!, L, I, Hd),
   );
 
