@@ -51,11 +51,15 @@ export interface GpuSubBlockLoss {
 
 type Buffers = Record<string, GPUBuffer>;
 
-/** Layer tensors on the GPU, uploaded on first use and keyed by the array (a replaced weight is a new array). */
+/**
+ * Layer tensors on the GPU, uploaded on first use and keyed by the array (a replaced weight is
+ * a new array). Linear weights go up transposed, as `encodeLinear` reads them.
+ */
 class WeightCache {
   private readonly buffers = new Map<Float32Array, GPUBuffer>();
   constructor(
     private readonly device: GPUDevice,
+    /** Input width of a linear weight's name. */
     private readonly inF: (name: string) => number,
   ) {}
   get(lw: LayerTensors, name: string): GPUBuffer {
@@ -63,13 +67,7 @@ class WeightCache {
     if (!t) throw new Error(`missing layer tensor ${name}`);
     let b = this.buffers.get(t);
     if (!b) {
-      let data = t;
-      if (name.endsWith('_proj.weight')) {
-        const inF = this.inF(name);
-        const outF = t.length / inF;
-        data = new Float32Array(t.length);
-        for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) data[i * outF + o] = t[o * inF + i];
-      }
+      const data = name.endsWith('_proj.weight') ? transpose(t, t.length / this.inF(name), this.inF(name)) : t;
       this.buffers.set(t, (b = uploadF32(this.device, data)));
     }
     return b;
@@ -87,6 +85,12 @@ class WeightCache {
   destroy(): void {
     this.retain([]);
   }
+}
+
+function transpose(t: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(t.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = t[r * cols + c];
+  return out;
 }
 
 export class GpuBlockForward {

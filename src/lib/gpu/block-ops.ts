@@ -278,7 +278,11 @@ export function rowSquaredErrorReference(a: Float32Array, b: Float32Array, out: 
   }
 }
 
-/** y [rows, outF] = x [rows, inF] · Wᵀ, W [outF, inF] row-major: the GEMM with B read as Wᵀ through its strides. */
+/**
+ * y [rows, outF] = x [rows, inF] · Wᵀ, given Wᵀ ([inF, outF] row-major, transposed once on
+ * upload): neighbouring invocations of the GEMM then read neighbouring columns of B, which a
+ * hardware GPU coalesces (read as W, each would stride by inF).
+ */
 export function encodeLinear(
   rec: Recorder,
   x: GPUBuffer,
