@@ -9,3 +9,4 @@ export { resolveSettings } from '../lib/compress/reference/settings';
 export { requestDevice } from '../lib/gpu/device';
 export { randomWeights } from '../lib/model/random-model';
 export { smollm2Spec } from '../lib/bench/decode';
+export { dampedInverseFactor } from '../lib/compress/reference/linalg';

@@ -4,7 +4,7 @@ import type { DriverProgress } from '../compress/engine/report';
 import type { ForwardKind } from '../compress/engine/runner-types';
 import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
 import { resolveSettings, type CompressSettings } from '../compress/reference/settings';
-import { describeAdapter, requestDevice } from '../gpu/device';
+import { describeAdapter, isSoftwareAdapter, requestDevice } from '../gpu/device';
 import { isDeviceLost, isGpuError, watchDevice } from '../gpu/faults';
 import { loadCausalLm, type Device } from '../infer/causal-lm';
 import { openCachedModel, openWeights } from '../model/download';
@@ -77,7 +77,13 @@ export interface CompressRunOptions {
  */
 export const ORT_FORWARD_THRESHOLD = 4e9;
 
-export function chooseForward(spec: ModelSpec, samples: number, seqLen: number): ForwardKind {
+/**
+ * With WebGPU kernels on a hardware adapter the WGSL block forward keeps the calibration passes
+ * and AWQ's candidate losses on the GPU. On a software adapter (SwiftShader) it is the CPU
+ * again, where the TypeScript forward measured about 4× faster (`npm run bench:compress`).
+ */
+export function chooseForward(spec: ModelSpec, samples: number, seqLen: number, hardwareGpu = false): ForwardKind {
+  if (hardwareGpu) return 'webgpu';
   const perToken = (parameterCount(spec) - spec.vocabSize * spec.hiddenSize * (spec.tiedEmbeddings ? 1 : 2)) / spec.numLayers;
   return perToken * samples * seqLen > ORT_FORWARD_THRESHOLD ? 'ort-wasm' : 'typescript';
 }
@@ -89,20 +95,21 @@ export function chooseForward(spec: ModelSpec, samples: number, seqLen: number):
 export async function resolveKernels(
   want: CompressRequest['kernels'],
   device?: GPUDevice,
-): Promise<{ kernels: Kernels; adapter: string | null; owned: GPUDevice | null; note?: string }> {
+): Promise<{ kernels: Kernels; adapter: string | null; owned: GPUDevice | null; note?: string; software?: boolean }> {
   if (want === 'typescript') return { kernels: TYPESCRIPT_KERNELS, adapter: null, owned: null };
   const report = await describeAdapter();
   const adapter = report.available ? [report.vendor, report.architecture].filter(Boolean).join(' · ') || 'unnamed adapter' : null;
   // A device lost in an earlier run is never reused: its buffers and pipelines are gone.
   if (device) watchDevice(device);
-  if (device && !isDeviceLost(device)) return { kernels: { kind: 'webgpu', device }, adapter, owned: null };
+  const software = isSoftwareAdapter(report);
+  if (device && !isDeviceLost(device)) return { kernels: { kind: 'webgpu', device }, adapter, owned: null, software };
   if (!report.available) {
     if (want === 'webgpu') throw new Error(`WebGPU kernels were requested but WebGPU is unavailable: ${report.reason}`);
     return { kernels: TYPESCRIPT_KERNELS, adapter: null, owned: null, note: `no WebGPU (${report.reason}); TypeScript kernels` };
   }
   try {
     const d = await requestDevice();
-    return { kernels: { kind: 'webgpu', device: d }, adapter, owned: d };
+    return { kernels: { kind: 'webgpu', device: d }, adapter, owned: d, software };
   } catch (err) {
     if (want === 'webgpu') throw err;
     return {
@@ -250,8 +257,9 @@ export async function compressCachedModel(
     progress({ phase: 'calibration', fraction: 0, message }),
   );
   signal?.throwIfAborted();
-  const { kernels, adapter, owned, note } = await resolveKernels(req.kernels ?? 'auto', run.device);
-  const forward = !req.forward || req.forward === 'auto' ? chooseForward(spec, calib.samples, calib.seqLen) : req.forward;
+  const { kernels, adapter, owned, note, software } = await resolveKernels(req.kernels ?? 'auto', run.device);
+  const hardwareGpu = kernels.kind === 'webgpu' && software === false;
+  const forward = !req.forward || req.forward === 'auto' ? chooseForward(spec, calib.samples, calib.seqLen, hardwareGpu) : req.forward;
   const weights = await openWeights(cache, base);
   const source: LayerSource = { layer: (i) => weights.layer(i), tensor: (n) => weights.float32(n) };
   let writer: VariantWriter | null = null;
