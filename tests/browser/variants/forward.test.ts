@@ -101,5 +101,8 @@ describe('block forward: one-block ONNX graph in onnxruntime-web against the Typ
     expect(chooseForward(spec, 128, 512)).toBe('typescript');
     expect(chooseForward(smollm2Spec(30), 4, 64)).toBe('typescript');
     expect(chooseForward(smollm2Spec(30), 128, 512)).toBe('ort-wasm');
+    // With WebGPU kernels on a hardware adapter the WGSL forward, whatever the size.
+    expect(chooseForward(spec, 4, 64, true)).toBe('webgpu');
+    expect(chooseForward(smollm2Spec(30), 128, 512, true)).toBe('webgpu');
   });
 });
