@@ -1,5 +1,5 @@
 import type { UseStore } from 'idb-keyval';
-import { ShardCache } from '../lib/storage/shard-cache';
+import { ShardCache, type ShardCacheOptions } from '../lib/storage/shard-cache';
 import type { CacheStores } from '../lib/storage/stores';
 
 /**
@@ -10,9 +10,9 @@ import type { CacheStores } from '../lib/storage/stores';
  * Only the operations `idb-keyval` and the cache issue are implemented: get, put, delete by
  * key or key range, count; anything else throws.
  */
-export function memoryCache(): ShardCache {
+export function memoryCache(opts: Pick<ShardCacheOptions, 'chunkSize'> = {}): ShardCache {
   installKeyRange();
-  return new ShardCache({ stores: memoryStores(), estimate: async () => ({}) });
+  return new ShardCache({ ...opts, stores: memoryStores(), estimate: async () => ({}) });
 }
 
 export function memoryStores(): CacheStores {
