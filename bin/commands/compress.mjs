@@ -8,7 +8,7 @@ import { exportVariant } from '../lib/export-variant.mjs';
 
 /** @typedef {import('../lib/command.mjs').Context} Context */
 /** @typedef {import('../lib/command.mjs').NodeContext} NodeContext */
-/** @typedef {import('../../src/state/automation').CompressCommand} CompressCommand */
+/** @typedef {import('../../src/lib/variants/compress-model').CompressCommand} CompressCommand */
 
 /**
  * The settings go to the page as given: the library checks methods, bits and sparsity. Only the

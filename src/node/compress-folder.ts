@@ -1,17 +1,14 @@
 import { mkdir, open, readdir, stat } from 'node:fs/promises';
 import { openAsBlob } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { settingsFromText, type SettingsText } from '../lib/compress/reference/settings';
+import { settingsFromText } from '../lib/compress/reference/settings';
 import { OPTIONAL_FILES, REQUIRED_FILES, SINGLE_WEIGHTS, WEIGHTS_INDEX, downloadModel } from '../lib/model/download';
 import type { ModelSource } from '../lib/model/sources';
 import type { ProgressEvent } from '../lib/storage/shard-cache';
-import { compressCachedModel, type CompressProgress, type CompressRequest } from '../lib/variants/compress-model';
+import { compressCachedModel, type CompressCommand, type CompressProgress, type CompressRequest } from '../lib/variants/compress-model';
 import type { VariantReport } from '../lib/variants/report';
 import { exportVariantFiles, readExportChunk, type VariantFile } from '../lib/variants/store';
 import { memoryCache } from './memory-cache';
-
-/** What `ctlab compress --runtime node` asks for: the page's `CompressCommand`, settings still as text. */
-export type FolderCompressRequest = Omit<CompressRequest, 'settings'> & { settings: SettingsText };
 
 /** Progress in the shapes the page sends the CLI (`bin/lib/page-progress.mjs` prints them), plus each file written. */
 export type FolderProgress =
@@ -56,7 +53,7 @@ function nodeForward(forward: CompressRequest['forward']): CompressRequest['forw
  */
 export async function compressFolder(
   dir: string,
-  request: FolderCompressRequest,
+  request: CompressCommand,
   out: string,
   onProgress: (e: FolderProgress) => void = () => undefined,
 ): Promise<{ report: VariantReport; files: VariantFile[] }> {

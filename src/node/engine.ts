@@ -2,4 +2,4 @@
 export { installDawn } from './dawn';
 export { benchCompress } from '../lib/bench/compress';
 export { describeAdapter, gpuRuntime } from '../lib/gpu/device';
-export { compressFolder, folderSource, type FolderCompressRequest, type FolderProgress } from './compress-folder';
+export { compressFolder, folderSource, type FolderProgress } from './compress-folder';

@@ -27,8 +27,8 @@ import type { ProgressEvent } from '../lib/storage/shard-cache';
 import type { CompressBenchOptions } from '../lib/bench/compress';
 import { scaleParams, statusClock } from '../lib/bench/scale';
 import type { HubConfig } from '../lib/model/known-models';
-import type { CompressProgress, CompressRequest } from '../lib/variants/compress-model';
-import { settingsFromText, type SettingsText } from '../lib/compress/reference/settings';
+import type { CompressCommand, CompressProgress, CompressRequest } from '../lib/variants/compress-model';
+import { settingsFromText } from '../lib/compress/reference/settings';
 import { compressWorker, evalWorker, modelWorker } from './workers';
 import { assertAllowedByPagePolicy } from '../lib/model/page-policy';
 
@@ -85,9 +85,6 @@ export interface WireFile {
   text?: string;
   base64?: string;
 }
-
-/** What `ctlab compress` asks for. */
-export type CompressCommand = Omit<CompressRequest, 'settings'> & { settings: SettingsText };
 
 function fromWire(f: WireFile): DataFile {
   if (f.base64 === undefined) return { path: f.path, text: f.text ?? '' };
