@@ -16,6 +16,8 @@ const entries = Object.fromEntries(
 
 export default defineConfig({
   cacheDir: process.env.CTLAB_VITE_CACHE ?? 'node_modules/.vite',
+  // The page's static files (favicon, offline data) have no use beside the Node modules.
+  publicDir: false,
   build: {
     ssr: true,
     target: 'node20',

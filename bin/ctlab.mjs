@@ -4,6 +4,8 @@
 // its `window.ctlab` API, streams progress to stderr and prints results on stdout. It adds no
 // second code path: every command runs the same src/lib code the page runs. This file only
 // dispatches: each command (bin/commands/) parses its options, calls the page and prints.
+// `--runtime node` (compress, bench compress) runs that src/lib code in this process instead,
+// built for Node (dist-node/) with Dawn as its WebGPU.
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -27,6 +29,7 @@ import { deviceArg, usage, UsageError } from './lib/args.mjs';
 import { DEFAULT_SCALE_MODELS } from './lib/bench-scale.mjs';
 import { openApp } from './lib/browser.mjs';
 import { ensureBuilt } from './lib/build.mjs';
+import { loadNodeEngine } from './lib/node-engine.mjs';
 import { cleanError } from './lib/errors.mjs';
 import { pageProgress } from './lib/page-progress.mjs';
 import { progressLines } from './lib/progress-lines.mjs';
@@ -74,14 +77,14 @@ Usage:
   ctlab compress --model M --method rtn|gptq|awq|magnitude|wanda|sparsegpt [--bits 3|4|8]
              [--group-size G] [--sym|--asym] [--act-order] [--sparsity 2:4|4:8|0.5]
              [--calib-file F | --calib-url U | --calib self|builtin (default)] [--samples N] [--seq-len L]
-             [--seed S] [--kernels auto|webgpu|typescript] [--forward auto|typescript|ort-wasm]
-             --out DIR [--json]
+             [--seed S] [--kernels auto|webgpu|typescript] [--forward auto|typescript|webgpu|ort-wasm]
+             [--runtime browser|node] --out DIR [--json]
              compress into a variant (kept in the cache) and write it to DIR as a Hugging Face
              folder with onnx/ and ctlab-variant.json; the report goes to stdout
   ctlab kl --model DENSE --variant V (--text-file F | --text T) [--device auto|webgpu|wasm] [--json]
              mean KL(dense ‖ variant) of next-token distributions and both perplexities
   ctlab bench compress [--layers N] [--samples N] [--seq-len L] [--methods m,…]
-             [--kernels webgpu,typescript] [--json]
+             [--kernels webgpu,typescript] [--runtime browser|node] [--json]
              time per layer and end to end per method on a SmolLM2-135M-shaped random model
              (all 30 layers unless --layers N; 4 × 64 calibration tokens unless --samples /
              --seq-len), WGSL kernels against their TypeScript references in one run
@@ -102,6 +105,11 @@ Common options:
   --port N        local port of the app (default 47613; the cache belongs to this origin)
   --json          machine-readable output on stdout
   --quiet         no progress on stderr
+  --runtime R     compress and bench compress: browser (default: the page in headless Chromium)
+                  or node (the engine in this process, WebGPU from Dawn; a local folder only, its
+                  cache in memory, no --calib self or ORT forward). Without a GPU driver Dawn
+                  needs SwiftShader's Vulkan driver: VK_ICD_FILENAMES=/usr/lib/chromium/
+                  vk_swiftshader_icd.json LD_LIBRARY_PATH=/usr/lib/chromium (Debian's Chromium)
 `;
 
 const { values, positionals } = parseArgs({
@@ -156,6 +164,7 @@ const { values, positionals } = parseArgs({
     'variant-dir': { type: 'string', multiple: true },
     profile: { type: 'string' },
     port: { type: 'string', default: '47613' },
+    runtime: { type: 'string', default: 'browser' },
     json: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -209,10 +218,38 @@ function write(out) {
   if (out.stderr) process.stderr.write(out.stderr);
 }
 
+/**
+ * A command run by the engine in this process (`--runtime node`): no server, no browser.
+ * @param {import('./lib/command.mjs').Command<any, any>} cmd
+ * @param {import('./lib/args.mjs').Argv} argv
+ * @param {import('./lib/page-progress.mjs').PageProgress} progress
+ */
+async function runInNode(cmd, argv, progress) {
+  if (!cmd.node) usage('--runtime node applies to compress and bench compress');
+  const req = cmd.parse(argv);
+  const { engine, adapter, note } = await loadNodeEngine(root);
+  if (note) process.stderr.write(`ctlab: ${note}\n`);
+  else if (!values.quiet) lines.note(`runtime ${engine.gpuRuntime()}; adapter ${adapter}`);
+  /** @type {import('./lib/command.mjs').NodeContext} */
+  const ctx = { engine, adapter, root, lines, progress, quiet: values.quiet === true };
+  try {
+    write(cmd.print(await cmd.node(ctx, req), req, /** @type {any} */ (ctx)));
+  } finally {
+    lines.close();
+  }
+}
+
 async function main() {
   const cmd = lookup();
   const argv = { values, positionals: command === 'bench' ? positionals.slice(1) : positionals };
   const progress = pageProgress({ lines, json: values.json === true, quiet: values.quiet === true });
+  if (values.runtime !== 'browser' && values.runtime !== 'node') usage(`--runtime must be browser or node, not ${values.runtime}`);
+  if (values.runtime === 'node') {
+    await runInNode(cmd, argv, progress);
+    // Dawn's instance may hold the event loop open after the work is done; stdout is flushed first.
+    process.stdout.write('', () => process.exit(0));
+    return;
+  }
   if (cmd.standalone) {
     const req = cmd.parse(argv);
     const dist = await ensureBuilt(root);

@@ -1,12 +1,14 @@
 // @ts-check
-// `ctlab compress`: a variant into the cache, exported to a folder; the report on stdout.
+// `ctlab compress`: a variant into the cache, exported to a folder; the report on stdout. With
+// `--runtime node` the engine runs in this process on a local folder, its cache in memory.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { modelArg, optionalInt, usage } from '../lib/args.mjs';
 import { exportVariant } from '../lib/export-variant.mjs';
 
 /** @typedef {import('../lib/command.mjs').Context} Context */
-/** @typedef {import('../../src/state/automation').CompressCommand} CompressCommand */
+/** @typedef {import('../lib/command.mjs').NodeContext} NodeContext */
+/** @typedef {import('../../src/lib/variants/compress-model').CompressCommand} CompressCommand */
 
 /**
  * The settings go to the page as given: the library checks methods, bits and sparsity. Only the
@@ -15,6 +17,11 @@ import { exportVariant } from '../lib/export-variant.mjs';
  */
 export function parse({ values }) {
   const model = modelArg(values.model);
+  const runtime = values.runtime === 'node' ? 'node' : 'browser';
+  if (runtime === 'node' && model.kind !== 'dir')
+    usage(
+      '--runtime node compresses a local model folder (--model DIR); download other models with ctlab download, or use --runtime browser',
+    );
   if (!values.out) usage('compress needs --out DIR');
   const method = values.method;
   if (!method) usage('compress needs --method rtn|gptq|awq|magnitude|wanda|sparsegpt');
@@ -44,8 +51,8 @@ export function parse({ values }) {
   const kernels = values.kernels ?? 'auto';
   if (!['auto', 'webgpu', 'typescript'].includes(kernels)) usage(`--kernels must be auto, webgpu or typescript, not ${kernels}`);
   const forward = values.forward ?? 'auto';
-  if (!['auto', 'typescript', 'ort-wasm', 'ort-webgpu'].includes(forward))
-    usage(`--forward must be auto, typescript, ort-wasm or ort-webgpu, not ${forward}`);
+  if (!['auto', 'typescript', 'webgpu', 'ort-wasm', 'ort-webgpu'].includes(forward))
+    usage(`--forward must be auto, typescript, webgpu, ort-wasm or ort-webgpu, not ${forward}`);
   const samples = optionalInt(values, 'samples');
   const seqLen = optionalInt(values, 'seq-len');
   /** @type {CompressCommand} */
@@ -58,7 +65,7 @@ export function parse({ values }) {
     kernels,
     forward,
   };
-  return { model, request, out: resolve(values.out), json: values.json === true, serve: { models: [model] } };
+  return { model, request, out: resolve(values.out), runtime, json: values.json === true, serve: { models: [model] } };
 }
 
 /** @param {Context} ctx @param {ReturnType<typeof parse>} req */
@@ -68,10 +75,20 @@ export async function request(ctx, req) {
   return report;
 }
 
+/** @param {NodeContext} ctx @param {ReturnType<typeof parse>} req */
+export async function node(ctx, req) {
+  const dir = /** @type {{ kind: 'dir', path: string }} */ (req.model).path;
+  const { report } = await ctx.engine.compressFolder(dir, req.request, req.out, (e) => {
+    if (e.phase !== 'written') return ctx.progress.onProgress(e);
+    if (!ctx.quiet) ctx.lines.finish(`export:${e.path}`, `wrote ${e.path} (${e.bytes} bytes)`);
+  });
+  return report;
+}
+
 /** @param {Awaited<ReturnType<typeof request>>} report @param {ReturnType<typeof parse>} req */
 export function print(report, req) {
   if (req.json) return { stdout: `${JSON.stringify(report)}\n` };
-  let out = `${report.label}\n${report.calibration.samples} × ${report.calibration.seqLen} tokens (${report.calibration.source}); kernels ${report.kernels}${report.adapter ? ` (${report.adapter})` : ''}; forward ${report.forward}\n`;
+  let out = `${report.label}\n${report.calibration.samples} × ${report.calibration.seqLen} tokens (${report.calibration.source}); kernels ${report.kernels}${report.adapter ? ` (${report.adapter})` : ''}; forward ${report.forward}; runtime ${req.runtime}\n`;
   out += 'layer linear      shape        rel. error  zeros  format       bytes dense → stored\n';
   for (const l of report.linears)
     out += `${String(l.layer).padStart(5)} ${l.linear.padEnd(11)} ${`${l.shape[0]}×${l.shape[1]}`.padEnd(12)} ${l.error.toExponential(3).padStart(10)} ${(100 * l.zeros).toFixed(1).padStart(5)}% ${l.format.padEnd(12)} ${l.denseBytes} → ${l.packedBytes ?? l.denseBytes}\n`;

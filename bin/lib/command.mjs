@@ -29,6 +29,17 @@
  */
 
 /**
+ * What a command works with under `--runtime node`: the engine in this process, no page.
+ * @typedef {object} NodeContext
+ * @property {import('./node-engine.mjs').NodeEngine} engine dist-node/engine.mjs, Dawn installed
+ * @property {string | null} adapter Dawn's adapter, or null when it found none
+ * @property {string} root the repository
+ * @property {ReturnType<typeof import('./progress-lines.mjs').progressLines>} lines progress on stderr
+ * @property {import('./page-progress.mjs').PageProgress} progress the engine's events, printed as the page's are
+ * @property {boolean} quiet
+ */
+
+/**
  * Folders the local server must serve for a request.
  * @typedef {{ models?: (ModelArg | null | undefined)[] }} Serve
  */
@@ -42,6 +53,7 @@
  * @property {(ctx: Context, req: Req) => Promise<Res>} request
  * @property {(res: Res, req: Req, ctx: Context) => Output} print
  * @property {boolean} [standalone] opens its own browsers (bench scale): no page in its context
+ * @property {(ctx: NodeContext, req: Req) => Promise<Res>} [node] the request run by the engine in this process (`--runtime node`)
  */
 
 /**

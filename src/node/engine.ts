@@ -10,3 +10,4 @@ export { requestDevice } from '../lib/gpu/device';
 export { randomWeights } from '../lib/model/random-model';
 export { smollm2Spec } from '../lib/bench/decode';
 export { dampedInverseFactor } from '../lib/compress/reference/linalg';
+export { compressFolder, folderSource, type FolderProgress } from './compress-folder';

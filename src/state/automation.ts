@@ -27,8 +27,8 @@ import type { ProgressEvent } from '../lib/storage/shard-cache';
 import type { CompressBenchOptions } from '../lib/bench/compress';
 import { scaleParams, statusClock } from '../lib/bench/scale';
 import type { HubConfig } from '../lib/model/known-models';
-import type { CompressProgress, CompressRequest } from '../lib/variants/compress-model';
-import { parseSparsity, resolveSettings, type CompressSettings, type Method } from '../lib/compress/reference/settings';
+import type { CompressCommand, CompressProgress, CompressRequest } from '../lib/variants/compress-model';
+import { settingsFromText } from '../lib/compress/reference/settings';
 import { compressWorker, evalWorker, modelWorker } from './workers';
 import { assertAllowedByPagePolicy } from '../lib/model/page-policy';
 
@@ -84,38 +84,6 @@ export interface WireFile {
   path: string;
   text?: string;
   base64?: string;
-}
-
-/**
- * Compression settings as the command line gives them: numbers and the sparsity still text, for
- * the library to check (`parseSparsity`, `resolveSettings`).
- */
-export interface SettingsText {
-  method: string;
-  bits?: string;
-  groupSize?: string;
-  sym?: boolean;
-  actOrder?: boolean;
-  /** `2:4`, `4:8` or a ratio such as `0.5`. */
-  sparsity?: string;
-}
-
-/** What `ctlab compress` asks for. */
-export type CompressCommand = Omit<CompressRequest, 'settings'> & { settings: SettingsText };
-
-/** The settings checked by the library: throws a `SettingsError` naming the bad field. */
-function settingsOf(s: SettingsText): CompressSettings {
-  const settings: CompressSettings = {
-    // An unknown method is named by resolveSettings.
-    method: s.method as Method,
-    ...(s.bits !== undefined ? { bits: Number(s.bits) } : {}),
-    ...(s.groupSize !== undefined ? { groupSize: Number(s.groupSize) } : {}),
-    ...(s.sym !== undefined ? { sym: s.sym } : {}),
-    ...(s.actOrder ? { actOrder: true } : {}),
-    ...(s.sparsity !== undefined ? { sparsity: parseSparsity(s.sparsity) } : {}),
-  };
-  resolveSettings(settings);
-  return settings;
 }
 
 function fromWire(f: WireFile): DataFile {
@@ -298,7 +266,7 @@ function automationApi() {
     /** Compresses a model (downloaded or cached) into a variant in the cache; returns its report. */
     compress: async ({ source, request: { settings, ...rest } }: { source: AutomationSource; request: CompressCommand }) => {
       // Before the download: a mistyped setting should not wait for the model.
-      const request: CompressRequest = { settings: settingsOf(settings), ...rest };
+      const request: CompressRequest = { settings: settingsFromText(settings), ...rest };
       const model = await models.download(toSource(source), crypto.randomUUID(), progress);
       const made = await compressWorker().compress(
         model.key,

@@ -33,6 +33,9 @@ function installTransformersCache(): void {
   env.localModelPath = PREFIX;
   env.useBrowserCache = false;
   env.useCustomCache = false;
+  // In Node, transformers.js reads local paths from disk itself unless told otherwise: they too go through env.fetch.
+  env.useFS = false;
+  env.useFSCache = false;
   const networkFetch = env.fetch;
   // transformers.js asks for local files through env.fetch: answer PREFIX paths from IndexedDB
   // (a 404 for files the model lacks, which it treats as absent) and pass anything else on.

@@ -3,7 +3,7 @@ import type { LayerSource } from '../compress/engine/layer-source';
 import type { DriverProgress } from '../compress/engine/report';
 import type { ForwardKind } from '../compress/engine/runner-types';
 import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
-import { resolveSettings, type CompressSettings } from '../compress/reference/settings';
+import { resolveSettings, type CompressSettings, type SettingsText } from '../compress/reference/settings';
 import { describeAdapter, isSoftwareAdapter, requestDevice } from '../gpu/device';
 import { isDeviceLost, isGpuError, watchDevice } from '../gpu/faults';
 import { loadCausalLm, type Device } from '../infer/causal-lm';
@@ -41,6 +41,9 @@ export interface CompressRequest {
   /** Where self-generated calibration is sampled (default wasm: deterministic across machines). */
   generateDevice?: Device;
 }
+
+/** What `ctlab compress` asks for (the page's and the Node runtime's): settings still as text, for `settingsFromText`. */
+export type CompressCommand = Omit<CompressRequest, 'settings'> & { settings: SettingsText };
 
 export interface CompressProgress {
   phase: 'calibration' | 'compress' | 'store' | 'done';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../bin/lib/args.mjs';
+import * as benchCompress from '../../../bin/commands/bench-compress.mjs';
 import * as compress from '../../../bin/commands/compress.mjs';
 import * as generate from '../../../bin/commands/generate.mjs';
 import * as kl from '../../../bin/commands/kl.mjs';
@@ -48,6 +49,26 @@ describe('compress parse', () => {
     expect(bad({ calib: 'other' })).toThrow('--calib must be self or builtin, not other');
     expect(bad({ kernels: 'cuda' })).toThrow(/--kernels must be/);
     expect(bad({ samples: '-1' })).toThrow('--samples must be a non-negative integer, not -1');
+  });
+
+  it('runs in Node only on a local folder, which it names by path', () => {
+    expect(() => compress.parse(argv({ model: MODEL, out: 'x', method: 'rtn', runtime: 'node' }))).toThrow(
+      /--runtime node compresses a local model folder/,
+    );
+    const req = compress.parse(argv({ model: '.', out: 'x', method: 'rtn', runtime: 'node' }));
+    expect(req.runtime).toBe('node');
+    expect(req.model).toEqual({ kind: 'dir', path: process.cwd() });
+    expect(compress.parse(argv({ model: MODEL, out: 'x', method: 'rtn' })).runtime).toBe('browser');
+  });
+});
+
+describe('bench compress parse', () => {
+  it('refuses the ORT block forward in Node, where onnxruntime-web does not load', () => {
+    expect(() => benchCompress.parse(argv({ runtime: 'node', forward: 'ort-wasm' }))).toThrow(/runs only in the page/);
+    expect(benchCompress.parse(argv({ runtime: 'node', forward: 'typescript', layers: '2' })).options).toEqual({
+      layers: 2,
+      forward: 'typescript',
+    });
   });
 });
 

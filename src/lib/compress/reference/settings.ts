@@ -114,6 +114,35 @@ export function parseSparsity(text: string): Sparsity {
   return s;
 }
 
+/**
+ * Compression settings as the command line gives them: numbers and the sparsity still text, for
+ * the library to check (`parseSparsity`, `resolveSettings`).
+ */
+export interface SettingsText {
+  method: string;
+  bits?: string;
+  groupSize?: string;
+  sym?: boolean;
+  actOrder?: boolean;
+  /** `2:4`, `4:8` or a ratio such as `0.5`. */
+  sparsity?: string;
+}
+
+/** The settings checked by the library: throws a `SettingsError` naming the bad field. */
+export function settingsFromText(s: SettingsText): CompressSettings {
+  const settings: CompressSettings = {
+    // An unknown method is named by resolveSettings.
+    method: s.method as Method,
+    ...(s.bits !== undefined ? { bits: Number(s.bits) } : {}),
+    ...(s.groupSize !== undefined ? { groupSize: Number(s.groupSize) } : {}),
+    ...(s.sym !== undefined ? { sym: s.sym } : {}),
+    ...(s.actOrder ? { actOrder: true } : {}),
+    ...(s.sparsity !== undefined ? { sparsity: parseSparsity(s.sparsity) } : {}),
+  };
+  resolveSettings(settings);
+  return settings;
+}
+
 export function formatSparsity(s: Sparsity): string {
   return isNM(s) ? `${s.n}:${s.m}` : `${Math.round(s.ratio * 1000) / 10}%`;
 }
