@@ -1,4 +1,5 @@
 /// <reference types="vitest/config" />
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { playwright } from '@vitest/browser-playwright';
@@ -6,6 +7,7 @@ import { modelsMiddleware, resolveModelsDir } from './server/models-middleware.j
 import { testFaultsMiddleware } from './server/test-faults-middleware.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './server/chromium.js';
 import { pagePolicy } from './server/csp.js';
+import { setIsolationHeaders } from './server/isolation.js';
 
 const root = import.meta.dirname;
 const modelsDir = resolveModelsDir(root);
@@ -39,8 +41,24 @@ function contentSecurityPolicy(): Plugin {
   };
 }
 
+/**
+ * COOP/COEP on every answer of the dev server, `vite preview` and the browser-test server, so
+ * the page is cross-origin isolated and onnxruntime-web's WASM gets its threads.
+ */
+function crossOriginIsolation(): Plugin {
+  const isolate = (_req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    setIsolationHeaders(res);
+    next();
+  };
+  return {
+    name: 'ctlab-cross-origin-isolation',
+    configureServer: (server) => void server.middlewares.use(isolate),
+    configurePreviewServer: (server) => void server.middlewares.use(isolate),
+  };
+}
+
 export default defineConfig({
-  plugins: [svelte(), localModels(), contentSecurityPolicy()],
+  plugins: [svelte(), localModels(), contentSecurityPolicy(), crossOriginIsolation()],
   // Parallel checkouts that share one node_modules each keep their own pre-bundled deps.
   cacheDir: process.env.CTLAB_VITE_CACHE ?? 'node_modules/.vite',
   worker: { format: 'es' },

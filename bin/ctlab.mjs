@@ -69,8 +69,10 @@ Usage:
              tokenizer_config.json and onnx/model_quantized.onnx or onnx/model.onnx, e.g.
              Xenova/toxic-bert), kept in the cache like the models; without it, the offline
              lexicon proxy. Every toxicity score names its scorer.
-  ctlab bench decode [--layers N] [--json]
-             prefill/decode tokens/s of fp32 MatMul vs 4-bit MatMulNBits graphs on WASM and WebGPU
+  ctlab bench decode [--layers N] [--threads 1,all] [--json]
+             prefill/decode tokens/s of fp32 MatMul vs 4-bit MatMulNBits graphs on WASM and WebGPU;
+             --threads: instead, the WASM rows once per thread count (a number or all), each in a
+             fresh worker, with the speed-up over the fewest threads
   ctlab compress --model M --method rtn|gptq|awq|magnitude|wanda|sparsegpt [--bits 3|4|8]
              [--group-size G] [--sym|--asym] [--act-order] [--sparsity 2:4|4:8|0.5]
              [--calib-file F | --calib-url U | --calib self|builtin (default)] [--samples N] [--seq-len L]
@@ -130,6 +132,7 @@ const { values, positionals } = parseArgs({
     cell: { type: 'string' },
     'toxicity-model': { type: 'string' },
     layers: { type: 'string' },
+    threads: { type: 'string' },
     method: { type: 'string' },
     bits: { type: 'string' },
     'group-size': { type: 'string' },

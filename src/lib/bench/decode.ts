@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { describeAdapter } from '../gpu/device';
-import { configureOrt } from '../infer/ort-env';
+import { configureOrt, ortWasmThreading } from '../infer/ort-env';
+import type { WasmThreading } from '../infer/wasm-threads';
 import { parseModelSpec } from '../model/config';
 import { randomWeights } from '../model/random-model';
 import type { ModelSpec } from '../model/spec';
@@ -139,4 +140,71 @@ export async function benchDecode(opts: DecodeBenchOptions = {}): Promise<Decode
   const ratios: Record<string, number> = {};
   for (const r of rows) if (base) ratios[`${r.graph}/${r.device}`] = r.decodeTokensPerSecond / base.decodeTokensPerSecond;
   return { model: `SmolLM2-135M shape, ${layers} of 30 layers, random weights`, adapter, promptTokens, newTokens, rows, ratios };
+}
+
+/** A thread count for the WASM rows: a number (clamped to the cores) or every core. */
+export type ThreadsSetting = number | 'all';
+
+/** One worker's WASM rows at the thread count its ORT runs with. */
+export interface ThreadsRun {
+  threading: WasmThreading;
+  result: DecodeBenchResult;
+}
+
+/**
+ * The WASM rows with ORT on `threads` threads. ORT fixes its thread count when a worker's first
+ * session starts, so this must be the first ORT work of a fresh worker (the page gives each
+ * setting its own); `threading` says what ORT really ran with.
+ */
+export async function benchDecodeThreads(threads: ThreadsSetting, opts: Omit<DecodeBenchOptions, 'devices'> = {}): Promise<ThreadsRun> {
+  configureOrt({ threads: threads === 'all' ? Infinity : threads });
+  const result = await benchDecode({ ...opts, devices: ['wasm'] });
+  return { threading: ortWasmThreading(), result };
+}
+
+export interface ThreadsBenchRow {
+  graph: 'fp32' | 'q4';
+  threads: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  /** Over the same graph's row at the fewest threads measured. */
+  prefillSpeedup: number;
+  decodeSpeedup: number;
+}
+
+export interface ThreadsBenchResult {
+  model: string;
+  promptTokens: number;
+  newTokens: number;
+  isolated: boolean;
+  cores: number;
+  rows: ThreadsBenchRow[];
+}
+
+/** The runs of benchDecodeThreads side by side, each row's speed over its graph at the fewest threads. */
+export function compareThreads(runs: ThreadsRun[]): ThreadsBenchResult {
+  if (!runs.length) throw new Error('no thread settings were measured');
+  const flat = runs.flatMap(({ threading, result }) =>
+    result.rows.filter((r) => r.device === 'wasm').map((r) => ({ ...r, threads: threading.threads })),
+  );
+  const rows = flat.map((r) => {
+    const base = flat.filter((b) => b.graph === r.graph).reduce((a, b) => (b.threads < a.threads ? b : a));
+    return {
+      graph: r.graph,
+      threads: r.threads,
+      prefillTokensPerSecond: r.prefillTokensPerSecond,
+      decodeTokensPerSecond: r.decodeTokensPerSecond,
+      prefillSpeedup: r.prefillTokensPerSecond / base.prefillTokensPerSecond,
+      decodeSpeedup: r.decodeTokensPerSecond / base.decodeTokensPerSecond,
+    };
+  });
+  const first = runs[0];
+  return {
+    model: first.result.model,
+    promptTokens: first.result.promptTokens,
+    newTokens: first.result.newTokens,
+    isolated: runs.every((r) => r.threading.isolated),
+    cores: first.threading.cores,
+    rows: rows.sort((a, b) => a.graph.localeCompare(b.graph) || a.threads - b.threads),
+  };
 }
