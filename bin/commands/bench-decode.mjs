@@ -50,7 +50,10 @@ export function print(r, req) {
 
 /** @param {import('../../src/lib/bench/decode').ThreadsBenchResult} t */
 function threadsTable(t) {
-  let out = `${t.model}; WASM; ${t.cores} cores; prompt ${t.promptTokens} tokens, ${t.newTokens} new\n`;
+  const repeats = Object.entries(t.repeats)
+    .map(([n, k]) => `${n} thread${n === '1' ? '' : 's'} × ${k}`)
+    .join(', ');
+  let out = `${t.model}; WASM; ${t.cores} cores; prompt ${t.promptTokens} tokens, ${t.newTokens} new; runs: ${repeats} (best kept)\n`;
   if (!t.isolated) out += 'not cross-origin isolated: every row ran on one thread\n';
   out += 'graph  threads  prefill tok/s  decode tok/s  prefill speed-up  decode speed-up\n';
   for (const row of t.rows) {
