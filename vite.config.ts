@@ -7,7 +7,7 @@ import { modelsMiddleware, resolveModelsDir } from './server/models-middleware.j
 import { testFaultsMiddleware } from './server/test-faults-middleware.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './server/chromium.js';
 import { pagePolicy } from './server/csp.js';
-import { setIsolationHeaders } from './server/isolation.js';
+import { ISOLATION_HEADERS, setIsolationHeaders } from './server/isolation.js';
 
 const root = import.meta.dirname;
 const modelsDir = resolveModelsDir(root);
@@ -58,7 +58,8 @@ function crossOriginIsolation(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [svelte(), localModels(), contentSecurityPolicy(), crossOriginIsolation()],
+  // Isolation first, so its headers reach the answers of the middlewares after it (the models folder).
+  plugins: [crossOriginIsolation(), svelte(), localModels(), contentSecurityPolicy()],
   // Parallel checkouts that share one node_modules each keep their own pre-bundled deps.
   cacheDir: process.env.CTLAB_VITE_CACHE ?? 'node_modules/.vite',
   worker: { format: 'es' },
@@ -77,6 +78,8 @@ export default defineConfig({
       {
         extends: true,
         plugins: [localModels(true)],
+        // Vitest serves its own pages before any plugin middleware runs; these headers reach them.
+        server: { headers: { ...ISOLATION_HEADERS } },
         test: {
           name: 'browser',
           include: ['tests/browser/**/*.test.ts'],
