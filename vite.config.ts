@@ -1,4 +1,5 @@
 /// <reference types="vitest/config" />
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { playwright } from '@vitest/browser-playwright';
@@ -6,6 +7,7 @@ import { modelsMiddleware, resolveModelsDir } from './server/models-middleware.j
 import { testFaultsMiddleware } from './server/test-faults-middleware.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './server/chromium.js';
 import { pagePolicy } from './server/csp.js';
+import { ISOLATION_HEADERS, setIsolationHeaders } from './server/isolation.js';
 
 const root = import.meta.dirname;
 const modelsDir = resolveModelsDir(root);
@@ -39,8 +41,25 @@ function contentSecurityPolicy(): Plugin {
   };
 }
 
+/**
+ * COOP/COEP on every answer of the dev server, `vite preview` and the browser-test server, so
+ * the page is cross-origin isolated and onnxruntime-web's WASM gets its threads.
+ */
+function crossOriginIsolation(): Plugin {
+  const isolate = (_req: IncomingMessage, res: ServerResponse, next: () => void) => {
+    setIsolationHeaders(res);
+    next();
+  };
+  return {
+    name: 'ctlab-cross-origin-isolation',
+    configureServer: (server) => void server.middlewares.use(isolate),
+    configurePreviewServer: (server) => void server.middlewares.use(isolate),
+  };
+}
+
 export default defineConfig({
-  plugins: [svelte(), localModels(), contentSecurityPolicy()],
+  // Isolation first, so its headers reach the answers of the middlewares after it (the models folder).
+  plugins: [crossOriginIsolation(), svelte(), localModels(), contentSecurityPolicy()],
   // Parallel checkouts that share one node_modules each keep their own pre-bundled deps.
   cacheDir: process.env.CTLAB_VITE_CACHE ?? 'node_modules/.vite',
   worker: { format: 'es' },
@@ -59,6 +78,8 @@ export default defineConfig({
       {
         extends: true,
         plugins: [localModels(true)],
+        // Vitest serves its own pages before any plugin middleware runs; these headers reach them.
+        server: { headers: { ...ISOLATION_HEADERS } },
         test: {
           name: 'browser',
           include: ['tests/browser/**/*.test.ts'],

@@ -72,8 +72,11 @@ Usage:
              tokenizer_config.json and onnx/model_quantized.onnx or onnx/model.onnx, e.g.
              Xenova/toxic-bert), kept in the cache like the models; without it, the offline
              lexicon proxy. Every toxicity score names its scorer.
-  ctlab bench decode [--layers N] [--json]
-             prefill/decode tokens/s of fp32 MatMul vs 4-bit MatMulNBits graphs on WASM and WebGPU
+  ctlab bench decode [--layers N] [--threads 1,all] [--json]
+             prefill/decode tokens/s of fp32 MatMul vs 4-bit MatMulNBits graphs on WASM and WebGPU;
+             --threads: instead, the WASM rows once per thread count (a number or all), each in a
+             fresh worker, with the speed-up over the fewest threads (a count given twice,
+             e.g. 1,all,1,all, keeps its best run: other processes only slow a run down)
   ctlab compress --model M --method rtn|gptq|awq|magnitude|wanda|sparsegpt [--bits 3|4|8]
              [--group-size G] [--sym|--asym] [--act-order] [--sparsity 2:4|4:8|0.5]
              [--calib-file F | --calib-url U | --calib self|builtin (default)] [--samples N] [--seq-len L]
@@ -138,6 +141,7 @@ const { values, positionals } = parseArgs({
     cell: { type: 'string' },
     'toxicity-model': { type: 'string' },
     layers: { type: 'string' },
+    threads: { type: 'string' },
     method: { type: 'string' },
     bits: { type: 'string' },
     'group-size': { type: 'string' },

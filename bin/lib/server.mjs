@@ -6,6 +6,7 @@ import sirv from 'sirv';
 import { modelsMiddleware, resolveModelsDir } from '../../server/models-middleware.js';
 import { hostGuard, serveFolder } from '../../server/safe-files.js';
 import { pagePolicy } from '../../server/csp.js';
+import { setIsolationHeaders } from '../../server/isolation.js';
 
 /**
  * Serves the built app, the configured local models directory at `/models/`, and each local
@@ -51,6 +52,7 @@ export async function serveApp({ root, dist, modelDirs, dataDirs = [], port }) {
   const server = createServer(
     hostGuard(hosts, (req, res) => {
       if (policy) res.setHeader('content-security-policy', policy);
+      setIsolationHeaders(res);
       try {
         route(req, res);
       } catch (err) {

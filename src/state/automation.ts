@@ -29,7 +29,8 @@ import { scaleParams, statusClock } from '../lib/bench/scale';
 import type { HubConfig } from '../lib/model/known-models';
 import type { CompressCommand, CompressProgress, CompressRequest } from '../lib/variants/compress-model';
 import { settingsFromText } from '../lib/compress/reference/settings';
-import { compressWorker, evalWorker, modelWorker } from './workers';
+import { compressWorker, evalWorker, modelWorker, withBenchWorker } from './workers';
+import { compareThreads, type ThreadsRun, type ThreadsSetting } from '../lib/bench/decode';
 import { assertAllowedByPagePolicy } from '../lib/model/page-policy';
 
 /** How the CLI names a model: a URL (local folders are served by the CLI) or a hub id. */
@@ -259,6 +260,25 @@ function automationApi() {
     /** DecodingTrust's data folder of a perspective, so the CLI sends only that part of --data-dir. */
     dataFolder: ({ perspective }: { perspective: PerspectiveId }) => dataFolderOf(perspective),
     benchDecode: (opts: { layers?: number; promptTokens?: number; newTokens?: number }) => infer.benchDecode(opts, status),
+    /** The WASM rows once per thread setting, each in a fresh worker (ORT's thread count is set once per worker). */
+    benchDecodeThreads: async ({
+      threads,
+      ...opts
+    }: {
+      threads: ThreadsSetting[];
+      layers?: number;
+      promptTokens?: number;
+      newTokens?: number;
+    }) => {
+      const runs: ThreadsRun[] = [];
+      for (const t of threads) {
+        report({ phase: 'status', message: `WASM on ${t} thread${t === 1 ? '' : 's'}` });
+        runs.push(await withBenchWorker((bench) => bench.benchDecodeThreads(t, opts)));
+      }
+      return compareThreads(runs);
+    },
+    /** Whether the page is cross-origin isolated and the thread count ORT's WASM backend runs with in the eval worker. */
+    wasmThreading: () => infer.wasmThreading(),
     ppl: async ({ source, device = 'auto', text: body }: { source: AutomationSource; device?: Device | 'auto'; text: string }) => {
       const model = await ready(source, device);
       return infer.perplexity(model.key, device, body);

@@ -1,5 +1,6 @@
 import * as Comlink from 'comlink';
 import type { AdapterReport } from '../lib/gpu/device';
+import { wasmThreading, type WasmThreading } from '../lib/infer/wasm-threads';
 import type { CachedModelSummary, ModelChoice, ModelLibrary, StorageSummary } from '../lib/app/model-library';
 import { FEATURED_MODELS, discoverLocalClassifiers, discoverLocalModels } from '../lib/app/model-library';
 import { parseSourceInput } from '../lib/model/source-input';
@@ -30,6 +31,8 @@ export class LibraryState {
   cached = $state<CachedModelSummary[]>([]);
   jobs = $state<DownloadJob[]>([]);
   adapter = $state<AdapterReport | null>(null);
+  /** The page's isolation and the WASM thread count the eval worker's ORT takes (a worker shares its page's isolation). */
+  readonly wasm: WasmThreading = wasmThreading();
   storage = $state<StorageSummary | null>(null);
   error = $state<string | null>(null);
 

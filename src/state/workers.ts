@@ -1,5 +1,6 @@
 import * as Comlink from 'comlink';
 import type { EvalService } from '../lib/app/eval-service';
+import type { benchDecodeThreads } from '../lib/bench/decode';
 import type { ModelLibrary } from '../lib/app/model-library';
 import type { CompressService } from '../lib/variants/compress-service';
 
@@ -32,4 +33,19 @@ export function compressWorker(): Comlink.Remote<CompressService> {
     compressApi = Comlink.wrap<CompressService>(worker);
   }
   return compressApi;
+}
+
+/**
+ * A fresh worker for one run of the decode benchmark, ended after `use`: ORT fixes its thread
+ * count once per worker, so each thread setting needs its own.
+ */
+export async function withBenchWorker<T>(
+  use: (api: Comlink.Remote<{ benchDecodeThreads: typeof benchDecodeThreads }>) => Promise<T>,
+): Promise<T> {
+  const worker = new Worker(new URL('../../workers/bench.worker.ts', import.meta.url), { type: 'module', name: 'ctlab-bench' });
+  try {
+    return await use(Comlink.wrap(worker));
+  } finally {
+    worker.terminate();
+  }
 }

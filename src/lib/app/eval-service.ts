@@ -1,5 +1,7 @@
 import { benchDecode, type DecodeBenchOptions, type DecodeBenchResult } from '../bench/decode';
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
+import { ortWasmThreading } from '../infer/ort-env';
+import type { WasmThreading } from '../infer/wasm-threads';
 import type { GraphProgressFn } from '../infer/graph-store';
 import { generate, type GenerateOptions, type GenerateResult } from '../infer/generate';
 import {
@@ -187,6 +189,11 @@ export class EvalService {
 
   benchDecode(opts: Omit<DecodeBenchOptions, 'onStatus'>, onStatus?: (msg: string) => void): Promise<DecodeBenchResult> {
     return benchDecode({ ...opts, onStatus });
+  }
+
+  /** Isolation and the thread count ORT's WASM backend runs with in this worker. */
+  wasmThreading(): WasmThreading {
+    return ortWasmThreading();
   }
 
   cancel(jobId: string): void {

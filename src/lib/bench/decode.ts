@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { describeAdapter } from '../gpu/device';
-import { configureOrt } from '../infer/ort-env';
+import { configureOrt, ortWasmThreading } from '../infer/ort-env';
+import type { WasmThreading } from '../infer/wasm-threads';
 import { parseModelSpec } from '../model/config';
 import { randomWeights } from '../model/random-model';
 import type { ModelSpec } from '../model/spec';
@@ -139,4 +140,91 @@ export async function benchDecode(opts: DecodeBenchOptions = {}): Promise<Decode
   const ratios: Record<string, number> = {};
   for (const r of rows) if (base) ratios[`${r.graph}/${r.device}`] = r.decodeTokensPerSecond / base.decodeTokensPerSecond;
   return { model: `SmolLM2-135M shape, ${layers} of 30 layers, random weights`, adapter, promptTokens, newTokens, rows, ratios };
+}
+
+/** A thread count for the WASM rows: a number (clamped to the cores) or every core. */
+export type ThreadsSetting = number | 'all';
+
+/** One worker's WASM rows at the thread count its ORT runs with. */
+export interface ThreadsRun {
+  threading: WasmThreading;
+  result: DecodeBenchResult;
+}
+
+/**
+ * The WASM rows with ORT on `threads` threads. ORT fixes its thread count when a worker's first
+ * session starts, so this must be the first ORT work of a fresh worker (the page gives each
+ * setting its own); `threading` says what ORT really ran with.
+ */
+export async function benchDecodeThreads(threads: ThreadsSetting, opts: Omit<DecodeBenchOptions, 'devices'> = {}): Promise<ThreadsRun> {
+  configureOrt({ threads: threads === 'all' ? Infinity : threads });
+  const result = await benchDecode({ ...opts, devices: ['wasm'] });
+  return { threading: ortWasmThreading(), result };
+}
+
+export interface ThreadsBenchRow {
+  graph: 'fp32' | 'q4';
+  threads: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  /** Over the same graph's row at the fewest threads measured. */
+  prefillSpeedup: number;
+  decodeSpeedup: number;
+}
+
+export interface ThreadsBenchResult {
+  model: string;
+  /** Runs per thread count (the best of them is kept). */
+  repeats: Record<number, number>;
+  promptTokens: number;
+  newTokens: number;
+  isolated: boolean;
+  cores: number;
+  rows: ThreadsBenchRow[];
+}
+
+/**
+ * The runs of benchDecodeThreads side by side, each row's speed over its graph at the fewest
+ * threads. A thread count given twice keeps its best speeds: on a shared machine, alternating
+ * settings (1,all,1,all) and keeping the best is what filters out other processes' bursts.
+ */
+export function compareThreads(runs: ThreadsRun[]): ThreadsBenchResult {
+  if (!runs.length) throw new Error('no thread settings were measured');
+  const best = new Map<string, { graph: 'fp32' | 'q4'; threads: number; prefill: number; decode: number }>();
+  for (const { threading, result } of runs)
+    for (const r of result.rows) {
+      if (r.device !== 'wasm') continue;
+      const key = `${r.graph}/${threading.threads}`;
+      const seen = best.get(key);
+      best.set(key, {
+        graph: r.graph,
+        threads: threading.threads,
+        prefill: Math.max(seen?.prefill ?? 0, r.prefillTokensPerSecond),
+        decode: Math.max(seen?.decode ?? 0, r.decodeTokensPerSecond),
+      });
+    }
+  const flat = [...best.values()];
+  const rows = flat.map((r) => {
+    const base = flat.filter((b) => b.graph === r.graph).reduce((a, b) => (b.threads < a.threads ? b : a));
+    return {
+      graph: r.graph,
+      threads: r.threads,
+      prefillTokensPerSecond: r.prefill,
+      decodeTokensPerSecond: r.decode,
+      prefillSpeedup: r.prefill / base.prefill,
+      decodeSpeedup: r.decode / base.decode,
+    };
+  });
+  const first = runs[0];
+  return {
+    model: first.result.model,
+    promptTokens: first.result.promptTokens,
+    newTokens: first.result.newTokens,
+    repeats: Object.fromEntries(
+      [...new Set(runs.map((r) => r.threading.threads))].map((t) => [t, runs.filter((r) => r.threading.threads === t).length]),
+    ),
+    isolated: runs.every((r) => r.threading.isolated),
+    cores: first.threading.cores,
+    rows: rows.sort((a, b) => a.graph.localeCompare(b.graph) || a.threads - b.threads),
+  };
 }

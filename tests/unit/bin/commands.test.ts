@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../bin/lib/args.mjs';
 import * as benchCompress from '../../../bin/commands/bench-compress.mjs';
+import * as benchDecode from '../../../bin/commands/bench-decode.mjs';
 import * as compress from '../../../bin/commands/compress.mjs';
 import * as generate from '../../../bin/commands/generate.mjs';
 import * as kl from '../../../bin/commands/kl.mjs';
@@ -101,5 +102,17 @@ describe('print decides the JSON', () => {
   it('plan: the units of a shard, one a line', () => {
     const r = { id: 'p1', units: [{ id: 'a' }, { id: 'b' }], mine: ['b'] };
     expect(plan.print(r as never, { json: false, shard: '1/2' } as never).stdout).toBe('plan p1: 2 units; shard 1/2 runs 1\nb\n');
+  });
+});
+
+describe('bench decode parse', () => {
+  it('takes --threads as thread counts and all, in order', () => {
+    expect(benchDecode.parse(argv({ threads: '1,all' })).threads).toEqual([1, 'all']);
+    expect(benchDecode.parse(argv({ threads: '1,2,4' })).threads).toEqual([1, 2, 4]);
+    expect(benchDecode.parse(argv({})).threads).toBeUndefined();
+  });
+
+  it('refuses a count that is not a positive integer', () => {
+    for (const t of ['0', '1.5', 'many', ',']) expect(() => benchDecode.parse(argv({ threads: t })), t).toThrow(UsageError);
   });
 });

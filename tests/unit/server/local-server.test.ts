@@ -85,6 +85,14 @@ describe('the CLI server', () => {
       expect((await get(port, path)).headers['content-security-policy'], path).toBe(POLICY);
   });
 
+  it('sends COOP/COEP on every answer, page, model file and 404 alike, so the page is cross-origin isolated', async () => {
+    for (const path of ['/', `${modelPath}/config.json`, '/cli-models/0000000000/x/none']) {
+      const { headers } = await get(port, path);
+      expect(headers['cross-origin-opener-policy'], path).toBe('same-origin');
+      expect(headers['cross-origin-embedder-policy'], path).toBe('require-corp');
+    }
+  });
+
   it('answers only its own loopback origin (a DNS-rebinding page gets 403)', async () => {
     expect((await get(port, `${modelPath}/config.json`)).status).toBe(200);
     expect((await get(port, `${modelPath}/config.json`, { host: `localhost:${port}` })).status).toBe(200);
