@@ -11,7 +11,14 @@ import { TYPESCRIPT_KERNELS, type Kernels } from '../lib/compress/engine/backend
 import { BENCH_SETTINGS } from '../lib/bench/compress';
 import { smollm2Spec } from '../lib/bench/decode';
 import { decodeNpy, encodeNpy } from '../lib/bench/npy';
-import { AgreementSum, captureProblem, compressLinears, type Agreement, type LinearOutput, type ReferenceProblem } from '../lib/bench/reference';
+import {
+  AgreementSum,
+  captureProblem,
+  compressLinears,
+  type Agreement,
+  type LinearOutput,
+  type ReferenceProblem,
+} from '../lib/bench/reference';
 import { METHODS, resolveSettings, settingsLabel, type Method, type ResolvedSettings } from '../lib/compress/reference/settings';
 import { matrix } from '../lib/compress/reference/types';
 import { describeAdapter, requestDevice } from '../lib/gpu/device';
@@ -104,7 +111,9 @@ function pythonEnv(keepBlasEnv: boolean): NodeJS.ProcessEnv {
 /** Fails with a message that says what to install when the interpreter or its array library is missing. */
 export function checkPython(python: string, backend: PythonBackend): void {
   const module = backend === 'torch' ? 'torch' : backend === 'numpy' ? 'numpy' : null;
-  const code = module ? `import ${module}` : 'import importlib.util as u, sys; sys.exit(0 if u.find_spec("torch") or u.find_spec("numpy") else 1)';
+  const code = module
+    ? `import ${module}`
+    : 'import importlib.util as u, sys; sys.exit(0 if u.find_spec("torch") or u.find_spec("numpy") else 1)';
   const r = spawnSync(python, ['-c', code], { encoding: 'utf8' });
   if (r.error) throw new Error(`the Python reference needs ${python} (${r.error.message}); install python3 and numpy (or PyTorch)`);
   if (r.status !== 0)
@@ -156,6 +165,15 @@ export function readReference(dir: string, method: Method, problem: ReferencePro
     out.set(l.name, { weight: w.data, ...(mask ? { mask } : {}) });
   }
   return out;
+}
+
+/** Our outputs beside the reference's, for a closer look (`--work-dir`). */
+function writeOutputs(dir: string, out: Map<string, LinearOutput>): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, o] of out) {
+    writeFileSync(join(dir, `${name}.npy`), encodeNpy([o.weight.length], o.weight));
+    if (o.mask) writeFileSync(join(dir, `${name}.mask.npy`), encodeNpy([o.mask.length], o.mask));
+  }
 }
 
 /** Our outputs against the reference's, summed over the problem's linears. */
@@ -214,6 +232,7 @@ export async function referenceBench(opts: ReferenceBenchOptions = {}): Promise<
       const t0 = performance.now();
       const out = await compressLinears(kernels, settings[m], problem);
       oursOut.set(m, { seconds: (performance.now() - t0) / 1000, out });
+      if (opts.workDir) writeOutputs(join(work, 'ours', m), out);
     }
     device?.destroy();
     device = null;
@@ -279,7 +298,7 @@ export function referenceTable(r: ReferenceBenchResult): string {
   lines.push(
     '',
     'rel. error = ‖W_ours − W_ref‖_F / ‖W − W_ref‖_F over all linears (W dense): the disagreement as a share of the',
-    "change the reference made; differing = entries not bit-equal; times include statistics from X, not file I/O.",
+    'change the reference made; differing = entries not bit-equal; times include statistics from X, not file I/O.',
   );
   return `${lines.join('\n')}\n`;
 }

@@ -98,7 +98,11 @@ const AWQ_NO_CLIP: readonly LinearId[] = ['q_proj', 'k_proj'];
  * scales searched on its own output, folded into its columns and inputs, clip search except
  * for q and k, then the AWQ quantizer.
  */
-export async function compressLinears(kernels: Kernels, settings: ResolvedSettings, problem: ReferenceProblem): Promise<Map<string, LinearOutput>> {
+export async function compressLinears(
+  kernels: Kernels,
+  settings: ResolvedSettings,
+  problem: ReferenceProblem,
+): Promise<Map<string, LinearOutput>> {
   const { samples, seqLen } = problem;
   const wants = {
     hessian: settings.method === 'gptq' || settings.method === 'sparsegpt',
@@ -111,8 +115,7 @@ export async function compressLinears(kernels: Kernels, settings: ResolvedSettin
     if (!st) {
       const X = problem.taps.get(tap)!;
       st = createStats(kernels, X.cols, wants);
-      for (let s = 0; s < samples; s++)
-        st.add(matrix(seqLen, X.cols, X.data.subarray(s * seqLen * X.cols, (s + 1) * seqLen * X.cols)), 1);
+      for (let s = 0; s < samples; s++) st.add(matrix(seqLen, X.cols, X.data.subarray(s * seqLen * X.cols, (s + 1) * seqLen * X.cols)), 1);
       stats.set(tap, st);
     }
     return st;
@@ -171,7 +174,14 @@ export async function compressLinears(kernels: Kernels, settings: ResolvedSettin
 }
 
 /** AWQ on one linear: scale search on its own output, fold, clip search (unless `clip` is false), quantize; the effective weight. */
-async function awqLinear(kernels: Kernels, W: Matrix, X: Matrix, xMean: Float32Array, cfg: QuantConfig, clip: boolean): Promise<Float32Array> {
+async function awqLinear(
+  kernels: Kernels,
+  W: Matrix,
+  X: Matrix,
+  xMean: Float32Array,
+  cfg: QuantConfig,
+  clip: boolean,
+): Promise<Float32Array> {
   const T = X.rows;
   const Y = linearF32(X.data, W.data, T, W.cols, W.rows);
   const search = await searchAwqScales(xMean, async (s) => {
