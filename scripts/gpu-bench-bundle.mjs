@@ -98,8 +98,9 @@ process.stdout.write(`${archive} (${(size / 2 ** 20).toFixed(1)} MiB)
 On the GPU machine (Linux x86-64, NVIDIA driver, PyTorch with CUDA; no Node needed):
   tar -xzf ${basename(archive)} && ./${name}/run.sh
 run.sh compresses one SmolLM2-135M-shaped layer with 128 × 512 calibration tokens per method
-on our WGSL kernels (Dawn on the NVIDIA Vulkan adapter) and on the PyTorch reference (cuda),
-and prints the table. Options after run.sh go to the benchmark (later ones win), e.g.
+(AWQ: 8 × 512, as our AWQ scores candidates on the CPU) on our WGSL kernels (Dawn on the NVIDIA
+Vulkan adapter) and on the PyTorch reference (cuda), and prints the tables. Options after run.sh
+make it one run of all methods with those options on top (later ones win), e.g.
   ./${name}/run.sh --methods gptq,sparsegpt --layers 2
   ./${name}/run.sh --samples 4 --seq-len 64 --backend numpy      (a quick check)
 Anywhere without a GPU, VK_ICD_FILENAMES=<SwiftShader's icd.json> runs the same on the CPU.
@@ -109,7 +110,8 @@ function RUN_SH() {
   return `#!/bin/sh
 # The reference benchmark on a GPU machine: our WGSL kernels through Dawn on the NVIDIA
 # Vulkan adapter against the PyTorch reference on cuda, one SmolLM2-135M-shaped layer,
-# 128 x 512 calibration tokens. Arguments are passed on (later ones win), e.g. --methods gptq.
+# 128 x 512 calibration tokens (AWQ: 8 x 512). Arguments replace that default pair of runs
+# with one run of all methods, 128 x 512 unless they say otherwise (later ones win).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 node="$here/bin/node"
@@ -138,11 +140,22 @@ if [ -z "\${VK_ICD_FILENAMES:-}" ]; then
 else
   adapter=""
 fi
-python3 -c 'import torch; print("run.sh: torch", torch.__version__, "cuda", torch.cuda.is_available(), file=__import__("sys").stderr)' || true
-set -- --kernels webgpu \${adapter:+--adapter "$adapter"} --layers 1 --samples 128 --seq-len 512 "$@"
-if ! "$node" "$here/dist-node/reference-bench.mjs" "$@"; then
-  echo "run.sh: the WebGPU run failed; the same with our TypeScript kernels, so the reference's numbers still come" >&2
-  "$node" "$here/dist-node/reference-bench.mjs" "$@" --kernels typescript
+python3 -c 'import torch; print("run.sh: torch", torch.__version__, "cuda", torch.cuda.is_available(), file=__import__("sys").stderr)' 2>/dev/null || echo "run.sh: no torch here; the reference runs on numpy" >&2
+run() {
+  if ! "$node" "$here/dist-node/reference-bench.mjs" "$@"; then
+    echo "run.sh: the WebGPU run failed; the same with our TypeScript kernels, so the reference's numbers still come" >&2
+    "$node" "$here/dist-node/reference-bench.mjs" "$@" --kernels typescript
+  fi
+}
+defaults="--kernels webgpu --layers 1 --seq-len 512"
+[ -n "$adapter" ] && defaults="$defaults --adapter $adapter"
+if [ $# -gt 0 ]; then
+  run $defaults --samples 128 "$@"
+else
+  run $defaults --samples 128 --methods rtn,gptq,magnitude,wanda,sparsegpt
+  # Our AWQ scores its 20 candidates with the TypeScript forward on the CPU (as the engine
+  # does), about an hour at 128 x 512 tokens; 8 x 512 keeps it to minutes.
+  run $defaults --samples 8 --methods awq
 fi
 `;
 }
