@@ -18,7 +18,9 @@ def abs_mean(B, X):
 
 
 def scales_for_ratio(B, x_mean, ratio):
-    s = B.maximum(B.power(x_mean, ratio), AWQ_MIN_SCALE)
+    # x^ratio in float64, rounded once to float32: float32 pow is not correctly rounded, and an
+    # ulp in s moves weights across rounding boundaries in the discrete clip choice.
+    s = B.maximum(B.to_f32(B.power(B.to_f64(x_mean), ratio)), AWQ_MIN_SCALE)
     norm = B.sqrt(B.amax(s, 0) * B.amin(s, 0))
     return s / norm
 
