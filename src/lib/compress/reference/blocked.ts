@@ -251,3 +251,75 @@ export function gramInOrder(X: Float32Array, T: number, n: number): Float32Array
   for (let r = 0; r < n; r++) for (let c = r + 1; c < n; c++) out[r * n + c] = out[c * n + r];
   return out;
 }
+
+/**
+ * out[t·ldo + c] = Σ_j f32(X[rowAt[t] + j]·Q[c·len + j]) summed in fp32 from 0, j ascending:
+ * every candidate c against every listed row of X, the AWQ clip search's dot products. A tile
+ * of 4 rows × 2 candidates runs eight independent fp32 chains where one dot product at a time
+ * waits on each rounding.
+ */
+export function dotsInOrder(
+  X: Float32Array,
+  rowAt: ArrayLike<number>,
+  Q: Float32Array,
+  candidates: number,
+  len: number,
+  out: Float32Array,
+  ldo: number,
+): void {
+  const T = rowAt.length;
+  let t = 0;
+  for (; t + 3 < T; t += 4) {
+    const x0 = rowAt[t];
+    const x1 = rowAt[t + 1];
+    const x2 = rowAt[t + 2];
+    const x3 = rowAt[t + 3];
+    let c = 0;
+    for (; c + 1 < candidates; c += 2) {
+      const q0 = c * len;
+      const q1 = q0 + len;
+      let s00 = 0;
+      let s01 = 0;
+      let s10 = 0;
+      let s11 = 0;
+      let s20 = 0;
+      let s21 = 0;
+      let s30 = 0;
+      let s31 = 0;
+      for (let j = 0; j < len; j++) {
+        const p = Q[q0 + j];
+        const q = Q[q1 + j];
+        let x = X[x0 + j];
+        s00 = f32(s00 + f32(x * p));
+        s01 = f32(s01 + f32(x * q));
+        x = X[x1 + j];
+        s10 = f32(s10 + f32(x * p));
+        s11 = f32(s11 + f32(x * q));
+        x = X[x2 + j];
+        s20 = f32(s20 + f32(x * p));
+        s21 = f32(s21 + f32(x * q));
+        x = X[x3 + j];
+        s30 = f32(s30 + f32(x * p));
+        s31 = f32(s31 + f32(x * q));
+      }
+      const o = t * ldo + c;
+      out[o] = s00;
+      out[o + 1] = s01;
+      out[o + ldo] = s10;
+      out[o + ldo + 1] = s11;
+      out[o + 2 * ldo] = s20;
+      out[o + 2 * ldo + 1] = s21;
+      out[o + 3 * ldo] = s30;
+      out[o + 3 * ldo + 1] = s31;
+    }
+    for (; c < candidates; c++) for (let k = 0; k < 4; k++) out[(t + k) * ldo + c] = dotInOrder(X, rowAt[t + k], Q, c * len, len);
+  }
+  for (; t < T; t++) for (let c = 0; c < candidates; c++) out[t * ldo + c] = dotInOrder(X, rowAt[t], Q, c * len, len);
+}
+
+/** Σ_j f32(x[xo + j]·q[qo + j]) in fp32 from 0, j ascending. */
+export function dotInOrder(x: Float32Array, xo: number, q: Float32Array, qo: number, len: number): number {
+  let s = 0;
+  for (let j = 0; j < len; j++) s = f32(s + f32(x[xo + j] * q[qo + j]));
+  return s;
+}
