@@ -11,16 +11,52 @@
  * Matrices are row-major n×n Float64Arrays.
  */
 
-/** Lower Cholesky factor L (A = L·Lᵀ), upper triangle zero; null when A is not positive definite. */
+/**
+ * Lower Cholesky factor L (A = L·Lᵀ), upper triangle zero; null when A is not positive definite.
+ * Each entry is the plain row-by-row dot product (k ascending), but four entries of a row are
+ * summed side by side: one load of L[i][k] serves four independent chains instead of one
+ * chain waiting on each addition.
+ */
 export function cholesky(a: ArrayLike<number>, n: number): Float64Array | null {
   if (a.length !== n * n) throw new Error(`cholesky: expected ${n * n} values, got ${a.length}`);
   const L = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const ri = i * n;
-    for (let j = 0; j <= i; j++) {
+    let j = 0;
+    for (; j + 3 < i; j += 4) {
+      const r0 = j * n;
+      const r1 = r0 + n;
+      const r2 = r1 + n;
+      const r3 = r2 + n;
+      let s0 = a[ri + j];
+      let s1 = a[ri + j + 1];
+      let s2 = a[ri + j + 2];
+      let s3 = a[ri + j + 3];
+      for (let k = 0; k < j; k++) {
+        const l = L[ri + k];
+        s0 -= l * L[r0 + k];
+        s1 -= l * L[r1 + k];
+        s2 -= l * L[r2 + k];
+        s3 -= l * L[r3 + k];
+      }
+      // The terms k = j … j+2 need this row's entries just found, in the same ascending order.
+      const l0 = s0 / L[r0 + j];
+      s1 -= l0 * L[r1 + j];
+      const l1 = s1 / L[r1 + j + 1];
+      s2 -= l0 * L[r2 + j];
+      s2 -= l1 * L[r2 + j + 1];
+      const l2 = s2 / L[r2 + j + 2];
+      s3 -= l0 * L[r3 + j];
+      s3 -= l1 * L[r3 + j + 1];
+      s3 -= l2 * L[r3 + j + 2];
+      L[ri + j] = l0;
+      L[ri + j + 1] = l1;
+      L[ri + j + 2] = l2;
+      L[ri + j + 3] = s3 / L[r3 + j + 3];
+    }
+    for (; j <= i; j++) {
       const rj = j * n;
       let s = a[ri + j];
-      // Row-by-row dot products keep both operands contiguous.
       for (let k = 0; k < j; k++) s -= L[ri + k] * L[rj + k];
       if (i === j) {
         if (!(s > 0) || !Number.isFinite(s)) return null;
@@ -33,24 +69,69 @@ export function cholesky(a: ArrayLike<number>, n: number): Float64Array | null {
   return L;
 }
 
-/** Inverse of a lower-triangular matrix (lower-triangular result). */
+/**
+ * Inverse of a lower-triangular matrix (lower-triangular result). Column j of L⁻¹ comes by
+ * forward substitution, stored transposed (row j of T = column j of X) so the inner loop walks
+ * contiguous memory; four columns advance together so each load of L[i][k] feeds four chains,
+ * each chain still summing k ascending from its own diagonal.
+ */
 export function invertLower(L: Float64Array, n: number): Float64Array {
   const X = new Float64Array(n * n);
-  // Column j of L⁻¹ by forward substitution, stored transposed (row j of T = column j of X)
-  // so the inner loop walks contiguous memory.
   const T = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    const tj = j * n;
-    T[tj + j] = 1 / L[j * n + j];
-    for (let i = j + 1; i < n; i++) {
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    // The 4×4 diagonal tile, one column at a time as below.
+    for (let c = j; c < j + 4; c++) substituteColumn(L, T, n, c, j + 4);
+    const t0 = j * n;
+    const t1 = t0 + n;
+    const t2 = t1 + n;
+    const t3 = t2 + n;
+    for (let i = j + 4; i < n; i++) {
       const ri = i * n;
-      let s = 0;
-      for (let k = j; k < i; k++) s -= L[ri + k] * T[tj + k];
-      T[tj + i] = s / L[ri + i];
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      // Each chain's own head (k from its column up to j+3), then the shared part in lockstep.
+      s0 -= L[ri + j] * T[t0 + j];
+      s0 -= L[ri + j + 1] * T[t0 + j + 1];
+      s0 -= L[ri + j + 2] * T[t0 + j + 2];
+      s0 -= L[ri + j + 3] * T[t0 + j + 3];
+      s1 -= L[ri + j + 1] * T[t1 + j + 1];
+      s1 -= L[ri + j + 2] * T[t1 + j + 2];
+      s1 -= L[ri + j + 3] * T[t1 + j + 3];
+      s2 -= L[ri + j + 2] * T[t2 + j + 2];
+      s2 -= L[ri + j + 3] * T[t2 + j + 3];
+      s3 -= L[ri + j + 3] * T[t3 + j + 3];
+      for (let k = j + 4; k < i; k++) {
+        const l = L[ri + k];
+        s0 -= l * T[t0 + k];
+        s1 -= l * T[t1 + k];
+        s2 -= l * T[t2 + k];
+        s3 -= l * T[t3 + k];
+      }
+      const d = L[ri + i];
+      T[t0 + i] = s0 / d;
+      T[t1 + i] = s1 / d;
+      T[t2 + i] = s2 / d;
+      T[t3 + i] = s3 / d;
     }
   }
+  for (; j < n; j++) substituteColumn(L, T, n, j, n);
   for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) X[i * n + j] = T[j * n + i];
   return X;
+}
+
+/** Row j of T (column j of L⁻¹) for rows i < `until`. */
+function substituteColumn(L: Float64Array, T: Float64Array, n: number, j: number, until: number): void {
+  const tj = j * n;
+  T[tj + j] = 1 / L[j * n + j];
+  for (let i = j + 1; i < until; i++) {
+    const ri = i * n;
+    let s = 0;
+    for (let k = j; k < i; k++) s -= L[ri + k] * T[tj + k];
+    T[tj + i] = s / L[ri + i];
+  }
 }
 
 /** A⁻¹ from A's lower Cholesky factor (torch.cholesky_inverse): L⁻ᵀ·L⁻¹. */
