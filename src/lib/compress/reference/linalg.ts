@@ -86,23 +86,53 @@ export function invertLower(L: Float64Array, n: number): Float64Array {
     const t1 = t0 + n;
     const t2 = t1 + n;
     const t3 = t2 + n;
-    for (let i = j + 4; i < n; i++) {
+    let i = j + 4;
+    // Rows in pairs: row i+1's chains take row i's fresh entry (k = i) last, as k ascends.
+    for (; i + 1 < n; i += 2) {
       const ri = i * n;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      // Each chain's own head (k from its column up to j+3), then the shared part in lockstep.
-      s0 -= L[ri + j] * T[t0 + j];
-      s0 -= L[ri + j + 1] * T[t0 + j + 1];
-      s0 -= L[ri + j + 2] * T[t0 + j + 2];
-      s0 -= L[ri + j + 3] * T[t0 + j + 3];
-      s1 -= L[ri + j + 1] * T[t1 + j + 1];
-      s1 -= L[ri + j + 2] * T[t1 + j + 2];
-      s1 -= L[ri + j + 3] * T[t1 + j + 3];
-      s2 -= L[ri + j + 2] * T[t2 + j + 2];
-      s2 -= L[ri + j + 3] * T[t2 + j + 3];
-      s3 -= L[ri + j + 3] * T[t3 + j + 3];
+      const rn = ri + n;
+      let s0 = head(L, T, ri, t0, j, j);
+      let s1 = head(L, T, ri, t1, j + 1, j);
+      let s2 = head(L, T, ri, t2, j + 2, j);
+      let s3 = head(L, T, ri, t3, j + 3, j);
+      let v0 = head(L, T, rn, t0, j, j);
+      let v1 = head(L, T, rn, t1, j + 1, j);
+      let v2 = head(L, T, rn, t2, j + 2, j);
+      let v3 = head(L, T, rn, t3, j + 3, j);
+      for (let k = j + 4; k < i; k++) {
+        const l = L[ri + k];
+        const m = L[rn + k];
+        const a = T[t0 + k];
+        const b = T[t1 + k];
+        const c = T[t2 + k];
+        const d = T[t3 + k];
+        s0 -= l * a;
+        s1 -= l * b;
+        s2 -= l * c;
+        s3 -= l * d;
+        v0 -= m * a;
+        v1 -= m * b;
+        v2 -= m * c;
+        v3 -= m * d;
+      }
+      const di = L[ri + i];
+      const a = (T[t0 + i] = s0 / di);
+      const b = (T[t1 + i] = s1 / di);
+      const c = (T[t2 + i] = s2 / di);
+      const d = (T[t3 + i] = s3 / di);
+      const m = L[rn + i];
+      const dn = L[rn + i + 1];
+      T[t0 + i + 1] = (v0 - m * a) / dn;
+      T[t1 + i + 1] = (v1 - m * b) / dn;
+      T[t2 + i + 1] = (v2 - m * c) / dn;
+      T[t3 + i + 1] = (v3 - m * d) / dn;
+    }
+    for (; i < n; i++) {
+      const ri = i * n;
+      let s0 = head(L, T, ri, t0, j, j);
+      let s1 = head(L, T, ri, t1, j + 1, j);
+      let s2 = head(L, T, ri, t2, j + 2, j);
+      let s3 = head(L, T, ri, t3, j + 3, j);
       for (let k = j + 4; k < i; k++) {
         const l = L[ri + k];
         s0 -= l * T[t0 + k];
@@ -120,6 +150,13 @@ export function invertLower(L: Float64Array, n: number): Float64Array {
   for (; j < n; j++) substituteColumn(L, T, n, j, n);
   for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) X[i * n + j] = T[j * n + i];
   return X;
+}
+
+/** −Σ L[i][k]·T[c][k] for k from `from` to j0+3, ascending from 0: a chain's terms inside the diagonal tile at j0. */
+function head(L: Float64Array, T: Float64Array, ri: number, tc: number, from: number, j0: number): number {
+  let s = 0;
+  for (let k = from; k < j0 + 4; k++) s -= L[ri + k] * T[tc + k];
+  return s;
 }
 
 /** Row j of T (column j of L⁻¹) for rows i < `until`. */
