@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cholesky, dampedInverseFactor, spdInverse, upperCholeskyOfInverse } from '../../../src/lib/compress/reference/linalg';
+import { cholesky, dampedInverseFactor, invertLower, spdInverse, upperCholeskyOfInverse } from '../../../src/lib/compress/reference/linalg';
 import { normals } from './fixtures';
 
 function matmul(a: ArrayLike<number>, b: ArrayLike<number>, n: number, ta = false): Float64Array {
@@ -16,7 +16,41 @@ function randomSpd(n: number, seed: number): Float64Array {
   return h;
 }
 
+/** The textbook loops the tiled versions must reproduce bit for bit (same sums, same order). */
+function plainCholesky(a: ArrayLike<number>, n: number): Float64Array {
+  const L = new Float64Array(n * n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j <= i; j++) {
+      let s = a[i * n + j];
+      for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
+      L[i * n + j] = i === j ? Math.sqrt(s) : s / L[j * n + j];
+    }
+  return L;
+}
+
+function plainInvertLower(L: Float64Array, n: number): Float64Array {
+  const X = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    X[j * n + j] = 1 / L[j * n + j];
+    for (let i = j + 1; i < n; i++) {
+      let s = 0;
+      for (let k = j; k < i; k++) s -= L[i * n + k] * X[k * n + j];
+      X[i * n + j] = s / L[i * n + i];
+    }
+  }
+  return X;
+}
+
 describe('Cholesky', () => {
+  it('the four-wide cholesky and invertLower equal the textbook loops bit for bit', () => {
+    for (const n of [1, 3, 4, 5, 8, 13, 30]) {
+      const h = randomSpd(n, 40 + n);
+      const L = cholesky(h, n)!;
+      expect(Array.from(L)).toEqual(Array.from(plainCholesky(h, n)));
+      expect(Array.from(invertLower(L, n))).toEqual(Array.from(plainInvertLower(L, n)));
+    }
+  });
+
   it('factors the textbook SPD matrix exactly', () => {
     const L = cholesky([4, 12, -16, 12, 37, -43, -16, -43, 98], 3)!;
     expect(Array.from(L)).toEqual([2, 0, 0, 6, 1, 0, -8, 5, 3]);

@@ -1,6 +1,7 @@
 import { fitGroup, groupLayout, quantGrid, quantizeValue, quantizeRtn, type QuantConfig } from './quantizer';
 import { linearBiasName, linearWeightName, normWeightName, type BlockTap, type LinearId, type ModelSpec } from '../../model/spec';
 import { linearWeight } from './block';
+import { dotsInOrder } from './blocked';
 import { f32, matrix, type Matrix } from './types';
 
 /**
@@ -212,45 +213,48 @@ export function awqClipSearch(W: Matrix, X: Matrix, cfg: QuantConfig, opts: AwqC
   const steps = Math.floor(maxShrink * grid);
   const best = new Float32Array(W.rows * groups);
   const cur = new Float32Array(groupSize);
-  const q = new Float32Array(groupSize);
-  const org = new Float32Array(toks.length);
-  for (let r = 0; r < W.rows; r++) {
-    for (let g = 0; g < groups; g++) {
-      const j0 = g * groupSize;
-      const len = Math.min(W.cols, j0 + groupSize) - j0;
+  // Candidate 0 is w itself (the reference output), candidate 1 + k the clipped, quantized w of step k.
+  const cand = new Float32Array((steps + 1) * groupSize);
+  const maxima = new Float32Array(steps);
+  const dots = new Float32Array(toks.length * (steps + 1));
+  const rowAt = new Int32Array(toks.length);
+  for (let g = 0; g < groups; g++) {
+    const j0 = g * groupSize;
+    const len = Math.min(W.cols, j0 + groupSize) - j0;
+    for (let t = 0; t < toks.length; t++) rowAt[t] = toks[t] * X.cols + j0;
+    for (let r = 0; r < W.rows; r++) {
       const w = W.data.subarray(r * W.cols + j0, r * W.cols + j0 + len);
       let m0 = 0;
       for (let j = 0; j < len; j++) m0 = Math.max(m0, Math.abs(w[j]));
-      for (let t = 0; t < toks.length; t++) org[t] = dotF32(X.data, toks[t] * X.cols + j0, w, len);
-      let minErr = 1e9;
-      let bestMax = m0;
+      cand.set(w);
       for (let k = 0; k < steps; k++) {
         // The factor in fp32, as torch multiplies an fp32 tensor by a Python scalar (and the GPU kernel does).
         const m = f32(m0 * f32(1 - k / grid));
+        maxima[k] = m;
         for (let j = 0; j < len; j++) cur[j] = Math.min(m, Math.max(-m, w[j]));
         const { scale, zero } = fitGroup(cur, 0, len, cfg);
-        for (let j = 0; j < len; j++) q[j] = quantizeValue(cur[j], scale, zero, lo, hi);
+        const q = (k + 1) * len;
+        for (let j = 0; j < len; j++) cand[q + j] = quantizeValue(cur[j], scale, zero, lo, hi);
+      }
+      dotsInOrder(X.data, rowAt, cand, steps + 1, len, dots, steps + 1);
+      let minErr = 1e9;
+      let bestMax = m0;
+      for (let k = 0; k < steps; k++) {
         let err = 0;
         for (let t = 0; t < toks.length; t++) {
-          const d = f32(dotF32(X.data, toks[t] * X.cols + j0, q, len) - org[t]);
+          const d = f32(dots[t * (steps + 1) + k + 1] - dots[t * (steps + 1)]);
           err = f32(err + f32(d * d));
         }
         err = f32(err / toks.length);
         if (err < minErr) {
           minErr = err;
-          bestMax = m;
+          bestMax = maxima[k];
         }
       }
       best[r * groups + g] = bestMax;
     }
   }
   return best;
-}
-
-function dotF32(x: Float32Array, off: number, w: Float32Array, len: number): number {
-  let acc = 0;
-  for (let j = 0; j < len; j++) acc = f32(acc + f32(x[off + j] * w[j]));
-  return acc;
 }
 
 /** The share of (row, group)s whose clip maximum lies below their largest |w|. */

@@ -15,8 +15,8 @@ import { matrix, type Matrix } from './types';
 /**
  * A decoder layer forward pass in TypeScript for the calibration driver: the same function as
  * `buildDecoderBlock` (and `referenceBlock`, its slow oracle), one sequence at a time, fp32
- * storage with double accumulation, and a register-blocked linear (2 tokens × 2 outputs per
- * inner loop, ~5 GFLOP/s in V8 against ~2 for a plain dot product). It can stop at the tap a
+ * storage with double accumulation, and a register-blocked linear (3 tokens × 3 outputs per
+ * inner loop). It can stop at the tap a
  * calibration pass needs (GPTQ's true-sequential groups never need the rest of the layer), and
  * exposes the attention and MLP sub-blocks that AWQ's scale search scores candidates on.
  *
@@ -53,65 +53,78 @@ export interface BlockOutputs {
   down_proj_in?: Float32Array;
 }
 
-/** y [S, outF] = x [S, inF] · Wᵀ (+ bias), W [outF, inF] row-major. */
+/**
+ * y [S, outF] = x [S, inF] · Wᵀ (+ bias), W [outF, inF] row-major. Each output is one double
+ * sum over i ascending (then rounded to fp32), whatever tile computes it: 3 tokens × 3
+ * outputs share their loads (nine accumulators and four operands fit V8's sixteen registers),
+ * and the edges left over by the tiling take a plain dot product.
+ */
 export function linearF32(x: Float32Array, w: Float32Array, S: number, inF: number, outF: number, bias?: Float32Array): Float32Array {
   if (x.length < S * inF) throw new Error(`linear: x has ${x.length} values, expected ${S * inF}`);
   if (w.length !== outF * inF) throw new Error(`linear: W has ${w.length} values, expected ${outF * inF}`);
   const y = new Float32Array(S * outF);
-  let s = 0;
-  for (; s + 1 < S; s += 2) {
+  const S3 = S - (S % 3);
+  const O3 = outF - (outF % 3);
+  for (let s = 0; s < S3; s += 3) {
     const x0 = s * inF;
     const x1 = x0 + inF;
+    const x2 = x1 + inF;
     const y0 = s * outF;
     const y1 = y0 + outF;
-    let o = 0;
-    for (; o + 1 < outF; o += 2) {
+    const y2 = y1 + outF;
+    for (let o = 0; o < O3; o += 3) {
       const w0 = o * inF;
       const w1 = w0 + inF;
+      const w2 = w1 + inF;
       let a00 = 0;
       let a01 = 0;
+      let a02 = 0;
       let a10 = 0;
       let a11 = 0;
+      let a12 = 0;
+      let a20 = 0;
+      let a21 = 0;
+      let a22 = 0;
       for (let i = 0; i < inF; i++) {
         const p = x[x0 + i];
         const q = x[x1 + i];
-        const u = w[w0 + i];
-        const v = w[w1 + i];
+        const r = x[x2 + i];
+        let u = w[w0 + i];
         a00 += p * u;
-        a01 += p * v;
         a10 += q * u;
-        a11 += q * v;
+        a20 += r * u;
+        u = w[w1 + i];
+        a01 += p * u;
+        a11 += q * u;
+        a21 += r * u;
+        u = w[w2 + i];
+        a02 += p * u;
+        a12 += q * u;
+        a22 += r * u;
       }
       y[y0 + o] = a00;
       y[y0 + o + 1] = a01;
+      y[y0 + o + 2] = a02;
       y[y1 + o] = a10;
       y[y1 + o + 1] = a11;
+      y[y1 + o + 2] = a12;
+      y[y2 + o] = a20;
+      y[y2 + o + 1] = a21;
+      y[y2 + o + 2] = a22;
     }
-    for (; o < outF; o++) {
-      const w0 = o * inF;
-      let a0 = 0;
-      let a1 = 0;
-      for (let i = 0; i < inF; i++) {
-        a0 += x[x0 + i] * w[w0 + i];
-        a1 += x[x1 + i] * w[w0 + i];
-      }
-      y[y0 + o] = a0;
-      y[y1 + o] = a1;
-    }
+    for (let t = s; t < s + 3; t++) for (let o = O3; o < outF; o++) y[t * outF + o] = dot(x, t * inF, w, o * inF, inF);
   }
-  for (; s < S; s++) {
-    const x0 = s * inF;
-    for (let o = 0; o < outF; o++) {
-      const w0 = o * inF;
-      let a = 0;
-      for (let i = 0; i < inF; i++) a += x[x0 + i] * w[w0 + i];
-      y[s * outF + o] = a;
-    }
-  }
+  for (let t = S3; t < S; t++) for (let o = 0; o < outF; o++) y[t * outF + o] = dot(x, t * inF, w, o * inF, inF);
   if (bias) {
     for (let t = 0; t < S; t++) for (let o = 0; o < outF; o++) y[t * outF + o] += bias[o];
   }
   return y;
+}
+
+function dot(x: Float32Array, xo: number, w: Float32Array, wo: number, n: number): number {
+  let a = 0;
+  for (let i = 0; i < n; i++) a += x[xo + i] * w[wo + i];
+  return a;
 }
 
 /** x / sqrt(mean(x²) + eps) · (offset + γ) per row of H (Gemma's offset is 1). */

@@ -1,5 +1,5 @@
 import { fitGroup, groupLayout, quantGrid, quantizedMatrix, quantizeInt, type QuantConfig, type QuantizedMatrix } from './quantizer';
-import { lazyUpdate, prologue, commitColumn, resolveBlockSize, unpermuteColumns, type SolverOptions, type SolverReport } from './solver';
+import { prologue, resolveBlockSize, solveColumns, SUB_BLOCK, unpermuteColumns, type SolverOptions, type SolverReport } from './solver';
 import { f32, matrix, type Matrix } from './types';
 
 export interface GptqOptions extends SolverOptions {
@@ -83,30 +83,29 @@ export function gptq(W: Matrix, H: Float32Array, opts: GptqOptions): GptqResult 
   const p = prologue(W, H, opts, actOrder);
   const { W: Wp, U, invd } = p;
   const codes = new Uint8Array(rows * cols);
-  const Err = new Float32Array(rows * B);
-  const w1 = new Float32Array(B);
-
-  for (let i1 = 0; i1 < cols; i1 += B) {
-    const i2 = Math.min(i1 + B, cols);
-    const count = i2 - i1;
-    const block = { count, U, cols, i1 };
-    if (grouped) fitGroupsStartingIn(Wp, rows, cols, i1, i2, groupSize, groups, cfg, table);
-    for (let r = 0; r < rows; r++) {
-      const row = r * cols;
-      w1.set(Wp.subarray(row + i1, row + i2));
-      for (let i = 0; i < count; i++) {
-        const col = i1 + i;
-        const g = grouped ? r * groups + Math.floor(col / groupSize) : r;
-        const s = table.scale[g];
-        const z = table.zero[g];
-        const c = quantizeInt(w1[i], s, z, lo, hi);
-        codes[row + col] = c - lo;
-        commitColumn(w1, i, f32(s * (c - z)), invd[col], Err, r * B + i, block);
-      }
-      Wp.set(w1.subarray(0, count), row + i1);
-    }
-    lazyUpdate(Wp, rows, cols, Err, B, U, i1, i2);
-  }
+  let i1 = 0;
+  solveColumns(
+    Wp,
+    rows,
+    cols,
+    U,
+    invd,
+    B,
+    SUB_BLOCK,
+    (r, i, w, at) => {
+      const col = i1 + i;
+      const g = grouped ? r * groups + Math.floor(col / groupSize) : r;
+      const s = table.scale[g];
+      const z = table.zero[g];
+      const c = quantizeInt(w[at], s, z, lo, hi);
+      codes[r * cols + col] = c - lo;
+      return f32(s * (c - z));
+    },
+    (start, end) => {
+      i1 = start;
+      if (grouped) fitGroupsStartingIn(Wp, rows, cols, start, end, groupSize, groups, cfg, table);
+    },
+  );
 
   const scales = table.scale;
   const zeros = new Uint8Array(table.zero.length);

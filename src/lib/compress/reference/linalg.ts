@@ -11,16 +11,52 @@
  * Matrices are row-major n×n Float64Arrays.
  */
 
-/** Lower Cholesky factor L (A = L·Lᵀ), upper triangle zero; null when A is not positive definite. */
+/**
+ * Lower Cholesky factor L (A = L·Lᵀ), upper triangle zero; null when A is not positive definite.
+ * Each entry is the plain row-by-row dot product (k ascending), but four entries of a row are
+ * summed side by side: one load of L[i][k] serves four independent chains instead of one
+ * chain waiting on each addition.
+ */
 export function cholesky(a: ArrayLike<number>, n: number): Float64Array | null {
   if (a.length !== n * n) throw new Error(`cholesky: expected ${n * n} values, got ${a.length}`);
   const L = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const ri = i * n;
-    for (let j = 0; j <= i; j++) {
+    let j = 0;
+    for (; j + 3 < i; j += 4) {
+      const r0 = j * n;
+      const r1 = r0 + n;
+      const r2 = r1 + n;
+      const r3 = r2 + n;
+      let s0 = a[ri + j];
+      let s1 = a[ri + j + 1];
+      let s2 = a[ri + j + 2];
+      let s3 = a[ri + j + 3];
+      for (let k = 0; k < j; k++) {
+        const l = L[ri + k];
+        s0 -= l * L[r0 + k];
+        s1 -= l * L[r1 + k];
+        s2 -= l * L[r2 + k];
+        s3 -= l * L[r3 + k];
+      }
+      // The terms k = j … j+2 need this row's entries just found, in the same ascending order.
+      const l0 = s0 / L[r0 + j];
+      s1 -= l0 * L[r1 + j];
+      const l1 = s1 / L[r1 + j + 1];
+      s2 -= l0 * L[r2 + j];
+      s2 -= l1 * L[r2 + j + 1];
+      const l2 = s2 / L[r2 + j + 2];
+      s3 -= l0 * L[r3 + j];
+      s3 -= l1 * L[r3 + j + 1];
+      s3 -= l2 * L[r3 + j + 2];
+      L[ri + j] = l0;
+      L[ri + j + 1] = l1;
+      L[ri + j + 2] = l2;
+      L[ri + j + 3] = s3 / L[r3 + j + 3];
+    }
+    for (; j <= i; j++) {
       const rj = j * n;
       let s = a[ri + j];
-      // Row-by-row dot products keep both operands contiguous.
       for (let k = 0; k < j; k++) s -= L[ri + k] * L[rj + k];
       if (i === j) {
         if (!(s > 0) || !Number.isFinite(s)) return null;
@@ -33,24 +69,106 @@ export function cholesky(a: ArrayLike<number>, n: number): Float64Array | null {
   return L;
 }
 
-/** Inverse of a lower-triangular matrix (lower-triangular result). */
+/**
+ * Inverse of a lower-triangular matrix (lower-triangular result). Column j of L⁻¹ comes by
+ * forward substitution, stored transposed (row j of T = column j of X) so the inner loop walks
+ * contiguous memory; four columns advance together so each load of L[i][k] feeds four chains,
+ * each chain still summing k ascending from its own diagonal.
+ */
 export function invertLower(L: Float64Array, n: number): Float64Array {
   const X = new Float64Array(n * n);
-  // Column j of L⁻¹ by forward substitution, stored transposed (row j of T = column j of X)
-  // so the inner loop walks contiguous memory.
   const T = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    const tj = j * n;
-    T[tj + j] = 1 / L[j * n + j];
-    for (let i = j + 1; i < n; i++) {
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    // The 4×4 diagonal tile, one column at a time as below.
+    for (let c = j; c < j + 4; c++) substituteColumn(L, T, n, c, j + 4);
+    const t0 = j * n;
+    const t1 = t0 + n;
+    const t2 = t1 + n;
+    const t3 = t2 + n;
+    let i = j + 4;
+    // Rows in pairs: row i+1's chains take row i's fresh entry (k = i) last, as k ascends.
+    for (; i + 1 < n; i += 2) {
       const ri = i * n;
-      let s = 0;
-      for (let k = j; k < i; k++) s -= L[ri + k] * T[tj + k];
-      T[tj + i] = s / L[ri + i];
+      const rn = ri + n;
+      let s0 = head(L, T, ri, t0, j, j);
+      let s1 = head(L, T, ri, t1, j + 1, j);
+      let s2 = head(L, T, ri, t2, j + 2, j);
+      let s3 = head(L, T, ri, t3, j + 3, j);
+      let v0 = head(L, T, rn, t0, j, j);
+      let v1 = head(L, T, rn, t1, j + 1, j);
+      let v2 = head(L, T, rn, t2, j + 2, j);
+      let v3 = head(L, T, rn, t3, j + 3, j);
+      for (let k = j + 4; k < i; k++) {
+        const l = L[ri + k];
+        const m = L[rn + k];
+        const a = T[t0 + k];
+        const b = T[t1 + k];
+        const c = T[t2 + k];
+        const d = T[t3 + k];
+        s0 -= l * a;
+        s1 -= l * b;
+        s2 -= l * c;
+        s3 -= l * d;
+        v0 -= m * a;
+        v1 -= m * b;
+        v2 -= m * c;
+        v3 -= m * d;
+      }
+      const di = L[ri + i];
+      const a = (T[t0 + i] = s0 / di);
+      const b = (T[t1 + i] = s1 / di);
+      const c = (T[t2 + i] = s2 / di);
+      const d = (T[t3 + i] = s3 / di);
+      const m = L[rn + i];
+      const dn = L[rn + i + 1];
+      T[t0 + i + 1] = (v0 - m * a) / dn;
+      T[t1 + i + 1] = (v1 - m * b) / dn;
+      T[t2 + i + 1] = (v2 - m * c) / dn;
+      T[t3 + i + 1] = (v3 - m * d) / dn;
+    }
+    for (; i < n; i++) {
+      const ri = i * n;
+      let s0 = head(L, T, ri, t0, j, j);
+      let s1 = head(L, T, ri, t1, j + 1, j);
+      let s2 = head(L, T, ri, t2, j + 2, j);
+      let s3 = head(L, T, ri, t3, j + 3, j);
+      for (let k = j + 4; k < i; k++) {
+        const l = L[ri + k];
+        s0 -= l * T[t0 + k];
+        s1 -= l * T[t1 + k];
+        s2 -= l * T[t2 + k];
+        s3 -= l * T[t3 + k];
+      }
+      const d = L[ri + i];
+      T[t0 + i] = s0 / d;
+      T[t1 + i] = s1 / d;
+      T[t2 + i] = s2 / d;
+      T[t3 + i] = s3 / d;
     }
   }
+  for (; j < n; j++) substituteColumn(L, T, n, j, n);
   for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) X[i * n + j] = T[j * n + i];
   return X;
+}
+
+/** −Σ L[i][k]·T[c][k] for k from `from` to j0+3, ascending from 0: a chain's terms inside the diagonal tile at j0. */
+function head(L: Float64Array, T: Float64Array, ri: number, tc: number, from: number, j0: number): number {
+  let s = 0;
+  for (let k = from; k < j0 + 4; k++) s -= L[ri + k] * T[tc + k];
+  return s;
+}
+
+/** Row j of T (column j of L⁻¹) for rows i < `until`. */
+function substituteColumn(L: Float64Array, T: Float64Array, n: number, j: number, until: number): void {
+  const tj = j * n;
+  T[tj + j] = 1 / L[j * n + j];
+  for (let i = j + 1; i < until; i++) {
+    const ri = i * n;
+    let s = 0;
+    for (let k = j; k < i; k++) s -= L[ri + k] * T[tj + k];
+    T[tj + i] = s / L[ri + i];
+  }
 }
 
 /** A⁻¹ from A's lower Cholesky factor (torch.cholesky_inverse): L⁻ᵀ·L⁻¹. */

@@ -1,3 +1,4 @@
+import { subtractEachInOrder, subtractSumInOrder } from './blocked';
 import { dampedInverseFactor, type DampOptions } from './linalg';
 import { f32, type Matrix } from './types';
 
@@ -90,60 +91,64 @@ export function prologue(W: Matrix, H: Float32Array, opts: SolverOptions, actOrd
 }
 
 /**
- * Fixes column `i` of a row's block at `q`, GPTQ's and SparseGPT's shared step: the error scaled
- * by the inverse Hessian's diagonal is kept for the lazy update of later blocks (`err[errAt]`)
- * and spread at once over this block's later columns.
+ * Fixes block column `i` of row `r`: `w[at]` holds its value updated by every earlier column,
+ * `w[at + 1 …]` the row's next columns up to the end of the current sub-block (updated as far);
+ * returns the value to commit (GPTQ: the quantized value; SparseGPT: 0 or the value).
  */
-export function commitColumn(
-  w1: Float32Array,
-  i: number,
-  q: number,
-  invdCol: number,
-  err: Float32Array,
-  errAt: number,
-  block: { count: number; U: Float32Array; cols: number; i1: number },
-): void {
-  const e = f32(f32(w1[i] - q) * invdCol);
-  err[errAt] = e;
-  w1[i] = q;
-  rankOneRow(w1, i, block.count, e, block.U, block.cols, block.i1);
-}
+export type FixColumn = (r: number, i: number, w: Float32Array, at: number) => number;
+
+/** Columns of a block committed row by row before their error goes to the rest of the block as one tiled update. */
+export const SUB_BLOCK = 16;
 
 /**
- * In-block step after column i of a row: w1[j] −= err·U[col][i1+j] for j in (i, count).
- * `w1` is the row's block slice.
+ * GPTQ's and SparseGPT's column loop over W (rows × cols, in place): blocks of `B` columns with
+ * the lazy update of the later blocks, and inside a block the error of each committed column,
+ * scaled by the inverse Hessian's diagonal, subtracted from the block's later columns.
+ *
+ * Every entry receives the same fp32 operations in the same order as the column-at-a-time
+ * reference (`w −= f32(e_i·U[i][j])` for i ascending in a block; the lazy update's sum in
+ * ascending order), but the work is reordered for the cache: a block is copied out, its columns
+ * are committed `sub` at a time (the sub-block's own triangle row by row), and the sub-block's
+ * error reaches the block's later columns through one register-tiled update. `sub` must keep
+ * any column group that `fix` reads ahead (SparseGPT's N:M group) inside one sub-block.
+ * `beginBlock(i1, i2)` runs before a block's first column (GPTQ refits its groups there).
  */
-export function rankOneRow(w1: Float32Array, i: number, count: number, err: number, U: Float32Array, cols: number, i1: number): void {
-  const u = (i1 + i) * cols + i1;
-  for (let j = i + 1; j < count; j++) w1[j] -= f32(err * U[u + j]);
-}
-
-/**
- * The lazy update W[:, i2:] −= Err · U[i1:i2, i2:], fp32, each dot product summed over the
- * block in ascending order (the GEMM kernel's order). `Err` is rows × `ldErr`.
- */
-export function lazyUpdate(
+export function solveColumns(
   W: Float32Array,
   rows: number,
   cols: number,
-  Err: Float32Array,
-  ldErr: number,
   U: Float32Array,
-  i1: number,
-  i2: number,
+  invd: Float32Array,
+  B: number,
+  sub: number,
+  fix: FixColumn,
+  beginBlock?: (i1: number, i2: number) => void,
 ): void {
-  const width = cols - i2;
-  if (width <= 0) return;
-  const acc = new Float32Array(width);
-  for (let r = 0; r < rows; r++) {
-    acc.fill(0);
-    for (let k = 0; k < i2 - i1; k++) {
-      const e = Err[r * ldErr + k];
-      const u = (i1 + k) * cols + i2;
-      for (let n = 0; n < width; n++) acc[n] += f32(e * U[u + n]);
+  const Wb = new Float32Array(rows * B);
+  const Err = new Float32Array(rows * B);
+  for (let i1 = 0; i1 < cols; i1 += B) {
+    const i2 = Math.min(i1 + B, cols);
+    const count = i2 - i1;
+    beginBlock?.(i1, i2);
+    for (let r = 0; r < rows; r++) Wb.set(W.subarray(r * cols + i1, r * cols + i2), r * B);
+    for (let s0 = 0; s0 < count; s0 += sub) {
+      const s1 = Math.min(s0 + sub, count);
+      for (let r = 0; r < rows; r++) {
+        const row = r * B;
+        for (let i = s0; i < s1; i++) {
+          const w = Wb[row + i];
+          const q = fix(r, i, Wb, row + i);
+          const e = f32(f32(w - q) * invd[i1 + i]);
+          Err[row + i] = e;
+          Wb[row + i] = q;
+          const u = (i1 + i) * cols + i1;
+          for (let j = i + 1; j < s1; j++) Wb[row + j] -= f32(e * U[u + j]);
+        }
+      }
+      subtractEachInOrder(rows, count - s1, s1 - s0, Err, s0, B, U, (i1 + s0) * cols + i1 + s1, cols, Wb, s1, B);
     }
-    const w = r * cols + i2;
-    for (let n = 0; n < width; n++) W[w + n] -= acc[n];
+    for (let r = 0; r < rows; r++) W.set(Wb.subarray(r * B, r * B + count), r * cols + i1);
+    subtractSumInOrder(rows, cols - i2, count, Err, 0, B, U, i1 * cols + i2, cols, W, i2, cols);
   }
 }
 

@@ -1,5 +1,5 @@
 import { checkSparsity, nmPruneCount, selectLowest } from './prune';
-import { lazyUpdate, prologue, commitColumn, resolveBlockSize, type SolverOptions, type SolverReport } from './solver';
+import { prologue, resolveBlockSize, solveColumns, SUB_BLOCK, type SolverOptions, type SolverReport } from './solver';
 import { f32, isNM, matrix, type Matrix, type PruneResult, type Sparsity } from './types';
 
 export interface SparseGptOptions extends SolverOptions {
@@ -40,39 +40,41 @@ export function sparsegpt(W: Matrix, H: Float32Array, opts: SparseGptOptions): S
   const p = prologue(W, H, opts, false);
   const { W: Wp, U, invd, invd2 } = p;
   const mask = new Uint8Array(rows * cols);
-  const Err = new Float32Array(rows * B);
-  const w1 = new Float32Array(B);
-  const m1 = new Uint8Array(B);
   const groupScores = new Float32Array(nm ? nm.m : 0);
-
-  for (let i1 = 0; i1 < cols; i1 += B) {
-    const i2 = Math.min(i1 + B, cols);
-    const count = i2 - i1;
-    const block = { count, U, cols, i1 };
-    let thresh = -Infinity;
-    if (!nm) {
+  let i1 = 0;
+  let i2 = 0;
+  // An N:M group is chosen on the row's updated values when its first column comes up, so it must not straddle sub-blocks.
+  const sub = nm ? nm.m * Math.ceil(SUB_BLOCK / nm.m) : SUB_BLOCK;
+  solveColumns(
+    Wp,
+    rows,
+    cols,
+    U,
+    invd,
+    B,
+    sub,
+    (r, i, w, at) => {
+      const col = i1 + i;
+      const m = r * cols + col;
+      if (nm && i % nm.m === 0) {
+        const len = Math.min(nm.m, i2 - col);
+        for (let j = 0; j < len; j++) groupScores[j] = sparsegptScore(w[at + j], invd2[col + j]);
+        selectLowest(groupScores, 0, len, nmPruneCount(len, nm.n, nm.m), mask, m);
+      }
+      return mask[m] ? 0 : w[at];
+    },
+    (start, end) => {
+      i1 = start;
+      i2 = end;
+      if (nm) return;
+      // The unstructured mask of the whole block, from its values before any in-block update.
+      const count = end - start;
       const scores = new Float32Array(rows * count);
       for (let r = 0; r < rows; r++)
-        for (let i = 0; i < count; i++) scores[r * count + i] = sparsegptScore(Wp[r * cols + i1 + i], invd2[i1 + i]);
-      thresh = blockThreshold(scores, (sparsity as { ratio: number }).ratio);
-    }
-    for (let r = 0; r < rows; r++) {
-      const row = r * cols;
-      w1.set(Wp.subarray(row + i1, row + i2));
-      if (!nm) for (let i = 0; i < count; i++) m1[i] = sparsegptScore(w1[i], invd2[i1 + i]) <= thresh ? 1 : 0;
-      for (let i = 0; i < count; i++) {
-        const col = i1 + i;
-        if (nm && i % nm.m === 0) {
-          const len = Math.min(nm.m, count - i);
-          for (let j = 0; j < len; j++) groupScores[j] = sparsegptScore(w1[i + j], invd2[col + j]);
-          selectLowest(groupScores, 0, len, nmPruneCount(len, nm.n, nm.m), m1, i);
-        }
-        mask[row + col] = m1[i];
-        commitColumn(w1, i, m1[i] ? 0 : w1[i], invd[col], Err, r * B + i, block);
-      }
-      Wp.set(w1.subarray(0, count), row + i1);
-    }
-    lazyUpdate(Wp, rows, cols, Err, B, U, i1, i2);
-  }
+        for (let i = 0; i < count; i++) scores[r * count + i] = sparsegptScore(Wp[r * cols + start + i], invd2[start + i]);
+      const thresh = blockThreshold(scores, (sparsity as { ratio: number }).ratio);
+      for (let r = 0; r < rows; r++) for (let i = 0; i < count; i++) mask[r * cols + start + i] = scores[r * count + i] <= thresh ? 1 : 0;
+    },
+  );
   return { weight: matrix(rows, cols, Wp), mask, report: p.report };
 }

@@ -1,3 +1,4 @@
+import { gramInOrder } from './blocked';
 import { f32, type Matrix } from './types';
 
 /**
@@ -38,18 +39,7 @@ export class HessianAccumulator {
 
 /** XᵀX in fp32, each entry summed over tokens in ascending order (the kernel's order). */
 export function gramF32(X: Matrix): Float32Array {
-  const { rows: T, cols: n, data } = X;
-  const out = new Float32Array(n * n);
-  for (let t = 0; t < T; t++) {
-    const rt = t * n;
-    for (let i = 0; i < n; i++) {
-      const xi = data[rt + i];
-      const ri = i * n;
-      // Float32Array stores round the sum; the product is rounded explicitly, as on the GPU.
-      for (let j = 0; j < n; j++) out[ri + j] += f32(xi * data[rt + j]);
-    }
-  }
-  return out;
+  return gramInOrder(X.data, X.rows, X.cols);
 }
 
 /** Wanda's `s_j`: running mean over sequences of Σ_tokens x_j² (s ← s·n/(n+b); n += b; s += ‖x_j‖²/n). */
