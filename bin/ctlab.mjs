@@ -252,6 +252,7 @@ async function main() {
         lines,
         progress,
         quiet: values.quiet === true,
+        uploads: server.uploads,
       };
       write(cmd.print(await cmd.request(ctx, req), req, ctx));
     } finally {
