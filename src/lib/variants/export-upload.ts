@@ -15,8 +15,9 @@ export const UPLOAD_SLICE = 32 * 1024 * 1024;
 
 /**
  * Sends each exported file of a variant to `target` as PUT requests of up to `UPLOAD_SLICE`
- * bytes (`?path=&offset=`), in order. The next slice is read from the cache while the current
- * one is on the wire. Returns the files sent.
+ * bytes (`?path=&offset=`), in order. A file exported as cached goes as slices of its stored
+ * Blob; a re-encoded one is read slice by slice, the next while the current one is on the wire.
+ * Returns the files sent.
  */
 export async function uploadVariant(
   cache: ShardCache,
@@ -27,25 +28,30 @@ export async function uploadVariant(
   const files = await exportVariantFiles(cache, key, onGraphProgress);
   for (const f of files) {
     const src = await exportSource(cache, key, f.path);
-    const read = (at: number) => src.read(at, Math.min(UPLOAD_SLICE, f.bytes - at));
-    let next = f.bytes > 0 ? read(0) : Promise.resolve(new Uint8Array(0));
+    const whole = src.blob ? await src.blob() : null;
+    // Blob bodies: Chromium sends an ArrayBuffer body an order of magnitude slower than a Blob.
+    const read = async (at: number): Promise<Blob> => {
+      const end = Math.min(f.bytes, at + UPLOAD_SLICE);
+      return whole ? whole.slice(at, end) : new Blob([(await src.read(at, end - at)) as Uint8Array<ArrayBuffer>]);
+    };
+    let next = read(0);
     for (let at = 0; ; at += UPLOAD_SLICE) {
-      const bytes = await next;
-      const after = at + bytes.byteLength;
+      const body = await next;
+      const after = at + body.size;
       if (after < f.bytes) next = read(after);
-      await put(target, f.path, at, bytes);
+      await put(target, f.path, at, body);
       if (after >= f.bytes) break;
     }
   }
   return files;
 }
 
-async function put(target: UploadTarget, path: string, offset: number, bytes: Uint8Array): Promise<void> {
+async function put(target: UploadTarget, path: string, offset: number, body: Blob): Promise<void> {
   const url = `${target.url}?${new URLSearchParams({ path, offset: String(offset) })}`;
   const res = await fetch(url, {
     method: 'PUT',
     headers: { 'x-ctlab-token': target.token, 'content-type': 'application/octet-stream' },
-    body: bytes as Uint8Array<ArrayBuffer>,
+    body,
   });
   if (!res.ok) throw new Error(`exporting ${path} (bytes from ${offset}): the upload endpoint answered ${res.status} ${await res.text()}`);
 }

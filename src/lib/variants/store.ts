@@ -386,14 +386,20 @@ async function exportedConfig(cache: ShardCache, key: string): Promise<Uint8Arra
   return new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`);
 }
 
-/** An exported file's bytes: the cached file, except `config.json` and `model.safetensors` (see `exportVariantFiles`). */
-export async function exportSource(cache: ShardCache, key: string, path: string): Promise<ByteSource> {
+/**
+ * An exported file's bytes: the cached file, except `config.json` and `model.safetensors` (see
+ * `exportVariantFiles`). `blob` is there when the export is the cached file unchanged: it gives
+ * the file as a Blob of its IndexedDB records, which the browser can send without reading it into
+ * JavaScript.
+ */
+export async function exportSource(cache: ShardCache, key: string, path: string): Promise<ByteSource & { blob?: () => Promise<Blob> }> {
   if (path === 'config.json') {
     const bytes = await exportedConfig(cache, key);
     return { name: path, size: bytes.byteLength, read: async (offset, length) => bytes.slice(offset, offset + length) };
   }
   const cached = await cache.openFile(key, path);
-  return path === 'model.safetensors' ? exportedSafetensors(cached) : cached;
+  const exported = path === 'model.safetensors' ? await exportedSafetensors(cached) : cached;
+  return exported === cached ? { ...cached, blob: () => cache.fileBlob(key, path) } : exported;
 }
 
 /** Bytes [offset, offset+length) of an exported file (clipped to its end). */
