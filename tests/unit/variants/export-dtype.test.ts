@@ -2,21 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { bytesToFloat32, SafetensorsFile, writeSafetensors } from '../../../src/lib/model/safetensors';
 import { bytesSource } from '../../../src/lib/storage/byte-source';
 import { BASE_DTYPES_KEY, encodeFloats, exportedSafetensors } from '../../../src/lib/variants/export-dtype';
+import { bf16Nearest } from '../../reference/gptq-decode';
 
-const bitsOf = (v: number) => new Uint32Array(new Float32Array([v]).buffer)[0];
 const fromBits = (b: number) => new Float32Array(new Uint32Array([b >>> 0]).buffer)[0];
-
-/** bf16 by its definition: of the two bf16 neighbours of v, the nearer; on a tie, the one with an even last bit. */
-function bf16Nearest(v: number): number {
-  const below = bitsOf(v) & 0xffff0000;
-  const lo = fromBits(below);
-  const hi = fromBits(below + 0x10000);
-  const dLo = Math.abs(v - lo);
-  // Beyond the largest bf16, rounding measures against 2^128 (where the next value would be): IEEE overflow.
-  const dHi = Math.abs((Number.isFinite(hi) ? hi : Math.sign(hi) * 2 ** 128) - v);
-  if (dLo !== dHi) return dLo < dHi ? lo : hi;
-  return ((below >>> 16) & 1) === 0 ? lo : hi;
-}
 
 describe('export dtype', () => {
   it('bf16 rounds to nearest even, ties included', () => {

@@ -1,44 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { matrix } from '../../../src/lib/compress/reference/types';
 import { quantizeRtn, type QuantizedMatrix } from '../../../src/lib/compress/reference/quantizer';
-import { f16BitsToF32Bits } from '../../../src/lib/model/safetensors';
-import {
-  gptqFormatFor,
-  gptqQuantizationConfig,
-  gptqRefusal,
-  gptqTensors,
-  packZeros,
-  type GptqFormat,
-} from '../../../src/lib/variants/gptq-layout';
-
-/** The weights a GPTQ loader reconstructs, decoded here from the documented layout alone (not from our packer). */
-function decodeGptq(
-  t: { qweight: Int32Array; qzeros: Int32Array; scales: Uint16Array; gIdx: Int32Array },
-  bits: number,
-  K: number,
-  N: number,
-  format: GptqFormat,
-): Float32Array {
-  const perWord = 32 / bits;
-  const mask = 2 ** bits - 1;
-  const half = new Float32Array(new Uint32Array([0]).buffer);
-  const f16 = (h: number) => {
-    new Uint32Array(half.buffer)[0] = f16BitsToF32Bits(h);
-    return half[0];
-  };
-  const out = new Float32Array(N * K);
-  for (let n = 0; n < N; n++)
-    for (let k = 0; k < K; k++) {
-      const code = Math.floor((t.qweight[Math.floor(k / perWord) * N + n] >>> 0) / 2 ** ((k % perWord) * bits)) & mask;
-      const g = t.gIdx[k];
-      const zword = t.qzeros[g * (N / perWord) + Math.floor(n / perWord)] >>> 0;
-      const stored = Math.floor(zword / 2 ** ((n % perWord) * bits)) & mask;
-      // The original format keeps zero − 1 (its loaders add the 1 back); v2 keeps the zero itself.
-      const zero = format === 'gptq' ? stored + 1 : stored;
-      out[n * K + k] = f16(t.scales[g * N + n]) * (code - zero);
-    }
-  return out;
-}
+import { gptqFormatFor, gptqQuantizationConfig, gptqRefusal, gptqTensors, packZeros } from '../../../src/lib/variants/gptq-layout';
+import { decodeGptq } from '../../reference/gptq-decode';
 
 function randomMatrix(rows: number, cols: number, seed: number) {
   let s = seed;
