@@ -277,7 +277,10 @@ export class VariantWriter {
     const settings = this.settings;
     if (!('bits' in settings)) return null;
     if (this.gptqRefused || this.gptq.size === 0) return { refused: this.gptqRefused ?? 'no linear was quantized' };
-    const format = gptqFormatFor(Math.min(...[...this.gptq.values()].map((t) => Math.min(...t.zeros))));
+    let minZero = Infinity;
+    // A loop, not Math.min(...zeros): a large model's zero points are too many for one call's arguments.
+    for (const t of this.gptq.values()) for (const z of t.zeros) minZero = Math.min(minZero, z);
+    const format = gptqFormatFor(minZero);
     const tensors: TensorToWrite[] = [];
     for (const name of names) {
       const t = this.gptq.get(name);
