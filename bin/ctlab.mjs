@@ -83,7 +83,8 @@ Usage:
              [--seed S] [--kernels auto|webgpu|typescript] [--forward auto|typescript|webgpu|ort-wasm]
              [--runtime browser|node] --out DIR [--json]
              compress into a variant (kept in the cache) and write it to DIR as a Hugging Face
-             folder with onnx/ and ctlab-variant.json; the report goes to stdout
+             folder (model.safetensors in the base's dtype) with onnx/, gptq/ (a GPTQ checkpoint,
+             2/4/8 bits) and ctlab-variant.json; the report goes to stdout
   ctlab kl --model DENSE --variant V (--text-file F | --text T) [--device auto|webgpu|wasm] [--json]
              mean KL(dense ‖ variant) of next-token distributions and both perplexities
   ctlab bench compress [--layers N] [--samples N] [--seq-len L] [--methods m,…]
@@ -293,6 +294,7 @@ async function main() {
         lines,
         progress,
         quiet: values.quiet === true,
+        uploads: server.uploads,
       };
       write(cmd.print(await cmd.request(ctx, req), req, ctx));
     } finally {

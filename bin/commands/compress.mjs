@@ -70,9 +70,12 @@ export function parse({ values }) {
 
 /** @param {Context} ctx @param {ReturnType<typeof parse>} req */
 export async function request(ctx, req) {
+  const start = performance.now();
   const report = await ctx.page.compress({ source: ctx.source(req.model), request: req.request });
-  await exportVariant(ctx, report.key, req.out);
-  return report;
+  const { bytes, ms } = await exportVariant(ctx, report.key, req.out);
+  // The export's share of the whole command (download, compression and export).
+  const wallMs = performance.now() - start;
+  return { ...report, export: { bytes, ms, mbPerS: bytes / 1e6 / (ms / 1000), share: ms / wallMs, wallMs } };
 }
 
 /** @param {NodeContext} ctx @param {ReturnType<typeof parse>} req */
@@ -92,6 +95,6 @@ export function print(report, req) {
   out += 'layer linear      shape        rel. error  zeros  format       bytes dense → stored\n';
   for (const l of report.linears)
     out += `${String(l.layer).padStart(5)} ${l.linear.padEnd(11)} ${`${l.shape[0]}×${l.shape[1]}`.padEnd(12)} ${l.error.toExponential(3).padStart(10)} ${(100 * l.zeros).toFixed(1).padStart(5)}% ${l.format.padEnd(12)} ${l.denseBytes} → ${l.packedBytes ?? l.denseBytes}\n`;
-  out += `mean error ${report.summary.meanError.toExponential(3)}; bytes ${report.bytes.before} → ${report.bytes.after} (${report.graph.linear}); damping retries ${report.summary.dampRetries}; ${(report.timings.totalMs / 1000).toFixed(1)} s\nwrote ${req.out}\n`;
+  out += `mean error ${report.summary.meanError.toExponential(3)}; bytes ${report.bytes.before} → ${report.bytes.after} (${report.graph.linear}); damping retries ${report.summary.dampRetries}; ${(report.timings.totalMs / 1000).toFixed(1)} s\nwrote ${req.out}: ${(report.export.bytes / 1e6).toFixed(1)} MB in ${(report.export.ms / 1000).toFixed(1)} s (${report.export.mbPerS.toFixed(0)} MB/s), ${(100 * report.export.share).toFixed(1)} % of the run's ${(report.export.wallMs / 1000).toFixed(1)} s\n`;
   return { stdout: out };
 }

@@ -1,28 +1,28 @@
 // @ts-check
-// A stored variant's files written into a folder, fetched from the page in base64 slices.
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// A stored variant's files written into a folder: the page's compress worker sends them from its
+// cache to the local server's upload endpoint (bin/lib/upload.mjs), which writes them here.
+import { join } from 'node:path';
 
 /**
  * @param {import('./command.mjs').Context} ctx
  * @param {string} key the variant in the page's cache
  * @param {string} dir
+ * @returns {Promise<{ files: { path: string, bytes: number }[], bytes: number, ms: number }>}
  */
 export async function exportVariant(ctx, key, dir) {
+  if (!ctx.uploads) throw new Error('exporting a variant needs the local server');
+  const start = performance.now();
   const files = await ctx.page.variantFiles({ key });
-  const slice = 8 * 1024 * 1024;
-  for (const f of files) {
-    const target = join(dir, f.path);
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, new Uint8Array(0));
-    for (let offset = 0; offset < f.bytes; offset += slice) {
-      const length = Math.min(slice, f.bytes - offset);
-      const b64 = await ctx.page.variantChunk({ key, path: f.path, offset, length });
-      appendFileSync(target, Buffer.from(b64, 'base64'));
-      if (!ctx.quiet && offset + length < f.bytes)
-        ctx.lines.update(`export:${f.path}`, { label: `exporting ${f.path}:`, done: offset + length, total: f.bytes, unit: 'bytes' });
-    }
-    if (!ctx.quiet) ctx.lines.finish(`export:${f.path}`, `wrote ${target} (${f.bytes} bytes)`);
+  const session = ctx.uploads.open(dir, files, (path, done, total) => {
+    if (ctx.quiet) return;
+    if (done < total) ctx.lines.update(`export:${path}`, { label: `exporting ${path}:`, done, total, unit: 'bytes' });
+    else ctx.lines.finish(`export:${path}`, `wrote ${join(dir, path)} (${total} bytes)`);
+  });
+  try {
+    await ctx.page.variantUpload({ key, url: session.url, token: session.token });
+    await session.finish();
+  } finally {
+    await session.close();
   }
-  return files;
+  return { files, bytes: files.reduce((s, f) => s + f.bytes, 0), ms: performance.now() - start };
 }

@@ -92,13 +92,6 @@ function fromWire(f: WireFile): DataFile {
   return { path: f.path, text: Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0)) };
 }
 
-/** Bytes as base64 for page.evaluate's JSON, in slices so no argument list grows too long. */
-function toBase64(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
 function toSource(s: AutomationSource): ModelSource {
   if (s.kind === 'hub') return parseSourceInput(s.id);
   const src = urlSource(s.url);
@@ -299,9 +292,12 @@ function automationApi() {
     },
     /** A stored variant's files as a Hugging Face folder (with onnx/): paths and sizes. */
     variantFiles: ({ key }: { key: string }) => compressWorker().exportFiles(key, graph),
-    /** One slice of an exported file, base64. */
-    variantChunk: async ({ key, path, offset, length }: { key: string; path: string; offset: number; length: number }) =>
-      toBase64(await compressWorker().readExportChunk(key, path, offset, length)),
+    /**
+     * A stored variant's files sent by the compress worker to an upload endpoint of the page's own
+     * origin (the CLI's server writes them into `--out`), so no byte crosses page.evaluate.
+     */
+    variantUpload: ({ key, url, token }: { key: string; url: string; token: string }) =>
+      compressWorker().uploadExport(key, { url: new URL(url, location.href).href, token }, graph),
     /** Mean KL(dense ‖ variant) over a text's next-token distributions, with both perplexities. */
     kl: async ({
       source,

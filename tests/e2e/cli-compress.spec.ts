@@ -81,7 +81,20 @@ test.describe('ctlab compress and kl', () => {
       use_external_data_format: { 'model.onnx': 1 },
     });
     expect(JSON.parse(readFileSync(join(out, 'onnx/ctlab-graph.json'), 'utf8')).linear).toBe('matmulnbits');
-    expect(readFileSync(join(out, 'model.safetensors')).byteLength).toBe(report.bytes.safetensors);
+    // stories260k is fp32, so its variant's safetensors stays fp32 tensor for tensor (the cache's own metadata dropped).
+    const st = readFileSync(join(out, 'model.safetensors'));
+    const header = JSON.parse(st.subarray(8, 8 + Number(st.readBigUInt64LE(0))).toString('utf8')) as Record<string, { dtype?: string }>;
+    const dtypes = new Set(Object.entries(header).flatMap(([k, v]) => (k === '__metadata__' ? [] : [v.dtype])));
+    expect([...dtypes]).toEqual(['F32']);
+    expect(st.byteLength).toBeLessThanOrEqual(report.bytes.safetensors);
+    // The files came through the local server's upload endpoint; the command says how fast and what share of its time.
+    const sizes = ['config.json', 'tokenizer.json', 'model.safetensors', 'onnx/model.onnx', 'onnx/model.onnx_data', 'ctlab-variant.json'];
+    expect(report.export.bytes).toBeGreaterThanOrEqual(sizes.reduce((s, f) => s + readFileSync(join(out, f)).byteLength, 0));
+    expect(report.export.share).toBeGreaterThan(0);
+    expect(report.export.share).toBeLessThan(1);
+    // stories260k's MLP (172 outputs) does not fill int32 words of eight 4-bit codes: no gptq/, and the report says why.
+    expect(report.gptq.refused).toMatch(/172×64 linear does not pack into int32 words/);
+    expect(existsSync(join(out, 'gptq'))).toBe(false);
 
     const gen = await ctlab(['generate', '--model', out, '--prompt', 'Once upon a time', '--max-new-tokens', '20', '--json', ...common]);
     expect(gen.code, gen.stderr).toBe(0);

@@ -23,6 +23,9 @@ import { join, resolve } from 'node:path';
  */
 const MASKED = new Set([
   // timings and speeds
+  'mbPerS',
+  'share',
+  'wallMs',
   'tokens_per_second',
   'tokensPerSecond',
   'prefillTokensPerSecond',

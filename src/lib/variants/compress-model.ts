@@ -287,7 +287,7 @@ export async function compressCachedModel(
     progress({ phase: 'store', fraction: 1, message: 'writing model.safetensors and the graph' });
     const stored: StoreProgressFn = (file, done, total) =>
       progress({ phase: 'store', fraction: 1, message: `writing ${file}`, file, done, total });
-    const report = await writer.finish(({ safetensors, graph, graphMs, storeMs }) => {
+    const report = await writer.finish(({ safetensors, graph, graphMs, storeMs, gptq }) => {
       const linears = result.linears.map((l) => ({ ...l, ...w.storage.get(l.name)! }));
       const before = base.weightFiles.reduce((s, f) => s + (base.manifest.files[f]?.size ?? 0), 0);
       const files = Object.values(base.manifest.files)
@@ -327,6 +327,7 @@ export async function compressCachedModel(
           notes: w.notes,
         },
         linears,
+        ...(gptq ? { gptq } : {}),
         summary: {
           meanError: errors.reduce((a, b) => a + b, 0) / Math.max(1, errors.length),
           maxError: Math.max(...errors),

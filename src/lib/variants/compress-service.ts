@@ -1,6 +1,7 @@
 import { benchCompress, type CompressBenchOptions, type CompressBenchResult } from '../bench/compress';
 import type { GraphProgressFn } from '../infer/graph-store';
 import { ShardCache } from '../storage/shard-cache';
+import { uploadVariant, type UploadTarget } from './export-upload';
 import { compressCachedModel, type CompressProgress, type CompressRequest } from './compress-model';
 import type { VariantReport } from './report';
 import { exportVariantFiles, readExportChunk, readVariantReport, type VariantFile } from './store';
@@ -45,6 +46,11 @@ export class CompressService {
 
   readExportChunk(key: string, path: string, offset: number, length: number): Promise<Uint8Array> {
     return readExportChunk(this.cache, key, path, offset, length);
+  }
+
+  /** The exported files sent to an upload endpoint (the CLI's `--out`), straight from the cache. */
+  uploadExport(key: string, target: UploadTarget, onGraphProgress?: GraphProgressFn): Promise<VariantFile[]> {
+    return uploadVariant(this.cache, key, target, onGraphProgress);
   }
 
   benchCompress(opts: Omit<CompressBenchOptions, 'onStatus'>, onStatus?: (msg: string) => void): Promise<CompressBenchResult> {

@@ -1,6 +1,7 @@
 import type { LayerTiming, LinearReport } from '../compress/engine/report';
 import type { ForwardKind } from '../compress/engine/runner-types';
 import type { ResolvedSettings } from '../compress/reference/settings';
+import type { GptqExport } from './gptq-layout';
 
 /** How a compressed linear is stored for inference. */
 export interface LinearStorage {
@@ -51,6 +52,8 @@ export interface VariantReport {
     notes: string[];
   };
   linears: VariantLinear[];
+  /** The `gptq/` checkpoint of a quantized variant (absent for pruned variants and older reports). */
+  gptq?: GptqExport;
   summary: {
     meanError: number;
     maxError: number;

@@ -5,16 +5,31 @@ import { settingsLabel, settingsSlug, type ResolvedSettings } from '../compress/
 import { isNM } from '../compress/reference/types';
 import { ensureDenseGraph, storedGraph, storeGraph, type GraphProgressFn } from '../infer/graph-store';
 import { openCachedModel, OPTIONAL_FILES, type CachedModel } from '../model/download';
+import { isFloatDtype, writeSafetensors, type FloatDtype, type TensorToWrite } from '../model/safetensors';
 import type { ModelSpec } from '../model/spec';
 import type { WeightStore } from '../model/weights';
 import { buildCausalLmStreaming, dequantizeMatMulNBits, type PackedLinear } from '../onnx';
+import type { ByteSource } from '../storage/byte-source';
 import type { ShardCache } from '../storage/shard-cache';
 import type { LinearStorage, VariantReport } from './report';
+import { BASE_DTYPES_KEY, encodeFloats, exportedSafetensors } from './export-dtype';
+import {
+  gptqFormatFor,
+  gptqQuantizationConfig,
+  gptqRefusal,
+  gptqTensors,
+  packZeros,
+  type GptqExport,
+  type GptqTensors,
+} from './gptq-layout';
 import { VARIANT_PREFIX } from './keys';
 
 export { isVariantKey, VARIANT_PREFIX } from './keys';
 
 export const VARIANT_REPORT_FILE = 'ctlab-variant.json';
+
+/** The subfolder holding the variant as a GPTQ checkpoint (packed codes), next to the dequantized one. */
+export const GPTQ_FOLDER = 'gptq';
 
 /** `variant:<baseKey>:<settings slug>[.<calibration tag>]`. */
 export function variantKey(baseKey: string, settings: ResolvedSettings, calibrationTag?: string): string {
@@ -79,6 +94,9 @@ export class VariantWriter {
   private readonly packed = new Map<string, PackedLinear>();
   readonly storage = new Map<string, LinearStorage>();
   private readonly graphNotes = new Set<string>();
+  /** Each quantized linear in GPTQ's layout, its `qweight` as a Blob (the browser may keep it on disk). */
+  private readonly gptq = new Map<string, Omit<GptqTensors, 'qweight'> & { qweight: Blob }>();
+  private gptqRefused: string | null = null;
 
   private constructor(
     readonly cache: ShardCache,
@@ -126,6 +144,7 @@ export class VariantWriter {
       const [N, K] = l.shape;
       const st: LinearStorage = { format: 'fp32', denseBytes: N * K * 4, idealBytes: idealBytes(N, K, this.settings, l.groupSize) };
       const q = out.quantized.get(l.name);
+      if (q) this.keepGptq(l.name, q);
       if (q && (q.bits === 4 || q.bits === 8)) {
         const why = await this.tryPack(l.name, q, data);
         if (why) {
@@ -142,6 +161,24 @@ export class VariantWriter {
       }
       this.storage.set(l.name, st);
     }
+  }
+
+  private keepGptq(name: string, q: QuantizedMatrix): void {
+    if (this.gptqRefused) return;
+    const why = gptqRefusal(q);
+    if (why) {
+      this.gptqRefused = `${name}: ${why}`;
+      this.gptq.clear();
+      return;
+    }
+    const { qweight, ...rest } = gptqTensors(q);
+    this.gptq.set(name, { ...rest, qweight: new Blob([qweight as Int32Array<ArrayBuffer>]) });
+  }
+
+  /** Each tensor's dtype in the base checkpoint: the dtype an export writes it in. */
+  private baseDtype(name: string): FloatDtype {
+    const { dtype } = this.baseWeights.info(name);
+    return isFloatDtype(dtype) ? dtype : 'F32';
   }
 
   /** Packs a quantized linear; returns why it cannot be packed, or null. */
@@ -171,15 +208,21 @@ export class VariantWriter {
 
   /** Writes the safetensors, the graph (when something is packed) and the report, then marks the variant complete. */
   async finish(
-    makeReport: (files: { safetensors: number; graph: number | null; graphMs: number; storeMs: number }) => VariantReport,
+    makeReport: (files: {
+      safetensors: number;
+      graph: number | null;
+      graphMs: number;
+      storeMs: number;
+      gptq: GptqExport | null;
+    }) => VariantReport,
     onProgress?: StoreProgressFn,
   ): Promise<VariantReport> {
     const storeStart = performance.now();
     const names = this.baseWeights.names();
     const entries = names.map((name) => ({ name, shape: this.baseWeights.info(name).shape }));
-    const parts: BlobPart[] = [
-      safetensorsHeader(entries, { format: 'pt', producer: 'compressed-trust-lab', variant: this.label }) as Uint8Array<ArrayBuffer>,
-    ];
+    const baseDtypes = JSON.stringify(Object.fromEntries(names.map((n) => [n, this.baseDtype(n)])));
+    const metadata = { format: 'pt', producer: 'compressed-trust-lab', variant: this.label, [BASE_DTYPES_KEY]: baseDtypes };
+    const parts: BlobPart[] = [safetensorsHeader(entries, metadata) as Uint8Array<ArrayBuffer>];
     const nonLayer = new Map<string, Float32Array>();
     for (const { name } of entries) {
       let blob = this.blobs.get(name);
@@ -190,11 +233,13 @@ export class VariantWriter {
         blob = asBlob(v);
       }
       parts.push(blob);
+      this.blobs.set(name, blob);
     }
     const safetensors = new Blob(parts);
     await this.cache.storeFromBlob(this.key, 'model.safetensors', safetensors, {
       onProgress: (e) => onProgress?.('model.safetensors', e.loaded, safetensors.size),
     });
+    const gptq = await this.storeGptq(names, onProgress);
     this.blobs.clear();
     const storeMs = performance.now() - storeStart;
 
@@ -217,10 +262,72 @@ export class VariantWriter {
     this.packed.clear();
     this.fp32ForGraph.clear();
 
-    const report = makeReport({ safetensors: safetensors.size, graph, graphMs, storeMs });
+    const report = makeReport({ safetensors: safetensors.size, graph, graphMs, storeMs, gptq });
     await this.cache.storeBytes(this.key, VARIANT_REPORT_FILE, new TextEncoder().encode(JSON.stringify(report, null, 1)));
     await this.cache.setStatus(this.key, 'complete');
     return report;
+  }
+
+  /**
+   * `gptq/`: the variant as a GPTQ checkpoint (config.json with `quantization_config`, tokenizer
+   * files, model.safetensors with qweight/qzeros/scales/g_idx for each quantized linear and every
+   * other tensor in its base dtype). Quantized variants only; null for pruned ones.
+   */
+  private async storeGptq(names: string[], onProgress?: StoreProgressFn): Promise<GptqExport | null> {
+    const settings = this.settings;
+    if (!('bits' in settings)) return null;
+    if (this.gptqRefused || this.gptq.size === 0) return { refused: this.gptqRefused ?? 'no linear was quantized' };
+    let minZero = Infinity;
+    // A loop, not Math.min(...zeros): a large model's zero points are too many for one call's arguments.
+    for (const t of this.gptq.values()) for (const z of t.zeros) minZero = Math.min(minZero, z);
+    const format = gptqFormatFor(minZero);
+    const tensors: TensorToWrite[] = [];
+    for (const name of names) {
+      const t = this.gptq.get(name);
+      if (!t) {
+        const values = new Float32Array(await this.blobs.get(name)!.arrayBuffer());
+        tensors.push({
+          name,
+          dtype: this.baseDtype(name),
+          shape: this.baseWeights.info(name).shape,
+          data: encodeFloats(values, this.baseDtype(name)),
+        });
+        continue;
+      }
+      const prefix = name.replace(/\.weight$/, '');
+      const perWord = 32 / t.bits;
+      const bytes = (a: Int32Array | Uint16Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+      tensors.push(
+        { name: `${prefix}.qweight`, dtype: 'I32', shape: [t.K / perWord, t.N], data: new Uint8Array(await t.qweight.arrayBuffer()) },
+        {
+          name: `${prefix}.qzeros`,
+          dtype: 'I32',
+          shape: [t.groups, t.N / perWord],
+          data: bytes(packZeros({ ...t, qweight: new Int32Array(0) }, format)),
+        },
+        { name: `${prefix}.scales`, dtype: 'F16', shape: [t.groups, t.N], data: bytes(t.scales) },
+        { name: `${prefix}.g_idx`, dtype: 'I32', shape: [t.K], data: bytes(t.gIdx) },
+      );
+    }
+    const file = writeSafetensors(tensors, { format: 'pt', producer: 'compressed-trust-lab', variant: this.label });
+    const path = `${GPTQ_FOLDER}/model.safetensors`;
+    await this.cache.storeBytes(this.key, path, file, { onProgress: (e) => onProgress?.(path, e.loaded, file.byteLength) });
+    const config = JSON.parse(await this.cache.readText(this.key, 'config.json')) as Record<string, unknown>;
+    delete config['transformers.js_config'];
+    config.quantization_config = gptqQuantizationConfig({
+      bits: settings.bits,
+      groupSize: settings.groupSize,
+      sym: settings.sym,
+      actOrder: settings.actOrder,
+      format,
+    });
+    await this.cache.storeBytes(this.key, `${GPTQ_FOLDER}/config.json`, new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
+    for (const f of ['tokenizer.json', ...OPTIONAL_FILES]) {
+      if (!this.base.manifest.files[f]?.complete) continue;
+      await this.cache.storeBytes(this.key, `${GPTQ_FOLDER}/${f}`, await this.cache.readFile(this.key, f));
+    }
+    this.gptq.clear();
+    return { format, bytes: file.byteLength };
   }
 
   get notes(): string[] {
@@ -234,6 +341,7 @@ export class VariantWriter {
   /** Removes everything written so far (a cancelled or failed run). */
   async abort(): Promise<void> {
     this.blobs.clear();
+    this.gptq.clear();
     this.packed.clear();
     this.fp32ForGraph.clear();
     await this.cache.deleteModel(this.key);
@@ -254,9 +362,10 @@ export async function readVariantReport(cache: ShardCache, key: string): Promise
 
 /**
  * The files of a variant as a Hugging Face folder with an `onnx/` subfolder that transformers.js
- * loads elsewhere. A variant without a stored graph (3-bit, pruned) gets its dense fp32 graph
- * built first (as its first load would); `config.json` is exported with
- * `transformers.js_config.use_external_data_format` set to the graph's chunk count.
+ * loads elsewhere, and for 2/4/8-bit variants a `gptq/` subfolder (a GPTQ checkpoint). A variant
+ * without a stored graph (3-bit, pruned) gets its dense fp32 graph built first (as its first load
+ * would); `config.json` is exported with `transformers.js_config.use_external_data_format` set to
+ * the graph's chunk count, and `model.safetensors` with each tensor in its base checkpoint's dtype.
  */
 export async function exportVariantFiles(cache: ShardCache, key: string, onGraphProgress?: GraphProgressFn): Promise<VariantFile[]> {
   const model = await openCachedModel(cache, key);
@@ -265,10 +374,7 @@ export async function exportVariantFiles(cache: ShardCache, key: string, onGraph
   const files: VariantFile[] = [];
   for (const f of Object.values(m.files)) {
     if (!f.complete) continue;
-    files.push({
-      path: f.name,
-      bytes: f.name === 'config.json' ? (await exportedConfig(cache, key)).byteLength : (f.size ?? f.storedBytes),
-    });
+    files.push({ path: f.name, bytes: (await exportSource(cache, key, f.name)).size });
   }
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
@@ -283,10 +389,25 @@ async function exportedConfig(cache: ShardCache, key: string): Promise<Uint8Arra
   return new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`);
 }
 
-/** Bytes [offset, offset+length) of an exported file (the exported config.json for `config.json`). */
+/**
+ * An exported file's bytes: the cached file, except `config.json` and `model.safetensors` (see
+ * `exportVariantFiles`). `blob` is there when the export is the cached file unchanged: it gives
+ * the file as a Blob of its IndexedDB records, which the browser can send without reading it into
+ * JavaScript.
+ */
+export async function exportSource(cache: ShardCache, key: string, path: string): Promise<ByteSource & { blob?: () => Promise<Blob> }> {
+  if (path === 'config.json') {
+    const bytes = await exportedConfig(cache, key);
+    return { name: path, size: bytes.byteLength, read: async (offset, length) => bytes.slice(offset, offset + length) };
+  }
+  const cached = await cache.openFile(key, path);
+  const exported = path === 'model.safetensors' ? await exportedSafetensors(cached) : cached;
+  return exported === cached ? { ...cached, blob: () => cache.fileBlob(key, path) } : exported;
+}
+
+/** Bytes [offset, offset+length) of an exported file (clipped to its end). */
 export async function readExportChunk(cache: ShardCache, key: string, path: string, offset: number, length: number): Promise<Uint8Array> {
-  if (path === 'config.json') return (await exportedConfig(cache, key)).slice(offset, offset + length);
-  const src = await cache.openFile(key, path);
+  const src = await exportSource(cache, key, path);
   const end = Math.min(src.size, offset + length);
   return src.read(offset, Math.max(0, end - offset));
 }
