@@ -81,11 +81,22 @@ export async function request(ctx, req) {
 /** @param {NodeContext} ctx @param {ReturnType<typeof parse>} req */
 export async function node(ctx, req) {
   const dir = /** @type {{ kind: 'dir', path: string }} */ (req.model).path;
+  const start = performance.now();
+  // The export starts with the graph build (or the first file when the graph is stored).
+  let exportStart = 0;
+  let bytes = 0;
   const { report } = await ctx.engine.compressFolder(dir, req.request, req.out, (e) => {
+    if ((e.phase === 'graph' || e.phase === 'written') && !exportStart) exportStart = performance.now();
     if (e.phase !== 'written') return ctx.progress.onProgress(e);
+    bytes += e.bytes;
     if (!ctx.quiet) ctx.lines.finish(`export:${e.path}`, `wrote ${e.path} (${e.bytes} bytes)`);
   });
-  return report;
+  const end = performance.now();
+  const ms = end - (exportStart || end);
+  return {
+    ...report,
+    export: { bytes, ms, mbPerS: ms > 0 ? bytes / 1e6 / (ms / 1000) : 0, share: ms / (end - start), wallMs: end - start },
+  };
 }
 
 /** @param {Awaited<ReturnType<typeof request>>} report @param {ReturnType<typeof parse>} req */
