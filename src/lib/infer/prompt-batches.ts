@@ -40,7 +40,7 @@ export async function* runPromptBatches(
   const tokens = units.map((u, i) => lm.tokenizer.encode(texts[i]).length + (mode === 'generate' ? u.prompt.decoding.maxNewTokens : 8));
   const order = units.map((_, i) => i).sort((a, b) => tokens[b] - tokens[a] || a - b);
   const sizeAt = (i: number): number => opts.batchSize ?? chooseBatchSize(lm.spec, lm.device, tokens[i]);
-  for (let g = 0; g < order.length; ) {
+  for (let g = 0; g < order.length;) {
     if (opts.signal?.aborted) throw new DOMException('evaluation cancelled', 'AbortError');
     const size = sizeAt(order[g]);
     if (mode === 'likelihood') {

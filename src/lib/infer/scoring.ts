@@ -26,7 +26,10 @@ export async function forwardLogits(lm: LoadedLm, ids: readonly number[]): Promi
  * longest length. Padding sits after every real token, so the causal mask already keeps it out
  * of every real position's view; the mask gives transformers.js each row's positions.
  */
-export async function forwardLogitsBatch(lm: LoadedLm, rows: readonly (readonly number[])[]): Promise<{ logits: Float32Array; width: number }> {
+export async function forwardLogitsBatch(
+  lm: LoadedLm,
+  rows: readonly (readonly number[])[],
+): Promise<{ logits: Float32Array; width: number }> {
   const width = Math.max(...rows.map((r) => r.length));
   if (width > lm.spec.maxPositions) {
     throw new Error(`${width} tokens exceed the context of ${lm.label} (${lm.spec.maxPositions}); use a sliding window`);

@@ -30,21 +30,25 @@ async function oneByOne(lm: Awaited<ReturnType<typeof stories>>, rows: BatchRow[
 }
 
 describe('batched evaluation on stories260k', () => {
-  it.each(['wasm', 'webgpu'] as const)('greedy ids of a left-padded batch of 4 equal those of batch 1 on %s', async (device) => {
-    const lm = await stories(device);
-    const rows = PROMPTS.slice(0, 4).map((prompt) => ({ prompt, maxNewTokens: 20 }));
-    const single = await oneByOne(lm, rows);
-    const batched = await generateBatch(lm, rows);
-    // The padding really differs between rows, and the comparison is about ids, not text.
-    expect(new Set(single.map((s) => s.promptIds.length)).size).toBe(4);
-    expect(batched.map((b) => b.newIds)).toEqual(single.map((s) => s.newIds));
-    expect(batched.map((b) => b.promptIds)).toEqual(single.map((s) => s.promptIds));
-    expect(batched.every((b) => b.newIds.length === 20 && b.finish === 'length')).toBe(true);
-    // A batch of one is the generation the rest of the app does.
-    const plain = await generate(lm, { prompt: PROMPTS[1], maxNewTokens: 20 });
-    expect(single[1].ids).toEqual(plain.ids);
-    expect(single[1].text).toBe(plain.text);
-  }, 300_000);
+  it.each(['wasm', 'webgpu'] as const)(
+    'greedy ids of a left-padded batch of 4 equal those of batch 1 on %s',
+    async (device) => {
+      const lm = await stories(device);
+      const rows = PROMPTS.slice(0, 4).map((prompt) => ({ prompt, maxNewTokens: 20 }));
+      const single = await oneByOne(lm, rows);
+      const batched = await generateBatch(lm, rows);
+      // The padding really differs between rows, and the comparison is about ids, not text.
+      expect(new Set(single.map((s) => s.promptIds.length)).size).toBe(4);
+      expect(batched.map((b) => b.newIds)).toEqual(single.map((s) => s.newIds));
+      expect(batched.map((b) => b.promptIds)).toEqual(single.map((s) => s.promptIds));
+      expect(batched.every((b) => b.newIds.length === 20 && b.finish === 'length')).toBe(true);
+      // A batch of one is the generation the rest of the app does.
+      const plain = await generate(lm, { prompt: PROMPTS[1], maxNewTokens: 20 });
+      expect(single[1].ids).toEqual(plain.ids);
+      expect(single[1].text).toBe(plain.text);
+    },
+    300_000,
+  );
 
   it('each row keeps its own token budget, stop strings and end of sequence', async () => {
     const lm = await stories('wasm');
