@@ -17,7 +17,8 @@ export function parse({ values }) {
   return {
     model,
     device: deviceArg(values),
-    layers: positive('layers', 4),
+    // 0 leaves the SmolLM2-shaped model out.
+    layers: optionalInt(values, 'layers') ?? 4,
     items: positive('items', 32),
     maxNewTokens: positive('new-tokens', 32),
     ...(batchSize !== undefined ? { batchSize } : {}),
@@ -35,7 +36,7 @@ export function request(ctx, req) {
 /** @param {Awaited<ReturnType<typeof request>>} r @param {ReturnType<typeof parse>} req */
 export function print(r, req) {
   if (req.json) return { stdout: `${JSON.stringify(r)}\n` };
-  let out = `${r.preset} preset prompts, at most ${r.maxNewTokens} new tokens each\n`;
+  let out = `${r.preset} preset prompts of at most ${r.context} tokens with the new ones, at most ${r.maxNewTokens} new tokens each\n`;
   out +=
     'model                                         device  mode        items  batch 1 items/s  batched items/s  batch  speedup  same\n';
   for (const row of r.rows) {

@@ -27,7 +27,7 @@ export interface EvalBenchOptions {
   model: ModelSource;
   /** Base URL of SmolLM2-135M-Instruct's tokenizer folder, for the SmolLM2-shaped random model; absent: that model is left out. */
   smollmTokenizerUrl?: string;
-  /** Decoder layers of the SmolLM2-shaped model (30 in the real one). */
+  /** Decoder layers of the SmolLM2-shaped model (30 in the real one); 0 leaves that model out. */
   layers?: number;
   /** Base URL of the offline evaluation data (its manifest.json). */
   dataUrl: string;
@@ -59,8 +59,17 @@ export interface EvalBenchRow {
 export interface EvalBenchResult {
   preset: string;
   maxNewTokens: number;
+  /** Longest sequence run (prompt and new tokens). */
+  context: number;
   rows: EvalBenchRow[];
 }
+
+/**
+ * Longest sequence (prompt and new tokens) the bench runs: longer few-shot prompts of a large
+ * context would make a single row's prefill (logits of every position over a 49k vocabulary)
+ * the measure instead of the batching.
+ */
+export const BENCH_CONTEXT = 512;
 
 /** Smoke-preset prompts of every perspective that offers `mode` and fits the model, `count` of them taken in turn. */
 async function benchUnits(lm: LoadedLm, dataUrl: string, mode: ScoringMode, count: number, maxNewTokens: number): Promise<PromptUnit[]> {
@@ -68,7 +77,8 @@ async function benchUnits(lm: LoadedLm, dataUrl: string, mode: ScoringMode, coun
   const manifest: unknown = await (await fetch(`${base}manifest.json`)).json();
   if (!isManifest(manifest)) throw new Error(`${base}manifest.json is not a data manifest`);
   const preset = getPreset('smoke');
-  const fits = (tokens: number) => tokens + (mode === 'generate' ? maxNewTokens : 8) <= lm.spec.maxPositions;
+  const limit = Math.min(lm.spec.maxPositions, BENCH_CONTEXT);
+  const fits = (tokens: number) => tokens + (mode === 'generate' ? maxNewTokens : 8) <= limit;
   const lists: PromptUnit[][] = [];
   for (const id of PERSPECTIVE_IDS) {
     const perspective = getPerspective(id);
@@ -130,7 +140,7 @@ async function benchModel(lm: LoadedLm, name: string, opts: EvalBenchOptions, ro
     const batchSize = opts.batchSize ?? chooseBatchSize(lm.spec, lm.device, longest);
     opts.onStatus?.(`${name}: ${units.length} ${mode} units in batches (${opts.batchSize ?? 'the rule'}: ${batchSize} for the longest)`);
     const batched = await timed(lm, units, mode, opts.batchSize);
-    rows.push({
+    const row: EvalBenchRow = {
       model: name,
       device: lm.device,
       mode,
@@ -140,7 +150,12 @@ async function benchModel(lm: LoadedLm, name: string, opts: EvalBenchOptions, ro
       batchSize,
       speedup: single.seconds / batched.seconds,
       identical: units.filter((_, i) => same(single.records[i], batched.records[i])).length,
-    });
+    };
+    rows.push(row);
+    // Said at once as well: a later model that fails does not take these figures with it.
+    opts.onStatus?.(
+      `${name} ${mode}: ${row.single.toFixed(2)} items/s one at a time, ${row.batched.toFixed(2)} batched (${row.speedup.toFixed(2)}×), ${row.identical}/${row.items} the same`,
+    );
   }
 }
 
@@ -182,8 +197,8 @@ export async function benchEval(cache: ShardCache, opts: EvalBenchOptions): Prom
   } finally {
     await lm.model.dispose();
   }
-  if (opts.smollmTokenizerUrl) {
-    const layers = opts.layers ?? 4;
+  const layers = opts.layers ?? 4;
+  if (opts.smollmTokenizerUrl && layers > 0) {
     const name = `SmolLM2-135M shape, ${layers} of 30 layers, random weights`;
     opts.onStatus?.(`writing ${name}`);
     const model = await downloadModel(
@@ -201,5 +216,5 @@ export async function benchEval(cache: ShardCache, opts: EvalBenchOptions): Prom
       await cache.deleteModel(model.key);
     }
   }
-  return { preset: 'smoke', maxNewTokens: opts.maxNewTokens ?? 32, rows };
+  return { preset: 'smoke', maxNewTokens: opts.maxNewTokens ?? 32, context: BENCH_CONTEXT, rows };
 }
