@@ -37,9 +37,12 @@ export async function* runPromptBatches(
   opts: BatchRunOptions = {},
 ): AsyncGenerator<{ index: number; record: EvalRecord }[]> {
   const texts = units.map((u) => promptText(lm, inputOf(u.prompt)).text);
-  const tokens = units.map((u, i) => lm.tokenizer.encode(texts[i]).length + (mode === 'generate' ? u.prompt.decoding.maxNewTokens : 8));
-  const order = units.map((_, i) => i).sort((a, b) => tokens[b] - tokens[a] || a - b);
-  const sizeAt = (i: number): number => opts.batchSize ?? chooseBatchSize(lm.spec, lm.device, tokens[i]);
+  const extra = (u: PromptUnit): number => (mode === 'generate' ? u.prompt.decoding.maxNewTokens : 8);
+  // Ordered by characters, not tokens: on a small model the tokenizer is a large share of the
+  // time, so only each batch's first (longest) prompt is encoded, for the rule.
+  const order = units.map((_, i) => i).sort((a, b) => texts[b].length + extra(units[b]) - (texts[a].length + extra(units[a])) || a - b);
+  const sizeAt = (i: number): number =>
+    opts.batchSize ?? chooseBatchSize(lm.spec, lm.device, lm.tokenizer.encode(texts[i]).length + extra(units[i]));
   for (let g = 0; g < order.length;) {
     if (opts.signal?.aborted) throw new DOMException('evaluation cancelled', 'AbortError');
     const size = sizeAt(order[g]);
