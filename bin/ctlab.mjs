@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as benchCompress from './commands/bench-compress.mjs';
 import * as benchDecode from './commands/bench-decode.mjs';
+import * as benchEval from './commands/bench-eval.mjs';
 import * as benchScale from './commands/bench-scale.mjs';
 import * as compress from './commands/compress.mjs';
 import * as deleteModel from './commands/delete.mjs';
@@ -49,11 +50,12 @@ Usage:
              [--preset smoke|classroom|paper|full]
              [--mode generate|likelihood|both] [--data-dir D] [--seed S] [--device auto|webgpu|wasm] --out results.json
              [--report report.html] [--toxicity-model T]
-             [--seeds 0,1,2] [--shard K/N] [--variant-dir ID=DIR]...
+             [--seeds 0,1,2] [--shard K/N] [--variant-dir ID=DIR]... [--batch-size N]
              --seeds: the plan once per seed (the report adds mean and spread across seeds);
              --shard K/N (0 ≤ K < N): only shard K's share of the plan's units, its runs
              resumed after a restart (same --profile); --variant-dir: a variant exported by
-             ctlab compress, loaded instead of compressed again
+             ctlab compress, loaded instead of compressed again; --batch-size: prompts per
+             forward pass (default: chosen from the model and device; results do not depend on it)
   ctlab plan --model M [eval's plan options: --variants --perspectives --preset --mode --seed(s)
              --data-dir --toxicity-model] [--shard K/N] [--json]
              the plan's id and work units (compressions; variant × perspective × mode) with
@@ -77,6 +79,11 @@ Usage:
              --threads: instead, the WASM rows once per thread count (a number or all), each in a
              fresh worker, with the speed-up over the fewest threads (a count given twice,
              e.g. 1,all,1,all, keeps its best run: other processes only slow a run down)
+  ctlab bench eval [--model M] [--items N] [--new-tokens N] [--layers N] [--batch-size N]
+             [--device auto|webgpu|wasm] [--json]
+             evaluation items/s one prompt at a time vs batched (smoke-preset prompts, both modes)
+             on stories260k from the local models folder (or M) and a SmolLM2-135M-shaped random
+             model of N layers (default 4; 0 leaves it out)
   ctlab compress --model M --method rtn|gptq|awq|magnitude|wanda|sparsegpt [--bits 3|4|8]
              [--group-size G] [--sym|--asym] [--act-order] [--sparsity 2:4|4:8|0.5]
              [--calib-file F | --calib-url U | --calib self|builtin (default)] [--samples N] [--seq-len L]
@@ -167,6 +174,8 @@ const { values, positionals } = parseArgs({
     seeds: { type: 'string' },
     shard: { type: 'string' },
     'variant-dir': { type: 'string', multiple: true },
+    'batch-size': { type: 'string' },
+    items: { type: 'string' },
     profile: { type: 'string' },
     port: { type: 'string', default: '47613' },
     runtime: { type: 'string', default: 'browser' },
@@ -196,6 +205,7 @@ const COMMANDS = {
   models,
   delete: deleteModel,
   'bench decode': benchDecode,
+  'bench eval': benchEval,
   'bench compress': benchCompress,
   'bench scale': benchScale,
 };
@@ -212,7 +222,7 @@ function lookup() {
   if (Object.hasOwn(COMMANDS, name)) return COMMANDS[name];
   if (command === 'bench')
     usage(
-      'usage: ctlab bench decode [--layers N] [--json] | ctlab bench compress [--layers N] [--json] | ctlab bench scale [--models id,…] [--json]',
+      'usage: ctlab bench decode [--layers N] [--json] | ctlab bench eval [--model M] [--json] | ctlab bench compress [--layers N] [--json] | ctlab bench scale [--models id,…] [--json]',
     );
   return usage(`unknown command "${command}"\n\n${USAGE}`);
 }

@@ -2,7 +2,7 @@
 // `ctlab eval`: runs the plan like the page's Run button and writes the results file.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { deviceArg, modelArg, usage } from '../lib/args.mjs';
+import { batchSizeArg, deviceArg, modelArg, usage } from '../lib/args.mjs';
 import { evalRequest, parsePlanOptions } from '../lib/eval-request.mjs';
 
 /** @typedef {import('../lib/command.mjs').Context} Context */
@@ -13,6 +13,7 @@ export function parse({ values }) {
   const device = deviceArg(values);
   if (!values.out) usage('eval needs --out results.json');
   const plan = parsePlanOptions(values, model);
+  const batchSize = batchSizeArg(values);
   /** @type {{ kind: 'dir', path: string }[]} */
   const dirs = [];
   // `--variant-dir ID=DIR`: a variant exported by `ctlab compress`, each folder checked to exist.
@@ -28,6 +29,7 @@ export function parse({ values }) {
     device,
     plan,
     variantDirs,
+    batchSize,
     out: /** @type {string} */ (values.out),
     report: /** @type {string | undefined} */ (values.report),
     json: values.json === true,
@@ -40,6 +42,7 @@ export async function request(ctx, req) {
   const request = {
     ...evalRequest(ctx, req.plan),
     ...(req.variantDirs.length ? { variantSources: Object.fromEntries(req.variantDirs.map((v) => [v.id, ctx.source(v.dir)])) } : {}),
+    ...(req.batchSize !== undefined ? { batchSize: req.batchSize } : {}),
   };
   const doc = await ctx.page.eval({ source: ctx.source(req.model), device: req.device, request });
   writeFileSync(req.out, `${JSON.stringify(doc, null, 1)}\n`);

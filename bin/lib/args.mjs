@@ -81,3 +81,17 @@ export function deviceArg(values) {
   if (!['auto', 'webgpu', 'wasm'].includes(device)) usage(`--device must be webgpu, wasm or auto, not ${device}`);
   return /** @type {'auto' | 'webgpu' | 'wasm'} */ (device);
 }
+
+/**
+ * `--batch-size N`: prompts per forward pass in evaluation (1 to 256), or undefined for the
+ * page's rule (model and device).
+ * @param {Values} values
+ * @returns {number | undefined}
+ */
+export function batchSizeArg(values) {
+  const v = values['batch-size'];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) usage(`--batch-size must be an integer from 1 to 256, not ${v}`);
+  return n;
+}

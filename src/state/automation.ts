@@ -2,6 +2,7 @@ import * as Comlink from 'comlink';
 import type { GenerateRequest } from '../lib/app/eval-service';
 import { parseSourceInput } from '../lib/model/source-input';
 import type { Device } from '../lib/infer/causal-lm';
+import { checkBatchSize } from '../lib/infer/batch-size';
 import type { RunEvent, RunPlan } from '../lib/run/types';
 import type { CalibrationPlan } from '../lib/variants/calibration';
 import { parseVariants } from '../lib/variants/spec';
@@ -78,6 +79,8 @@ export interface EvalRequest {
   shard?: string;
   /** Exported variant folders (`--variant-dir`), by variant id: loaded instead of compressed. */
   variantSources?: Record<string, AutomationSource>;
+  /** Prompts per forward pass (`--batch-size`); absent: chosen from the model and device. Not part of the plan id. */
+  batchSize?: number;
 }
 
 /** Files from the CLI: text as is, binary (`.npy`) as base64, since page.evaluate carries JSON. */
@@ -195,6 +198,7 @@ function automationApi() {
           calibration: request.calibration ?? CALIBRATION_DEFAULTS.cliEval,
           ...(request.toxicityModel ? { toxicityModel: toSource(request.toxicityModel) } : {}),
           ...(shard ? { only: cells } : {}),
+          ...(request.batchSize !== undefined ? { batchSize: checkBatchSize(request.batchSize) } : {}),
           ...(request.variantSources
             ? { variantSources: Object.fromEntries(Object.entries(request.variantSources).map(([id, s]) => [id, toSource(s)])) }
             : {}),
@@ -272,6 +276,36 @@ function automationApi() {
     },
     /** Whether the page is cross-origin isolated and the thread count ORT's WASM backend runs with in the eval worker. */
     wasmThreading: () => infer.wasmThreading(),
+    /**
+     * `ctlab bench eval`: items/s one at a time and batched. The small model defaults to the
+     * local models folder's stories260k and the SmolLM2 tokenizer to the one beside it.
+     */
+    benchEval: ({
+      source,
+      device = 'auto',
+      ...opts
+    }: {
+      source?: AutomationSource;
+      device?: Device | 'auto';
+      layers?: number;
+      items?: number;
+      maxNewTokens?: number;
+      batchSize?: number;
+      smollm?: boolean;
+    }) => {
+      const local = (path: string) => new URL(path, location.href).href;
+      const { smollm = true, ...rest } = opts;
+      return infer.benchEval(
+        {
+          ...rest,
+          device,
+          model: source ? toSource(source) : urlSource(local('/models/stories260k')),
+          dataUrl: local(OFFLINE_DATA_BASE),
+          ...(smollm ? { smollmTokenizerUrl: local('/models/smollm2-135m-instruct-tokenizer') } : {}),
+        },
+        status,
+      );
+    },
     ppl: async ({ source, device = 'auto', text: body }: { source: AutomationSource; device?: Device | 'auto'; text: string }) => {
       const model = await ready(source, device);
       return infer.perplexity(model.key, device, body);

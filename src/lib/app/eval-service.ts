@@ -1,4 +1,5 @@
 import { benchDecode, type DecodeBenchOptions, type DecodeBenchResult } from '../bench/decode';
+import { benchEval, type EvalBenchOptions, type EvalBenchResult } from '../bench/eval';
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
 import { ortWasmThreading } from '../infer/ort-env';
 import type { WasmThreading } from '../infer/wasm-threads';
@@ -113,9 +114,18 @@ export class EvalService {
   async createRun(plan: RunPlan, id?: string): Promise<string> {
     if (id) {
       const stored = await this.store.getRun(id);
-      if (stored && JSON.stringify(stored.plan) !== JSON.stringify(plan))
+      // The batch size changes speed only: a restart may pick another one and still resume.
+      const { batchSize: storedBatch, ...storedRest } = stored?.plan ?? ({} as Partial<RunPlan>);
+      const { batchSize, ...rest } = plan;
+      if (stored && JSON.stringify(storedRest) !== JSON.stringify(rest))
         throw new Error(`run ${id} is stored with a different plan; delete it or use another browser profile`);
-      if (stored) return id;
+      if (stored) {
+        if (storedBatch !== batchSize) {
+          stored.plan = plan;
+          await this.store.saveRun(stored);
+        }
+        return id;
+      }
     }
     const doc = newRun(plan, id);
     await this.store.saveRun(doc);
@@ -194,6 +204,12 @@ export class EvalService {
   /** Isolation and the thread count ORT's WASM backend runs with in this worker. */
   wasmThreading(): WasmThreading {
     return ortWasmThreading();
+  }
+
+  /** Evaluation items/s one prompt at a time against batches; sessions of earlier calls are released first. */
+  async benchEval(opts: Omit<EvalBenchOptions, 'onStatus'>, onStatus?: (msg: string) => void): Promise<EvalBenchResult> {
+    await this.unload();
+    return benchEval(this.cache, { ...opts, onStatus });
   }
 
   cancel(jobId: string): void {

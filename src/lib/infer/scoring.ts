@@ -20,6 +20,36 @@ export async function forwardLogits(lm: LoadedLm, ids: readonly number[]): Promi
   return data.length === ids.length * lm.spec.vocabSize ? data : data.slice(0, ids.length * lm.spec.vocabSize);
 }
 
+/**
+ * Logits of several sequences in one forward pass, right-padded to the longest with an attention
+ * mask: row r's logits at position t are `out[r][t]`, [rows, width, vocab] with `width` the
+ * longest length. Padding sits after every real token, so the causal mask already keeps it out
+ * of every real position's view; the mask gives transformers.js each row's positions.
+ */
+export async function forwardLogitsBatch(
+  lm: LoadedLm,
+  rows: readonly (readonly number[])[],
+): Promise<{ logits: Float32Array; width: number }> {
+  const width = Math.max(...rows.map((r) => r.length));
+  if (width > lm.spec.maxPositions) {
+    throw new Error(`${width} tokens exceed the context of ${lm.label} (${lm.spec.maxPositions}); use a sliding window`);
+  }
+  const pad = BigInt(lm.spec.eosTokenIds[0] ?? 0);
+  const ids = new BigInt64Array(rows.length * width).fill(pad);
+  const mask = new BigInt64Array(rows.length * width);
+  rows.forEach((row, r) => {
+    row.forEach((id, t) => (ids[r * width + t] = BigInt(id)));
+    mask.fill(1n, r * width, r * width + row.length);
+  });
+  const out = (await (lm.model as unknown as (x: Record<string, Tensor>) => Promise<{ logits: Tensor }>)({
+    input_ids: new Tensor('int64', ids, [rows.length, width]),
+    attention_mask: new Tensor('int64', mask, [rows.length, width]),
+  })) as { logits: Tensor };
+  const size = rows.length * width * lm.spec.vocabSize;
+  const data = out.logits.data as Float32Array;
+  return { logits: data.length === size ? data : data.slice(0, size), width };
+}
+
 /** log softmax of one row, in float64 so long sums of small terms stay exact enough. */
 export function logSoftmax(row: Float32Array): Float64Array {
   let max = -Infinity;
@@ -90,8 +120,12 @@ export interface OptionScores {
 }
 
 /** Token ids of the prompt and of the continuation, split where the tokenizer splits the whole. */
-export function splitContinuation(lm: LoadedLm, prompt: string, option: string): { context: number[]; continuation: number[] } {
-  const context = lm.tokenizer.encode(prompt);
+export function splitContinuation(
+  lm: LoadedLm,
+  prompt: string,
+  option: string,
+  context: number[] = lm.tokenizer.encode(prompt),
+): { context: number[]; continuation: number[] } {
   const whole = lm.tokenizer.encode(prompt + option);
   const sharesPrefix = whole.length > context.length && context.every((id, i) => whole[i] === id);
   return sharesPrefix
@@ -117,6 +151,56 @@ export async function scoreOptions(lm: LoadedLm, prompt: string, options: readon
   }
   const best = logLikelihoods.reduce((bi, v, i, a) => (v > a[bi] ? i : bi), 0);
   return { logLikelihoods, tokenCounts, best };
+}
+
+export interface OptionRequest {
+  prompt: string;
+  options: readonly string[];
+}
+
+/**
+ * `scoreOptions` for several prompts at once: every (prompt, option) sequence goes through the
+ * model `rows` at a time, one forward pass per group of rows (longest first, so a group's rows
+ * are of similar length and little of it is padding). Each row's numbers are those of its own
+ * forward pass up to rounding.
+ */
+export async function scoreOptionsBatch(lm: LoadedLm, requests: readonly OptionRequest[], rows: number): Promise<OptionScores[]> {
+  const V = lm.spec.vocabSize;
+  const sequences = requests.flatMap((req, r) => {
+    // On a small model the tokenizer is a large share of the time (bench:eval): the prompt is encoded once.
+    const promptIds = lm.tokenizer.encode(req.prompt);
+    return req.options.map((option, o) => {
+      const { context, continuation } = splitContinuation(lm, req.prompt, option, promptIds);
+      if (continuation.length === 0) throw new Error(`option ${JSON.stringify(option)} has no tokens`);
+      const ids = [...context, ...continuation].slice(-lm.spec.maxPositions);
+      return { r, o, ids, first: ids.length - continuation.length, tokens: continuation.length };
+    });
+  });
+  const sums = requests.map((req) => new Array<number>(req.options.length).fill(0));
+  const counts = requests.map((req) => new Array<number>(req.options.length).fill(0));
+  const order = [...sequences].sort((a, b) => b.ids.length - a.ids.length);
+  const step = Math.max(1, Math.floor(rows));
+  for (let g = 0; g < order.length; g += step) {
+    const group = order.slice(g, g + step);
+    const { logits, width } = await forwardLogitsBatch(
+      lm,
+      group.map((s) => s.ids),
+    );
+    group.forEach((s, k) => {
+      let sum = 0;
+      for (let t = s.first; t < s.ids.length; t++) {
+        const at = (k * width + t - 1) * V;
+        sum += logSoftmax(logits.subarray(at, at + V))[s.ids[t]];
+      }
+      sums[s.r][s.o] = sum;
+      counts[s.r][s.o] = s.tokens;
+    });
+  }
+  return sums.map((logLikelihoods, r) => ({
+    logLikelihoods,
+    tokenCounts: counts[r],
+    best: logLikelihoods.reduce((bi, v, i, a) => (v > a[bi] ? i : bi), 0),
+  }));
 }
 
 export interface KlResult {

@@ -1,6 +1,6 @@
 import type { LoadedLm } from '../infer/causal-lm';
-import { generate, promptText } from '../infer/generate';
-import { scoreOptions } from '../infer/scoring';
+import { promptText } from '../infer/generate';
+import { runPromptBatches, type PromptUnit } from '../infer/prompt-batches';
 import {
   fetchDataFiles,
   getPerspective,
@@ -63,6 +63,8 @@ export interface EvaluateOptions {
   onRecord?: (key: string, record: EvalRecord) => void | Promise<void>;
   onProgress?: (p: EvalProgress) => void;
   signal?: AbortSignal;
+  /** Rows per forward pass; absent: chosen from the model and its device (`chooseBatchSize`). Results do not depend on it. */
+  batchSize?: number;
 }
 
 export interface PerspectiveResult {
@@ -115,24 +117,36 @@ export async function evaluatePerspective(
       ? Array.from({ length: Math.max(1, prompt.decoding.n) }, (_, sample) => ({ item, prompt, sample }))
       : [{ item, prompt, sample: 0 }],
   );
-  const records: EvalRecord[] = [];
+  const records: (EvalRecord | undefined)[] = units.map(() => undefined);
+  const pending: (PromptUnit & { index: number; key: string })[] = [];
   let reused = 0;
-  let computed = 0;
-  for (const [i, { item, prompt, sample }] of units.entries()) {
-    if (opts.signal?.aborted) throw new DOMException('evaluation cancelled', 'AbortError');
+  for (const [index, { item, prompt, sample }] of units.entries()) {
     const key = recordKey(id, mode, prompt, sample);
-    let record = opts.finished?.get(key);
-    if (record) reused++;
-    else {
-      record = await runUnit(lm, item, prompt, sample, mode, sampleSeed(opts.seed, key));
+    const record = opts.finished?.get(key);
+    if (record) {
+      records[index] = record;
+      reused++;
+    } else pending.push({ item, prompt, sample, seed: sampleSeed(opts.seed, key), index, key });
+  }
+  let computed = 0;
+  opts.onProgress?.({ perspective: id, mode, done: reused, total: units.length, reused });
+  if (opts.signal?.aborted) throw new DOMException('evaluation cancelled', 'AbortError');
+  // Each batch's records are stored before the next batch starts: a reload loses one batch at most.
+  for await (const batch of runPromptBatches(lm, pending, mode, {
+    ...(opts.batchSize !== undefined ? { batchSize: opts.batchSize } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  })) {
+    for (const { index, record } of batch) {
+      const unit = pending[index];
+      records[unit.index] = record;
       computed++;
-      await opts.onRecord?.(key, record);
+      await opts.onRecord?.(unit.key, record);
     }
-    records.push(record);
-    opts.onProgress?.({ perspective: id, mode, done: i + 1, total: units.length, reused });
+    opts.onProgress?.({ perspective: id, mode, done: reused + computed, total: units.length, reused });
   }
   const toxicityScorer = opts.toxicityScorer ?? lexiconProxyScorer();
-  const scored = await scorePerspective(perspective, records, mode, { run: plan.run, toxicityScorer });
+  const done = records.filter((r): r is EvalRecord => r !== undefined);
+  const scored = await scorePerspective(perspective, done, mode, { run: plan.run, toxicityScorer });
   const score = skipped
     ? {
         ...scored,
@@ -144,12 +158,12 @@ export async function evaluatePerspective(
     : scored;
   const parsed =
     mode === 'generate'
-      ? records.map((r) =>
+      ? done.map((r) =>
           r.parsed !== undefined || r.output === undefined
             ? r
             : { ...r, parsed: perspective.parse(r.item, r.prompt, r.output, { seed: opts.seed }) },
         )
-      : records;
+      : done;
   return {
     perspective: id,
     mode,
@@ -159,23 +173,4 @@ export async function evaluatePerspective(
     computed,
     skipped,
   };
-}
-
-async function runUnit(
-  lm: LoadedLm,
-  item: EvalRecord['item'],
-  prompt: EvalPrompt,
-  sample: number,
-  mode: ScoringMode,
-  seed: number,
-): Promise<EvalRecord> {
-  const input = prompt.input.kind === 'chat' ? { messages: prompt.input.messages } : { prompt: prompt.input.text };
-  if (mode === 'likelihood') {
-    if (!prompt.options?.length) throw new Error(`${prompt.id} has no options to score`);
-    const { text } = promptText(lm, input);
-    const { logLikelihoods } = await scoreOptions(lm, text, prompt.options);
-    return { item, prompt, optionLogLikelihoods: logLikelihoods };
-  }
-  const out = await generate(lm, { ...input, maxNewTokens: prompt.decoding.maxNewTokens, temperature: prompt.decoding.temperature, seed });
-  return { item, prompt, sample, output: out.text };
 }

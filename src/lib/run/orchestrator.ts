@@ -182,6 +182,7 @@ export async function executeRun(
             ...(classifier ? { toxicityScorer: classifier.scorer } : {}),
             finished,
             signal,
+            ...(plan.batchSize !== undefined ? { batchSize: plan.batchSize } : {}),
             onRecord: (key, record) => store.putRecord(runId, spec.id, key, record),
             onProgress: (p) =>
               onEvent({ phase: 'evaluate', variant: spec.id, perspective, mode, done: p.done, total: p.total, reused: p.reused }),

@@ -21,7 +21,12 @@ export interface PlannerForm {
   calibration: CalibrationPlan;
   /** A toxicity classifier (hub id, URL); empty: the offline lexicon proxy. */
   toxicityModel: string;
+  /** Prompts per forward pass in evaluation; `auto`: chosen from the model and device. */
+  batchSize: 'auto' | number;
 }
+
+/** The planner's batch sizes besides `auto`. */
+export const BATCH_CHOICES = [1, 2, 4, 8, 16, 32] as const;
 
 export const BIT_CHOICES = [3, 4, 8] as const;
 export const SPARSITY_CHOICES = ['2:4', '4:8', '0.5'] as const;
@@ -40,6 +45,7 @@ export function defaultForm(): PlannerForm {
     device: 'auto',
     calibration: { ...CALIBRATION_DEFAULTS.planner },
     toxicityModel: '',
+    batchSize: 'auto',
   };
 }
 
@@ -66,6 +72,7 @@ export function formToPlan(form: PlannerForm, model: RunPlan['model'], data: Dat
     device: form.device,
     calibration: { ...form.calibration },
     ...(form.toxicityModel.trim() ? { toxicityModel: parseSourceInput(form.toxicityModel) } : {}),
+    ...(form.batchSize !== 'auto' ? { batchSize: form.batchSize } : {}),
   };
 }
 

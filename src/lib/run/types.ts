@@ -34,6 +34,12 @@ export interface RunPlan {
   variantSources?: Record<string, ModelSource>;
   /** The text fidelity to dense is measured on; absent: the built-in held-out text. */
   heldOut?: HeldOutText;
+  /**
+   * Prompts per forward pass in evaluation; absent: chosen per batch from the model and its
+   * device (`infer/batch-size.ts`). Speed only: greedy outputs and option scores match batch 1,
+   * and sampled outputs follow each record's own seed, so plan ids and unit ids leave it out.
+   */
+  batchSize?: number;
 }
 
 /** Timings of one variant in a run, summed over every session that worked on it (a resumed run has several). */

@@ -18,6 +18,8 @@ function plan(): RunPlan {
     data: { kind: 'offline', base: `${location.origin}/offline-data/` },
     device: 'wasm',
     calibration: { source: 'self', samples: 4, seqLen: 64 },
+    // Records are stored a batch at a time: batches of two let the run stop part way through MMLU.
+    batchSize: 2,
   };
 }
 

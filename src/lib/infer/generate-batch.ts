@@ -1,0 +1,191 @@
+import { LogitsProcessor, LogitsProcessorList, StoppingCriteria, Tensor } from '@huggingface/transformers';
+import type { ChatMessage } from '../model/tokenizer';
+import { seededRandom } from '../util/rng';
+import type { LoadedLm } from './causal-lm';
+import { ContextLengthError, promptText } from './generate';
+
+/** One prompt of a batch, with its own budget, stop strings and sampling. */
+export interface BatchRow {
+  prompt?: string;
+  messages?: ChatMessage[];
+  maxNewTokens?: number;
+  /** 0 (default) is greedy; above 0 samples with this temperature from the row's own seeded stream. */
+  temperature?: number;
+  topK?: number;
+  seed?: number;
+  /** The row stops once its new text contains one of these; its text is cut before it. */
+  stop?: string[];
+}
+
+export interface BatchRowResult {
+  /** Prompt ids followed by the row's generated ids (no padding). */
+  ids: number[];
+  promptIds: number[];
+  newIds: number[];
+  text: string;
+  finish: 'eos' | 'length' | 'stop' | 'cancelled';
+}
+
+export interface BatchOptions {
+  signal?: AbortSignal;
+  /** End-of-sequence is suppressed until every row has this many tokens (benchmarks want fixed lengths). */
+  minNewTokens?: number;
+}
+
+type Finish = BatchRowResult['finish'];
+
+/**
+ * Per-row stopping for a left-padded batch. transformers.js ends the loop only when every row
+ * says done, and keeps appending tokens to rows that finished earlier; its own end-of-sequence
+ * check looks at the last token only, so a finished row could read as running again. Here a row
+ * that finishes stays finished and remembers how many of its new tokens count.
+ */
+class RowStops extends StoppingCriteria {
+  readonly finish: (Finish | null)[];
+  readonly kept: number[];
+  constructor(
+    private readonly lm: LoadedLm,
+    private readonly paddedLength: number,
+    private readonly maxNew: number[],
+    private readonly stops: string[][],
+    private readonly signal?: AbortSignal,
+  ) {
+    super();
+    this.finish = maxNew.map(() => null);
+    this.kept = maxNew.map(() => 0);
+  }
+  override _call(inputIds: bigint[][] | number[][]): boolean[] {
+    const eos = new Set(this.lm.spec.eosTokenIds);
+    return inputIds.map((row, i) => {
+      if (this.finish[i]) return true;
+      const fresh = row.slice(this.paddedLength).map(Number);
+      this.kept[i] = fresh.length;
+      if (this.signal?.aborted) this.finish[i] = 'cancelled';
+      else if (fresh.length > 0 && eos.has(fresh[fresh.length - 1])) this.finish[i] = 'eos';
+      else if (this.stops[i].length && this.hasStop(fresh, this.stops[i])) this.finish[i] = 'stop';
+      else if (fresh.length >= this.maxNew[i]) this.finish[i] = 'length';
+      return this.finish[i] !== null;
+    });
+  }
+  private hasStop(ids: number[], stop: string[]): boolean {
+    const text = this.lm.tokenizer.decode(ids, { skip_special_tokens: true });
+    return stop.some((s) => text.includes(s));
+  }
+}
+
+/**
+ * Sampling per row from the row's own seeded stream, so a sampled output depends on its seed and
+ * its logits only, never on which rows share its batch or in what order: the row's token is
+ * drawn here and every other logit set to −∞, and generation itself runs greedy. Greedy rows are
+ * left as they are.
+ */
+class RowSampler extends LogitsProcessor {
+  private readonly streams: ((() => number) | null)[];
+  constructor(
+    private readonly rows: readonly BatchRow[],
+    private readonly stops: RowStops,
+  ) {
+    super();
+    this.streams = rows.map((r) => ((r.temperature ?? 0) > 0 ? seededRandom(r.seed ?? 0) : null));
+  }
+  override _call(_inputIds: bigint[][], logits: Tensor): Tensor {
+    const V = logits.dims[logits.dims.length - 1];
+    const data = logits.data as Float32Array;
+    for (let i = 0; i < this.rows.length; i++) {
+      const next = this.streams[i];
+      if (!next || this.stops.finish[i]) continue;
+      const row = data.subarray(i * V, (i + 1) * V);
+      const pick = sampleIndex(row, this.rows[i].temperature ?? 1, this.rows[i].topK ?? 0, next());
+      row.fill(-Infinity);
+      row[pick] = 0;
+    }
+    return logits;
+  }
+}
+
+/** The index drawn with probability softmax(logits / temperature), among the top `topK` when above 0; `u` uniform in [0, 1). */
+export function sampleIndex(logits: Float32Array, temperature: number, topK: number, u: number): number {
+  let candidates = Array.from(logits.keys());
+  if (topK > 0 && topK < logits.length) candidates = candidates.sort((a, b) => logits[b] - logits[a] || a - b).slice(0, topK);
+  let max = -Infinity;
+  for (const j of candidates) if (logits[j] > max) max = logits[j];
+  const weights = candidates.map((j) => Math.exp((logits[j] - max) / temperature));
+  let x = u * weights.reduce((a, b) => a + b, 0);
+  for (let k = 0; k < candidates.length; k++) {
+    x -= weights[k];
+    if (x < 0) return candidates[k];
+  }
+  return candidates[candidates.length - 1];
+}
+
+/**
+ * Generates for several prompts in one loop of transformers.js: the prompts left-padded to one
+ * length with an attention mask (transformers.js derives position ids from the mask, so every
+ * row counts its positions from its first real token, and our graph masks padded keys), each
+ * row with its own token budget, stop strings, end of sequence and seed. Greedy rows give the
+ * ids a batch of one gives.
+ */
+export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opts: BatchOptions = {}): Promise<BatchRowResult[]> {
+  if (rows.length === 0) return [];
+  const context = lm.spec.maxPositions;
+  const prompts = rows.map((row) => {
+    const { text, chat } = promptText(lm, row);
+    // A chat template writes its own special tokens; raw text gets the tokenizer's (BOS).
+    const ids = lm.tokenizer.encode(text, { add_special_tokens: !chat });
+    if (ids.length >= context) {
+      throw new ContextLengthError(`The prompt is ${ids.length} tokens; ${lm.label} has a context of ${context} tokens`);
+    }
+    return ids;
+  });
+  const maxNew = rows.map((r, i) => Math.max(0, Math.min(r.maxNewTokens ?? 64, context - prompts[i].length)));
+  const padded = Math.max(...prompts.map((p) => p.length));
+  const budget = Math.max(1, Math.min(Math.max(...maxNew), context - padded));
+  const pad = BigInt(padTokenId(lm));
+  const B = rows.length;
+  const inputIds = new BigInt64Array(B * padded).fill(pad);
+  const mask = new BigInt64Array(B * padded);
+  prompts.forEach((ids, i) => {
+    const start = i * padded + padded - ids.length;
+    ids.forEach((id, j) => (inputIds[start + j] = BigInt(id)));
+    mask.fill(1n, start, (i + 1) * padded);
+  });
+  const stops = new RowStops(
+    lm,
+    padded,
+    maxNew,
+    rows.map((r) => r.stop ?? []),
+    opts.signal,
+  );
+  const processors = new LogitsProcessorList();
+  processors.push(new RowSampler(rows, stops));
+  const output = (await lm.model.generate({
+    input_ids: new Tensor('int64', inputIds, [B, padded]),
+    attention_mask: new Tensor('int64', mask, [B, padded]),
+    max_new_tokens: budget,
+    ...(opts.minNewTokens ? { min_new_tokens: Math.min(opts.minNewTokens, budget) } : {}),
+    do_sample: false,
+    logits_processor: processors,
+    stopping_criteria: [stops],
+  } as Parameters<LoadedLm['model']['generate']>[0])) as Tensor;
+  const width = output.dims[1];
+  const all = Array.from(output.data as BigInt64Array, Number);
+  return rows.map((row, i) => {
+    const generated = all.slice(i * width + padded, (i + 1) * width);
+    // A row may end before the context leaves room for its budget: then it ends by length.
+    const kept = Math.min(stops.finish[i] ? stops.kept[i] : generated.length, maxNew[i]);
+    const newIds = generated.slice(0, kept);
+    const finish: Finish = stops.finish[i] ?? 'length';
+    let text = lm.tokenizer.decode(newIds, { skip_special_tokens: true });
+    if (finish === 'stop') {
+      const cut = Math.min(...(row.stop ?? []).map((s) => text.indexOf(s)).filter((k) => k >= 0));
+      text = text.slice(0, cut);
+    }
+    return { ids: [...prompts[i], ...newIds], promptIds: prompts[i], newIds, text, finish };
+  });
+}
+
+/** The id padding is written with: the tokenizer's pad token, else end of sequence, else 0 (the mask hides it either way). */
+function padTokenId(lm: LoadedLm): number {
+  const pad = (lm.tokenizer as unknown as { pad_token_id?: number | null }).pad_token_id;
+  return typeof pad === 'number' && pad >= 0 && pad < lm.spec.vocabSize ? pad : (lm.spec.eosTokenIds[0] ?? 0);
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { BATCH_BUDGET_BYTES, BATCH_CAP, bytesPerSequence, checkBatchSize, chooseBatchSize } from '../../../src/lib/infer/batch-size';
+import { sampleIndex } from '../../../src/lib/infer/generate-batch';
+import { smollm2Spec } from '../../../src/lib/bench/decode';
+import { parseModelSpec } from '../../../src/lib/model/config';
+
+/** stories260k's config.json. */
+const STORIES = parseModelSpec({
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  hidden_size: 64,
+  intermediate_size: 172,
+  num_hidden_layers: 5,
+  num_attention_heads: 8,
+  num_key_value_heads: 4,
+  head_dim: 8,
+  vocab_size: 512,
+  max_position_embeddings: 512,
+  rms_norm_eps: 1e-5,
+  tie_word_embeddings: true,
+  hidden_act: 'silu',
+});
+
+describe('the batch-size rule', () => {
+  it('counts K/V, logits, attention and MLP of one sequence', () => {
+    const T = 100;
+    const kv = 2 * 2 * 5 * 4 * 8 * T * 4;
+    const logits = T * 512 * 4;
+    const attention = 2 * 8 * T * T * 4;
+    const mlp = 3 * T * 172 * 4;
+    expect(bytesPerSequence(STORIES, T)).toBe(kv + logits + attention + mlp);
+    expect(bytesPerSequence(STORIES, 2 * T)).toBeGreaterThan(2 * bytesPerSequence(STORIES, T));
+  });
+
+  it('gives a tiny model the device cap', () => {
+    expect(chooseBatchSize(STORIES, 'wasm', 300)).toBe(BATCH_CAP.wasm);
+    expect(chooseBatchSize(STORIES, 'webgpu', 300)).toBe(BATCH_CAP.webgpu);
+  });
+
+  it('fits the budget when sequences are long and the vocabulary large', () => {
+    const spec = smollm2Spec(30);
+    for (const tokens of [256, 1024, 2048]) {
+      const n = chooseBatchSize(spec, 'wasm', tokens);
+      const fits = Math.floor(BATCH_BUDGET_BYTES.wasm / bytesPerSequence(spec, tokens));
+      expect(n).toBe(Math.max(1, Math.min(BATCH_CAP.wasm, fits)));
+      if (n > 1) expect(n * bytesPerSequence(spec, tokens)).toBeLessThanOrEqual(BATCH_BUDGET_BYTES.wasm);
+    }
+    // Longer sequences never get more rows, and one row always runs.
+    expect(chooseBatchSize(spec, 'wasm', 2048)).toBeLessThan(chooseBatchSize(spec, 'wasm', 256));
+    expect(chooseBatchSize(spec, 'wasm', 8192)).toBe(1);
+    expect(chooseBatchSize(spec, 'webgpu', 1024)).toBeGreaterThan(chooseBatchSize(spec, 'wasm', 1024));
+  });
+
+  it('takes a positive integer as an override and refuses anything else', () => {
+    expect(checkBatchSize(undefined)).toBeUndefined();
+    expect(checkBatchSize(1)).toBe(1);
+    expect(checkBatchSize(12)).toBe(12);
+    for (const bad of [0, -1, 2.5, NaN, 1000]) expect(() => checkBatchSize(bad)).toThrow(/batch size/);
+  });
+});
+
+describe('per-row sampling', () => {
+  it('draws by the tempered softmax, within the top k', () => {
+    const logits = Float32Array.from([0, Math.log(3), -Infinity, Math.log(4)]);
+    // Weights 1 : 3 : 0 : 4 of a total of 8.
+    expect(sampleIndex(logits, 1, 0, 0.1)).toBe(0);
+    expect(sampleIndex(logits, 1, 0, 0.2)).toBe(1);
+    expect(sampleIndex(logits, 1, 0, 0.6)).toBe(3);
+    // Top 1 is greedy whatever the draw; a low temperature nearly so.
+    expect(sampleIndex(logits, 1, 1, 0.01)).toBe(3);
+    expect(sampleIndex(logits, 0.01, 0, 0.05)).toBe(3);
+    // Top 2 keeps 4 : 3, most likely first.
+    expect(sampleIndex(logits, 1, 2, 0.5)).toBe(3);
+    expect(sampleIndex(logits, 1, 2, 0.6)).toBe(1);
+  });
+});
