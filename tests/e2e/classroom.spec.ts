@@ -108,8 +108,12 @@ test('the lesson: fidelity to dense tells the variants apart, the whole run has 
 
   // The item explorer: where each answer parts from dense's.
   await page.getByTestId('explorer').getByLabel('Perspective').selectOption({ label: 'Toxicity' });
+  // Every item, not only those whose verdicts differ: whether a sampled continuation crosses the
+  // toxicity threshold is chance, while the texts of dense and a 3-bit variant always part.
+  await page.getByTestId('explorer').getByLabel('only items where variants disagree').uncheck();
   const firstItem = page.locator('.explorer article.item').first();
   await expect(firstItem).toBeVisible();
+  await expect(page.locator('.explorer [data-divergence="first"]').first()).toBeVisible();
   await firstItem.scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${SHOTS}/6-explorer.png` });
 
