@@ -1,5 +1,4 @@
-import type { BlockOutputs, LayerTensors } from '../compress/reference/block';
-import { ropeInvFreq } from '../model/rope';
+import { ropeTable, type BlockOutputs, type LayerTensors } from '../compress/reference/block';
 import {
   BLOCK_TAPS,
   layerRope,
@@ -155,16 +154,10 @@ export class GpuBlockForward {
     const key = `${JSON.stringify(rope)}/${seqLen}`;
     let t = this.ropeTables.get(key);
     if (!t) {
-      const half = D / 2;
-      const inv = ropeInvFreq(D, rope);
-      const cos = new Float32Array(seqLen * half);
-      const sin = new Float32Array(seqLen * half);
-      for (let p = 0; p < seqLen; p++) {
-        for (let j = 0; j < half; j++) {
-          cos[p * half + j] = Math.cos(p * inv[j]);
-          sin[p * half + j] = Math.sin(p * inv[j]);
-        }
-      }
+      // The reference forward's table, rounded once to fp32 for the device.
+      const table = ropeTable(D, rope, seqLen);
+      const cos = Float32Array.from(table.cos);
+      const sin = Float32Array.from(table.sin);
       this.ropeTables.set(key, (t = { cos: uploadF32(this.device, cos), sin: uploadF32(this.device, sin) }));
     }
     return t;

@@ -160,7 +160,7 @@ function tensor(lw: LayerTensors, name: string, count: number): Float32Array {
 const ropeTables = new Map<string, { cos: Float64Array; sin: Float64Array }>();
 
 /** cos / sin of position·invFreq for positions 0…S−1 (double precision, HF's fp32 inverse frequencies). */
-function ropeTable(headDim: number, rope: RopeSpec, S: number): { cos: Float64Array; sin: Float64Array } {
+export function ropeTable(headDim: number, rope: RopeSpec, S: number): { cos: Float64Array; sin: Float64Array } {
   const key = `${headDim}/${JSON.stringify(rope)}/${S}`;
   let t = ropeTables.get(key);
   if (!t) {
