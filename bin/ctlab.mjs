@@ -51,13 +51,16 @@ Usage:
              [--mode generate|likelihood|both] [--data-dir D] [--seed S] [--device auto|webgpu|wasm] --out results.json
              [--report report.html] [--toxicity-model T]
              [--seeds 0,1,2] [--shard K/N] [--variant-dir ID=DIR]... [--batch-size N]
+             [--calib self|builtin | --calib-url U] [--samples N] [--seq-len L]
              --seeds: the plan once per seed (the report adds mean and spread across seeds);
              --shard K/N (0 ≤ K < N): only shard K's share of the plan's units, its runs
              resumed after a restart (same --profile); --variant-dir: a variant exported by
              ctlab compress, loaded instead of compressed again; --batch-size: prompts per
              forward pass (default: chosen from the model and device; results do not depend on it)
+             --calib/--samples/--seq-len: the compressed variants' calibration (default: 16 × 128
+             tokens the dense model writes; builtin skips that generation pass)
   ctlab plan --model M [eval's plan options: --variants --perspectives --preset --mode --seed(s)
-             --data-dir --toxicity-model] [--shard K/N] [--json]
+             --data-dir --toxicity-model --calib --samples --seq-len] [--shard K/N] [--json]
              the plan's id and work units (compressions; variant × perspective × mode) with
              what each needs; with --shard, which of them that shard runs
   ctlab merge R1.json R2.json … --out results.json [--report report.html]

@@ -1,7 +1,7 @@
 // @ts-check
 // The plan options `ctlab eval` and `ctlab plan` share.
 import { resolve } from 'node:path';
-import { modelArg, modelName, usage } from './args.mjs';
+import { modelArg, modelName, optionalInt, usage } from './args.mjs';
 
 /**
  * The plan options as given. The plan id hashes the model and data as the user named them (a
@@ -31,6 +31,7 @@ export function parsePlanOptions(values, model) {
   /** @type {string | undefined} */
   const dataDir = values['data-dir'];
   const toxicityName = modelName(toxicity);
+  const calibration = calibrationOptions(values);
   return {
     toxicity,
     options: {
@@ -40,6 +41,7 @@ export function parsePlanOptions(values, model) {
       seed: Number(values.seed),
       ...(seeds ? { seeds: seeds.map(Number) } : {}),
       mode: /** @type {import('../../src/state/automation').EvalRequest['mode']} */ (mode),
+      ...(calibration ? { calibration } : {}),
       hasData: Boolean(dataDir),
       names: {
         model: modelName(model) ?? '',
@@ -49,6 +51,32 @@ export function parsePlanOptions(values, model) {
       .../** @type {{ shard?: string }} */ (values.shard !== undefined ? { shard: values.shard } : {}),
     },
   };
+}
+
+/**
+ * The compressed variants' calibration as given; what is left out the page fills from its
+ * defaults for `ctlab eval` (16 × 128 tokens the dense model writes). A text file has no
+ * stable name for the plan id, so a run takes the built-in text, its own samples or a URL.
+ * @param {import('./args.mjs').Values} values
+ * @returns {import('../../src/state/automation').EvalRequest['calibration']}
+ */
+function calibrationOptions(values) {
+  if (values['calib-file'] !== undefined)
+    usage('eval and plan take --calib self|builtin or --calib-url U, not --calib-file (serve the file and give its URL)');
+  if (values.calib !== undefined && values['calib-url'] !== undefined) usage('give one of --calib self|builtin and --calib-url U');
+  if (values.calib !== undefined && values.calib !== 'self' && values.calib !== 'builtin')
+    usage(`--calib must be self or builtin, not ${values.calib}`);
+  const samples = optionalInt(values, 'samples');
+  const seqLen = optionalInt(values, 'seq-len');
+  if (samples === 0 || seqLen === 0) usage('--samples and --seq-len must be at least 1');
+  /** @type {NonNullable<import('../../src/state/automation').EvalRequest['calibration']>} */
+  const out = {
+    ...(values['calib-url'] !== undefined ? { source: 'url', url: String(values['calib-url']) } : {}),
+    ...(values.calib === 'self' || values.calib === 'builtin' ? { source: values.calib } : {}),
+    ...(samples !== undefined ? { samples } : {}),
+    ...(seqLen !== undefined ? { seqLen } : {}),
+  };
+  return Object.keys(out).length ? out : undefined;
 }
 
 /**

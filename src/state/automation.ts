@@ -70,7 +70,8 @@ export interface EvalRequest {
   /** Comma-separated variant ids (`dense,rtn4,gptq3,…`); dense is always included. */
   variants?: string;
   dataUrl?: string;
-  calibration?: CalibrationPlan;
+  /** Calibration of the compressed variants (`--calib`, `--samples`, `--seq-len`); what is absent comes from `CALIBRATION_DEFAULTS.cliEval`. Part of the plan id. */
+  calibration?: Partial<CalibrationPlan>;
   /** The toxicity classifier (`--toxicity-model`); absent: the lexicon proxy. */
   toxicityModel?: AutomationSource;
   /** How the user named the model, data and classifier: the plan id hashes these, not the served URLs (their port varies per shard). */
@@ -102,12 +103,16 @@ function toSource(s: AutomationSource): ModelSource {
   return src;
 }
 
+function evalCalibration(request: EvalRequest): CalibrationPlan {
+  return { ...CALIBRATION_DEFAULTS.cliEval, ...request.calibration };
+}
+
 /** The work units of an eval request; perspectives are checked here, before anything runs. */
 function unitPlanOf(request: EvalRequest): UnitPlan {
   const perspectives = request.perspectives === 'all' ? [...PERSPECTIVE_IDS] : request.perspectives;
   for (const p of perspectives) getPerspective(p);
   getPreset(request.preset);
-  const calibration = request.calibration ?? CALIBRATION_DEFAULTS.cliEval;
+  const calibration = evalCalibration(request);
   const inputs: PlanInputs = {
     model: request.names?.model ?? '',
     variants: parseVariants(request.variants ?? 'dense'),
@@ -195,7 +200,7 @@ function automationApi() {
             ? { kind: 'url', base: request.dataUrl }
             : { kind: 'offline', base: new URL(OFFLINE_DATA_BASE, location.href).href },
           device,
-          calibration: request.calibration ?? CALIBRATION_DEFAULTS.cliEval,
+          calibration: evalCalibration(request),
           ...(request.toxicityModel ? { toxicityModel: toSource(request.toxicityModel) } : {}),
           ...(shard ? { only: cells } : {}),
           ...(request.batchSize !== undefined ? { batchSize: checkBatchSize(request.batchSize) } : {}),

@@ -7,6 +7,7 @@ import * as generate from '../../../bin/commands/generate.mjs';
 import * as kl from '../../../bin/commands/kl.mjs';
 import * as ppl from '../../../bin/commands/ppl.mjs';
 import * as plan from '../../../bin/commands/plan.mjs';
+import * as evalCommand from '../../../bin/commands/eval.mjs';
 
 /** The defaults bin/ctlab.mjs gives parseArgs, with `given` on top. */
 function argv(given: Record<string, unknown>, positionals: string[] = []) {
@@ -60,6 +61,24 @@ describe('compress parse', () => {
     expect(req.runtime).toBe('node');
     expect(req.model).toEqual({ kind: 'dir', path: process.cwd() });
     expect(compress.parse(argv({ model: MODEL, out: 'x', method: 'rtn' })).runtime).toBe('browser');
+  });
+});
+
+describe('eval and plan parse: calibration', () => {
+  it('leaves calibration to the page unless given, and sends only what was given', () => {
+    expect(evalCommand.parse(argv({ model: MODEL, out: 'r.json' })).plan.options).not.toHaveProperty('calibration');
+    const req = evalCommand.parse(argv({ model: MODEL, out: 'r.json', calib: 'builtin', samples: '4', 'seq-len': '64' }));
+    expect(req.plan.options.calibration).toEqual({ source: 'builtin', samples: 4, seqLen: 64 });
+    const byUrl = plan.parse(argv({ model: MODEL, 'calib-url': 'http://127.0.0.1/c.txt' }));
+    expect(byUrl.plan.options.calibration).toEqual({ source: 'url', url: 'http://127.0.0.1/c.txt' });
+  });
+
+  it('refuses a file (no stable name for the plan id), two sources, or an empty size', () => {
+    const bad = (given: Record<string, unknown>) => () => evalCommand.parse(argv({ model: MODEL, out: 'r.json', ...given }));
+    expect(bad({ 'calib-file': 'c.txt' })).toThrow(/not --calib-file/);
+    expect(bad({ calib: 'self', 'calib-url': 'http://x' })).toThrow('give one of --calib self|builtin and --calib-url U');
+    expect(bad({ calib: 'wiki' })).toThrow('--calib must be self or builtin, not wiki');
+    expect(bad({ samples: '0' })).toThrow('--samples and --seq-len must be at least 1');
   });
 });
 
