@@ -162,14 +162,16 @@ async function planDevices(
 ): Promise<DevicePlan> {
   const stored = await storedGraph(cache, key);
   const packed = stored?.linear === 'matmulnbits';
+  const half = packed ? await storedGraph(cache, key, 'fp16') : null;
   const report: AdapterReport | null = wanted === 'wasm' ? null : await describeAdapter();
-  const precision = choosePrecision(wantedPrecision, packed, report);
+  const precision = choosePrecision(wantedPrecision, packed ? { halfGraph: half !== null } : null, report);
   const footprint = { wasm: graphFootprint(spec, precision.wasm.precision), webgpu: graphFootprint(spec, precision.webgpu.precision) };
   // A stored graph (a packed variant's, say) says exactly how many weight bytes it holds.
   const whatOn = (device: Device) => (packed ? `${label} (4/8-bit graph)` : `${label} as ${precision[device].precision}`);
   const what = whatOn('wasm');
   const wasmLimit = budget.wasmBytes ?? WASM_ADDRESS_SPACE;
-  const estimate = estimateWasm(spec, packed && stored ? stored.bytes : footprint.wasm.bytes, budget.contextTokens);
+  const packedBytes = precision.wasm.precision === 'fp16' && half ? half.bytes : stored?.bytes;
+  const estimate = estimateWasm(spec, packed && packedBytes !== undefined ? packedBytes : footprint.wasm.bytes, budget.contextTokens);
   const wasm = checkWasm(what, estimate, wasmLimit);
   const wasmRefusal = wasm.fits ? undefined : wasm.reason;
   const refuse = (reason: string, way: string): never => {
@@ -208,23 +210,39 @@ async function planDevices(
 
 /**
  * The weight precision per device: fp16 where the WebGPU adapter computes in half precision
- * (`shader-f16`), fp32 elsewhere; an explicit choice wins, except that a 4/8-bit variant runs
- * its stored graph, whose scales are fp32.
+ * (`shader-f16`), fp32 elsewhere; an explicit choice wins. A 4/8-bit variant runs one of its
+ * stored graphs: the fp16 one (weights and scales in half precision) only where it was built,
+ * which compression does on machines whose adapter offers `shader-f16`.
  */
 export function choosePrecision(
   wanted: Precision | 'auto',
-  packedVariant: boolean,
+  packedVariant: { halfGraph: boolean } | null,
   report: Pick<AdapterReport, 'available' | 'features'> | null,
 ): Record<Device, { precision: Precision; reason: string }> {
+  const f16 = report?.available === true && report.features.includes('shader-f16');
   if (packedVariant) {
-    const same = { precision: 'fp32' as const, reason: 'a 4/8-bit variant runs its stored MatMulNBits graph (fp32 scales)' };
-    return { wasm: same, webgpu: same };
+    const fp32 = (reason: string) => ({ precision: 'fp32' as const, reason });
+    const stored = 'a 4/8-bit variant runs its stored MatMulNBits graph';
+    if (!packedVariant.halfGraph) {
+      const why = wanted === 'fp16' ? 'fp16 was asked for, but' : f16 ? 'the adapter offers shader-f16, but' : '';
+      const same = fp32(`${why ? `${why} this variant was compressed without an fp16 graph: ` : ''}${stored} (fp32 scales)`);
+      return { wasm: same, webgpu: same };
+    }
+    if (wanted !== 'auto') {
+      const same = { precision: wanted, reason: `${wanted} was asked for (${stored}, ${wanted} scales)` };
+      return { wasm: same, webgpu: same };
+    }
+    return {
+      wasm: fp32(`WASM runs the variant's fp32-scale MatMulNBits graph`),
+      webgpu: f16
+        ? { precision: 'fp16', reason: 'the WebGPU adapter offers shader-f16: the variant runs its fp16 MatMulNBits graph' }
+        : fp32(`the WebGPU adapter has no shader-f16: ${stored} (fp32 scales)`),
+    };
   }
   if (wanted !== 'auto') {
     const same = { precision: wanted, reason: `${wanted} was asked for` };
     return { wasm: same, webgpu: same };
   }
-  const f16 = report?.available === true && report.features.includes('shader-f16');
   return {
     wasm: { precision: 'fp32', reason: 'WASM runs fp32 graphs (fp16 weights are used on WebGPU adapters with shader-f16)' },
     webgpu: f16

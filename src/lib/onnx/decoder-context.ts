@@ -2,7 +2,7 @@
 import { ropeInvFreq } from '../model/rope';
 import { layerRope, type ModelSpec, type RopeSpec } from '../model/spec';
 import { GraphBuilder } from './graph-builder';
-import { float16Checked, float32ToFloat16Bits } from './float16';
+import { float16Checked } from './float16';
 import { blocksPerRow, zeroPointRowBytes, type PackedLinear } from './matmul-nbits';
 import {
   TO_FLOAT16,
@@ -123,7 +123,7 @@ export class DecoderContext {
       this.half
         ? b.weight(`${prefix}.scales.fp16`, 'float16', [N * blocks], (dst) => {
             const out = new Uint16Array(dst.buffer, dst.byteOffset, N * blocks);
-            for (let i = 0; i < out.length; i++) out[i] = float32ToFloat16Bits(p.scales[i]);
+            for (let i = 0; i < out.length; i++) out[i] = float16Checked(p.scales[i], `${prefix}.scales`, i);
           })
         : b.weight(`${prefix}.scales`, 'float32', [N * blocks], (dst) =>
             dst.set(new Uint8Array(p.scales.buffer, p.scales.byteOffset, p.scales.byteLength)),

@@ -13,6 +13,7 @@ export { GraphBuilder } from './graph-builder';
 export type { BuiltGraph, ExternalDataFile, LaidOutGraph, WriteFn } from './graph-builder';
 export { externalDataFileNames, layoutExternalData, DEFAULT_ALIGN, DEFAULT_MAX_CHUNK_BYTES } from './external-data';
 export type { ExternalDataLayout, ExternalDataOptions, Placement } from './external-data';
+export { Float16RangeError } from './float16';
 export { dequantizeMatMulNBits, packMatMulNBits, packMatMulNBitsCodes, unpackMatMulNBits } from './matmul-nbits';
 export type { NBits, PackedLinear } from './matmul-nbits';
 export { ropeInvFreq } from '../model/rope';

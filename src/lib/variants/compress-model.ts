@@ -40,6 +40,11 @@ export interface CompressRequest {
   forward?: 'auto' | ForwardKind;
   /** Where self-generated calibration is sampled (default wasm: deterministic across machines). */
   generateDevice?: Device;
+  /**
+   * Also store the packed graph with fp16 weights and scales (`onnx/model_fp16.onnx`), which a
+   * WebGPU adapter with `shader-f16` then runs. Default: when this machine's adapter offers it.
+   */
+  halfGraph?: boolean;
 }
 
 /** What `ctlab compress` asks for (the page's and the Node runtime's): settings still as text, for `settingsFromText`. */
@@ -267,7 +272,8 @@ export async function compressCachedModel(
   const source: LayerSource = { layer: (i) => weights.layer(i), tensor: (n) => weights.float32(n) };
   let writer: VariantWriter | null = null;
   try {
-    writer = await VariantWriter.create(cache, base, weights, key, label, settings, kernels);
+    const halfGraph = req.halfGraph ?? (await describeAdapter()).features.includes('shader-f16');
+    writer = await VariantWriter.create(cache, base, weights, key, label, settings, kernels, halfGraph);
     const w = writer;
     const result = await compressLayers({
       spec,
@@ -287,7 +293,7 @@ export async function compressCachedModel(
     progress({ phase: 'store', fraction: 1, message: 'writing model.safetensors and the graph' });
     const stored: StoreProgressFn = (file, done, total) =>
       progress({ phase: 'store', fraction: 1, message: `writing ${file}`, file, done, total });
-    const report = await writer.finish(({ safetensors, graph, graphMs, storeMs, gptq }) => {
+    const report = await writer.finish(({ safetensors, graph, graphFp16, graphMs, storeMs, gptq }) => {
       const linears = result.linears.map((l) => ({ ...l, ...w.storage.get(l.name)! }));
       const before = base.weightFiles.reduce((s, f) => s + (base.manifest.files[f]?.size ?? 0), 0);
       const files = Object.values(base.manifest.files)
@@ -341,7 +347,8 @@ export async function compressCachedModel(
           after: graph ?? safetensors,
           safetensors,
           graph,
-          files: files + safetensors + (graph ?? 0),
+          ...(typeof graphFp16 === 'number' ? { graphFp16 } : {}),
+          files: files + safetensors + (graph ?? 0) + (typeof graphFp16 === 'number' ? graphFp16 : 0),
           linearsDense: linears.reduce((s, l) => s + l.denseBytes, 0),
           linearsStored: linears.reduce((s, l) => s + (l.packedBytes ?? l.denseBytes), 0),
           linearsIdeal: linears.reduce((s, l) => s + l.idealBytes, 0),

@@ -70,6 +70,8 @@ export interface VariantReport {
     after: number;
     safetensors: number;
     graph: number | null;
+    /** The same graph with fp16 weights and scales, when one was built (`onnx/model_fp16.onnx`). */
+    graphFp16?: number;
     /** Every file of the variant. */
     files: number;
     linearsDense: number;

@@ -3,12 +3,12 @@ import type { LayerOutput } from '../compress/engine/report';
 import type { QuantizedMatrix } from '../compress/reference/quantizer';
 import { settingsLabel, settingsSlug, type ResolvedSettings } from '../compress/reference/settings';
 import { isNM } from '../compress/reference/types';
-import { ensureDenseGraph, storedGraph, storeGraph, type GraphProgressFn } from '../infer/graph-store';
+import { ensureDenseGraph, graphFiles, storedGraph, storeGraph, type GraphProgressFn } from '../infer/graph-store';
 import { openCachedModel, OPTIONAL_FILES, type CachedModel } from '../model/download';
 import { isFloatDtype, writeSafetensors, type FloatDtype, type TensorToWrite } from '../model/safetensors';
 import type { ModelSpec } from '../model/spec';
 import type { WeightStore } from '../model/weights';
-import { buildCausalLmStreaming, dequantizeMatMulNBits, type PackedLinear } from '../onnx';
+import { buildCausalLmStreaming, dequantizeMatMulNBits, Float16RangeError, type PackedLinear, type Precision } from '../onnx';
 import type { ByteSource } from '../storage/byte-source';
 import type { ShardCache } from '../storage/shard-cache';
 import type { LinearStorage, VariantReport } from './report';
@@ -106,6 +106,7 @@ export class VariantWriter {
     readonly label: string,
     readonly settings: ResolvedSettings,
     private readonly kernels: Kernels,
+    private readonly halfGraph: boolean,
   ) {}
 
   static async create(
@@ -116,12 +117,14 @@ export class VariantWriter {
     label: string,
     settings: ResolvedSettings,
     kernels: Kernels,
+    /** Also build the graph with fp16 weights and scales (`model_fp16.onnx`), for adapters with `shader-f16`. */
+    halfGraph = false,
   ): Promise<VariantWriter> {
     if (key === base.key) throw new Error('a variant cannot overwrite its base model');
     // A stale or half-written variant of the same settings is replaced.
     if (await cache.manifest(key)) await cache.deleteModel(key);
     await cache.openModel(key, label, { kind: 'variant', location: base.key });
-    const w = new VariantWriter(cache, base, baseWeights, key, label, settings, kernels);
+    const w = new VariantWriter(cache, base, baseWeights, key, label, settings, kernels, halfGraph);
     for (const f of ['config.json', 'tokenizer.json', ...OPTIONAL_FILES]) {
       if (!base.manifest.files[f]?.complete) continue;
       await cache.storeBytes(key, f, await cache.readFile(base.key, f));
@@ -211,6 +214,8 @@ export class VariantWriter {
     makeReport: (files: {
       safetensors: number;
       graph: number | null;
+      /** The fp16 graph's bytes, or why there is none when one was asked for. */
+      graphFp16: number | string | null;
       graphMs: number;
       storeMs: number;
       gptq: GptqExport | null;
@@ -244,25 +249,43 @@ export class VariantWriter {
     const storeMs = performance.now() - storeStart;
 
     let graph: number | null = null;
+    let graphFp16: number | string | null = null;
     const graphStart = performance.now();
     if (this.packed.size > 0) {
       const fp32 = this.fp32ForGraph;
       // Streamed into the cache tensor by tensor: no second copy of the packed weights.
-      const laid = buildCausalLmStreaming(this.spec, async (name) => fp32.get(name) ?? nonLayer.get(name)!, {
-        linear: 'matmulnbits',
-        packed: this.packed,
-      });
-      graph = (
-        await storeGraph(this.cache, this.key, this.label, laid, 'matmulnbits', {
-          onProgress: (done, total) => onProgress?.('the ONNX graph', done, total),
-        })
-      ).bytes;
+      const store = async (precision: Precision) => {
+        const laid = buildCausalLmStreaming(this.spec, async (name) => fp32.get(name) ?? nonLayer.get(name)!, {
+          linear: 'matmulnbits',
+          packed: this.packed,
+          precision,
+          externalData: { modelFileName: graphFiles(precision).modelFileName },
+        });
+        const what = precision === 'fp32' ? 'the ONNX graph' : `the ONNX graph (${precision})`;
+        return (
+          await storeGraph(this.cache, this.key, this.label, laid, 'matmulnbits', {
+            precision,
+            onProgress: (done, total) => onProgress?.(what, done, total),
+          })
+        ).bytes;
+      };
+      graph = await store('fp32');
+      if (this.halfGraph) {
+        try {
+          graphFp16 = await store('fp16');
+        } catch (err) {
+          // A weight beyond half precision's range: the variant still runs its fp32-scale graph.
+          if (!(err instanceof Float16RangeError)) throw err;
+          graphFp16 = err.message;
+          this.graphNotes.add(`no fp16 graph: ${err.message}`);
+        }
+      }
     }
     const graphMs = performance.now() - graphStart;
     this.packed.clear();
     this.fp32ForGraph.clear();
 
-    const report = makeReport({ safetensors: safetensors.size, graph, graphMs, storeMs, gptq });
+    const report = makeReport({ safetensors: safetensors.size, graph, graphFp16, graphMs, storeMs, gptq });
     await this.cache.storeBytes(this.key, VARIANT_REPORT_FILE, new TextEncoder().encode(JSON.stringify(report, null, 1)));
     await this.cache.setStatus(this.key, 'complete');
     return report;
@@ -383,8 +406,10 @@ async function exportedConfig(cache: ShardCache, key: string): Promise<Uint8Arra
   const config = JSON.parse(await cache.readText(key, 'config.json')) as Record<string, unknown>;
   const info = await storedGraph(cache, key);
   if (info) {
+    const half = await storedGraph(cache, key, 'fp16');
     const tjs = (config['transformers.js_config'] ?? {}) as Record<string, unknown>;
-    config['transformers.js_config'] = { ...tjs, dtype: 'fp32', use_external_data_format: { 'model.onnx': info.chunks } };
+    const chunks = { 'model.onnx': info.chunks, ...(half ? { 'model_fp16.onnx': half.chunks } : {}) };
+    config['transformers.js_config'] = { ...tjs, dtype: 'fp32', use_external_data_format: chunks };
   }
   return new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`);
 }

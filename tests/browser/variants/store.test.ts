@@ -100,6 +100,48 @@ describe('compressed variants in the cache', () => {
     await dense.model.dispose();
   }, 240_000);
 
+  it('a 4-bit variant built with an fp16 graph runs it when fp16 is chosen: half the scale bytes, logits close to the fp32-scale graph', async () => {
+    const report = await compressCachedModel(cache, base.key, {
+      settings: { method: 'rtn', bits: 4, groupSize: 32 },
+      calibration: { kind: 'tokens', ids },
+      kernels: 'typescript',
+      halfGraph: true,
+    });
+    const files = (await cache.manifest(report.key))!.files;
+    for (const f of ['onnx/model.onnx', 'onnx/model_fp16.onnx', 'onnx/model_fp16.onnx_data', 'onnx/ctlab-graph_fp16.json'])
+      expect(files[f]?.complete, f).toBe(true);
+    expect(text(await cache.readFile(report.key, 'onnx/model_fp16.onnx'))).toContain('MatMulNBits');
+    expect((await storedGraph(cache, report.key, 'fp16'))?.linear).toBe('matmulnbits');
+    // Same packed codes; the embedding (tied, dense) and the scales take half the bytes.
+    expect(report.bytes.graphFp16).toBeGreaterThan(0);
+    expect(report.bytes.graphFp16!).toBeLessThan(0.85 * report.bytes.graph!);
+
+    const probe = ids[0].slice(0, 24);
+    const full = await loadCausalLm(cache, report.key, { device: 'wasm' });
+    expect(full.precision).toBe('fp32');
+    const want = await forwardLogits(full, probe);
+    await full.model.dispose();
+    const half = await loadCausalLm(cache, report.key, { device: 'wasm', precision: 'fp16' });
+    expect(half.precision).toBe('fp16');
+    expect(half.precisionReason).toMatch(/fp16 was asked for/);
+    const got = await forwardLogits(half, probe);
+    await half.model.dispose();
+    let worst = 0;
+    let scale = 0;
+    let differ = 0;
+    for (let i = 0; i < want.length; i++) {
+      worst = Math.max(worst, Math.abs(got[i] - want[i]));
+      scale = Math.max(scale, Math.abs(want[i]));
+      if (got[i] !== want[i]) differ++;
+    }
+    // Half precision rounds: close, and not the same graph run twice.
+    expect(worst / scale).toBeLessThan(1e-2);
+    expect(differ).toBeGreaterThan(want.length / 2);
+    console.log(
+      `RTN-4 g32 fp16 graph: ${report.bytes.graphFp16} B vs fp32-scale ${report.bytes.graph} B; max |Δlogit| ${worst.toExponential(2)} (scale ${scale.toFixed(2)})`,
+    );
+  }, 240_000);
+
   it('a 3-bit variant runs as fake-quantized fp32; its export builds the dense graph and lists a Hugging Face folder', async () => {
     const stored: CompressProgress[] = [];
     const report = await compressCachedModel(
