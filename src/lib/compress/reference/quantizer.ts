@@ -66,8 +66,8 @@ export interface GroupParams {
 }
 
 /** Fits one group `x[start, end)` with fp32 arithmetic, exactly as the reference quantizers do. */
-export function fitGroup(x: ArrayLike<number>, start: number, end: number, cfg: QuantConfig): GroupParams {
-  const { maxq, hi } = quantGrid(cfg);
+export function fitGroup(x: ArrayLike<number>, start: number, end: number, cfg: QuantConfig, grid = quantGrid(cfg)): GroupParams {
+  const { maxq, hi } = grid;
   if (cfg.variant === 'awq') {
     if (cfg.sym) {
       let m = 0;
@@ -173,7 +173,8 @@ export function quantizedMatrix(
 export function quantizeRtn(W: Matrix, cfg: QuantConfig): QuantizedMatrix {
   const { rows, cols, data } = W;
   const { groupSize, groups } = groupLayout(cols, cfg.groupSize);
-  const { lo, hi } = quantGrid(cfg);
+  const grid = quantGrid(cfg);
+  const { lo, hi } = grid;
   const out = new Float32Array(rows * cols);
   const codes = new Uint8Array(rows * cols);
   const scales = new Float32Array(rows * groups);
@@ -182,13 +183,19 @@ export function quantizeRtn(W: Matrix, cfg: QuantConfig): QuantizedMatrix {
     for (let g = 0; g < groups; g++) {
       const start = r * cols + g * groupSize;
       const end = r * cols + Math.min(cols, (g + 1) * groupSize);
-      const { scale, zero } = fitGroup(data, start, end, cfg);
+      const { scale, zero } = fitGroup(data, start, end, cfg, grid);
       scales[r * groups + g] = scale;
       zeros[r * groups + g] = zero - lo;
+      // quantizeInt and roundHalfEven written out: this loop is all of RTN's time, and the
+      // Float32Array stores round as f32() would.
       for (let j = start; j < end; j++) {
-        const c = quantizeInt(data[j], scale, zero, lo, hi);
+        const q = f32(data[j] / scale);
+        let k = Math.round(q);
+        if (k - q === 0.5 && k % 2 !== 0) k -= 1;
+        k += zero;
+        const c = k < lo ? lo : k > hi ? hi : k;
         codes[j] = c - lo;
-        out[j] = f32(scale * (c - zero));
+        out[j] = scale * (c - zero);
       }
     }
   }
