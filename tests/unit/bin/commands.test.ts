@@ -115,4 +115,12 @@ describe('bench decode parse', () => {
   it('refuses a count that is not a positive integer', () => {
     for (const t of ['0', '1.5', 'many', ',']) expect(() => benchDecode.parse(argv({ threads: t })), t).toThrow(UsageError);
   });
+
+  it('times prefill alone at a DecodingTrust-sized prompt with --threads unless --prefill says otherwise', () => {
+    expect(benchDecode.parse(argv({ threads: '1,all' })).prefill).toEqual([256]);
+    expect(benchDecode.parse(argv({})).prefill).toEqual([]);
+    expect(benchDecode.parse(argv({ threads: '1,all', prefill: '256,512' })).prefill).toEqual([256, 512]);
+    expect(benchDecode.parse(argv({ threads: '1,all', prefill: 'none' })).prefill).toEqual([]);
+    for (const p of ['0', '1.5', 'long', ',']) expect(() => benchDecode.parse(argv({ prefill: p })), p).toThrow(UsageError);
+  });
 });
