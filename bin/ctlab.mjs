@@ -77,11 +77,13 @@ Usage:
              tokenizer_config.json and onnx/model_quantized.onnx or onnx/model.onnx, e.g.
              Xenova/toxic-bert), kept in the cache like the models; without it, the offline
              lexicon proxy. Every toxicity score names its scorer.
-  ctlab bench decode [--layers N] [--threads 1,all] [--json]
+  ctlab bench decode [--layers N] [--threads 1,all] [--prefill 256,512|none] [--json]
              prefill/decode tokens/s of fp32 MatMul vs 4-bit MatMulNBits graphs on WASM and WebGPU;
              --threads: instead, the WASM rows once per thread count (a number or all), each in a
              fresh worker, with the speed-up over the fewest threads (a count given twice,
-             e.g. 1,all,1,all, keeps its best run: other processes only slow a run down)
+             e.g. 1,all,1,all, keeps its best run: other processes only slow a run down);
+             --prefill: also time prefill alone at these prompt lengths (default 256 with
+             --threads, none without)
   ctlab bench eval [--model M] [--items N] [--new-tokens N] [--layers N] [--batch-size N]
              [--device auto|webgpu|wasm] [--json]
              evaluation items/s one prompt at a time vs batched (smoke-preset prompts, both modes)
@@ -153,6 +155,7 @@ const { values, positionals } = parseArgs({
     'toxicity-model': { type: 'string' },
     layers: { type: 'string' },
     threads: { type: 'string' },
+    prefill: { type: 'string' },
     method: { type: 'string' },
     bits: { type: 'string' },
     'group-size': { type: 'string' },

@@ -261,7 +261,8 @@ function automationApi() {
       ),
     /** DecodingTrust's data folder of a perspective, so the CLI sends only that part of --data-dir. */
     dataFolder: ({ perspective }: { perspective: PerspectiveId }) => dataFolderOf(perspective),
-    benchDecode: (opts: { layers?: number; promptTokens?: number; newTokens?: number }) => infer.benchDecode(opts, status),
+    benchDecode: (opts: { layers?: number; promptTokens?: number; newTokens?: number; prefillLengths?: number[] }) =>
+      infer.benchDecode(opts, status),
     /** The WASM rows once per thread setting, each in a fresh worker (ORT's thread count is set once per worker). */
     benchDecodeThreads: async ({
       threads,
@@ -271,6 +272,7 @@ function automationApi() {
       layers?: number;
       promptTokens?: number;
       newTokens?: number;
+      prefillLengths?: number[];
     }) => {
       const runs: ThreadsRun[] = [];
       for (const t of threads) {

@@ -14,6 +14,11 @@ export interface DecodeBenchOptions {
   newTokens?: number;
   devices?: ('wasm' | 'webgpu')[];
   graphs?: ('fp32' | 'q4')[];
+  /**
+   * Longer prompts timed for prefill alone: the 64-token prompt of the decode rows is a small
+   * fraction of a DecodingTrust prompt (200–1000 tokens), too little work to split across threads.
+   */
+  prefillLengths?: number[];
   onStatus?: (msg: string) => void;
 }
 
@@ -22,7 +27,14 @@ export interface DecodeBenchRow {
   graph: 'fp32' | 'q4';
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
+  /** Prefill alone at each of `prefillLengths`. */
+  prefillAt?: PrefillAt[];
   graphBytes: number;
+}
+
+export interface PrefillAt {
+  tokens: number;
+  tokensPerSecond: number;
 }
 
 export interface DecodeBenchResult {
@@ -100,6 +112,19 @@ async function timeSession(session: ort.InferenceSession, spec: ModelSpec, promp
   return { prefill: (prompt.length * 1000) / (t1 - t0), decode: (newTokens * 1000) / (t2 - t1) };
 }
 
+async function timePrefill(session: ort.InferenceSession, spec: ModelSpec, prompt: number[]): Promise<number> {
+  const t0 = performance.now();
+  const out = await session.run(feeds(spec, prompt, 0, {}));
+  await out.logits.getData();
+  const ms = performance.now() - t0;
+  for (const t of Object.values(out)) t.dispose();
+  return (prompt.length * 1000) / ms;
+}
+
+function promptOf(tokens: number, vocabSize: number): number[] {
+  return Array.from({ length: tokens }, (_, i) => (i * 37 + 11) % vocabSize);
+}
+
 /** Prefill and decode speed of our graphs per device and linear type, measured in one run. */
 export async function benchDecode(opts: DecodeBenchOptions = {}): Promise<DecodeBenchResult> {
   configureOrt();
@@ -118,7 +143,7 @@ export async function benchDecode(opts: DecodeBenchOptions = {}): Promise<Decode
   const adapterReport = await describeAdapter();
   const adapter = adapterReport.available ? [adapterReport.vendor, adapterReport.architecture].filter(Boolean).join(' · ') : null;
   const devices = (opts.devices ?? ['wasm', 'webgpu']).filter((d) => d === 'wasm' || adapterReport.available);
-  const prompt = Array.from({ length: promptTokens }, (_, i) => (i * 37 + 11) % spec.vocabSize);
+  const prompt = promptOf(promptTokens, spec.vocabSize);
   const rows: DecodeBenchRow[] = [];
   for (const graph of opts.graphs ?? ['fp32', 'q4']) {
     const built = buildCausalLm(spec, weights, graph === 'q4' ? { linear: 'matmulnbits', packed } : {});
@@ -132,8 +157,15 @@ export async function benchDecode(opts: DecodeBenchOptions = {}): Promise<Decode
       });
       await timeSession(session, spec, prompt.slice(0, 8), 2); // warm-up: shader compilation, allocations
       const t = await timeSession(session, spec, prompt, newTokens);
+      const prefillAt: PrefillAt[] = [];
+      for (const tokens of opts.prefillLengths ?? []) {
+        opts.onStatus?.(`${graph} on ${device}: prefill of ${tokens} tokens`);
+        prefillAt.push({ tokens, tokensPerSecond: await timePrefill(session, spec, promptOf(tokens, spec.vocabSize)) });
+      }
       await session.release();
-      rows.push({ device, graph, prefillTokensPerSecond: t.prefill, decodeTokensPerSecond: t.decode, graphBytes });
+      // Without prefill lengths a row keeps its old shape (the CLI's golden JSON).
+      const extra = prefillAt.length ? { prefillAt } : {};
+      rows.push({ device, graph, prefillTokensPerSecond: t.prefill, decodeTokensPerSecond: t.decode, ...extra, graphBytes });
     }
   }
   const base = rows.find((r) => r.device === 'wasm' && r.graph === 'fp32');
@@ -170,6 +202,8 @@ export interface ThreadsBenchRow {
   /** Over the same graph's row at the fewest threads measured. */
   prefillSpeedup: number;
   decodeSpeedup: number;
+  /** Prefill alone at the longer prompts, each with its speed-up over the fewest threads. */
+  prefillAt: (PrefillAt & { speedup: number })[];
 }
 
 export interface ThreadsBenchResult {
@@ -190,17 +224,21 @@ export interface ThreadsBenchResult {
  */
 export function compareThreads(runs: ThreadsRun[]): ThreadsBenchResult {
   if (!runs.length) throw new Error('no thread settings were measured');
-  const best = new Map<string, { graph: 'fp32' | 'q4'; threads: number; prefill: number; decode: number }>();
+  type Best = { graph: 'fp32' | 'q4'; threads: number; prefill: number; decode: number; at: Map<number, number> };
+  const best = new Map<string, Best>();
   for (const { threading, result } of runs)
     for (const r of result.rows) {
       if (r.device !== 'wasm') continue;
       const key = `${r.graph}/${threading.threads}`;
       const seen = best.get(key);
+      const at = new Map(seen?.at);
+      for (const p of r.prefillAt ?? []) at.set(p.tokens, Math.max(at.get(p.tokens) ?? 0, p.tokensPerSecond));
       best.set(key, {
         graph: r.graph,
         threads: threading.threads,
         prefill: Math.max(seen?.prefill ?? 0, r.prefillTokensPerSecond),
         decode: Math.max(seen?.decode ?? 0, r.decodeTokensPerSecond),
+        at,
       });
     }
   const flat = [...best.values()];
@@ -213,6 +251,9 @@ export function compareThreads(runs: ThreadsRun[]): ThreadsBenchResult {
       decodeTokensPerSecond: r.decode,
       prefillSpeedup: r.prefill / base.prefill,
       decodeSpeedup: r.decode / base.decode,
+      prefillAt: [...r.at]
+        .sort(([a], [b]) => a - b)
+        .map(([tokens, tokensPerSecond]) => ({ tokens, tokensPerSecond, speedup: tokensPerSecond / (base.at.get(tokens) ?? NaN) })),
     };
   });
   const first = runs[0];

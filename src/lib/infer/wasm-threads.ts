@@ -9,15 +9,30 @@ export interface WasmThreading {
 }
 
 /**
- * ORT-web's own default is min(4, ⌈cores / 2⌉), one thread on a two-core machine; we take every
+ * ORT-web's own default is min(4, ⌈cores / 2⌉); from MIN_CORES_FOR_THREADS cores on we take every
  * core up to 4, since ORT runs in our eval worker and the page's own thread stays free. Beyond 4 the
  * matrices of the models we run are too small to split further with gain.
  */
 export const MAX_WASM_THREADS = 4;
 
 /**
- * The thread count for ORT's WASM backend: `requested` (clamped to the cores) or, without it, all
- * cores up to MAX_WASM_THREADS; always one where the scope is not cross-origin isolated.
+ * Below this many cores the default is one thread. Measured on two cores (`ctlab bench decode
+ * --threads 1,all`, README): a second thread never reached the 1.6× prefill goal and the 4-bit
+ * graphs, the ones this lab evaluates, ran at about half speed. ORT-web's pool threads spin while
+ * they wait for work (its global pool is created that way, and the session options that stop
+ * spinning reach only per-session pools, which the web build turns off), so on two cores they
+ * contend with the calling thread and the browser's own threads rather than add a free core.
+ */
+export const MIN_CORES_FOR_THREADS = 4;
+
+/** The default thread count on `cores` logical cores, for an isolated scope. */
+export function defaultWasmThreads(cores: number): number {
+  return cores >= MIN_CORES_FOR_THREADS ? Math.min(MAX_WASM_THREADS, cores) : 1;
+}
+
+/**
+ * The thread count for ORT's WASM backend: `requested` (clamped to the cores) or, without it,
+ * defaultWasmThreads; always one where the scope is not cross-origin isolated.
  */
 export function wasmThreading(
   scope: { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } } = globalThis,
@@ -25,6 +40,6 @@ export function wasmThreading(
 ): WasmThreading {
   const isolated = scope.crossOriginIsolated === true;
   const cores = Math.max(1, scope.navigator?.hardwareConcurrency ?? 1);
-  const wanted = requested === undefined ? Math.min(MAX_WASM_THREADS, cores) : Math.max(1, Math.min(Math.floor(requested), cores));
+  const wanted = requested === undefined ? defaultWasmThreads(cores) : Math.max(1, Math.min(Math.floor(requested), cores));
   return { isolated, cores, threads: isolated ? wanted : 1 };
 }

@@ -1,12 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { compareThreads, type DecodeBenchRow, type ThreadsRun } from '../../../src/lib/bench/decode';
 
-function run(threads: number, speeds: Record<'fp32' | 'q4', [number, number]>, isolated = true): ThreadsRun {
+function run(
+  threads: number,
+  speeds: Record<'fp32' | 'q4', [number, number]>,
+  isolated = true,
+  prefillAt: Partial<Record<'fp32' | 'q4', Record<number, number>>> = {},
+): ThreadsRun {
   const rows: DecodeBenchRow[] = (['fp32', 'q4'] as const).map((graph) => ({
     device: 'wasm',
     graph,
     prefillTokensPerSecond: speeds[graph][0],
     decodeTokensPerSecond: speeds[graph][1],
+    prefillAt: Object.entries(prefillAt[graph] ?? {}).map(([tokens, tokensPerSecond]) => ({ tokens: Number(tokens), tokensPerSecond })),
     graphBytes: 1,
   }));
   return {
@@ -42,6 +48,48 @@ describe('compareThreads', () => {
     ]);
     expect(r.rows[1]).toMatchObject({ prefillSpeedup: 2, decodeSpeedup: 22 / 25 });
     expect(r.repeats).toEqual({ 1: 2, 2: 2 });
+  });
+
+  it('puts the long-prompt prefills over the same length at the fewest threads, keeping the best of repeats', () => {
+    const r = compareThreads([
+      run(1, { fp32: [1, 1], q4: [1, 1] }, true, { fp32: { 512: 50, 256: 60 }, q4: { 256: 40, 512: 30 } }),
+      run(2, { fp32: [1, 1], q4: [1, 1] }, true, { fp32: { 256: 90, 512: 80 }, q4: { 256: 20, 512: 30 } }),
+      run(1, { fp32: [1, 1], q4: [1, 1] }, true, { fp32: { 256: 45, 512: 40 }, q4: { 256: 10, 512: 60 } }),
+    ]);
+    expect(r.rows.map((x) => [x.graph, x.threads, x.prefillAt.map((p) => [p.tokens, p.tokensPerSecond, p.speedup])])).toEqual([
+      [
+        'fp32',
+        1,
+        [
+          [256, 60, 1],
+          [512, 50, 1],
+        ],
+      ],
+      [
+        'fp32',
+        2,
+        [
+          [256, 90, 1.5],
+          [512, 80, 1.6],
+        ],
+      ],
+      [
+        'q4',
+        1,
+        [
+          [256, 40, 1],
+          [512, 60, 1],
+        ],
+      ],
+      [
+        'q4',
+        2,
+        [
+          [256, 20, 0.5],
+          [512, 30, 0.5],
+        ],
+      ],
+    ]);
   });
 
   it('says when a run was not isolated (its rows ran on one thread)', () => {

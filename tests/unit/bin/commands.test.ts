@@ -134,4 +134,36 @@ describe('bench decode parse', () => {
   it('refuses a count that is not a positive integer', () => {
     for (const t of ['0', '1.5', 'many', ',']) expect(() => benchDecode.parse(argv({ threads: t })), t).toThrow(UsageError);
   });
+
+  it('times prefill alone at a DecodingTrust-sized prompt with --threads unless --prefill says otherwise', () => {
+    expect(benchDecode.parse(argv({ threads: '1,all' })).prefill).toEqual([256]);
+    expect(benchDecode.parse(argv({})).prefill).toEqual([]);
+    expect(benchDecode.parse(argv({ threads: '1,all', prefill: '256,512' })).prefill).toEqual([256, 512]);
+    expect(benchDecode.parse(argv({ threads: '1,all', prefill: 'none' })).prefill).toEqual([]);
+    for (const p of ['0', '1.5', 'long', ',']) expect(() => benchDecode.parse(argv({ prefill: p })), p).toThrow(UsageError);
+  });
+
+  it('prints the long-prompt prefills and their speed-ups beside each row of the thread table', () => {
+    const row = (threads: number, speedup: number) => ({
+      graph: 'q4',
+      threads,
+      prefillTokensPerSecond: 10,
+      decodeTokensPerSecond: 5,
+      prefillSpeedup: 1,
+      decodeSpeedup: 1,
+      prefillAt: [{ tokens: 512, tokensPerSecond: 40 * speedup, speedup }],
+    });
+    const t = {
+      model: 'm',
+      repeats: { 1: 1, 2: 1 },
+      promptTokens: 64,
+      newTokens: 16,
+      isolated: true,
+      cores: 2,
+      rows: [row(1, 1), row(2, 0.5)],
+    };
+    const lines = benchDecode.print({ threads: t } as never, { json: false, threads: [1, 'all'] } as never).stdout.split('\n');
+    expect(lines[1]).toContain('prefill@512 tok/s  speed-up');
+    expect(lines[3]).toMatch(/20\.0\s+0\.50×$/);
+  });
 });

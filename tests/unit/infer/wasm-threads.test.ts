@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_WASM_THREADS, wasmThreading } from '../../../src/lib/infer/wasm-threads';
+import { defaultWasmThreads, MAX_WASM_THREADS, MIN_CORES_FOR_THREADS, wasmThreading } from '../../../src/lib/infer/wasm-threads';
 
 const scope = (isolated: boolean, cores?: number) => ({ crossOriginIsolated: isolated, navigator: { hardwareConcurrency: cores } });
 
 describe('wasmThreading', () => {
-  it('takes every core up to the cap when the scope is cross-origin isolated', () => {
-    expect(wasmThreading(scope(true, 2))).toEqual({ isolated: true, cores: 2, threads: 2 });
+  it('takes every core up to the cap when the scope is cross-origin isolated and has enough cores', () => {
+    expect(MIN_CORES_FOR_THREADS).toBe(4);
+    expect(wasmThreading(scope(true, 4))).toEqual({ isolated: true, cores: 4, threads: 4 });
     expect(wasmThreading(scope(true, 16)).threads).toBe(MAX_WASM_THREADS);
+  });
+
+  it('stays on one thread below four cores, where a second thread measured slower (bench decode --threads)', () => {
+    expect(wasmThreading(scope(true, 2))).toEqual({ isolated: true, cores: 2, threads: 1 });
+    expect(wasmThreading(scope(true, 3)).threads).toBe(1);
+    expect([1, 2, 3, 4, 5, 8, 64].map(defaultWasmThreads)).toEqual([1, 1, 1, 4, 4, 4, 4]);
   });
 
   it('runs on one thread without isolation, whatever is asked (no SharedArrayBuffer)', () => {
@@ -19,6 +26,7 @@ describe('wasmThreading', () => {
     expect(wasmThreading(scope(true, 8), 1).threads).toBe(1);
     expect(wasmThreading(scope(true, 8), 3).threads).toBe(3);
     expect(wasmThreading(scope(true, 2), 6).threads).toBe(2);
+    expect(wasmThreading(scope(true, 2), Infinity).threads).toBe(2);
     expect(wasmThreading(scope(true, 8), Infinity).threads).toBe(8);
     expect(wasmThreading(scope(true, undefined)).threads).toBe(1);
   });
