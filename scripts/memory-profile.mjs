@@ -69,6 +69,13 @@ function hookWasmMemory() {
   /** @type {any} */ (WebAssembly).Memory = Hooked;
 }
 
+/** Bytes of the WebAssembly memories `hookWasmMemory` recorded in this worker. */
+function wasmBytes() {
+  /** @type {WebAssembly.Memory[]} */
+  const mems = /** @type {any} */ (globalThis).__mems ?? [];
+  return mems.reduce((a, m) => a + m.buffer.byteLength, 0);
+}
+
 const shapeServer = await serveApp({ root, dist: join(root, 'dist'), modelDirs: [modelDir], port: Number(values.port) });
 const profile = mkdtempSync(join(tmpdir(), 'ctlab-memprof-'));
 const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
@@ -138,15 +145,7 @@ try {
     }
     const pageHeap = /** @type {any} */ (await cdp.send('Runtime.getHeapUsage'));
     let wasm = 0;
-    for (const w of workers)
-      wasm += await w
-        .evaluate(() =>
-          /** @type {any} */ ((globalThis).__mems ?? []).reduce(
-            (/** @type {number} */ a, /** @type {WebAssembly.Memory} */ m) => a + m.buffer.byteLength,
-            0,
-          ),
-        )
-        .catch(() => 0);
+    for (const w of workers) wasm += await w.evaluate(wasmBytes).catch(() => 0);
     const pss = byType(profile);
     const row = {
       label,
