@@ -6,6 +6,7 @@ import { loadTokenizer } from '../model/tokenizer';
 import type { ShardCache } from '../storage/shard-cache';
 import { transformersIdFor } from '../storage/transformers-cache';
 import type { Precision } from '../onnx';
+import { readExternalData, releaseExternalData, type ExternalDataFile } from './external-data';
 import { ensureDenseGraph, storedGraph, type GraphProgressFn } from './graph-store';
 import {
   checkWasm,
@@ -80,19 +81,25 @@ async function loadOne(cache: ShardCache, key: string, opts: LoadOptions = {}): 
     const { precision, reason: precisionReason } = plan.precision[device];
     const graph = await ensureDenseGraph(cache, cached, opts.onStatus, precision, opts.onGraphProgress);
     opts.onStatus?.(`starting a ${device} session (${precision} weights)`);
+    let externalData: ExternalDataFile[] = [];
     try {
+      externalData = await readExternalData(cache, cached.key, precision, graph.chunks);
       const model = await AutoModelForCausalLM.from_pretrained(id, {
         device,
         dtype: precision,
-        use_external_data_format: graph.chunks,
+        // The external data is ours (below), so transformers.js fetches none of its own.
+        use_external_data_format: 0,
         // With a progress callback transformers.js reads each file into one buffer of its
         // Content-Length; without one it takes `response.arrayBuffer()`, which may assemble a
-        // second copy of a multi-GB chunk file.
+        // second copy of the file.
         progress_callback: onLoadProgress(opts.onStatus),
-        // MLAS prepacking keeps a second, packed copy of every fp32 MatMul/Gemm weight in the
-        // WASM heap (the tied embedding stays for Gather too); bench:scale measured SmolLM2-135M's
-        // peak while generating at 1.53 GB without it against 1.86 GB with it, decode no slower.
-        session_options: { extra: { session: { disable_prepacking: '1' } } },
+        session_options: {
+          externalData,
+          // MLAS prepacking keeps a second, packed copy of every fp32 MatMul/Gemm weight in the
+          // WASM heap (the tied embedding stays for Gather too); bench:scale measured SmolLM2-135M's
+          // peak while generating at 1.53 GB without it against 1.86 GB with it, decode no slower.
+          extra: { session: { disable_prepacking: '1' } },
+        },
       });
       return {
         key,
@@ -117,6 +124,8 @@ async function loadOne(cache: ShardCache, key: string, opts: LoadOptions = {}): 
       }
       if (wanted !== 'auto' || device === 'wasm') throw err;
       fallbackReason = `WebGPU session failed: ${(err as Error).message}`;
+    } finally {
+      releaseExternalData(externalData);
     }
   }
   throw new Error(fallbackReason ?? 'no execution provider could run the model');
