@@ -192,12 +192,23 @@ const WRITE_RUN = 4 * 1024 * 1024;
  * @param {string} dir @param {string} target @param {string} path
  */
 async function openInside(dir, target, path) {
-  mkdirSync(dirname(target), { recursive: true });
-  // A link inside the folder (to a folder or a file) must not carry the write outside it.
-  const parent = relative(dir, realpathSync(dirname(target)));
-  if (parent.startsWith('..') || isAbsolute(parent)) throw refusal(403, `${path} leads outside ${dir} through a link`);
-  if (lstatOrNull(target)?.isSymbolicLink()) throw refusal(403, `${path} is a symbolic link in ${dir}`);
+  const why = linkEscape(dir, target, path);
+  if (why) throw refusal(403, why);
   return open(target, 'w');
+}
+
+/**
+ * Makes the folders of `target` (a path inside `dir`, see `confined`) and says why writing it
+ * would leave `dir` through a link (to a folder or a file), or null when it would not.
+ * @param {string} dir real path of the folder @param {string} target @param {string} path
+ * @returns {string | null}
+ */
+export function linkEscape(dir, target, path) {
+  mkdirSync(dirname(target), { recursive: true });
+  const parent = relative(dir, realpathSync(dirname(target)));
+  if (parent.startsWith('..') || isAbsolute(parent)) return `${path} leads outside ${dir} through a link`;
+  if (lstatOrNull(target)?.isSymbolicLink()) return `${path} is a symbolic link in ${dir}`;
+  return null;
 }
 
 /** @param {number} code @param {string} why */

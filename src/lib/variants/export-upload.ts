@@ -70,6 +70,20 @@ export async function uploadVariant(
   return files;
 }
 
+/**
+ * An exported file as one Blob, for the browser's download path (which writes a Blob to disk
+ * natively, several times faster than a fetch upload of it): the stored Blob itself, or a
+ * re-encoded file's slices, each a Blob as soon as it is encoded (the browser may page them to disk).
+ */
+export async function exportBlob(cache: ShardCache, key: string, path: string): Promise<Blob> {
+  const src = await exportSource(cache, key, path);
+  if (src.blob) return src.blob();
+  const parts: Blob[] = [];
+  for (let at = 0; at < src.size; at += UPLOAD_SLICE)
+    parts.push(new Blob([(await src.read(at, Math.min(UPLOAD_SLICE, src.size - at))) as Uint8Array<ArrayBuffer>]));
+  return new Blob(parts);
+}
+
 async function openReader(cache: ShardCache, key: string, path: string): Promise<SliceReader> {
   const src = await exportSource(cache, key, path);
   // Blob bodies: Chromium sends an ArrayBuffer body an order of magnitude slower than a Blob.
