@@ -78,9 +78,16 @@ export async function uploadVariant(
 export async function exportBlob(cache: ShardCache, key: string, path: string): Promise<Blob> {
   const src = await exportSource(cache, key, path);
   if (src.blob) return src.blob();
-  const parts: Blob[] = [];
-  for (let at = 0; at < src.size; at += UPLOAD_SLICE)
-    parts.push(new Blob([(await src.read(at, Math.min(UPLOAD_SLICE, src.size - at))) as Uint8Array<ArrayBuffer>]));
+  // Several slices read and encoded at once: each read waits on the browser's disk reads.
+  const parts: Blob[] = new Array<Blob>(Math.ceil(src.size / UPLOAD_SLICE));
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < parts.length; i = next++) {
+      const at = i * UPLOAD_SLICE;
+      parts[i] = new Blob([(await src.read(at, Math.min(UPLOAD_SLICE, src.size - at))) as Uint8Array<ArrayBuffer>]);
+    }
+  };
+  await Promise.all(Array.from({ length: UPLOADS_IN_FLIGHT }, lane));
   return new Blob(parts);
 }
 
