@@ -311,6 +311,7 @@ async function main() {
         progress,
         quiet: values.quiet === true,
         uploads: server.uploads,
+        download: app.download,
       };
       write(cmd.print(await cmd.request(ctx, req), req, ctx));
     } finally {

@@ -12,6 +12,8 @@ export async function openApp({ origin, profile, onProgress, onLog }) {
     executablePath: CHROMIUM_PATH,
     args: CHROMIUM_ARGS,
     headless: true,
+    // `ctlab compress --out` saves the variant's files from the browser's download path.
+    acceptDownloads: true,
   });
   const page = context.pages()[0] ?? (await context.newPage());
   await page.exposeFunction('__ctlabProgress', (/** @type {unknown} */ e) => onProgress(e));
@@ -35,5 +37,11 @@ export async function openApp({ origin, profile, onProgress, onLog }) {
       },
     )
   );
-  return { page: api, close: () => context.close() };
+  /**
+   * The download that `start` (a page call) begins, once it has begun.
+   * @param {() => Promise<unknown>} start
+   * @returns {Promise<import('playwright-core').Download>}
+   */
+  const download = async (start) => (await Promise.all([page.waitForEvent('download', { timeout: 0 }), start()]))[0];
+  return { page: api, download, close: () => context.close() };
 }

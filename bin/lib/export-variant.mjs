@@ -1,7 +1,10 @@
 // @ts-check
-// A stored variant's files written into a folder: the page's compress worker sends them from its
-// cache to the local server's upload endpoint (bin/lib/upload.mjs), which writes them here.
-import { join } from 'node:path';
+// A stored variant's files written into a folder. Each leaves the page by the browser's download
+// path (Chromium writes the file's Blob to disk itself, several times faster than the page can
+// upload it) and is saved here under its announced path, which must stay inside the folder.
+import { mkdirSync, realpathSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { confined, linkEscape } from './upload.mjs';
 
 /**
  * @param {import('./command.mjs').Context} ctx
@@ -10,19 +13,30 @@ import { join } from 'node:path';
  * @returns {Promise<{ files: { path: string, bytes: number }[], bytes: number, ms: number }>}
  */
 export async function exportVariant(ctx, key, dir) {
-  if (!ctx.uploads) throw new Error('exporting a variant needs the local server');
+  const download = ctx.download;
+  if (!download) throw new Error('exporting a variant needs the browser');
   const start = performance.now();
   const files = await ctx.page.variantFiles({ key });
-  const session = ctx.uploads.open(dir, files, (path, done, total) => {
-    if (ctx.quiet) return;
-    if (done < total) ctx.lines.update(`export:${path}`, { label: `exporting ${path}:`, done, total, unit: 'bytes' });
-    else ctx.lines.finish(`export:${path}`, `wrote ${join(dir, path)} (${total} bytes)`);
+  mkdirSync(dir, { recursive: true });
+  const root = realpathSync(resolve(dir));
+  // Every path checked before anything is written.
+  const targets = files.map((f) => {
+    if (!Number.isSafeInteger(f.bytes) || f.bytes < 0) throw new Error(`refusing to export ${f.path}: size ${f.bytes}`);
+    return confined(root, f.path);
   });
-  try {
-    await ctx.page.variantUpload({ key, url: session.url, token: session.token });
-    await session.finish();
-  } finally {
-    await session.close();
+  for (const [i, f] of files.entries()) {
+    const target = targets[i];
+    const escape = linkEscape(root, target, f.path);
+    if (escape) throw new Error(`refusing to export: ${escape}`);
+    if (!ctx.quiet) ctx.lines.update(`export:${f.path}`, { label: `exporting ${f.path}:`, done: 0, total: f.bytes, unit: 'bytes' });
+    const d = await download(() => ctx.page.variantDownload({ key, path: f.path }));
+    const failure = await d.failure();
+    if (failure) throw new Error(`exporting ${f.path}: the download failed (${failure})`);
+    await d.saveAs(target);
+    await d.delete();
+    const size = statSync(target).size;
+    if (size !== f.bytes) throw new Error(`export incomplete: ${f.path} has ${size} of ${f.bytes} bytes`);
+    if (!ctx.quiet) ctx.lines.finish(`export:${f.path}`, `wrote ${join(dir, f.path)} (${f.bytes} bytes)`);
   }
   return { files, bytes: files.reduce((s, f) => s + f.bytes, 0), ms: performance.now() - start };
 }

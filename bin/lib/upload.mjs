@@ -1,8 +1,9 @@
 // @ts-check
 // The upload endpoint of the CLI's local server: `ctlab compress --out DIR` has the page's
-// compress worker PUT each exported file here, in large slices, straight from its cache, and
-// this writes them into DIR. Only what one export announced is accepted: its one-time token,
-// its files (by their exact paths, all inside DIR), each in order and at its announced size.
+// compress worker PUT each exported file here, in large slices (several in flight), straight
+// from its cache, and this writes them into DIR. Only what one export announced is accepted:
+// its one-time token, its files (by their exact paths, all inside DIR), each byte of a file once
+// and within its announced size.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -13,7 +14,7 @@ export const TOKEN_HEADER = 'x-ctlab-token';
 
 /**
  * @typedef {{ path: string, bytes: number }} ExpectedFile
- * @typedef {{ bytes: number, written: number, busy: boolean, handle: import('node:fs/promises').FileHandle | null }} Entry
+ * @typedef {{ bytes: number, written: number, claimed: [number, number][], opened: Promise<import('node:fs/promises').FileHandle> | null, complete: boolean }} Entry
  * @typedef {{ token: Buffer, dir: string, files: Map<string, Entry>, onBytes: (path: string, done: number, total: number) => void }} Session
  */
 
@@ -56,7 +57,7 @@ export function uploadRoute() {
       for (const f of files) {
         confined(root, f.path);
         if (!Number.isSafeInteger(f.bytes) || f.bytes < 0) throw new Error(`refusing to export ${f.path}: size ${f.bytes}`);
-        entries.set(f.path, { bytes: f.bytes, written: 0, busy: false, handle: null });
+        entries.set(f.path, { bytes: f.bytes, written: 0, claimed: [], opened: null, complete: false });
       }
       const token = randomBytes(32).toString('hex');
       /** @type {Session} */
@@ -64,7 +65,7 @@ export function uploadRoute() {
       sessions.add(session);
       const close = async () => {
         sessions.delete(session);
-        for (const e of entries.values()) await e.handle?.close();
+        for (const e of entries.values()) await (await e.opened?.catch(() => null))?.close();
       };
       return {
         url: UPLOAD_PATH,
@@ -126,44 +127,93 @@ async function receive(session, params, req, res, refuse) {
   if (!entry) return refuse(403, `${JSON.stringify(path)} is not a file of this export`);
   const target = confined(session.dir, path);
   const offset = Number(params.get('offset'));
-  if (!Number.isSafeInteger(offset) || offset !== entry.written || entry.busy)
-    return refuse(409, `${path}: expected bytes from ${entry.written}, got ${params.get('offset')}`);
   const length = Number(req.headers['content-length']);
   if (req.headers['content-length'] === undefined || !Number.isSafeInteger(length) || length < 0)
     return refuse(411, 'an upload needs a content-length');
-  if (offset + length > entry.bytes) return refuse(413, `${path}: ${offset + length} bytes is more than its ${entry.bytes}`);
-  entry.busy = true;
+  if (!Number.isSafeInteger(offset) || offset < 0) return refuse(400, `${path}: bad offset ${params.get('offset')}`);
+  const end = offset + length;
+  if (end > entry.bytes) return refuse(413, `${path}: ${end} bytes is more than its ${entry.bytes}`);
+  // Slices may come in any order (several are in flight), but each byte only once.
+  if (entry.complete || entry.claimed.some(([a, b]) => offset < b && a < end) || (length === 0 && entry.bytes > 0))
+    return refuse(409, `${path}: bytes ${offset} to ${end} were sent already (or are empty)`);
+  const claim = /** @type {[number, number]} */ ([offset, end]);
+  entry.claimed.push(claim);
+  let done = false;
   try {
-    if (offset === 0) {
-      await entry.handle?.close();
-      mkdirSync(dirname(target), { recursive: true });
-      // A link inside the folder (to a folder or a file) must not carry the write outside it.
-      const parent = relative(session.dir, realpathSync(dirname(target)));
-      if (parent.startsWith('..') || isAbsolute(parent)) return refuse(403, `${path} leads outside ${session.dir} through a link`);
-      if (lstatOrNull(target)?.isSymbolicLink()) return refuse(403, `${path} is a symbolic link in ${session.dir}`);
-      entry.handle = await open(target, 'w');
-    }
-    const handle = entry.handle;
-    if (!handle) return refuse(409, `${path}: not open`);
+    // The first slice to arrive creates the file; the others wait for it.
+    entry.opened ??= openInside(session.dir, target, path);
+    const handle = await entry.opened;
     let at = offset;
+    /** @type {Buffer[]} */
+    let batch = [];
+    let batched = 0;
+    // Written in runs of a few MB: one write per 64 kB socket chunk costs more than the copy.
+    const flush = async () => {
+      if (batched === 0) return;
+      await handle.writev(batch, at);
+      at += batched;
+      batch = [];
+      batched = 0;
+    };
     for await (const chunk of req) {
       const buf = /** @type {Buffer} */ (chunk);
-      if (at + buf.length > offset + length) return refuse(413, `${path}: the body is longer than its content-length`);
-      await handle.write(buf, 0, buf.length, at);
-      at += buf.length;
+      if (at + batched + buf.length > end) return refuse(413, `${path}: the body is longer than its content-length`);
+      batch.push(buf);
+      batched += buf.length;
+      if (batched >= WRITE_RUN) await flush();
     }
-    if (at !== offset + length) return refuse(400, `${path}: the body ended after ${at - offset} of ${length} bytes`);
-    entry.written = at;
+    await flush();
+    if (at !== end) return refuse(400, `${path}: the body ended after ${at - offset} of ${length} bytes`);
+    done = true;
+    entry.written += length;
     if (entry.written === entry.bytes) {
+      entry.complete = true;
+      entry.opened = null;
       await handle.close();
-      entry.handle = null;
     }
     session.onBytes(path, entry.written, entry.bytes);
     res.statusCode = 204;
     res.end();
+  } catch (err) {
+    if (/** @type {{ refusal?: number }} */ (err).refusal)
+      return refuse(/** @type {any} */ (err).refusal, /** @type {Error} */ (err).message);
+    throw err;
   } finally {
-    entry.busy = false;
+    // A slice that failed may be sent again.
+    if (!done) entry.claimed.splice(entry.claimed.indexOf(claim), 1);
   }
+}
+
+/** Bytes gathered from a request before one write. */
+const WRITE_RUN = 4 * 1024 * 1024;
+
+/**
+ * Creates (or truncates) `target` for writing, unless a link would carry the write outside `dir`.
+ * @param {string} dir @param {string} target @param {string} path
+ */
+async function openInside(dir, target, path) {
+  const why = linkEscape(dir, target, path);
+  if (why) throw refusal(403, why);
+  return open(target, 'w');
+}
+
+/**
+ * Makes the folders of `target` (a path inside `dir`, see `confined`) and says why writing it
+ * would leave `dir` through a link (to a folder or a file), or null when it would not.
+ * @param {string} dir real path of the folder @param {string} target @param {string} path
+ * @returns {string | null}
+ */
+export function linkEscape(dir, target, path) {
+  mkdirSync(dirname(target), { recursive: true });
+  const parent = relative(dir, realpathSync(dirname(target)));
+  if (parent.startsWith('..') || isAbsolute(parent)) return `${path} leads outside ${dir} through a link`;
+  if (lstatOrNull(target)?.isSymbolicLink()) return `${path} is a symbolic link in ${dir}`;
+  return null;
+}
+
+/** @param {number} code @param {string} why */
+function refusal(code, why) {
+  return Object.assign(new Error(why), { refusal: code });
 }
 
 /** @param {string} path */

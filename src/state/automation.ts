@@ -30,6 +30,7 @@ import { scaleParams, statusClock } from '../lib/bench/scale';
 import type { HubConfig } from '../lib/model/known-models';
 import type { CompressCommand, CompressProgress, CompressRequest } from '../lib/variants/compress-model';
 import { settingsFromText } from '../lib/compress/reference/settings';
+import { downloadBlob } from '../lib/util/download';
 import { compressWorker, evalWorker, modelWorker, withBenchWorker } from './workers';
 import { compareThreads, type ThreadsRun, type ThreadsSetting } from '../lib/bench/decode';
 import { assertAllowedByPagePolicy } from '../lib/model/page-policy';
@@ -339,6 +340,16 @@ function automationApi() {
      */
     variantUpload: ({ key, url, token }: { key: string; url: string; token: string }) =>
       compressWorker().uploadExport(key, { url: new URL(url, location.href).href, token }, graph),
+    /**
+     * One exported file of a stored variant handed to the browser's download path (the CLI saves
+     * it into `--out`): Chromium writes the Blob to disk itself, far faster than uploading it.
+     * Resolves with its size once the download is started.
+     */
+    variantDownload: async ({ key, path }: { key: string; path: string }) => {
+      const blob = await compressWorker().exportBlob(key, path);
+      downloadBlob(path.replace(/\//g, '__'), blob);
+      return blob.size;
+    },
     /** Mean KL(dense ‖ variant) over a text's next-token distributions, with both perplexities. */
     kl: async ({
       source,

@@ -87,7 +87,7 @@ test.describe('ctlab compress and kl', () => {
     const dtypes = new Set(Object.entries(header).flatMap(([k, v]) => (k === '__metadata__' ? [] : [v.dtype])));
     expect([...dtypes]).toEqual(['F32']);
     expect(st.byteLength).toBeLessThanOrEqual(report.bytes.safetensors);
-    // The files came through the local server's upload endpoint; the command says how fast and what share of its time.
+    // The files came by the browser's download path; the command says how fast and what share of its time.
     const sizes = ['config.json', 'tokenizer.json', 'model.safetensors', 'onnx/model.onnx', 'onnx/model.onnx_data', 'ctlab-variant.json'];
     expect(report.export.bytes).toBeGreaterThanOrEqual(sizes.reduce((s, f) => s + readFileSync(join(out, f)).byteLength, 0));
     expect(report.export.share).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 import { benchCompress, type CompressBenchOptions, type CompressBenchResult } from '../bench/compress';
 import type { GraphProgressFn } from '../infer/graph-store';
 import { ShardCache } from '../storage/shard-cache';
-import { uploadVariant, type UploadTarget } from './export-upload';
+import { exportBlob, uploadVariant, type UploadTarget } from './export-upload';
 import { compressCachedModel, type CompressProgress, type CompressRequest } from './compress-model';
 import type { VariantReport } from './report';
 import { exportVariantFiles, readExportChunk, readVariantReport, type VariantFile } from './store';
@@ -46,6 +46,11 @@ export class CompressService {
 
   readExportChunk(key: string, path: string, offset: number, length: number): Promise<Uint8Array> {
     return readExportChunk(this.cache, key, path, offset, length);
+  }
+
+  /** One exported file as a Blob (the page hands it to the browser's download path). */
+  exportBlob(key: string, path: string): Promise<Blob> {
+    return exportBlob(this.cache, key, path);
   }
 
   /** The exported files sent to an upload endpoint (the CLI's `--out`), straight from the cache. */

@@ -2,7 +2,7 @@ import type { GraphProgressFn } from '../infer/graph-store';
 import type { ShardCache } from '../storage/shard-cache';
 import { exportSource, exportVariantFiles, type VariantFile } from './store';
 
-/** Where a variant's files go: an upload endpoint that takes each file in order, in slices. */
+/** Where a variant's files go: an upload endpoint that takes each file in slices, in any order. */
 export interface UploadTarget {
   /** Absolute URL of the endpoint (same origin as the page: the CSP allows connect-src 'self' only). */
   url: string;
@@ -10,14 +10,23 @@ export interface UploadTarget {
   token: string;
 }
 
-/** Large enough that a request's own cost vanishes, small enough that two in flight are cheap. */
-export const UPLOAD_SLICE = 32 * 1024 * 1024;
+/** Large enough that a request's own cost vanishes, small enough that several in flight are cheap. */
+export const UPLOAD_SLICE = 16 * 1024 * 1024;
+
+/**
+ * Requests in flight at once. One Blob upload leaves Chromium far slower than the loopback
+ * socket takes it (each goes through the blob registry and the network service in small
+ * reads), and a re-encoded slice is read and encoded while the others are on the wire.
+ */
+export const UPLOADS_IN_FLIGHT = 4;
+
+type SliceReader = (at: number, end: number) => Promise<Blob>;
 
 /**
  * Sends each exported file of a variant to `target` as PUT requests of up to `UPLOAD_SLICE`
- * bytes (`?path=&offset=`), in order. A file exported as cached goes as slices of its stored
- * Blob; a re-encoded one is read slice by slice, the next while the current one is on the wire.
- * Returns the files sent.
+ * bytes (`?path=&offset=`), `UPLOADS_IN_FLIGHT` at a time, files and slices taken in order. A
+ * file exported as cached goes as slices of its stored Blob; a re-encoded one is read and
+ * encoded slice by slice. Returns the files sent.
  */
 export async function uploadVariant(
   cache: ShardCache,
@@ -26,24 +35,70 @@ export async function uploadVariant(
   onGraphProgress?: GraphProgressFn,
 ): Promise<VariantFile[]> {
   const files = await exportVariantFiles(cache, key, onGraphProgress);
-  for (const f of files) {
-    const src = await exportSource(cache, key, f.path);
-    const whole = src.blob ? await src.blob() : null;
-    // Blob bodies: Chromium sends an ArrayBuffer body an order of magnitude slower than a Blob.
-    const read = async (at: number): Promise<Blob> => {
-      const end = Math.min(f.bytes, at + UPLOAD_SLICE);
-      return whole ? whole.slice(at, end) : new Blob([(await src.read(at, end - at)) as Uint8Array<ArrayBuffer>]);
-    };
-    let next = read(0);
-    for (let at = 0; ; at += UPLOAD_SLICE) {
-      const body = await next;
-      const after = at + body.size;
-      if (after < f.bytes) next = read(after);
-      await put(target, f.path, at, body);
-      if (after >= f.bytes) break;
+  const readers = new Map<string, Promise<SliceReader>>();
+  const readerOf = (path: string): Promise<SliceReader> => {
+    let r = readers.get(path);
+    if (!r) {
+      r = openReader(cache, key, path);
+      readers.set(path, r);
     }
-  }
+    return r;
+  };
+  // An empty file is still one (empty) request: it creates the file.
+  const slices = files.flatMap((f) =>
+    Array.from({ length: Math.max(1, Math.ceil(f.bytes / UPLOAD_SLICE)) }, (_, i) => ({
+      path: f.path,
+      at: i * UPLOAD_SLICE,
+      end: Math.min(f.bytes, (i + 1) * UPLOAD_SLICE),
+    })),
+  );
+  let next = 0;
+  let failed = false;
+  const lane = async (): Promise<void> => {
+    while (!failed && next < slices.length) {
+      const s = slices[next++];
+      try {
+        const body = await (await readerOf(s.path))(s.at, s.end);
+        await put(target, s.path, s.at, body);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(UPLOADS_IN_FLIGHT, slices.length) }, lane));
   return files;
+}
+
+/**
+ * An exported file as one Blob, for the browser's download path (which writes a Blob to disk
+ * natively, several times faster than a fetch upload of it): the stored Blob itself, or a
+ * re-encoded file's slices, each a Blob as soon as it is encoded (the browser may page them to disk).
+ */
+export async function exportBlob(cache: ShardCache, key: string, path: string): Promise<Blob> {
+  const src = await exportSource(cache, key, path);
+  if (src.blob) return src.blob();
+  // Several slices read and encoded at once: each read waits on the browser's disk reads.
+  const parts: Blob[] = new Array<Blob>(Math.ceil(src.size / UPLOAD_SLICE));
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < parts.length; i = next++) {
+      const at = i * UPLOAD_SLICE;
+      parts[i] = new Blob([(await src.read(at, Math.min(UPLOAD_SLICE, src.size - at))) as Uint8Array<ArrayBuffer>]);
+    }
+  };
+  await Promise.all(Array.from({ length: UPLOADS_IN_FLIGHT }, lane));
+  return new Blob(parts);
+}
+
+async function openReader(cache: ShardCache, key: string, path: string): Promise<SliceReader> {
+  const src = await exportSource(cache, key, path);
+  // Blob bodies: Chromium sends an ArrayBuffer body an order of magnitude slower than a Blob.
+  if (src.blob) {
+    const whole = await src.blob();
+    return async (at, end) => whole.slice(at, end);
+  }
+  return async (at, end) => new Blob([(await src.read(at, end - at)) as Uint8Array<ArrayBuffer>]);
 }
 
 async function put(target: UploadTarget, path: string, offset: number, body: Blob): Promise<void> {

@@ -9,7 +9,7 @@ import { isFloatDtype, writeSafetensors, type FloatDtype, type TensorToWrite } f
 import type { ModelSpec } from '../model/spec';
 import type { WeightStore } from '../model/weights';
 import { buildCausalLmStreaming, dequantizeMatMulNBits, Float16RangeError, type PackedLinear, type Precision } from '../onnx';
-import type { ByteSource } from '../storage/byte-source';
+import { blobSource, type ByteSource } from '../storage/byte-source';
 import type { ShardCache } from '../storage/shard-cache';
 import type { LinearStorage, VariantReport } from './report';
 import { BASE_DTYPES_KEY, encodeFloats, exportedSafetensors } from './export-dtype';
@@ -426,8 +426,12 @@ export async function exportSource(cache: ShardCache, key: string, path: string)
     return { name: path, size: bytes.byteLength, read: async (offset, length) => bytes.slice(offset, offset + length) };
   }
   const cached = await cache.openFile(key, path);
-  const exported = path === 'model.safetensors' ? await exportedSafetensors(cached) : cached;
-  return exported === cached ? { ...cached, blob: () => cache.fileBlob(key, path) } : exported;
+  if (path !== 'model.safetensors') return { ...cached, blob: () => cache.fileBlob(key, path) };
+  // Read through the file's Blob: each read takes just its byte range from disk, and reads of
+  // several slices at once do not evict each other's records as `openFile`'s reads would.
+  const whole = blobSource(path, await cache.fileBlob(key, path));
+  const exported = await exportedSafetensors(whole);
+  return exported === whole ? { ...cached, blob: () => cache.fileBlob(key, path) } : exported;
 }
 
 /** Bytes [offset, offset+length) of an exported file (clipped to its end). */

@@ -55,7 +55,7 @@ describe('the export upload endpoint', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('writes the announced files from their slices, in order, and reports the bytes', async () => {
+  it('writes the announced files from their slices, in any order, each byte once, and reports the bytes', async () => {
     const seen: [string, number, number][] = [];
     const a = Buffer.from('abcdefghij');
     const session = server.uploads.open(
@@ -69,9 +69,13 @@ describe('the export upload endpoint', () => {
     );
     const auth = { [TOKEN_HEADER]: session.token };
     expect((await put(port, { path: 'model.safetensors', offset: '0' }, a.subarray(0, 4), auth)).status).toBe(204);
-    // A slice that skips ahead or repeats is refused: the file has no holes.
-    expect((await put(port, { path: 'model.safetensors', offset: '6' }, a.subarray(6), auth)).status).toBe(409);
-    expect((await put(port, { path: 'model.safetensors', offset: '4' }, a.subarray(4), auth)).status).toBe(204);
+    // Slices may come in any order (several are in flight), but a byte sent twice is refused.
+    expect((await put(port, { path: 'model.safetensors', offset: '6' }, a.subarray(6), auth)).status).toBe(204);
+    expect((await put(port, { path: 'model.safetensors', offset: '3' }, a.subarray(3, 6), auth)).status).toBe(409);
+    expect((await put(port, { path: 'model.safetensors', offset: '4' }, a.subarray(4, 7), auth)).status).toBe(409);
+    expect((await put(port, { path: 'model.safetensors', offset: '4' }, a.subarray(4, 6), auth)).status).toBe(204);
+    // A complete file takes nothing more, not even an empty slice.
+    expect((await put(port, { path: 'model.safetensors', offset: '10' }, Buffer.alloc(0), auth)).status).toBe(409);
     // More than announced is refused.
     expect((await put(port, { path: 'onnx/model.onnx', offset: '0' }, Buffer.from('xyzw'), auth)).status).toBe(413);
     expect((await put(port, { path: 'onnx/model.onnx', offset: '0' }, Buffer.from('xyz'), auth)).status).toBe(204);
@@ -82,12 +86,27 @@ describe('the export upload endpoint', () => {
     expect(readFileSync(join(out, 'empty.json'), 'utf8')).toBe('');
     expect(seen).toEqual([
       ['model.safetensors', 4, 10],
+      ['model.safetensors', 8, 10],
       ['model.safetensors', 10, 10],
       ['onnx/model.onnx', 3, 3],
       ['empty.json', 0, 0],
     ]);
     // The token was for one export only.
     expect((await put(port, { path: 'empty.json', offset: '0' }, Buffer.alloc(0), auth)).status).toBe(403);
+  });
+
+  it('writes a file from slices sent at once, each in several socket chunks', async () => {
+    const bytes = Buffer.alloc(3 * 5_000_000 + 17);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + (i >> 9)) & 0xff;
+    const slice = 5_000_000;
+    const session = server.uploads.open(join(tmp, 'out6'), [{ path: 'big.bin', bytes: bytes.length }], () => {});
+    const auth = { [TOKEN_HEADER]: session.token };
+    const replies = await Promise.all(
+      [3, 1, 0, 2].map((k) => put(port, { path: 'big.bin', offset: String(k * slice) }, bytes.subarray(k * slice, (k + 1) * slice), auth)),
+    );
+    expect(replies.map((r) => r.status)).toEqual([204, 204, 204, 204]);
+    await session.finish();
+    expect(readFileSync(join(tmp, 'out6', 'big.bin')).equals(bytes)).toBe(true);
   });
 
   it('refuses a wrong or missing token, and finish names the file that did not arrive', async () => {
