@@ -314,7 +314,21 @@ export class ShardCache {
     m.absent = m.absent.filter((f) => f !== file);
     await ensureRoom(blob.size, `${file} of ${m.label}`, this.estimate);
     await this.saveManifest(m);
-    await this.writeStream(m, entry, blob.stream().getReader(), opts, file, blob.size);
+    // Records are slices of the Blob itself: the browser copies them into its store without the
+    // bytes passing through JavaScript, and `fileBlob` hands them on the same way (exports).
+    for (let at = 0; at < blob.size; at += this.chunkSize) {
+      if (opts.signal?.aborted) throw new AbortedError(`Storing ${file}`);
+      const record = blob.slice(at, Math.min(blob.size, at + this.chunkSize));
+      try {
+        await set(chunkKey(model, file, entry.chunkCount), record, this.stores.chunks);
+      } catch (err) {
+        throw this.translateWriteError(err, `${file} of ${m.label}`);
+      }
+      entry.chunkCount += 1;
+      entry.storedBytes = at + record.size;
+      await this.saveManifest(m);
+      opts.onProgress?.({ model, file, loaded: entry.storedBytes, total: blob.size, phase: 'downloading' });
+    }
     return this.finishFile(m, entry, opts);
   }
 
