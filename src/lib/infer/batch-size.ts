@@ -15,10 +15,36 @@ export const BATCH_BUDGET_BYTES: Record<'wasm' | 'webgpu', number> = {
 };
 
 /**
- * The most rows a batch gets. On WASM the CPU does every row's arithmetic, so past a few rows a
- * step costs about as much per row as rows one at a time (bench:eval); a GPU runs rows in parallel.
+ * The most rows a batch gets. On WASM the CPU does every row's arithmetic, so once a step's rows
+ * cost more than its fixed part (the JavaScript around it, ORT's dispatch of every node) a
+ * bigger batch gains nothing (bench:eval: SmolLM2-135M's shape at 8); a model of a few hundred
+ * thousand multiply-adds per token (stories260k) is all fixed cost and keeps gaining past 32 rows.
+ * A GPU runs rows in parallel.
  */
-export const BATCH_CAP: Record<'wasm' | 'webgpu', number> = { wasm: 8, webgpu: 32 };
+export const BATCH_CAP: Record<'wasm' | 'webgpu', number> = { wasm: 64, webgpu: 32 };
+
+/** The fewest rows the WASM cap comes down to, whatever the model's size. */
+export const WASM_MIN_CAP = 8;
+
+/**
+ * Multiply-adds a WASM step's fixed cost is worth: a model of `n` multiply-adds per token gets up
+ * to this / n rows (a power of two, between `WASM_MIN_CAP` and `BATCH_CAP.wasm`).
+ */
+export const WASM_STEP_MACS = 32e6;
+
+/** Multiply-adds of one token through the linear layers and the LM head (attention over the context aside). */
+export function macsPerToken(spec: ModelSpec): number {
+  const { hiddenSize: H, numHeads: NH, numKvHeads: KVH, headDim: D, intermediateSize: I } = spec;
+  const layer = H * NH * D + 2 * H * KVH * D + NH * D * H + 3 * H * I;
+  return spec.numLayers * layer + spec.vocabSize * H;
+}
+
+/** The device's cap for this model: on WASM, as many rows as the step's fixed cost pays for. */
+export function batchCap(spec: ModelSpec, device: 'wasm' | 'webgpu'): number {
+  if (device === 'webgpu') return BATCH_CAP.webgpu;
+  const rows = 2 ** Math.floor(Math.log2(Math.max(1, WASM_STEP_MACS / macsPerToken(spec))));
+  return Math.max(WASM_MIN_CAP, Math.min(BATCH_CAP.wasm, rows));
+}
 
 const F32 = 4;
 
@@ -38,11 +64,11 @@ export function bytesPerSequence(spec: ModelSpec, tokens: number): number {
 
 /**
  * The batch size for sequences of up to `tokens` tokens (prompt plus new tokens) on `device`:
- * ⌊budget / bytesPerSequence⌋, between 1 and the device's cap.
+ * ⌊budget / bytesPerSequence⌋, between 1 and the device's cap for the model (`batchCap`).
  */
 export function chooseBatchSize(spec: ModelSpec, device: 'wasm' | 'webgpu', tokens: number): number {
   const fit = Math.floor(BATCH_BUDGET_BYTES[device] / bytesPerSequence(spec, tokens));
-  return Math.max(1, Math.min(BATCH_CAP[device], fit));
+  return Math.max(1, Math.min(batchCap(spec, device), fit));
 }
 
 /** A batch size as a user gives it (`--batch-size`, the planner): a positive integer, or absent for the rule. */

@@ -67,8 +67,13 @@ export async function* runPromptBatches(
       }));
       continue;
     }
-    const group = order.slice(g, g + size);
-    g += group.length;
+    // Every row of a left-padded batch costs the longest prompt's prefill and attention: a batch
+    // stops before a prompt under half its first one's length, so padding at most doubles the work.
+    const longest = texts[order[g]].length;
+    let end = g + 1;
+    while (end < Math.min(order.length, g + size) && 2 * texts[order[end]].length >= longest) end++;
+    const group = order.slice(g, end);
+    g = end;
     const out = await generateBatch(
       lm,
       group.map((i) => {

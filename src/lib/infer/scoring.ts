@@ -1,4 +1,5 @@
 import { Tensor } from '@huggingface/transformers';
+import { pastKeyName, presentKeyName } from '../onnx';
 import type { LoadedLm } from './causal-lm';
 
 /** Logits of every position for one sequence, [ids.length, vocab], from one forward pass. */
@@ -158,18 +159,30 @@ export interface OptionRequest {
   options: readonly string[];
 }
 
+/** One (prompt, option) sequence of a scoring batch. */
+interface OptionSequence {
+  r: number;
+  o: number;
+  ids: number[];
+  /** Index in `ids` of the option's first token. */
+  first: number;
+  tokens: number;
+}
+
 /**
- * `scoreOptions` for several prompts at once: every (prompt, option) sequence goes through the
- * model `rows` at a time, one forward pass per group of rows (longest first, so a group's rows
- * are of similar length and little of it is padding). Each row's numbers are those of its own
- * forward pass up to rounding.
+ * `scoreOptions` for several prompts at once. With room for two rows or more, each prompt goes
+ * through the model once and its options run as rows over the prompt's K/V cache, `rows` at a
+ * time (the prompt's arithmetic and its logits are paid once, not once per option). With one row,
+ * and for a prompt cut to the context, every (prompt, option) sequence is a forward pass of its
+ * own, grouped `rows` at a time (longest first, so a group's rows are of similar length). Each
+ * option's number is that of its own forward pass up to rounding.
  */
 export async function scoreOptionsBatch(lm: LoadedLm, requests: readonly OptionRequest[], rows: number): Promise<OptionScores[]> {
-  const V = lm.spec.vocabSize;
-  const sequences = requests.flatMap((req, r) => {
+  const step = Math.max(1, Math.floor(rows));
+  const perRequest = requests.map((req, r) => {
     // On a small model the tokenizer is a large share of the time (bench:eval): the prompt is encoded once.
     const promptIds = lm.tokenizer.encode(req.prompt);
-    return req.options.map((option, o) => {
+    return req.options.map((option, o): OptionSequence => {
       const { context, continuation } = splitContinuation(lm, req.prompt, option, promptIds);
       if (continuation.length === 0) throw new Error(`option ${JSON.stringify(option)} has no tokens`);
       const ids = [...context, ...continuation].slice(-lm.spec.maxPositions);
@@ -178,8 +191,27 @@ export async function scoreOptionsBatch(lm: LoadedLm, requests: readonly OptionR
   });
   const sums = requests.map((req) => new Array<number>(req.options.length).fill(0));
   const counts = requests.map((req) => new Array<number>(req.options.length).fill(0));
-  const order = [...sequences].sort((a, b) => b.ids.length - a.ids.length);
-  const step = Math.max(1, Math.floor(rows));
+  const alone: OptionSequence[] = [];
+  for (const sequences of perRequest) {
+    const context = sequences[0]?.ids.slice(0, sequences[0].first) ?? [];
+    const shared =
+      step > 1 &&
+      context.length > 0 &&
+      sequences.every(
+        (s) => s.first === context.length && s.ids.length <= lm.spec.maxPositions && context.every((id, t) => s.ids[t] === id),
+      );
+    if (!shared) {
+      alone.push(...sequences);
+      continue;
+    }
+    const scores = await scoreOverPrompt(lm, context, sequences, step);
+    sequences.forEach((s, k) => {
+      sums[s.r][s.o] = scores[k];
+      counts[s.r][s.o] = s.tokens;
+    });
+  }
+  const V = lm.spec.vocabSize;
+  const order = alone.sort((a, b) => b.ids.length - a.ids.length);
   for (let g = 0; g < order.length; g += step) {
     const group = order.slice(g, g + step);
     const { logits, width } = await forwardLogitsBatch(
@@ -201,6 +233,75 @@ export async function scoreOptionsBatch(lm: LoadedLm, requests: readonly OptionR
     tokenCounts: counts[r],
     best: logLikelihoods.reduce((bi, v, i, a) => (v > a[bi] ? i : bi), 0),
   }));
+}
+
+type Forward = (x: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
+
+/**
+ * Sum of log-probabilities of each sequence's option tokens, all of them `context` followed by
+ * the option: one forward pass of the context keeps its K/V and its last position's logits (which
+ * score every option's first token); then the options, right-padded, `rows` at a time, over copies
+ * of that cache. An option's last token is never fed: no logits are wanted after it.
+ */
+async function scoreOverPrompt(
+  lm: LoadedLm,
+  context: readonly number[],
+  sequences: readonly OptionSequence[],
+  rows: number,
+): Promise<number[]> {
+  const forward = lm.model as unknown as Forward;
+  const V = lm.spec.vocabSize;
+  const C = context.length;
+  const prompt = await forward({
+    input_ids: new Tensor('int64', BigInt64Array.from(context, BigInt), [1, C]),
+    attention_mask: new Tensor('int64', new BigInt64Array(C).fill(1n), [1, C]),
+  });
+  const firstLogProbs = logSoftmax((prompt.logits.data as Float32Array).subarray((C - 1) * V, C * V));
+  const cache = Array.from({ length: lm.spec.numLayers }, (_, i) => ({
+    key: prompt[presentKeyName(i, 'key')],
+    value: prompt[presentKeyName(i, 'value')],
+  }));
+  const sums = sequences.map((s) => firstLogProbs[s.ids[C]]);
+  const longer = sequences.map((s, k) => ({ s, k })).filter(({ s }) => s.tokens > 1);
+  for (let g = 0; g < longer.length; g += rows) {
+    const group = longer.slice(g, g + rows);
+    const B = group.length;
+    // The tokens fed: every option token but the last; row b's logits at j score its token j + 1.
+    const width = Math.max(...group.map(({ s }) => s.tokens - 1));
+    const ids = new BigInt64Array(B * width).fill(BigInt(lm.spec.eosTokenIds[0] ?? 0));
+    const mask = new BigInt64Array(B * (C + width));
+    group.forEach(({ s }, b) => {
+      for (let j = 0; j < s.tokens - 1; j++) ids[b * width + j] = BigInt(s.ids[C + j]);
+      mask.fill(1n, b * (C + width), b * (C + width) + C + s.tokens - 1);
+    });
+    const feeds: Record<string, Tensor> = {
+      input_ids: new Tensor('int64', ids, [B, width]),
+      attention_mask: new Tensor('int64', mask, [B, C + width]),
+    };
+    cache.forEach(({ key, value }, i) => {
+      feeds[pastKeyName(i, 'key')] = repeatRows(key, B);
+      feeds[pastKeyName(i, 'value')] = repeatRows(value, B);
+    });
+    // transformers.js takes the cache as `past_key_values`, fed under the graph's input names.
+    const { input_ids, attention_mask, ...past } = feeds;
+    const out = await forward({ input_ids, attention_mask, past_key_values: past as unknown as Tensor });
+    const logits = out.logits.data as Float32Array;
+    group.forEach(({ s, k }, b) => {
+      for (let j = 0; j < s.tokens - 1; j++) {
+        const at = (b * width + j) * V;
+        sums[k] += logSoftmax(logits.subarray(at, at + V))[s.ids[C + j + 1]];
+      }
+    });
+  }
+  return sums;
+}
+
+/** A [1, …] tensor repeated along its first axis to [rows, …]. */
+function repeatRows(t: Tensor, rows: number): Tensor {
+  const data = t.data as Float32Array;
+  const out = new Float32Array(data.length * rows);
+  for (let r = 0; r < rows; r++) out.set(data, r * data.length);
+  return new Tensor('float32', out, [rows, ...t.dims.slice(1)]);
 }
 
 export interface KlResult {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCausalLm, type Device } from '../../../src/lib/infer/causal-lm';
 import { generate } from '../../../src/lib/infer/generate';
 import { generateBatch, type BatchRow } from '../../../src/lib/infer/generate-batch';
-import { scoreOptions, scoreOptionsBatch } from '../../../src/lib/infer/scoring';
+import { scoreOptions, scoreOptionsBatch, splitContinuation } from '../../../src/lib/infer/scoring';
 import { downloadModel } from '../../../src/lib/model/download';
 import { urlSource } from '../../../src/lib/model/sources';
 import { freshCache, STORIES } from '../helpers';
@@ -21,6 +21,11 @@ const PROMPTS = [
   'One day, a little boy named Tim found a shiny box in his garden. He opened it and inside there was a tiny bird that could talk. The bird said',
   'Sue liked to draw. She',
 ];
+
+/** Tokens of `option` after `prompt`, as scoring splits them. */
+function splitLength(lm: Awaited<ReturnType<typeof stories>>, prompt: string, option: string): number {
+  return splitContinuation(lm, prompt, option).continuation.length;
+}
 
 /** Each row alone, as a batch of one. */
 async function oneByOne(lm: Awaited<ReturnType<typeof stories>>, rows: BatchRow[]) {
@@ -102,5 +107,30 @@ describe('batched evaluation on stories260k', () => {
       expect(batched[r].best).toBe(single.best);
       single.logLikelihoods.forEach((ll, o) => expect(Math.abs(batched[r].logLikelihoods[o] - ll), `${r}/${o}`).toBeLessThan(1e-4));
     }
+  }, 180_000);
+
+  it("scores a prompt's options over one pass of the prompt, as many option rows per pass as the batch size", async () => {
+    const lm = await stories('wasm');
+    const session = (lm.model as unknown as { sessions: { model: { run: (...a: unknown[]) => Promise<unknown> } } }).sessions.model;
+    const run = session.run.bind(session);
+    const widths: number[][] = [];
+    session.run = (feeds, ...rest) => {
+      widths.push((feeds as Record<string, { dims: number[] }>).input_ids.dims);
+      return run(feeds, ...rest);
+    };
+    // Five options, one of a single token (scored by the prompt's own pass) and some long ones.
+    const options = [' the', ' there was a girl', ' a big dog named Max lived in a house', ' Lily', ' we all went to the sea and swam'];
+    const batched = await scoreOptionsBatch(lm, [{ prompt: PROMPTS[3], options }], 2);
+    const promptLength = lm.tokenizer.encode(PROMPTS[3]).length;
+    const longer = options.filter((o) => splitLength(lm, PROMPTS[3], o) > 1).length;
+    // The prompt once, then the options of more than one token two rows at a time.
+    expect(widths[0]).toEqual([1, promptLength]);
+    expect(widths.slice(1).map((d) => d[0])).toEqual(Array.from({ length: Math.ceil(longer / 2) }, (_, g) => Math.min(2, longer - 2 * g)));
+    expect(longer).toBeLessThan(options.length);
+    session.run = run;
+    const single = await scoreOptions(lm, PROMPTS[3], options);
+    expect(batched[0].tokenCounts).toEqual(single.tokenCounts);
+    expect(batched[0].best).toBe(single.best);
+    single.logLikelihoods.forEach((ll, o) => expect(Math.abs(batched[0].logLikelihoods[o] - ll), `${o}`).toBeLessThan(1e-4));
   }, 180_000);
 });

@@ -1,11 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { BATCH_BUDGET_BYTES, BATCH_CAP, bytesPerSequence, checkBatchSize, chooseBatchSize } from '../../../src/lib/infer/batch-size';
+import {
+  BATCH_BUDGET_BYTES,
+  BATCH_CAP,
+  batchCap,
+  bytesPerSequence,
+  checkBatchSize,
+  chooseBatchSize,
+  macsPerToken,
+  WASM_MIN_CAP,
+} from '../../../src/lib/infer/batch-size';
 import { sampleIndex } from '../../../src/lib/infer/generate-batch';
 import { smollm2Spec } from '../../../src/lib/bench/decode';
 import { parseModelSpec } from '../../../src/lib/model/config';
 
 /** stories260k's config.json. */
-const STORIES = parseModelSpec({
+const STORIES_CONFIG = {
   architectures: ['LlamaForCausalLM'],
   model_type: 'llama',
   hidden_size: 64,
@@ -19,7 +28,8 @@ const STORIES = parseModelSpec({
   rms_norm_eps: 1e-5,
   tie_word_embeddings: true,
   hidden_act: 'silu',
-});
+};
+const STORIES = parseModelSpec(STORIES_CONFIG);
 
 describe('the batch-size rule', () => {
   it('counts K/V, logits, attention and MLP of one sequence', () => {
@@ -33,8 +43,26 @@ describe('the batch-size rule', () => {
   });
 
   it('gives a tiny model the device cap', () => {
-    expect(chooseBatchSize(STORIES, 'wasm', 300)).toBe(BATCH_CAP.wasm);
-    expect(chooseBatchSize(STORIES, 'webgpu', 300)).toBe(BATCH_CAP.webgpu);
+    expect(chooseBatchSize(STORIES, 'wasm', 100)).toBe(BATCH_CAP.wasm);
+    expect(chooseBatchSize(STORIES, 'webgpu', 100)).toBe(BATCH_CAP.webgpu);
+    // Longer sequences of the same model: the memory budget, not the cap, decides.
+    const long = chooseBatchSize(STORIES, 'wasm', 544);
+    expect(long).toBe(Math.floor(BATCH_BUDGET_BYTES.wasm / bytesPerSequence(STORIES, 544)));
+    expect(long).toBeLessThan(BATCH_CAP.wasm);
+  });
+
+  it('caps WASM batches by how much arithmetic a row adds to a step', () => {
+    // Five layers of q, k, v, o and the MLP, and the tied LM head.
+    expect(macsPerToken(STORIES)).toBe(5 * (64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 172) + 512 * 64);
+    expect(batchCap(STORIES, 'wasm')).toBe(BATCH_CAP.wasm);
+    // SmolLM2-135M (and its 4-layer shape, whose LM head alone is 28M multiply-adds) keep the old cap of 8.
+    expect(batchCap(smollm2Spec(30), 'wasm')).toBe(WASM_MIN_CAP);
+    expect(batchCap(smollm2Spec(4), 'wasm')).toBe(WASM_MIN_CAP);
+    // In between, a power of two that shrinks as the model grows.
+    const mid = parseModelSpec({ ...STORIES_CONFIG, hidden_size: 128, intermediate_size: 344, head_dim: 16 });
+    expect(batchCap(mid, 'wasm')).toBe(32);
+    expect(batchCap(mid, 'wasm')).toBeLessThan(batchCap(STORIES, 'wasm'));
+    expect(batchCap(smollm2Spec(30), 'webgpu')).toBe(BATCH_CAP.webgpu);
   });
 
   it('fits the budget when sequences are long and the vocabulary large', () => {
@@ -42,7 +70,7 @@ describe('the batch-size rule', () => {
     for (const tokens of [256, 1024, 2048]) {
       const n = chooseBatchSize(spec, 'wasm', tokens);
       const fits = Math.floor(BATCH_BUDGET_BYTES.wasm / bytesPerSequence(spec, tokens));
-      expect(n).toBe(Math.max(1, Math.min(BATCH_CAP.wasm, fits)));
+      expect(n).toBe(Math.max(1, Math.min(batchCap(spec, 'wasm'), fits)));
       if (n > 1) expect(n * bytesPerSequence(spec, tokens)).toBeLessThanOrEqual(BATCH_BUDGET_BYTES.wasm);
     }
     // Longer sequences never get more rows, and one row always runs.
