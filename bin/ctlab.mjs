@@ -310,7 +310,6 @@ async function main() {
         lines,
         progress,
         quiet: values.quiet === true,
-        uploads: server.uploads,
         download: app.download,
       };
       write(cmd.print(await cmd.request(ctx, req), req, ctx));

@@ -26,7 +26,6 @@
  * @property {ReturnType<typeof import('./progress-lines.mjs').progressLines>} lines progress on stderr
  * @property {import('./page-progress.mjs').PageProgress} progress
  * @property {boolean} quiet
- * @property {ReturnType<typeof import('./upload.mjs').uploadRoute>} [uploads] the local server's upload endpoint (exports)
  * @property {(start: () => Promise<unknown>) => Promise<import('playwright-core').Download>} [download] the download a page call begins (exports)
  */
 

@@ -4,7 +4,7 @@
 // upload it) and is saved here under its announced path, which must stay inside the folder.
 import { mkdirSync, realpathSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { confined, linkEscape } from './upload.mjs';
+import { confined, linkEscape } from './out-paths.mjs';
 
 /**
  * @param {import('./command.mjs').Context} ctx

@@ -7,14 +7,13 @@ import { modelsMiddleware, resolveModelsDir } from '../../server/models-middlewa
 import { hostGuard, serveFolder } from '../../server/safe-files.js';
 import { pagePolicy } from '../../server/csp.js';
 import { setIsolationHeaders } from '../../server/isolation.js';
-import { uploadRoute } from './upload.mjs';
 
 /**
  * Serves the built app, the configured local models directory at `/models/`, and each local
  * model directory named on the command line at `/cli-models/{hash}/{name}/`, on 127.0.0.1 only.
  * The port is fixed because IndexedDB belongs to an origin: another port would be another cache.
  * @param {{ root: string, dist: string, modelDirs: string[], dataDirs?: string[], port: number }} opts
- * @returns {Promise<{ origin: string, modelUrls: string[], dataUrls: string[], uploads: ReturnType<typeof uploadRoute>, close: () => Promise<void> }>}
+ * @returns {Promise<{ origin: string, modelUrls: string[], dataUrls: string[], close: () => Promise<void> }>}
  */
 export async function serveApp({ root, dist, modelDirs, dataDirs = [], port }) {
   const app = sirv(dist, { single: true, etag: true });
@@ -26,11 +25,8 @@ export async function serveApp({ root, dist, modelDirs, dataDirs = [], port }) {
   const cliModels = new Map(modelDirs.map((dir, i) => [ids[i], serveFolder(dir)]));
   const dataIds = dataDirs.map((dir) => createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 10));
   const cliData = new Map(dataDirs.map((dir, i) => [dataIds[i], serveFolder(dir)]));
-  const uploads = uploadRoute();
   /** @type {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void} */
   const route = (req, res) => {
-    // `ctlab compress --out`: the page sends the variant's files here (bin/lib/upload.mjs).
-    if (uploads.handle(req, res)) return;
     const url = req.url ?? '/';
     const cli = /^\/cli-models\/([0-9a-f]+)\/[^/]+(\/.*)$/.exec(url);
     const notFound = () => {
@@ -84,7 +80,6 @@ export async function serveApp({ root, dist, modelDirs, dataDirs = [], port }) {
     origin,
     dataUrls: dataIds.map((id) => `${origin}/cli-data/${id}/`),
     modelUrls: modelDirs.map((dir, i) => `${origin}/cli-models/${ids[i]}/${encodeURIComponent(basename(resolve(dir)))}`),
-    uploads,
     close: () => new Promise((ok) => server.close(() => ok(undefined))),
   };
 }

@@ -335,12 +335,6 @@ function automationApi() {
     /** A stored variant's files as a Hugging Face folder (with onnx/): paths and sizes. */
     variantFiles: ({ key }: { key: string }) => compressWorker().exportFiles(key, graph),
     /**
-     * A stored variant's files sent by the compress worker to an upload endpoint of the page's own
-     * origin (the CLI's server writes them into `--out`), so no byte crosses page.evaluate.
-     */
-    variantUpload: ({ key, url, token }: { key: string; url: string; token: string }) =>
-      compressWorker().uploadExport(key, { url: new URL(url, location.href).href, token }, graph),
-    /**
      * One exported file of a stored variant handed to the browser's download path (the CLI saves
      * it into `--out`): Chromium writes the Blob to disk itself, far faster than uploading it.
      * Resolves with its size once the download is started.

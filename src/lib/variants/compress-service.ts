@@ -1,7 +1,7 @@
 import { benchCompress, type CompressBenchOptions, type CompressBenchResult } from '../bench/compress';
 import type { GraphProgressFn } from '../infer/graph-store';
 import { ShardCache } from '../storage/shard-cache';
-import { exportBlob, uploadVariant, type UploadTarget } from './export-upload';
+import { exportBlob } from './export-blob';
 import { compressCachedModel, type CompressProgress, type CompressRequest } from './compress-model';
 import type { VariantReport } from './report';
 import { exportVariantFiles, readExportChunk, readVariantReport, type VariantFile } from './store';
@@ -51,11 +51,6 @@ export class CompressService {
   /** One exported file as a Blob (the page hands it to the browser's download path). */
   exportBlob(key: string, path: string): Promise<Blob> {
     return exportBlob(this.cache, key, path);
-  }
-
-  /** The exported files sent to an upload endpoint (the CLI's `--out`), straight from the cache. */
-  uploadExport(key: string, target: UploadTarget, onGraphProgress?: GraphProgressFn): Promise<VariantFile[]> {
-    return uploadVariant(this.cache, key, target, onGraphProgress);
   }
 
   benchCompress(opts: Omit<CompressBenchOptions, 'onStatus'>, onStatus?: (msg: string) => void): Promise<CompressBenchResult> {
