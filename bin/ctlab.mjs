@@ -45,6 +45,10 @@ const USAGE = `ctlab — Compressed Trust Lab from the command line
 Usage:
   ctlab generate --model M --prompt TEXT [--max-new-tokens N] [--chat] [--temperature T --seed S]
                  [--stop STR]... [--device auto|webgpu|wasm] [--json]
+                 [--method M [compress's settings and calibration options]]
+             --method: the model's variant of those settings generates instead, taken from the
+             cache when it was compressed before with the same settings and calibration (--seed
+             seeds the calibration too, as in compress), else compressed first
   ctlab ppl --model M (--text TEXT | --text-file F) [--device auto|webgpu|wasm] [--json]
   ctlab eval --model M [--variants dense,rtn4,gptq3,awq4,wanda2:4,…] [--perspectives all|p,…]
              [--preset smoke|classroom|paper|full]

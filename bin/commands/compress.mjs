@@ -1,14 +1,13 @@
 // @ts-check
 // `ctlab compress`: a variant into the cache, exported to a folder; the report on stdout. With
 // `--runtime node` the engine runs in this process on a local folder, its cache in memory.
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
-import { modelArg, optionalInt, usage } from '../lib/args.mjs';
+import { resolve } from 'node:path';
+import { modelArg, usage } from '../lib/args.mjs';
+import { compressRequest } from '../lib/compress-request.mjs';
 import { exportVariant } from '../lib/export-variant.mjs';
 
 /** @typedef {import('../lib/command.mjs').Context} Context */
 /** @typedef {import('../lib/command.mjs').NodeContext} NodeContext */
-/** @typedef {import('../../src/lib/variants/compress-model').CompressCommand} CompressCommand */
 
 /**
  * The settings go to the page as given: the library checks methods, bits and sparsity. Only the
@@ -23,48 +22,8 @@ export function parse({ values }) {
       '--runtime node compresses a local model folder (--model DIR); download other models with ctlab download, or use --runtime browser',
     );
   if (!values.out) usage('compress needs --out DIR');
-  const method = values.method;
-  if (!method) usage('compress needs --method rtn|gptq|awq|magnitude|wanda|sparsegpt');
-  if (values.sym && values.asym) usage('--sym and --asym exclude each other');
-  /** @type {CompressCommand['settings']} */
-  const settings = {
-    method,
-    ...(values.bits !== undefined ? { bits: values.bits } : {}),
-    ...(values['group-size'] !== undefined ? { groupSize: values['group-size'] } : {}),
-    ...(values.sym ? { sym: true } : values.asym ? { sym: false } : {}),
-    ...(values['act-order'] ? { actOrder: true } : {}),
-    ...(values.sparsity !== undefined ? { sparsity: values.sparsity } : {}),
-  };
-  const given = [values['calib-file'], values['calib-url'], values.calib].filter((v) => v !== undefined);
-  if (given.length > 1) usage('compress takes one of --calib-file F, --calib-url U, --calib self|builtin');
-  /** @type {CompressCommand['calibration']} */
-  let calibration;
-  if (values['calib-file'] !== undefined) {
-    const f = values['calib-file'];
-    if (!existsSync(f)) usage(`no such file: ${f}`);
-    calibration = { kind: 'text', text: readFileSync(f, 'utf8'), name: basename(f) };
-  } else if (values['calib-url'] !== undefined) calibration = { kind: 'url', url: values['calib-url'] };
-  // The built-in text needs no generation pass and gives every run the same calibration.
-  else if (values.calib === undefined || values.calib === 'builtin') calibration = { kind: 'builtin' };
-  else if (values.calib === 'self') calibration = { kind: 'self' };
-  else return usage(`--calib must be self or builtin, not ${values.calib}`);
-  const kernels = values.kernels ?? 'auto';
-  if (!['auto', 'webgpu', 'typescript'].includes(kernels)) usage(`--kernels must be auto, webgpu or typescript, not ${kernels}`);
-  const forward = values.forward ?? 'auto';
-  if (!['auto', 'typescript', 'webgpu', 'ort-wasm', 'ort-webgpu'].includes(forward))
-    usage(`--forward must be auto, typescript, webgpu, ort-wasm or ort-webgpu, not ${forward}`);
-  const samples = optionalInt(values, 'samples');
-  const seqLen = optionalInt(values, 'seq-len');
-  /** @type {CompressCommand} */
-  const request = {
-    settings,
-    calibration,
-    ...(samples !== undefined ? { samples } : {}),
-    ...(seqLen !== undefined ? { seqLen } : {}),
-    seed: Number(values.seed),
-    kernels,
-    forward,
-  };
+  if (!values.method) usage('compress needs --method rtn|gptq|awq|magnitude|wanda|sparsegpt');
+  const request = compressRequest(values, 'compress');
   return { model, request, out: resolve(values.out), runtime, json: values.json === true, serve: { models: [model] } };
 }
 

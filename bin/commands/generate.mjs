@@ -1,6 +1,7 @@
 // @ts-check
 // `ctlab generate`: text from a prompt, streamed to stdout as it comes.
 import { deviceArg, modelArg, positiveInt, usage } from '../lib/args.mjs';
+import { compressRequest } from '../lib/compress-request.mjs';
 
 /** @typedef {import('../lib/command.mjs').Context} Context */
 
@@ -17,12 +18,20 @@ export function parse({ values }) {
     seed: Number(values.seed),
     stop: /** @type {string[]} */ (values.stop ?? []),
   };
-  return { model, device, request, json: values.json === true, serve: { models: [model] } };
+  // With --method, the model's variant of those settings generates: found in the cache when the
+  // same settings and calibration were compressed before (by ctlab compress, say), else made first.
+  const variant = values.method === undefined ? undefined : compressRequest(values, 'generate');
+  return { model, device, request, variant, json: values.json === true, serve: { models: [model] } };
 }
 
 /** @param {Context} ctx @param {ReturnType<typeof parse>} req */
 export function request(ctx, req) {
-  return ctx.page.generate({ source: ctx.source(req.model), device: req.device, request: req.request });
+  return ctx.page.generate({
+    source: ctx.source(req.model),
+    device: req.device,
+    request: req.request,
+    ...(req.variant ? { variant: req.variant } : {}),
+  });
 }
 
 /**
@@ -36,7 +45,7 @@ export function print(r, req, ctx) {
     const streamed = ctx.progress.closeStream();
     return {
       stdout: `${r.text.startsWith(streamed) ? r.text.slice(streamed.length) : ''}\n`,
-      stderr: `${r.newIds.length} tokens · ${r.finish} · ${r.device}${r.adapter ? ` (${r.adapter})` : ''}\n`,
+      stderr: `${r.newIds.length} tokens · ${r.finish} · ${req.variant ? `${r.label} · ` : ''}${r.device}${r.adapter ? ` (${r.adapter})` : ''}\n`,
     };
   }
   const out = {
@@ -46,6 +55,7 @@ export function print(r, req, ctx) {
     finish: r.finish,
     device: r.device,
     adapter: r.adapter,
+    ...(req.variant ? { model: r.label, model_key: r.key } : {}),
     tokens_per_second: r.tokensPerSecond,
   };
   return { stdout: `${JSON.stringify(out)}\n` };

@@ -155,17 +155,36 @@ function automationApi() {
       for (const k of deleted) if (k !== key) await infer.unload(k);
       return { deleted: key, variants: deleted.filter((k) => k !== key) };
     },
+    /**
+     * Generates with the model, or with its variant of `variant`'s settings: that one is taken
+     * from the cache when the same settings and calibration were compressed before, else made
+     * first. The dense model is never loaded for a variant (a 4-bit variant may fit where it does not).
+     */
     generate: async ({
       source,
       device = 'auto',
       request,
+      variant,
     }: {
       source: AutomationSource;
       device?: Device | 'auto';
       request: GenerateRequest;
+      variant?: CompressCommand;
     }) => {
-      const model = await ready(source, device);
-      return infer.generate(model.key, device, request, text);
+      if (!variant) return infer.generate((await ready(source, device)).key, device, request, text);
+      const { settings, ...rest } = variant;
+      const compressRequest: CompressRequest = { settings: settingsFromText(settings), ...rest };
+      const base = await models.download(toSource(source), crypto.randomUUID(), progress);
+      const made = await compressWorker().compress(
+        base.key,
+        compressRequest,
+        Comlink.proxy((p: CompressProgress) => report({ phase: 'compress', progress: p })),
+        undefined,
+        true,
+      );
+      // A variant made again under a key a session still holds must not run from that session.
+      await infer.unload(made.key);
+      return infer.generate(made.key, device, request, text);
     },
     /** The plan's work units and their ids (`ctlab plan`), with a shard's share when asked. */
     plan: ({ request }: { request: EvalRequest }) => {

@@ -105,6 +105,32 @@ test.describe('ctlab compress and kl', () => {
     expect(gen.stderr).not.toMatch(/onnx\/[^:]+: stored/);
     expect(gen.stderr).toMatch(/building the ONNX graph/);
 
+    // The same settings and calibration through generate --method: the cached variant (its
+    // MatMulNBits graph) generates, found by its key, nothing compressed again.
+    const calib = ['--group-size', '64', '--calib', 'self', '--samples', '8', '--seq-len', '64', '--seed', '1'];
+    const byMethod = await ctlab([
+      'generate',
+      '--model',
+      STORIES,
+      '--method',
+      'gptq',
+      '--bits',
+      '4',
+      ...calib,
+      '--prompt',
+      'Once upon a time',
+      '--max-new-tokens',
+      '12',
+      '--json',
+      ...common,
+    ]);
+    expect(byMethod.code, byMethod.stderr).toBe(0);
+    const v = JSON.parse(byMethod.stdout);
+    expect(v.model_key).toBe(report.key);
+    expect(v.model).toBe('stories260k · GPTQ-4 g64');
+    expect(v.ids.length).toBe(v.prompt_ids.length + 12);
+    expect(byMethod.stderr).not.toMatch(/layers \(/);
+
     // Held-out text: the dense model's own writing, with another seed than the calibration.
     const held = await ctlab([
       'generate',

@@ -15,17 +15,21 @@ export class CompressService {
 
   constructor(private readonly cache = new ShardCache()) {}
 
-  /** `jobId` lets `cancel` stop the run between kernels (an AbortSignal cannot cross to a worker). */
+  /**
+   * `jobId` lets `cancel` stop the run between kernels (an AbortSignal cannot cross to a worker);
+   * with `reuse`, a complete variant of the same settings and calibration is returned as stored.
+   */
   async compress(
     baseKey: string,
     request: CompressRequest,
     onProgress?: (p: CompressProgress) => void,
     jobId?: string,
+    reuse = false,
   ): Promise<VariantReport> {
     const controller = new AbortController();
     if (jobId) this.jobs.set(jobId, controller);
     try {
-      return await compressCachedModel(this.cache, baseKey, request, { signal: controller.signal, onProgress });
+      return await compressCachedModel(this.cache, baseKey, request, { signal: controller.signal, onProgress, reuse });
     } finally {
       if (jobId) this.jobs.delete(jobId);
     }

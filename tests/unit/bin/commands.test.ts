@@ -64,6 +64,23 @@ describe('compress parse', () => {
   });
 });
 
+describe('generate parse', () => {
+  it('with --method, asks for the variant of those settings, calibration as compress takes it', () => {
+    expect(generate.parse(argv({ model: MODEL, prompt: 'hi' }))).not.toHaveProperty('variant.settings');
+    const req = generate.parse(argv({ model: MODEL, prompt: 'hi', method: 'rtn', bits: '4', samples: '4', 'seq-len': '64' }));
+    expect(req.variant).toMatchObject({
+      settings: { method: 'rtn', bits: '4' },
+      calibration: { kind: 'builtin' },
+      samples: 4,
+      seqLen: 64,
+      seed: 0,
+    });
+    expect(() => generate.parse(argv({ model: MODEL, prompt: 'hi', method: 'rtn', calib: 'self', 'calib-url': 'http://x' }))).toThrow(
+      'generate takes one of --calib-file F, --calib-url U, --calib self|builtin',
+    );
+  });
+});
+
 describe('eval and plan parse: calibration', () => {
   it('leaves calibration to the page unless given, and sends only what was given', () => {
     expect(evalCommand.parse(argv({ model: MODEL, out: 'r.json' })).plan.options).not.toHaveProperty('calibration');
