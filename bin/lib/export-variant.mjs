@@ -22,12 +22,13 @@ export async function exportVariant(ctx, key, dir) {
   // Every path checked before anything is written.
   const targets = files.map((f) => {
     if (!Number.isSafeInteger(f.bytes) || f.bytes < 0) throw new Error(`refusing to export ${f.path}: size ${f.bytes}`);
-    return confined(root, f.path);
+    const target = confined(root, f.path);
+    const escape = linkEscape(root, target, f.path);
+    if (escape) throw new Error(`refusing to export: ${escape}`);
+    return target;
   });
   for (const [i, f] of files.entries()) {
     const target = targets[i];
-    const escape = linkEscape(root, target, f.path);
-    if (escape) throw new Error(`refusing to export: ${escape}`);
     if (!ctx.quiet) ctx.lines.update(`export:${f.path}`, { label: `exporting ${f.path}:`, done: 0, total: f.bytes, unit: 'bytes' });
     const d = await download(() => ctx.page.variantDownload({ key, path: f.path }));
     const failure = await d.failure();

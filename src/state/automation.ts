@@ -144,6 +144,26 @@ function automationApi() {
     return model;
   }
 
+  /**
+   * The model (downloaded or cached) compressed into a variant in the cache; with `reuse`, a
+   * complete variant of the same settings and calibration is taken as stored.
+   */
+  async function compressVariant(source: AutomationSource, { settings, ...rest }: CompressCommand, reuse: boolean) {
+    // Before the download: a mistyped setting should not wait for the model.
+    const request: CompressRequest = { settings: settingsFromText(settings), ...rest };
+    const model = await models.download(toSource(source), crypto.randomUUID(), progress);
+    const made = await compressWorker().compress(
+      model.key,
+      request,
+      Comlink.proxy((p: CompressProgress) => report({ phase: 'compress', progress: p })),
+      undefined,
+      reuse,
+    );
+    // A session of an earlier variant with the same key must not be reused.
+    await infer.unload(made.key);
+    return made;
+  }
+
   return {
     download: ({ source }: { source: AutomationSource }) => models.download(toSource(source), crypto.randomUUID(), progress),
     models: () => models.list(),
@@ -172,18 +192,7 @@ function automationApi() {
       variant?: CompressCommand;
     }) => {
       if (!variant) return infer.generate((await ready(source, device)).key, device, request, text);
-      const { settings, ...rest } = variant;
-      const compressRequest: CompressRequest = { settings: settingsFromText(settings), ...rest };
-      const base = await models.download(toSource(source), crypto.randomUUID(), progress);
-      const made = await compressWorker().compress(
-        base.key,
-        compressRequest,
-        Comlink.proxy((p: CompressProgress) => report({ phase: 'compress', progress: p })),
-        undefined,
-        true,
-      );
-      // A variant made again under a key a session still holds must not run from that session.
-      await infer.unload(made.key);
+      const made = await compressVariant(source, variant, true);
       return infer.generate(made.key, device, request, text);
     },
     /** The plan's work units and their ids (`ctlab plan`), with a shard's share when asked. */
@@ -338,19 +347,7 @@ function automationApi() {
       return infer.perplexity(model.key, device, body);
     },
     /** Compresses a model (downloaded or cached) into a variant in the cache; returns its report. */
-    compress: async ({ source, request: { settings, ...rest } }: { source: AutomationSource; request: CompressCommand }) => {
-      // Before the download: a mistyped setting should not wait for the model.
-      const request: CompressRequest = { settings: settingsFromText(settings), ...rest };
-      const model = await models.download(toSource(source), crypto.randomUUID(), progress);
-      const made = await compressWorker().compress(
-        model.key,
-        request,
-        Comlink.proxy((p: CompressProgress) => report({ phase: 'compress', progress: p })),
-      );
-      // A session of an earlier variant with the same key must not be reused.
-      await infer.unload(made.key);
-      return made;
-    },
+    compress: ({ source, request }: { source: AutomationSource; request: CompressCommand }) => compressVariant(source, request, false),
     /** A stored variant's files as a Hugging Face folder (with onnx/): paths and sizes. */
     variantFiles: ({ key }: { key: string }) => compressWorker().exportFiles(key, graph),
     /**

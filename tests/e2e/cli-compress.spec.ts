@@ -30,10 +30,8 @@ test.describe('ctlab compress and kl', () => {
 
   test('compress gptq 4-bit with self-generated calibration into a folder that generates and scores', async () => {
     test.setTimeout(600_000);
-    const run = await ctlab([
-      'compress',
-      '--model',
-      STORIES,
+    // The variant's settings and calibration, given again to generate --method below.
+    const variant = [
       '--method',
       'gptq',
       '--bits',
@@ -48,11 +46,8 @@ test.describe('ctlab compress and kl', () => {
       '64',
       '--seed',
       '1',
-      '--out',
-      out,
-      '--json',
-      ...common,
-    ]);
+    ];
+    const run = await ctlab(['compress', '--model', STORIES, ...variant, '--out', out, '--json', ...common]);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
     expect(report.kind).toBe('ctlab-variant');
@@ -107,16 +102,11 @@ test.describe('ctlab compress and kl', () => {
 
     // The same settings and calibration through generate --method: the cached variant (its
     // MatMulNBits graph) generates, found by its key, nothing compressed again.
-    const calib = ['--group-size', '64', '--calib', 'self', '--samples', '8', '--seq-len', '64', '--seed', '1'];
     const byMethod = await ctlab([
       'generate',
       '--model',
       STORIES,
-      '--method',
-      'gptq',
-      '--bits',
-      '4',
-      ...calib,
+      ...variant,
       '--prompt',
       'Once upon a time',
       '--max-new-tokens',

@@ -195,11 +195,7 @@ export async function scoreOptionsBatch(lm: LoadedLm, requests: readonly OptionR
   for (const sequences of perRequest) {
     const context = sequences[0]?.ids.slice(0, sequences[0].first) ?? [];
     const shared =
-      step > 1 &&
-      context.length > 0 &&
-      sequences.every(
-        (s) => s.first === context.length && s.ids.length <= lm.spec.maxPositions && context.every((id, t) => s.ids[t] === id),
-      );
+      step > 1 && context.length > 0 && sequences.every((s) => s.first === context.length && context.every((id, t) => s.ids[t] === id));
     if (!shared) {
       alone.push(...sequences);
       continue;

@@ -429,9 +429,10 @@ export async function exportSource(cache: ShardCache, key: string, path: string)
   if (path !== 'model.safetensors') return { ...cached, blob: () => cache.fileBlob(key, path) };
   // Read through the file's Blob: each read takes just its byte range from disk, and reads of
   // several slices at once do not evict each other's records as `openFile`'s reads would.
-  const whole = blobSource(path, await cache.fileBlob(key, path));
+  const blob = await cache.fileBlob(key, path);
+  const whole = blobSource(path, blob);
   const exported = await exportedSafetensors(whole);
-  return exported === whole ? { ...cached, blob: () => cache.fileBlob(key, path) } : exported;
+  return exported === whole ? { ...cached, blob: async () => blob } : exported;
 }
 
 /** Bytes [offset, offset+length) of an exported file (clipped to its end). */
