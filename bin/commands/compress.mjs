@@ -31,10 +31,10 @@ export function parse({ values }) {
 export async function request(ctx, req) {
   const start = performance.now();
   const report = await ctx.page.compress({ source: ctx.source(req.model), request: req.request });
-  const { bytes, ms } = await exportVariant(ctx, report.key, req.out);
+  const { bytes, ms, files } = await exportVariant(ctx, report.key, req.out);
   // The export's share of the whole command (download, compression and export).
   const wallMs = performance.now() - start;
-  return { ...report, export: { bytes, ms, mbPerS: bytes / 1e6 / (ms / 1000), share: ms / wallMs, wallMs } };
+  return { ...report, export: { bytes, ms, mbPerS: bytes / 1e6 / (ms / 1000), share: ms / wallMs, wallMs, files } };
 }
 
 /** @param {NodeContext} ctx @param {ReturnType<typeof parse>} req */

@@ -353,10 +353,11 @@ function automationApi() {
     /**
      * One exported file of a stored variant handed to the browser's download path (the CLI saves
      * it into `--out`): Chromium writes the Blob to disk itself, far faster than uploading it.
-     * Resolves with its size once the download is started.
+     * Resolves with its size once the download is started. `stored`: the file as the cache holds
+     * it, for a caller that re-encodes it itself (see `exportBlob`).
      */
-    variantDownload: async ({ key, path }: { key: string; path: string }) => {
-      const blob = await compressWorker().exportBlob(key, path);
+    variantDownload: async ({ key, path, stored = false }: { key: string; path: string; stored?: boolean }) => {
+      const blob = await compressWorker().exportBlob(key, path, stored);
       downloadBlob(path.replace(/\//g, '__'), blob);
       return blob.size;
     },

@@ -53,8 +53,8 @@ export class CompressService {
   }
 
   /** One exported file as a Blob (the page hands it to the browser's download path). */
-  exportBlob(key: string, path: string): Promise<Blob> {
-    return exportBlob(this.cache, key, path);
+  exportBlob(key: string, path: string, stored = false): Promise<Blob> {
+    return exportBlob(this.cache, key, path, stored);
   }
 
   benchCompress(opts: Omit<CompressBenchOptions, 'onStatus'>, onStatus?: (msg: string) => void): Promise<CompressBenchResult> {

@@ -13,6 +13,14 @@ describe('export dtype', () => {
       fromBits(0x3f808000), // exactly halfway, even below: stays 0x3f80
       fromBits(0x3f818000), // exactly halfway, odd below: goes up to 0x3f82
       fromBits(0x3f808001), // just above halfway: up
+      fromBits(0xbf808000), // the same three below zero
+      fromBits(0xbf818000),
+      fromBits(0xbf808001),
+      -0,
+      Infinity,
+      -Infinity,
+      -3.4e38,
+      -1e-40,
       -3.14159,
       1e-40,
       3.4e38,
@@ -22,8 +30,11 @@ describe('export dtype', () => {
     expect(bf16[1]).toBe(0x3f80);
     expect(bf16[2]).toBe(0x3f82);
     expect(bf16[3]).toBe(0x3f81);
+    expect([bf16[4], bf16[5], bf16[6], bf16[7]]).toEqual([0xbf80, 0xbf82, 0xbf81, 0x8000]);
     const back = bytesToFloat32(new Uint8Array(bf16.buffer), 'BF16');
-    for (let i = 0; i < values.length; i++) expect(back[i], `element ${i}: ${values[i]}`).toBe(bf16Nearest(values[i]));
+    // The reference rounds finite values; infinities stay themselves.
+    for (let i = 0; i < values.length; i++)
+      expect(back[i], `element ${i}: ${values[i]}`).toBe(Number.isFinite(values[i]) ? bf16Nearest(values[i]) : values[i]);
     expect(Number.isNaN(bytesToFloat32(encodeFloats(new Float32Array([NaN]), 'BF16'), 'BF16')[0])).toBe(true);
   });
 
