@@ -104,10 +104,12 @@ Usage:
   ctlab kl --model DENSE --variant V (--text-file F | --text T) [--device auto|webgpu|wasm] [--json]
              mean KL(dense ‖ variant) of next-token distributions and both perplexities
   ctlab bench compress [--layers N] [--samples N] [--seq-len L] [--methods m,…]
-             [--kernels webgpu,typescript] [--runtime browser|node] [--json]
+             [--kernels webgpu,typescript] [--export m,…|none] [--runtime browser|node] [--json]
              time per layer and end to end per method on a SmolLM2-135M-shaped random model
              (all 30 layers unless --layers N; 4 × 64 calibration tokens unless --samples /
-             --seq-len), WGSL kernels against their TypeScript references in one run
+             --seq-len), WGSL kernels against their TypeScript references in one run; then, per
+             method of --export (default: those timed), ctlab compress of a random checkpoint of
+             that shape into a temporary folder: export MB/s and share of the command's wall time
   ctlab bench scale [--models id,…] [--layers N] [--devices wasm,webgpu] [--prompt-tokens 64]
              [--new-tokens 16] [--out-dir DIR] [--json]
              per model shape of src/lib/model/known-models.json (random bf16 weights, written into
@@ -175,6 +177,7 @@ const { values, positionals } = parseArgs({
     kernels: { type: 'string' },
     forward: { type: 'string' },
     methods: { type: 'string' },
+    export: { type: 'string' },
     models: { type: 'string' },
     devices: { type: 'string' },
     'prompt-tokens': { type: 'string' },

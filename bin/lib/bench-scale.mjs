@@ -5,11 +5,11 @@
 // the browser's processes, and prefill/decode speed per device. Every device gets its own browser
 // on the shape's profile: WASM memory never shrinks, so a second device in the same page would
 // start above the first one's peak.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openApp } from './browser.mjs';
+import { ensureCheckpoints } from './random-checkpoints.mjs';
 import { memorySampler } from './proc-memory.mjs';
 import { serveApp } from './server.mjs';
 
@@ -36,30 +36,6 @@ export const DEFAULT_SCALE_MODELS = [
 export function syntheticPrompt(n) {
   const words = ['time', 'of', 'day', 'and', 'the', 'sun'];
   return ['The', ...Array.from({ length: n - 1 }, (_, i) => words[i % words.length])].join(' ');
-}
-
-/**
- * The checkpoint folders of `models`, written by scripts/make-random-checkpoints.mjs where
- * missing. Each layer count has its own subfolder; a `.complete` file beside a model's folder
- * says the script finished it, so an interrupted write is redone.
- * @param {string} root
- * @param {ScaleOptions} opts
- * @param {(line: string) => void} log
- */
-function ensureCheckpoints(root, opts, log) {
-  const dir = join(opts.shapesDir, opts.layers ? `layers-${opts.layers}` : 'full');
-  const folderOf = (/** @type {string} */ id) => join(dir, id.replace('/', '--'));
-  const done = (/** @type {string} */ id) => `${folderOf(id)}.complete`;
-  const missing = opts.models.filter((id) => !existsSync(done(id)));
-  if (missing.length) {
-    log(`writing random-weight checkpoints of ${missing.join(', ')} into ${dir}`);
-    const args = ['scripts/make-random-checkpoints.mjs', '--out', dir, '--models', missing.join(',')];
-    if (opts.layers) args.push('--layers', String(opts.layers));
-    const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', opts.quiet ? 'ignore' : 2, 'pipe'], encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`make-random-checkpoints failed: ${(r.stderr || `exit ${r.status}`).trim()}`);
-    for (const id of missing) writeFileSync(done(id), `${new Date().toISOString()}\n`);
-  }
-  return opts.models.map((id) => ({ id, dir: folderOf(id) }));
 }
 
 /** @param {string} dir */

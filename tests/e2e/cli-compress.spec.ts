@@ -153,7 +153,22 @@ test.describe('ctlab compress and kl', () => {
   test('bench compress times every method through the WGSL kernels and the TypeScript ones in one run', async () => {
     test.setTimeout(600_000);
     const run = await ctlab(
-      ['bench', 'compress', '--layers', '2', '--methods', 'gptq,awq', '--samples', '1', '--seq-len', '16', '--json', ...common],
+      [
+        'bench',
+        'compress',
+        '--layers',
+        '2',
+        '--methods',
+        'gptq,awq',
+        '--export',
+        'gptq',
+        '--samples',
+        '1',
+        '--seq-len',
+        '16',
+        '--json',
+        ...common,
+      ],
       600_000,
     );
     expect(run.code, run.stderr).toBe(0);
@@ -173,6 +188,14 @@ test.describe('ctlab compress and kl', () => {
       expect(r.ratios[method]).toBeGreaterThan(0);
     }
     expect(r.rows.find((x: { method: string }) => x.method === 'awq').phases['awq-clip']).toBeGreaterThan(0);
+    // The export of a compress run of a 2-layer checkpoint: at bf16 its folder holds the 4-bit graph, GPTQ tensors and bf16 weights.
+    expect(r.exports.map((e: { method: string }) => e.method)).toEqual(['gptq']);
+    const [e] = r.exports;
+    expect(e.settings).toBe('GPTQ-4 g128');
+    expect(e.bytes).toBeGreaterThan(100e6);
+    expect(e.exportMs).toBeGreaterThan(0);
+    expect(e.mbPerS).toBeCloseTo(e.bytes / 1e6 / (e.exportMs / 1000), 6);
+    expect(e.share).toBeCloseTo(e.exportMs / e.wallMs, 6);
   });
 
   test('bad compress arguments give one clear line and a non-zero exit', async () => {
