@@ -4,7 +4,7 @@
 // upload it) and is saved here under its announced path, which must stay inside the folder.
 import { constants, copyFileSync, existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { ensureNodeBuilt } from './build.mjs';
 import { confined, linkEscape } from './out-paths.mjs';
 
@@ -15,9 +15,11 @@ import { confined, linkEscape } from './out-paths.mjs';
  */
 const ENCODED_HERE = 'model.safetensors';
 
-/** `writeExportedSafetensors` of the Node build (built when stale, like `--runtime node`). */
-async function nodeEncoder() {
-  const root = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * `writeExportedSafetensors` of the Node build (built when stale, like `--runtime node`).
+ * @param {string} root the repository
+ */
+async function nodeEncoder(root) {
   const engine = await ensureNodeBuilt(root);
   /** @type {typeof import('../../src/node/export-encode')} */
   const mod = await import(pathToFileURL(join(dirname(engine), 'export-encode.mjs')).href);
@@ -47,7 +49,7 @@ export async function exportVariant(ctx, key, dir) {
   });
   /** @type {{ path: string, bytes: number, ms: number }[]} */
   const written = [];
-  const encode = files.some((f) => f.path === ENCODED_HERE) ? await nodeEncoder() : null;
+  const encode = files.some((f) => f.path === ENCODED_HERE) ? await nodeEncoder(ctx.root) : null;
   /** @type {Promise<void>[]} */
   const encodings = [];
   // The file encoded here goes first, so that its encoding overlaps the other files' downloads.
