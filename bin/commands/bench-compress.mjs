@@ -4,12 +4,12 @@
 // `ctlab compress` of a random SmolLM2-135M-shaped checkpoint of as many layers, for the export's
 // MB/s and its share of the command's wall time.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { list, optionalInt, usage } from '../lib/args.mjs';
 import { compressRequest } from '../lib/compress-request.mjs';
-import { ensureCheckpoints } from '../lib/random-checkpoints.mjs';
+import { ensureCheckpoints, SHAPES_DIR } from '../lib/random-checkpoints.mjs';
 import * as compress from './compress.mjs';
 
 /** @typedef {import('../lib/command.mjs').Context} Context */
@@ -56,10 +56,9 @@ export function parse({ values }) {
   if (unknown.length) usage(`--export takes methods (${METHODS.join(', ')}) or none, not ${unknown.join(', ')}`);
   if (!exported.length) return { options, exports: [], json: values.json === true };
   const root = fileURLToPath(new URL('../..', import.meta.url));
-  const shapesDir = join(homedir(), '.cache', 'ctlab', 'shapes');
   const [{ dir }] = ensureCheckpoints(
     root,
-    { models: [SMOLLM2], layers: layers === 30 ? undefined : layers, shapesDir, quiet: values.quiet === true },
+    { models: [SMOLLM2], layers: layers === 30 ? undefined : layers, shapesDir: SHAPES_DIR, quiet: values.quiet === true },
     (l) => process.stderr.write(`ctlab: ${l}\n`),
   );
   /** @type {import('../lib/args.mjs').ModelArg} */

@@ -1,11 +1,11 @@
 // @ts-check
 // `ctlab bench scale`: load and speed per model shape, each in a fresh browser profile, so it opens
 // its own browsers (bin/lib/bench-scale.mjs) instead of the one page of the other commands.
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { list, optionalInt, usage } from '../lib/args.mjs';
 import { benchScale, DEFAULT_SCALE_MODELS, scaleTable } from '../lib/bench-scale.mjs';
 import { cleanError } from '../lib/errors.mjs';
+import { SHAPES_DIR } from '../lib/random-checkpoints.mjs';
 
 /** @typedef {import('../lib/command.mjs').Context} Context */
 
@@ -35,7 +35,7 @@ export function parse({ values }) {
     promptTokens: count('prompt-tokens', 64, 1),
     // Decode speed is measured after the first token, so it needs a second one.
     newTokens: count('new-tokens', 16, 2),
-    shapesDir: resolve(values['out-dir'] ?? join(homedir(), '.cache', 'ctlab', 'shapes')),
+    shapesDir: resolve(values['out-dir'] ?? SHAPES_DIR),
     port: Number(values.port),
     quiet: values.quiet === true,
   };

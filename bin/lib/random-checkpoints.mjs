@@ -3,7 +3,11 @@
 // by scripts/make-random-checkpoints.mjs and reused by every later run.
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
+
+/** Where the benchmarks keep their checkpoints unless told otherwise. */
+export const SHAPES_DIR = join(homedir(), '.cache', 'ctlab', 'shapes');
 
 /**
  * The checkpoint folders of `models`, written by scripts/make-random-checkpoints.mjs where
