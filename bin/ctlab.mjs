@@ -39,7 +39,12 @@ import { serveApp } from './lib/server.mjs';
 /** @typedef {import('./lib/command.mjs').Context} Context */
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const lines = progressLines({ stream: process.stderr });
+/** Off a terminal, the seconds between two lines of a phase: CI logs may want every tick (0) or fewer. */
+const logEvery = Number(process.env.CTLAB_LOG_EVERY_S ?? 5);
+const lines = progressLines({
+  stream: process.stderr,
+  plainEveryMs: Number.isFinite(logEvery) && logEvery >= 0 ? logEvery * 1000 : 5000,
+});
 const USAGE = `ctlab — Compressed Trust Lab from the command line
 
 Usage:

@@ -65,7 +65,11 @@ test.describe('sharded runs', () => {
       '--out',
       join(dir, `r${k}.json`),
     ];
-    const first = spawn('node', ['bin/ctlab.mjs', ...shard(0)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Every progress step as a line: a fast machine finishes the perspective inside the default 5 s between lines.
+    const first = spawn('node', ['bin/ctlab.mjs', ...shard(0)], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CTLAB_LOG_EVERY_S: '0' },
+    });
     let firstErr = '';
     await new Promise<void>((resolve, reject) => {
       first.stderr.on('data', (d: Buffer) => {
