@@ -83,6 +83,8 @@ function feeds(spec: ModelSpec, ids: number[], pastLength: number, past: Record<
       BigInt64Array.from(ids, (_, i) => BigInt(pastLength + i)),
       [1, ids.length],
     ),
+    // Only the last position's logits, as transformers.js asks while it generates.
+    num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(1n), []),
   };
   for (let l = 0; l < spec.numLayers; l++) {
     for (const kind of ['key', 'value'] as const) {

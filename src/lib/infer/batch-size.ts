@@ -50,7 +50,8 @@ const F32 = 4;
 
 /**
  * Bytes one sequence of `tokens` tokens holds at its widest moment, the prefill: past and present
- * K/V of every layer, the logits of every position (transformers.js asks for all of them), one
+ * K/V of every layer, the logits of every position (likelihood scoring asks for all of them;
+ * generation keeps the last one only, so there this bound is generous), one
  * layer's attention scores and probabilities, and one layer's MLP activations (gate, up, product).
  */
 export function bytesPerSequence(spec: ModelSpec, tokens: number): number {

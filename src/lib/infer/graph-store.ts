@@ -8,8 +8,11 @@ import type { ShardCache } from '../storage/shard-cache';
  * 2: graphs are only ever built in the page. Before, a downloaded folder's own
  * `onnx/ctlab-graph.json` (version 1) was stored and run as is, so a version-1 graph is
  * trusted only in a variant's entry, which the page wrote itself.
+ * 3: the `num_logits_to_keep` input. A variant's graph of an earlier version stays: the page wrote
+ * it, it runs as it is (transformers.js feeds the input only to graphs that declare it), and
+ * building it again would need the packed weights, which only its compression had.
  */
-export const GRAPH_VERSION = 2;
+export const GRAPH_VERSION = 3;
 const MAX_GRAPH_CHUNKS = MAX_EXTERNAL_DATA_FILES;
 export const GRAPH_INFO_FILE = 'onnx/ctlab-graph.json';
 export const GRAPH_FILE = 'onnx/model.onnx';
@@ -64,7 +67,8 @@ export async function storedGraph(cache: ShardCache, key: string, precision: Pre
   const manifest = await cache.manifest(key);
   if (!manifest?.files[infoFile]?.complete) return null;
   const info = parseGraphInfo(await cache.readText(key, infoFile), `${infoFile} of ${manifest.label}`);
-  const current = info.version === GRAPH_VERSION || (info.version === 1 && manifest.source.kind === 'variant');
+  const current =
+    info.version === GRAPH_VERSION || (info.version < GRAPH_VERSION && info.version >= 1 && manifest.source.kind === 'variant');
   return current ? info : null;
 }
 

@@ -251,8 +251,11 @@ async function scoreOverPrompt(
   const prompt = await forward({
     input_ids: new Tensor('int64', BigInt64Array.from(context, BigInt), [1, C]),
     attention_mask: new Tensor('int64', new BigInt64Array(C).fill(1n), [1, C]),
+    // Only the last position's logits are read (a graph built before the input gives them all).
+    num_logits_to_keep: new Tensor('int64', BigInt64Array.of(1n), []),
   });
-  const firstLogProbs = logSoftmax((prompt.logits.data as Float32Array).subarray((C - 1) * V, C * V));
+  const promptLogits = prompt.logits.data as Float32Array;
+  const firstLogProbs = logSoftmax(promptLogits.subarray(promptLogits.length - V));
   const cache = Array.from({ length: lm.spec.numLayers }, (_, i) => ({
     key: prompt[presentKeyName(i, 'key')],
     value: prompt[presentKeyName(i, 'value')],

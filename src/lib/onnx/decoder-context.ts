@@ -341,7 +341,7 @@ export class DecoderContext {
   }
 
   /** logits = norm(x) @ lm_head.T; a tied head reuses the embedding through Gemm(transB) instead of a transposed copy. */
-  lmHead(x: string, inputIds: string): string {
+  lmHead(x: string): string {
     const { b, spec } = this;
     const { hiddenSize: H, vocabSize: V } = spec;
     const cap = spec.block.finalSoftcap;
@@ -356,7 +356,7 @@ export class DecoderContext {
         const logits2d = this.half
           ? this.inHalf(flat, (f16) => b.op('Gemm', [f16, this.embedding()], { transB: 1 }))
           : b.op('Gemm', [flat, this.embedding()], { transB: 1 });
-        const shape = b.op('Concat', [b.op('Shape', [inputIds]), b.i64([V])], { axis: 0 });
+        const shape = b.op('Concat', [b.op('Shape', [x], { start: 0, end: 2 }), b.i64([V])], { axis: 0 });
         logits = b.op('Reshape', [logits2d, shape], {}, name);
       }
       return cap === null ? logits : b.op('Identity', [this.softcap(logits, cap)], {}, 'logits');

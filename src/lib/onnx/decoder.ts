@@ -33,9 +33,13 @@ function builderOptions(options: DecoderGraphOptions) {
 
 /**
  * The full decoder with KV cache, with the I/O transformers.js expects of a decoder-only model:
- * inputs `input_ids`, `attention_mask`, `position_ids` (int64) and `past_key_values.{i}.key|value`
- * [batch_size, kv_heads, past_sequence_length, head_dim]; outputs `logits` [batch, seq, vocab] and
- * `present.{i}.key|value` [batch_size, kv_heads, total_sequence_length, head_dim].
+ * inputs `input_ids`, `attention_mask`, `position_ids` (int64), `num_logits_to_keep` (an int64
+ * scalar: the last k positions get logits, 0 for all) and `past_key_values.{i}.key|value`
+ * [batch_size, kv_heads, past_sequence_length, head_dim]; outputs `logits` [batch, k or seq, vocab]
+ * and `present.{i}.key|value` [batch_size, kv_heads, total_sequence_length, head_dim].
+ * transformers.js feeds 1 while it generates, so a prompt's prefill skips the LM head on every
+ * position but the last: the largest single cost of prefill for a large vocabulary (Gemma 3's
+ * head of 262k rows is 1.7× the rest of its 270M model) and a [seq, vocab] tensor it never reads.
  * (transformers.js builds the empty first cache from these input shapes: the batch dimension must
  * be called `batch_size` and the others fixed numbers.)
  */
@@ -69,6 +73,7 @@ function defineCausalLm(spec: ModelSpec, weights: WeightSource | AsyncWeightSour
   const inputIds = b.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
   const attentionMask = b.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
   const positionIds = b.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
+  const logitsToKeep = b.input('num_logits_to_keep', 'int64', []);
   const pastShape = ['batch_size', KVH, 'past_sequence_length', D];
   const past = Array.from({ length: numLayers }, (_, i) => ({
     key: b.input(pastKeyName(i, 'key'), 'float32', pastShape),
@@ -88,9 +93,16 @@ function defineCausalLm(spec: ModelSpec, weights: WeightSource | AsyncWeightSour
     };
     x = ctx.layer(i, x, inputsOf(i), cache).out;
   }
-  ctx.lmHead(x, inputIds);
+  // Positions [seq - k, seq): Slice from -k, where k = 0 starts at 0 and keeps them all.
+  const kept = b.op('Slice', [
+    x,
+    b.op('Neg', [b.op('Unsqueeze', [logitsToKeep, b.i64([0])])]),
+    b.i64([Number.MAX_SAFE_INTEGER]),
+    b.i64([1]),
+  ]);
+  ctx.lmHead(kept);
 
-  b.output('logits', 'float32', ['batch_size', 'sequence_length', V]);
+  b.output('logits', 'float32', ['batch_size', 'logits_length', V]);
   const presentShape = ['batch_size', KVH, 'total_sequence_length', D];
   for (let i = 0; i < numLayers; i++) {
     b.output(presentKeyName(i, 'key'), 'float32', presentShape);

@@ -43,8 +43,13 @@ export async function floats(t: ort.Tensor): Promise<Float32Array> {
   return (await t.getData()) as Float32Array;
 }
 
-/** Inputs for one forward pass of a single sequence without cache (empty past). */
-export function fullSequenceFeeds(spec: ModelSpec, ids: readonly number[]): Record<string, ort.Tensor> {
+/** int64 scalar `num_logits_to_keep`: logits of the last `k` positions, of all for 0. */
+export function logitsToKeep(k: number): ort.Tensor {
+  return int64([k], []);
+}
+
+/** Inputs for one forward pass of a single sequence without cache (empty past); logits of every position unless `keep`. */
+export function fullSequenceFeeds(spec: ModelSpec, ids: readonly number[], keep = 0): Record<string, ort.Tensor> {
   const S = ids.length;
   const feeds: Record<string, ort.Tensor> = {
     input_ids: int64(ids, [1, S]),
@@ -53,6 +58,7 @@ export function fullSequenceFeeds(spec: ModelSpec, ids: readonly number[]): Reco
       ids.map((_, i) => i),
       [1, S],
     ),
+    num_logits_to_keep: logitsToKeep(keep),
   };
   for (let i = 0; i < spec.numLayers; i++) {
     for (const kind of ['key', 'value']) {
@@ -78,7 +84,8 @@ export async function greedy(
   newTokens: number,
 ): Promise<number[]> {
   const ids = [...prompt];
-  let feeds = fullSequenceFeeds(spec, prompt);
+  // As in generation: the prefill's logits of the last position only.
+  let feeds = fullSequenceFeeds(spec, prompt, 1);
   for (let step = 0; step < newTokens; step++) {
     const out = await session.run(feeds);
     const logits = await floats(out.logits);
@@ -91,6 +98,7 @@ export async function greedy(
       input_ids: int64([next], [1, 1]),
       attention_mask: int64(new Array(total).fill(1), [1, total]),
       position_ids: int64([total - 1], [1, 1]),
+      num_logits_to_keep: logitsToKeep(1),
     };
     for (let i = 0; i < spec.numLayers; i++) {
       feeds[`past_key_values.${i}.key`] = out[`present.${i}.key`];

@@ -2,7 +2,18 @@ import { describe, expect, it } from 'vitest';
 import type { ModelSpec } from '../../../src/lib/model/spec';
 import { BLOCK_TAPS, buildCausalLm, buildDecoderBlock } from '../../../src/lib/onnx/decoder';
 import { referenceBlock, referenceForward } from '../../reference/reference-forward';
-import { createSession, float32, floats, fullSequenceFeeds, int64, relMaxDiff, runLogits, type Ep, type ort } from './ort-helpers';
+import {
+  createSession,
+  float32,
+  floats,
+  fullSequenceFeeds,
+  int64,
+  logitsToKeep,
+  relMaxDiff,
+  runLogits,
+  type Ep,
+  type ort,
+} from './ort-helpers';
 import { randomIds, randomWeights, tinySpec } from './model-helpers';
 
 /** Qwen2-like: q/k/v bias, untied lm_head, large theta, GQA 2. */
@@ -67,6 +78,7 @@ describe.each(CASES)('%s', (_, spec, seed) => {
       input_ids: int64(ids.slice(4), [1, 3]),
       attention_mask: int64(new Array(7).fill(1), [1, 7]),
       position_ids: int64([4, 5, 6], [1, 3]),
+      num_logits_to_keep: logitsToKeep(0),
     };
     for (let i = 0; i < spec.numLayers; i++) {
       feeds[`past_key_values.${i}.key`] = first[`present.${i}.key`];
@@ -78,6 +90,20 @@ describe.each(CASES)('%s', (_, spec, seed) => {
     logits.set(await floats(first.logits), 0);
     logits.set(await floats(second.logits), 4 * V);
     expect(relMaxDiff(logits, ref.logits)).toBeLessThan(TOL.wasm);
+    await session.release();
+  });
+
+  it('num_logits_to_keep k gives the logits of the last k positions only (wasm)', async () => {
+    const session = await createSession(graph, 'wasm');
+    const V = spec.vocabSize;
+    for (const k of [1, 3, ids.length]) {
+      const out = await session.run(fullSequenceFeeds(spec, ids, k));
+      expect(out.logits.dims).toEqual([1, k, V]);
+      const logits = await floats(out.logits);
+      expect(relMaxDiff(logits, ref.logits.subarray((ids.length - k) * V))).toBeLessThan(TOL.wasm);
+      // The cache still covers every position.
+      expect(out['present.0.key'].dims).toEqual([1, spec.numKvHeads, ids.length, spec.headDim]);
+    }
     await session.release();
   });
 

@@ -3,7 +3,7 @@ import type { CompressSettings } from '../../../src/lib/compress/reference/setti
 import { describeAdapter } from '../../../src/lib/gpu/device';
 import { loadCausalLm } from '../../../src/lib/infer/causal-lm';
 import { generate } from '../../../src/lib/infer/generate';
-import { storedGraph } from '../../../src/lib/infer/graph-store';
+import { ensureDenseGraph, GRAPH_INFO_FILE, GRAPH_VERSION, storedGraph } from '../../../src/lib/infer/graph-store';
 import { forwardLogits } from '../../../src/lib/infer/scoring';
 import { downloadModel, openCachedModel, openWeights, type CachedModel } from '../../../src/lib/model/download';
 import { urlSource } from '../../../src/lib/model/sources';
@@ -99,6 +99,26 @@ describe('compressed variants in the cache', () => {
     console.log(lines.join('\n'));
     await dense.model.dispose();
   }, 240_000);
+
+  it('a variant graph of an earlier version is kept and still runs; a dense one of that version is built again', async () => {
+    const report = await compress({ method: 'rtn', bits: 4, groupSize: 64 });
+    const older = async (key: string) => {
+      const info = JSON.parse(text(await cache.readFile(key, GRAPH_INFO_FILE))) as Record<string, unknown>;
+      await cache.removeFile(key, GRAPH_INFO_FILE);
+      await cache.storeBytes(key, GRAPH_INFO_FILE, new TextEncoder().encode(JSON.stringify({ ...info, version: GRAPH_VERSION - 1 })));
+    };
+    await older(report.key);
+    // Its packed weights exist only in the graph: building it again would make it fp32.
+    expect(await storedGraph(cache, report.key)).toMatchObject({ version: GRAPH_VERSION - 1, linear: 'matmulnbits' });
+    const lm = await loadCausalLm(cache, report.key, { device: 'wasm' });
+    expect((await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 4 })).newIds.length).toBe(4);
+    await lm.model.dispose();
+
+    await ensureDenseGraph(cache, base);
+    await older(base.key);
+    expect(await storedGraph(cache, base.key)).toBeNull();
+    expect((await ensureDenseGraph(cache, base)).version).toBe(GRAPH_VERSION);
+  });
 
   it('a 4-bit variant built with an fp16 graph runs it when fp16 is chosen: half the scale bytes, logits close to the fp32-scale graph', async () => {
     const report = await compressCachedModel(cache, base.key, {
