@@ -5,7 +5,18 @@ import ts from 'typescript-eslint';
 import svelteConfig from './svelte.config.js';
 
 export default ts.config(
-  { ignores: ['dist/', 'dist-node/', 'dist-gpu-bench/', 'node_modules/', 'test-results/', 'playwright-report/', 'tests/e2e/screenshots/'] },
+  {
+    ignores: [
+      'dist/',
+      'dist-node/',
+      'dist-gpu-bench/',
+      'node_modules/',
+      'test-results/',
+      'playwright-report/',
+      'tests/e2e/screenshots/',
+      'assembly/',
+    ],
+  },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dotsInOrder, gramInOrder, subtractEachInOrder, subtractSumInOrder } from '../../../src/lib/compress/reference/blocked';
 import { linearF32 } from '../../../src/lib/compress/reference/block';
 import { solveColumns } from '../../../src/lib/compress/reference/solver';
+import { cpuSimdActive, setCpuSimd } from '../../../src/lib/compress/reference/simd';
 import { f32 } from '../../../src/lib/compress/reference/types';
 import { normals } from './fixtures';
 
@@ -16,16 +17,45 @@ function countDifferent(a: Float32Array, b: Float32Array): number {
   return d;
 }
 
-// rows × width × K, chosen to cover full 4×2 tiles, a row remainder and a column remainder.
+// rows × width × K, chosen to cover full 4×2 (TypeScript) and 4×8 (SIMD) tiles, a row remainder
+// and a column remainder; the last three carry enough work for the SIMD path to take them.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [4, 2, 3],
   [7, 5, 16],
   [13, 30, 33],
   [9, 1, 128],
+  [37, 70, 33],
+  [64, 128, 16],
+  [6, 203, 128],
 ];
 
-describe('blocked fp32 kernels', () => {
+const GRAM_SHAPES = [
+  [1, 1],
+  [5, 2],
+  [17, 9],
+  [40, 24],
+  [70, 61],
+  [256, 64],
+  [33, 131],
+];
+
+describe.each([
+  ['WebAssembly SIMD', true],
+  ['TypeScript tiles', false],
+])('blocked fp32 kernels (%s)', (_, simd) => {
+  let was = true;
+  beforeAll(() => {
+    was = setCpuSimd(simd);
+  });
+  afterAll(() => {
+    setCpuSimd(was);
+  });
+
+  it('the SIMD module is in use exactly when enabled (Node instantiates it)', () => {
+    expect(cpuSimdActive()).toBe(simd);
+  });
+
   it('subtractEachInOrder equals C −= f32(a·b) one k at a time, through strided views', () => {
     for (const [si, [rows, width, K]] of SHAPES.entries()) {
       const lda = K + 3;
@@ -60,12 +90,7 @@ describe('blocked fp32 kernels', () => {
   });
 
   it('gramInOrder equals XᵀX summed token by token in fp32, odd and even widths', () => {
-    for (const [T, n] of [
-      [1, 1],
-      [5, 2],
-      [17, 9],
-      [40, 24],
-    ]) {
+    for (const [T, n] of GRAM_SHAPES) {
       const X = normals(T * n, 700 + n);
       const want = new Float32Array(n * n);
       for (let t = 0; t < T; t++)
@@ -113,10 +138,11 @@ describe('blocked fp32 kernels', () => {
     }
   });
 
-  it('solveColumns equals the column-at-a-time loop (every column spread over its block at once)', () => {
-    const rows = 11;
-    const cols = 45;
-    const U = normals(cols * cols, 1200, 0.1);
+  it.each([
+    [11, 45, 0.1],
+    [40, 150, 0.02],
+  ])('solveColumns equals the column-at-a-time loop (every column spread over its block at once), %i × %i', (rows, cols, spread) => {
+    const U = normals(cols * cols, 1200, spread);
     const invd = normals(cols, 1201).map((v) => f32(1 + Math.abs(v)));
     const W0 = normals(rows * cols, 1202);
     // A commit rule that reads the value it is given: round to a coarse grid.
@@ -126,6 +152,7 @@ describe('blocked fp32 kernels', () => {
       [20, 8],
       [45, 7],
       [1, 1],
+      [64, 16],
     ]) {
       const want = W0.slice();
       const Err = new Float32Array(rows * B);

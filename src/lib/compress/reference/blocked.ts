@@ -1,3 +1,4 @@
+import { simdGram, simdSubtractEach, simdSubtractSum } from './simd';
 import { f32 } from './types';
 
 /**
@@ -9,6 +10,10 @@ import { f32 } from './types';
  * on x64) and load each operand once per tile instead of once per product.
  *
  * A strided view: entry (r, c) of X lies at x[x0 + r·ldx + c].
+ *
+ * Where WebAssembly SIMD is available the three GEMM-shaped kernels run on it instead (`simd.ts`:
+ * four entries per instruction, the same operations per entry); the loops below are the fallback
+ * and the oracle the SIMD versions are tested against.
  */
 
 /**
@@ -30,6 +35,7 @@ export function subtractEachInOrder(
   ldc: number,
 ): void {
   if (rows <= 0 || width <= 0 || K <= 0) return;
+  if (simdSubtractEach(rows, width, K, A, a0, lda, B, b0, ldb, C, c0, ldc)) return;
   let r = 0;
   for (; r + 3 < rows; r += 4) {
     const e0 = a0 + r * lda;
@@ -124,6 +130,7 @@ export function subtractSumInOrder(
   ldc: number,
 ): void {
   if (rows <= 0 || width <= 0) return;
+  if (simdSubtractSum(rows, width, K, A, a0, lda, B, b0, ldb, C, c0, ldc)) return;
   let r = 0;
   for (; r + 3 < rows; r += 4) {
     const e0 = a0 + r * lda;
@@ -208,6 +215,8 @@ function subtractSumScalar(
 export function gramInOrder(X: Float32Array, T: number, n: number): Float32Array {
   const out = new Float32Array(n * n);
   if (T === 0 || n === 0) return out;
+  const fast = simdGram(X, T, n);
+  if (fast) return fast;
   const Xt = new Float32Array(n * T);
   for (let t = 0; t < T; t++) for (let i = 0; i < n; i++) Xt[i * T + t] = X[t * n + i];
   let i = 0;

@@ -1,0 +1,212 @@
+// AssemblyScript: the CPU hot loops of `src/lib/compress/reference/blocked.ts` on WebAssembly
+// SIMD. Every output entry receives exactly the fp32 operations of the TypeScript kernel, in the
+// same order (one lane per entry: a lane's multiply and add round to fp32 as `Math.fround` does),
+// so the results are bit-identical; the lanes only process four neighbouring entries at once.
+// Buffers live in this module's memory at byte offsets the caller chooses; matrices are fp32,
+// row-major, with leading dimensions in elements. Build: `npm run build:wasm`.
+
+
+@inline function at(base: usize, index: i32): usize {
+  return base + (<usize>index << 2);
+}
+
+/**
+ * C[r][n] ← C[r][n] − s, s = Σ_k A[r][k]·B[k][n] summed in fp32 from 0, k ascending
+ * (GPTQ's lazy update of the later blocks).
+ */
+export function subtractSum(rows: i32, width: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const e0 = at(a, r * lda);
+    const e1 = at(e0, lda);
+    const e2 = at(e1, lda);
+    const e3 = at(e2, lda);
+    let n = 0;
+    for (; n + 7 < width; n += 8) {
+      let s00 = f32x4.splat(0);
+      let s01 = f32x4.splat(0);
+      let s10 = f32x4.splat(0);
+      let s11 = f32x4.splat(0);
+      let s20 = f32x4.splat(0);
+      let s21 = f32x4.splat(0);
+      let s30 = f32x4.splat(0);
+      let s31 = f32x4.splat(0);
+      let u = at(b, n);
+      const step = <usize>ldb << 2;
+      for (let k = 0; k < K; k++, u += step) {
+        const p = v128.load(u);
+        const q = v128.load(u, 16);
+        const o = <usize>k << 2;
+        let x = f32x4.splat(load<f32>(e0 + o));
+        s00 = f32x4.add(s00, f32x4.mul(x, p));
+        s01 = f32x4.add(s01, f32x4.mul(x, q));
+        x = f32x4.splat(load<f32>(e1 + o));
+        s10 = f32x4.add(s10, f32x4.mul(x, p));
+        s11 = f32x4.add(s11, f32x4.mul(x, q));
+        x = f32x4.splat(load<f32>(e2 + o));
+        s20 = f32x4.add(s20, f32x4.mul(x, p));
+        s21 = f32x4.add(s21, f32x4.mul(x, q));
+        x = f32x4.splat(load<f32>(e3 + o));
+        s30 = f32x4.add(s30, f32x4.mul(x, p));
+        s31 = f32x4.add(s31, f32x4.mul(x, q));
+      }
+      let w = at(c, r * ldc + n);
+      const row = <usize>ldc << 2;
+      v128.store(w, f32x4.sub(v128.load(w), s00));
+      v128.store(w, f32x4.sub(v128.load(w, 16), s01), 16);
+      w += row;
+      v128.store(w, f32x4.sub(v128.load(w), s10));
+      v128.store(w, f32x4.sub(v128.load(w, 16), s11), 16);
+      w += row;
+      v128.store(w, f32x4.sub(v128.load(w), s20));
+      v128.store(w, f32x4.sub(v128.load(w, 16), s21), 16);
+      w += row;
+      v128.store(w, f32x4.sub(v128.load(w), s30));
+      v128.store(w, f32x4.sub(v128.load(w, 16), s31), 16);
+    }
+    subtractSumScalar(4, n, width, K, at(a, r * lda), lda, b, ldb, at(c, r * ldc), ldc);
+  }
+  subtractSumScalar(rows - r, 0, width, K, at(a, r * lda), lda, b, ldb, at(c, r * ldc), ldc);
+}
+
+function subtractSumScalar(rows: i32, n0: i32, n1: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
+  for (let r = 0; r < rows; r++) {
+    for (let n = n0; n < n1; n++) {
+      let s: f32 = 0;
+      for (let k = 0; k < K; k++) s += load<f32>(at(a, r * lda + k)) * load<f32>(at(b, k * ldb + n));
+      const w = at(c, r * ldc + n);
+      store<f32>(w, load<f32>(w) - s);
+    }
+  }
+}
+
+/**
+ * C[r][n] ← C[r][n] − A[r][k]·B[k][n] for k = 0 … K−1 in turn (the in-block update, one
+ * committed column at a time).
+ */
+export function subtractEach(rows: i32, width: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
+  let r = 0;
+  for (; r + 3 < rows; r += 4) {
+    const e0 = at(a, r * lda);
+    const e1 = at(e0, lda);
+    const e2 = at(e1, lda);
+    const e3 = at(e2, lda);
+    const row = <usize>ldc << 2;
+    let n = 0;
+    for (; n + 7 < width; n += 8) {
+      const w0 = at(c, r * ldc + n);
+      const w1 = w0 + row;
+      const w2 = w1 + row;
+      const w3 = w2 + row;
+      let c00 = v128.load(w0);
+      let c01 = v128.load(w0, 16);
+      let c10 = v128.load(w1);
+      let c11 = v128.load(w1, 16);
+      let c20 = v128.load(w2);
+      let c21 = v128.load(w2, 16);
+      let c30 = v128.load(w3);
+      let c31 = v128.load(w3, 16);
+      let u = at(b, n);
+      const step = <usize>ldb << 2;
+      for (let k = 0; k < K; k++, u += step) {
+        const p = v128.load(u);
+        const q = v128.load(u, 16);
+        const o = <usize>k << 2;
+        let x = f32x4.splat(load<f32>(e0 + o));
+        c00 = f32x4.sub(c00, f32x4.mul(x, p));
+        c01 = f32x4.sub(c01, f32x4.mul(x, q));
+        x = f32x4.splat(load<f32>(e1 + o));
+        c10 = f32x4.sub(c10, f32x4.mul(x, p));
+        c11 = f32x4.sub(c11, f32x4.mul(x, q));
+        x = f32x4.splat(load<f32>(e2 + o));
+        c20 = f32x4.sub(c20, f32x4.mul(x, p));
+        c21 = f32x4.sub(c21, f32x4.mul(x, q));
+        x = f32x4.splat(load<f32>(e3 + o));
+        c30 = f32x4.sub(c30, f32x4.mul(x, p));
+        c31 = f32x4.sub(c31, f32x4.mul(x, q));
+      }
+      v128.store(w0, c00);
+      v128.store(w0, c01, 16);
+      v128.store(w1, c10);
+      v128.store(w1, c11, 16);
+      v128.store(w2, c20);
+      v128.store(w2, c21, 16);
+      v128.store(w3, c30);
+      v128.store(w3, c31, 16);
+    }
+    subtractEachScalar(4, n, width, K, at(a, r * lda), lda, b, ldb, at(c, r * ldc), ldc);
+  }
+  subtractEachScalar(rows - r, 0, width, K, at(a, r * lda), lda, b, ldb, at(c, r * ldc), ldc);
+}
+
+function subtractEachScalar(rows: i32, n0: i32, n1: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
+  for (let r = 0; r < rows; r++) {
+    for (let n = n0; n < n1; n++) {
+      const w = at(c, r * ldc + n);
+      let v = load<f32>(w);
+      for (let k = 0; k < K; k++) v -= load<f32>(at(a, r * lda + k)) * load<f32>(at(b, k * ldb + n));
+      store<f32>(w, v);
+    }
+  }
+}
+
+/**
+ * out[i][j] = Σ_t X[t][i]·X[t][j] (X: T × n) summed in fp32 from 0, t ascending, for the lower
+ * triangle j ≤ i and mirrored. Tiles of 4 rows × 8 columns may reach past the diagonal; those
+ * entries are overwritten by the mirror, whose values are the same sums.
+ */
+export function gram(x: usize, T: i32, n: i32, out: usize): void {
+  const rowBytes = <usize>n << 2;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    let j = 0;
+    // Tiles whose first column is at most the tile's last row: they hold every j ≤ i + 3.
+    for (; j <= i + 3 && j + 7 < n; j += 8) {
+      let s00 = f32x4.splat(0);
+      let s01 = f32x4.splat(0);
+      let s10 = f32x4.splat(0);
+      let s11 = f32x4.splat(0);
+      let s20 = f32x4.splat(0);
+      let s21 = f32x4.splat(0);
+      let s30 = f32x4.splat(0);
+      let s31 = f32x4.splat(0);
+      let rowp = x;
+      for (let t = 0; t < T; t++, rowp += rowBytes) {
+        const p = v128.load(at(rowp, j));
+        const q = v128.load(at(rowp, j), 16);
+        const xi = at(rowp, i);
+        let a = f32x4.splat(load<f32>(xi));
+        s00 = f32x4.add(s00, f32x4.mul(a, p));
+        s01 = f32x4.add(s01, f32x4.mul(a, q));
+        a = f32x4.splat(load<f32>(xi, 4));
+        s10 = f32x4.add(s10, f32x4.mul(a, p));
+        s11 = f32x4.add(s11, f32x4.mul(a, q));
+        a = f32x4.splat(load<f32>(xi, 8));
+        s20 = f32x4.add(s20, f32x4.mul(a, p));
+        s21 = f32x4.add(s21, f32x4.mul(a, q));
+        a = f32x4.splat(load<f32>(xi, 12));
+        s30 = f32x4.add(s30, f32x4.mul(a, p));
+        s31 = f32x4.add(s31, f32x4.mul(a, q));
+      }
+      const o = at(out, i * n + j);
+      v128.store(o, s00);
+      v128.store(o, s01, 16);
+      v128.store(o + rowBytes, s10);
+      v128.store(o + rowBytes, s11, 16);
+      v128.store(o + 2 * rowBytes, s20);
+      v128.store(o + 2 * rowBytes, s21, 16);
+      v128.store(o + 3 * rowBytes, s30);
+      v128.store(o + 3 * rowBytes, s31, 16);
+    }
+    // What no full tile reached: j up to i + 3 near the right edge.
+    for (let r = i; r < i + 4; r++) for (let col = j; col <= r; col++) store<f32>(at(out, r * n + col), gramEntry(x, T, n, r, col));
+  }
+  for (; i < n; i++) for (let col = 0; col <= i; col++) store<f32>(at(out, i * n + col), gramEntry(x, T, n, i, col));
+  for (let r = 0; r < n; r++) for (let col = r + 1; col < n; col++) store<f32>(at(out, r * n + col), load<f32>(at(out, col * n + r)));
+}
+
+function gramEntry(x: usize, T: i32, n: i32, i: i32, j: i32): f32 {
+  let s: f32 = 0;
+  for (let t = 0; t < T; t++) s += load<f32>(at(x, t * n + i)) * load<f32>(at(x, t * n + j));
+  return s;
+}

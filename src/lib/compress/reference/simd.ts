@@ -1,0 +1,123 @@
+import { CPU_KERNELS_WASM } from './simd-binary';
+
+/**
+ * The WebAssembly SIMD versions of the tiled CPU kernels (`assembly/cpu-kernels.ts`), bit-identical
+ * to the TypeScript ones in `blocked.ts`, which call them when the module can be instantiated here
+ * (every current browser and Node) and fall back to their own loops when not.
+ *
+ * Operands are copied into the module's memory (one region reused and grown as needed, never
+ * shrunk) and the result copied back: the copies cost a few bytes per output entry against K
+ * multiply-adds, so only calls with enough work per entry take this path.
+ */
+interface CpuKernels {
+  memory: WebAssembly.Memory;
+  subtractSum(rows: number, width: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number): void;
+  subtractEach(rows: number, width: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number): void;
+  gram(x: number, T: number, n: number, out: number): void;
+}
+
+let kernels: CpuKernels | null | undefined;
+let enabled = true;
+
+/** Turns the SIMD path off or on (benchmarks compare the two in one run); returns the previous setting. */
+export function setCpuSimd(on: boolean): boolean {
+  const was = enabled;
+  enabled = on;
+  return was;
+}
+
+/** Whether the SIMD kernels are in use: enabled and instantiable on this runtime. */
+export function cpuSimdActive(): boolean {
+  return enabled && instance() !== null;
+}
+
+function instance(): CpuKernels | null {
+  if (kernels !== undefined) return kernels;
+  try {
+    const bytes = Uint8Array.from(atob(CPU_KERNELS_WASM), (c) => c.charCodeAt(0));
+    // Synchronous compilation: the module is a few kilobytes, below every engine's limit for it.
+    kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as CpuKernels;
+  } catch {
+    kernels = null;
+  }
+  return kernels;
+}
+
+function active(): CpuKernels | null {
+  return enabled ? instance() : null;
+}
+
+/** Byte offsets of consecutive fp32 regions of the given lengths, the memory grown to hold them. */
+function layout(k: CpuKernels, ...lengths: number[]): number[] {
+  const offsets: number[] = [];
+  let end = 0;
+  for (const n of lengths) {
+    offsets.push(end);
+    end += Math.ceil((n * 4) / 16) * 16;
+  }
+  const have = k.memory.buffer.byteLength;
+  if (end > have) k.memory.grow(Math.ceil((end - have) / 65536));
+  return offsets;
+}
+
+/** Copies a strided rows × cols view of `src` into the module's memory at `at`, packed (leading dimension cols). */
+function put(k: CpuKernels, at: number, src: Float32Array, s0: number, ld: number, rows: number, cols: number): void {
+  const mem = new Float32Array(k.memory.buffer, at, rows * cols);
+  if (ld === cols) mem.set(src.subarray(s0, s0 + rows * cols));
+  else for (let r = 0; r < rows; r++) mem.set(src.subarray(s0 + r * ld, s0 + r * ld + cols), r * cols);
+}
+
+function take(k: CpuKernels, at: number, dst: Float32Array, d0: number, ld: number, rows: number, cols: number): void {
+  const mem = new Float32Array(k.memory.buffer, at, rows * cols);
+  if (ld === cols) dst.set(mem, d0);
+  else for (let r = 0; r < rows; r++) dst.set(mem.subarray(r * cols, (r + 1) * cols), d0 + r * ld);
+}
+
+/** Below this many multiply-adds per call the copies and the call cost more than SIMD saves. */
+const MIN_WORK = 1 << 14;
+
+type Update = (
+  rows: number,
+  width: number,
+  K: number,
+  A: Float32Array,
+  a0: number,
+  lda: number,
+  B: Float32Array,
+  b0: number,
+  ldb: number,
+  C: Float32Array,
+  c0: number,
+  ldc: number,
+) => boolean;
+
+function update(which: 'subtractSum' | 'subtractEach'): Update {
+  return (rows, width, K, A, a0, lda, B, b0, ldb, C, c0, ldc) => {
+    const k = active();
+    if (!k || rows * width * K < MIN_WORK) return false;
+    const [a, b, c] = layout(k, rows * K, K * width, rows * width);
+    put(k, a, A, a0, lda, rows, K);
+    put(k, b, B, b0, ldb, K, width);
+    put(k, c, C, c0, ldc, rows, width);
+    k[which](rows, width, K, a, K, b, width, c, width);
+    take(k, c, C, c0, ldc, rows, width);
+    return true;
+  };
+}
+
+/** `subtractSumInOrder` on SIMD; false when the caller must run its own loop. */
+export const simdSubtractSum: Update = update('subtractSum');
+/** `subtractEachInOrder` on SIMD; false when the caller must run its own loop. */
+export const simdSubtractEach: Update = update('subtractEach');
+
+/** `gramInOrder` on SIMD, or null when the caller must run its own loop. */
+export function simdGram(X: Float32Array, T: number, n: number): Float32Array | null {
+  const k = active();
+  if (!k || T * n * n < 2 * MIN_WORK) return null;
+  const [x, out] = layout(k, T * n, n * n);
+  put(k, x, X, 0, n, T, n);
+  k.gram(x, T, n, out);
+  const result = new Float32Array(n * n);
+  take(k, out, result, 0, n, n, n);
+  return result;
+}

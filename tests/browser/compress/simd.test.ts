@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { gramInOrder, subtractEachInOrder, subtractSumInOrder } from '../../../src/lib/compress/reference/blocked';
+import { cpuSimdActive, setCpuSimd } from '../../../src/lib/compress/reference/simd';
+
+/** Seeded values in [−1, 1): the kernels' operands. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/** The same call with the SIMD module and with the TypeScript tiles. */
+function both<T>(run: () => T): [T, T] {
+  setCpuSimd(true);
+  const simd = run();
+  setCpuSimd(false);
+  const ts = run();
+  return [simd, ts];
+}
+
+describe('WebAssembly SIMD kernels in the browser', () => {
+  afterEach(() => {
+    setCpuSimd(true);
+  });
+
+  it('instantiate in the page (its CSP allows WebAssembly) and are in use', () => {
+    expect(cpuSimdActive()).toBe(true);
+  });
+
+  it('give the TypeScript tiles’ bits: the lazy update, the in-block update and XᵀX at GPTQ-like sizes', () => {
+    const rows = 96;
+    const width = 203;
+    const K = 128;
+    const A = values(rows * K, 1);
+    const B = values(K * (width + 3), 2);
+    const C0 = values(rows * (width + 1), 3);
+    const [sumSimd, sumTs] = both(() => {
+      const C = C0.slice();
+      subtractSumInOrder(rows, width, K, A, 0, K, B, 3, width + 3, C, 1, width + 1);
+      return C;
+    });
+    expect(sameBits(sumSimd, sumTs)).toBe(true);
+    expect(sameBits(sumSimd, C0)).toBe(false);
+
+    const [eachSimd, eachTs] = both(() => {
+      const C = C0.slice();
+      subtractEachInOrder(rows, width, 16, A, 5, K, B, 0, width + 3, C, 0, width + 1);
+      return C;
+    });
+    expect(sameBits(eachSimd, eachTs)).toBe(true);
+
+    const X = values(256 * 77, 4);
+    const [gramSimd, gramTs] = both(() => gramInOrder(X, 256, 77));
+    expect(sameBits(gramSimd, gramTs)).toBe(true);
+  });
+});
