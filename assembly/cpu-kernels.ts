@@ -210,3 +210,139 @@ function gramEntry(x: usize, T: i32, n: i32, i: i32, j: i32): f32 {
   for (let t = 0; t < T; t++) s += load<f32>(at(x, t * n + i)) * load<f32>(at(x, t * n + j));
   return s;
 }
+
+/**
+ * y[s][o] = Σ_i x[s][i]·w[o][i] in fp64 from 0, i ascending, rounded to fp32 once (the
+ * calibration forwards' and error report's linear). The products of two fp32 values are exact
+ * in fp64, so a lane repeats the scalar sum exactly. `w4` holds W four rows at a time, row-
+ * interleaved (group g: w[4g][i], w[4g+1][i], w[4g+2][i], w[4g+3][i] for i ascending), padded
+ * with zero rows; outputs past `outF` are not written.
+ */
+export function linear(x: usize, w4: usize, S: i32, inF: i32, outF: i32, y: usize): void {
+  const groups = (outF + 3) >> 2;
+  const xRow = <usize>inF << 2;
+  const yRow = <usize>outF << 2;
+  const groupBytes = <usize>inF << 4;
+  let s = 0;
+  for (; s + 3 < S; s += 4) {
+    const x0 = x + <usize>s * xRow;
+    for (let g = 0; g < groups; g++) {
+      let a0l = f64x2.splat(0);
+      let a0h = f64x2.splat(0);
+      let a1l = f64x2.splat(0);
+      let a1h = f64x2.splat(0);
+      let a2l = f64x2.splat(0);
+      let a2h = f64x2.splat(0);
+      let a3l = f64x2.splat(0);
+      let a3h = f64x2.splat(0);
+      let wp = w4 + <usize>g * groupBytes;
+      for (let i = 0; i < inF; i++, wp += 16) {
+        const wv = v128.load(wp);
+        const lo = f64x2.promote_low_f32x4(wv);
+        const hi = f64x2.promote_low_f32x4(v128.shuffle<i32>(wv, wv, 2, 3, 0, 1));
+        const o = <usize>i << 2;
+        let p = f64x2.splat(<f64>load<f32>(x0 + o));
+        a0l = f64x2.add(a0l, f64x2.mul(p, lo));
+        a0h = f64x2.add(a0h, f64x2.mul(p, hi));
+        p = f64x2.splat(<f64>load<f32>(x0 + xRow + o));
+        a1l = f64x2.add(a1l, f64x2.mul(p, lo));
+        a1h = f64x2.add(a1h, f64x2.mul(p, hi));
+        p = f64x2.splat(<f64>load<f32>(x0 + 2 * xRow + o));
+        a2l = f64x2.add(a2l, f64x2.mul(p, lo));
+        a2h = f64x2.add(a2h, f64x2.mul(p, hi));
+        p = f64x2.splat(<f64>load<f32>(x0 + 3 * xRow + o));
+        a3l = f64x2.add(a3l, f64x2.mul(p, lo));
+        a3h = f64x2.add(a3h, f64x2.mul(p, hi));
+      }
+      const yo = y + <usize>s * yRow;
+      storeFour(yo, g, outF, a0l, a0h);
+      storeFour(yo + yRow, g, outF, a1l, a1h);
+      storeFour(yo + 2 * yRow, g, outF, a2l, a2h);
+      storeFour(yo + 3 * yRow, g, outF, a3l, a3h);
+    }
+  }
+  for (; s < S; s++) {
+    const xs = x + <usize>s * xRow;
+    for (let g = 0; g < groups; g++) {
+      let al = f64x2.splat(0);
+      let ah = f64x2.splat(0);
+      let wp = w4 + <usize>g * groupBytes;
+      for (let i = 0; i < inF; i++, wp += 16) {
+        const wv = v128.load(wp);
+        const p = f64x2.splat(<f64>load<f32>(xs + (<usize>i << 2)));
+        al = f64x2.add(al, f64x2.mul(p, f64x2.promote_low_f32x4(wv)));
+        ah = f64x2.add(ah, f64x2.mul(p, f64x2.promote_low_f32x4(v128.shuffle<i32>(wv, wv, 2, 3, 0, 1))));
+      }
+      storeFour(y + <usize>s * yRow, g, outF, al, ah);
+    }
+  }
+}
+
+@inline function storeFour(row: usize, g: i32, outF: i32, lo: v128, hi: v128): void {
+  const o = g << 2;
+  const p = row + (<usize>o << 2);
+  if (o + 3 < outF) {
+    v128.store64_lane(p, f32x4.demote_f64x2_zero(lo), 0);
+    v128.store64_lane(p + 8, f32x4.demote_f64x2_zero(hi), 0);
+  } else {
+    store<f32>(p, <f32>f64x2.extract_lane(lo, 0));
+    if (o + 1 < outF) store<f32>(p, <f32>f64x2.extract_lane(lo, 1), 4);
+    if (o + 2 < outF) store<f32>(p, <f32>f64x2.extract_lane(hi, 0), 8);
+  }
+}
+
+/**
+ * out[t][c] = Σ_j x[t][j]·q[c][j] in fp32 from 0, j ascending, for T packed rows of x (T × len)
+ * and candidates given four at a time, interleaved like `linear`'s weights (group g:
+ * q[4g..4g+3][j] for j ascending, zero-padded): the AWQ clip search's dot products.
+ */
+export function dots(x: usize, T: i32, len: i32, q4: usize, candidates: i32, out: usize, ldo: i32): void {
+  const groups = (candidates + 3) >> 2;
+  const xRow = <usize>len << 2;
+  const groupBytes = <usize>len << 4;
+  let t = 0;
+  for (; t + 3 < T; t += 4) {
+    const x0 = x + <usize>t * xRow;
+    for (let g = 0; g < groups; g++) {
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0);
+      let qp = q4 + <usize>g * groupBytes;
+      for (let j = 0; j < len; j++, qp += 16) {
+        const qv = v128.load(qp);
+        const o = <usize>j << 2;
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(x0 + o)), qv));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.splat(load<f32>(x0 + xRow + o)), qv));
+        a2 = f32x4.add(a2, f32x4.mul(f32x4.splat(load<f32>(x0 + 2 * xRow + o)), qv));
+        a3 = f32x4.add(a3, f32x4.mul(f32x4.splat(load<f32>(x0 + 3 * xRow + o)), qv));
+      }
+      storeLanes(out, t, ldo, g, candidates, a0);
+      storeLanes(out, t + 1, ldo, g, candidates, a1);
+      storeLanes(out, t + 2, ldo, g, candidates, a2);
+      storeLanes(out, t + 3, ldo, g, candidates, a3);
+    }
+  }
+  for (; t < T; t++) {
+    const xt = x + <usize>t * xRow;
+    for (let g = 0; g < groups; g++) {
+      let acc = f32x4.splat(0);
+      let qp = q4 + <usize>g * groupBytes;
+      for (let j = 0; j < len; j++, qp += 16) acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(xt + (<usize>j << 2))), v128.load(qp)));
+      storeLanes(out, t, ldo, g, candidates, acc);
+    }
+  }
+}
+
+/** The candidates c = 4g … 4g+3 below `candidates` of row t. */
+@inline function storeLanes(out: usize, t: i32, ldo: i32, g: i32, candidates: i32, v: v128): void {
+  const o = g << 2;
+  const p = out + ((<usize>t * ldo + o) << 2);
+  if (o + 3 < candidates) {
+    v128.store(p, v);
+  } else {
+    store<f32>(p, f32x4.extract_lane(v, 0));
+    if (o + 1 < candidates) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+    if (o + 2 < candidates) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+  }
+}

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { gramInOrder, subtractEachInOrder, subtractSumInOrder } from '../../../src/lib/compress/reference/blocked';
+import { linearF32 } from '../../../src/lib/compress/reference/block';
+import { dotsInOrder, gramInOrder, subtractEachInOrder, subtractSumInOrder } from '../../../src/lib/compress/reference/blocked';
 import { cpuSimdActive, setCpuSimd } from '../../../src/lib/compress/reference/simd';
 
 /** Seeded values in [−1, 1): the kernels' operands. */
@@ -62,5 +63,23 @@ describe('WebAssembly SIMD kernels in the browser', () => {
     const X = values(256 * 77, 4);
     const [gramSimd, gramTs] = both(() => gramInOrder(X, 256, 77));
     expect(sameBits(gramSimd, gramTs)).toBe(true);
+  });
+
+  it('give the TypeScript loops’ bits: the fp64 linear of the block forwards and the clip search’s dot products', () => {
+    const x = values(64 * 96, 5);
+    const w = values(67 * 96, 6);
+    const [ySimd, yTs] = both(() => linearF32(x, w, 64, 96, 67));
+    expect(sameBits(ySimd, yTs)).toBe(true);
+
+    const len = 128;
+    const X = values(300 * len, 7);
+    const rowAt = Array.from({ length: 150 }, (_, t) => 2 * t * len);
+    const Q = values(21 * len, 8);
+    const [dSimd, dTs] = both(() => {
+      const out = new Float32Array(150 * 24);
+      dotsInOrder(X, rowAt, Q, 21, len, out, 24);
+      return out;
+    });
+    expect(sameBits(dSimd, dTs)).toBe(true);
   });
 });

@@ -103,8 +103,11 @@ describe.each([
     const cols = 50;
     const X = normals(23 * cols, 800);
     const len = 19;
-    for (const candidates of [1, 2, 5]) {
-      const rowAt = [0, 3, 4, 8, 11, 12, 15, 22].map((t) => t * cols + 7);
+    for (const candidates of [1, 2, 5, 21]) {
+      // 21 candidates over 54 rows: enough work for the SIMD path, with a candidate remainder.
+      const rowAt = (candidates < 21 ? [0, 3, 4, 8, 11, 12, 15, 22] : Array.from({ length: 54 }, (_, t) => t % 23)).map(
+        (t) => t * cols + 7,
+      );
       const Q = normals(candidates * len, 900 + candidates);
       const out = new Float32Array(rowAt.length * candidates);
       dotsInOrder(X, rowAt, Q, candidates, len, out, candidates);
@@ -119,11 +122,14 @@ describe.each([
     }
   });
 
-  it('linearF32 (3×3 tiles) equals one double dot product per output, with tile edges', () => {
+  it('linearF32 (3×3 tiles, or SIMD lanes) equals one double dot product per output, with tile edges', () => {
     for (const [S, inF, outF] of [
       [1, 3, 2],
       [4, 7, 5],
       [9, 16, 9],
+      [30, 64, 41],
+      [64, 96, 64],
+      [7, 200, 30],
     ]) {
       const x = normals(S * inF, 1000 + S);
       const w = normals(outF * inF, 1100 + S);

@@ -8,13 +8,13 @@ describe('the WebAssembly SIMD kernels module', () => {
     expect(readFileSync(TARGET, 'utf8')).toBe(moduleText(bytes));
   }, 60_000);
 
-  it('needs no imports and exports the three kernels and its memory', async () => {
+  it('needs no imports and exports the five kernels and its memory', async () => {
     const module = new WebAssembly.Module(new Uint8Array(await compileCpuKernels()));
     expect(WebAssembly.Module.imports(module)).toEqual([]);
     expect(
       WebAssembly.Module.exports(module)
         .map((e) => e.name)
         .sort(),
-    ).toEqual(['gram', 'memory', 'subtractEach', 'subtractSum']);
+    ).toEqual(['dots', 'gram', 'linear', 'memory', 'subtractEach', 'subtractSum']);
   }, 60_000);
 });

@@ -1,4 +1,5 @@
 import { ropeInvFreq } from '../../model/rope';
+import { simdLinear } from './simd';
 import {
   layerRope,
   linearBiasName,
@@ -57,11 +58,20 @@ export interface BlockOutputs {
  * y [S, outF] = x [S, inF] · Wᵀ (+ bias), W [outF, inF] row-major. Each output is one double
  * sum over i ascending (then rounded to fp32), whatever tile computes it: 3 tokens × 3
  * outputs share their loads (nine accumulators and four operands fit V8's sixteen registers),
- * and the edges left over by the tiling take a plain dot product.
+ * and the edges left over by the tiling take a plain dot product. With WebAssembly SIMD
+ * (`simd.ts`) two outputs share a vector of fp64 lanes instead, with the same sums.
  */
 export function linearF32(x: Float32Array, w: Float32Array, S: number, inF: number, outF: number, bias?: Float32Array): Float32Array {
   if (x.length < S * inF) throw new Error(`linear: x has ${x.length} values, expected ${S * inF}`);
   if (w.length !== outF * inF) throw new Error(`linear: W has ${w.length} values, expected ${outF * inF}`);
+  const y = simdLinear(x, w, S, inF, outF) ?? linearF32Tiled(x, w, S, inF, outF);
+  if (bias) {
+    for (let t = 0; t < S; t++) for (let o = 0; o < outF; o++) y[t * outF + o] += bias[o];
+  }
+  return y;
+}
+
+function linearF32Tiled(x: Float32Array, w: Float32Array, S: number, inF: number, outF: number): Float32Array {
   const y = new Float32Array(S * outF);
   const S3 = S - (S % 3);
   const O3 = outF - (outF % 3);
@@ -115,9 +125,6 @@ export function linearF32(x: Float32Array, w: Float32Array, S: number, inF: numb
     for (let t = s; t < s + 3; t++) for (let o = O3; o < outF; o++) y[t * outF + o] = dot(x, t * inF, w, o * inF, inF);
   }
   for (let t = S3; t < S; t++) for (let o = 0; o < outF; o++) y[t * outF + o] = dot(x, t * inF, w, o * inF, inF);
-  if (bias) {
-    for (let t = 0; t < S; t++) for (let o = 0; o < outF; o++) y[t * outF + o] += bias[o];
-  }
   return y;
 }
 

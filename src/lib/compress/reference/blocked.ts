@@ -1,4 +1,4 @@
-import { simdGram, simdSubtractEach, simdSubtractSum } from './simd';
+import { simdDots, simdGram, simdSubtractEach, simdSubtractSum } from './simd';
 import { f32 } from './types';
 
 /**
@@ -11,7 +11,7 @@ import { f32 } from './types';
  *
  * A strided view: entry (r, c) of X lies at x[x0 + r·ldx + c].
  *
- * Where WebAssembly SIMD is available the three GEMM-shaped kernels run on it instead (`simd.ts`:
+ * Where WebAssembly SIMD is available the GEMM-shaped kernels run on it instead (`simd.ts`:
  * four entries per instruction, the same operations per entry); the loops below are the fallback
  * and the oracle the SIMD versions are tested against.
  */
@@ -276,6 +276,7 @@ export function dotsInOrder(
   out: Float32Array,
   ldo: number,
 ): void {
+  if (simdDots(X, rowAt, Q, candidates, len, out, ldo)) return;
   const T = rowAt.length;
   let t = 0;
   for (; t + 3 < T; t += 4) {

@@ -14,6 +14,8 @@ interface CpuKernels {
   subtractSum(rows: number, width: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number): void;
   subtractEach(rows: number, width: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number): void;
   gram(x: number, T: number, n: number, out: number): void;
+  linear(x: number, w4: number, S: number, inF: number, outF: number, y: number): void;
+  dots(x: number, T: number, len: number, q4: number, candidates: number, out: number, ldo: number): void;
 }
 
 let kernels: CpuKernels | null | undefined;
@@ -120,4 +122,58 @@ export function simdGram(X: Float32Array, T: number, n: number): Float32Array | 
   const result = new Float32Array(n * n);
   take(k, out, result, 0, n, n, n);
   return result;
+}
+
+/**
+ * Rows of `src` (rows × len, from `s0`, leading dimension `ld`) four at a time, interleaved
+ * entry by entry and zero-padded to a multiple of four rows: the layout in which one vector
+ * load gives four rows' entry j.
+ */
+function putInterleaved(k: CpuKernels, at: number, src: Float32Array, s0: number, ld: number, rows: number, len: number): void {
+  const groups = Math.ceil(rows / 4);
+  const mem = new Float32Array(k.memory.buffer, at, groups * 4 * len);
+  mem.fill(0);
+  for (let r = 0; r < rows; r++) {
+    const o = (r >> 2) * 4 * len + (r & 3);
+    const row = s0 + r * ld;
+    for (let j = 0; j < len; j++) mem[o + 4 * j] = src[row + j];
+  }
+}
+
+/** `linearF32` (fp64 sums) on SIMD, or null when the caller must run its own loop. */
+export function simdLinear(x: Float32Array, w: Float32Array, S: number, inF: number, outF: number): Float32Array | null {
+  const k = active();
+  // The interleaved copy of W costs one pass over it: worth it from a few tokens on.
+  if (!k || S < 4 || S * inF * outF < MIN_WORK) return null;
+  const [xa, wa, ya] = layout(k, S * inF, Math.ceil(outF / 4) * 4 * inF, S * outF);
+  put(k, xa, x, 0, inF, S, inF);
+  putInterleaved(k, wa, w, 0, inF, outF, inF);
+  k.linear(xa, wa, S, inF, outF, ya);
+  const y = new Float32Array(S * outF);
+  take(k, ya, y, 0, outF, S, outF);
+  return y;
+}
+
+/** `dotsInOrder` on SIMD; false when the caller must run its own loop. */
+export function simdDots(
+  X: Float32Array,
+  rowAt: ArrayLike<number>,
+  Q: Float32Array,
+  candidates: number,
+  len: number,
+  out: Float32Array,
+  ldo: number,
+): boolean {
+  const k = active();
+  const T = rowAt.length;
+  if (!k || T * candidates * len < MIN_WORK) return false;
+  const [xa, qa, oa] = layout(k, T * len, Math.ceil(candidates / 4) * 4 * len, T * ldo);
+  const mem = new Float32Array(k.memory.buffer, xa, T * len);
+  for (let t = 0; t < T; t++) mem.set(X.subarray(rowAt[t], rowAt[t] + len), t * len);
+  putInterleaved(k, qa, Q, 0, len, candidates, len);
+  k.dots(xa, T, len, qa, candidates, oa, ldo);
+  // Only the candidates' columns of each row belong to the result.
+  const res = new Float32Array(k.memory.buffer, oa, T * ldo);
+  for (let t = 0; t < T; t++) out.set(res.subarray(t * ldo, t * ldo + candidates), t * ldo);
+  return true;
 }
