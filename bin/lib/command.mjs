@@ -26,7 +26,7 @@
  * @property {ReturnType<typeof import('./progress-lines.mjs').progressLines>} lines progress on stderr
  * @property {import('./page-progress.mjs').PageProgress} progress
  * @property {boolean} quiet
- * @property {(start: () => Promise<unknown>) => Promise<import('playwright-core').Download>} [download] the download a page call begins (exports)
+ * @property {(start: () => Promise<unknown>, name: string) => Promise<import('playwright-core').Download>} [download] the download named `name` that a page call begins (exports)
  */
 
 /**

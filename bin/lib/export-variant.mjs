@@ -60,7 +60,7 @@ export async function exportVariant(ctx, key, dir) {
     const fileStart = performance.now();
     if (!ctx.quiet) ctx.lines.update(`export:${f.path}`, { label: `exporting ${f.path}:`, done: 0, total: f.bytes, unit: 'bytes' });
     const stored = encode !== null && f.path === ENCODED_HERE;
-    const d = await download(() => ctx.page.variantDownload({ key, path: f.path, stored }));
+    const d = await download(() => ctx.page.variantDownload({ key, path: f.path, stored }), downloadName(f.path));
     const failure = await d.failure();
     if (failure) throw new Error(`exporting ${f.path}: the download failed (${failure})`);
     const from = await d.path();
@@ -86,6 +86,15 @@ export async function exportVariant(ctx, key, dir) {
   await Promise.all(encodings);
   written.sort((a, b) => a.path.localeCompare(b.path));
   return { files: written, bytes: files.reduce((s, f) => s + f.bytes, 0), ms: performance.now() - start };
+}
+
+/**
+ * The name the page gives an exported file's download (`variantDownload`): its path with every
+ * `/` as `__`, since a download has no folders.
+ * @param {string} path
+ */
+function downloadName(path) {
+  return path.replace(/\//g, '__');
 }
 
 /**
