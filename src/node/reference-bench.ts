@@ -20,6 +20,7 @@ import {
   type ReferenceProblem,
 } from '../lib/bench/reference';
 import { METHODS, resolveSettings, settingsLabel, type Method, type ResolvedSettings } from '../lib/compress/reference/settings';
+import { cpuSimdActive, setCpuSimd } from '../lib/compress/reference/simd';
 import { matrix } from '../lib/compress/reference/types';
 import { describeAdapter, requestDevice } from '../lib/gpu/device';
 import { randomWeights } from '../lib/model/random-model';
@@ -31,6 +32,8 @@ export type PythonBackend = 'auto' | 'numpy' | 'torch';
 export interface ReferenceBenchOptions {
   /** Decoder layers of SmolLM2-135M's shape (default 1). */
   layers?: number;
+  /** TypeScript kernels: also time them without WebAssembly SIMD, in the same run. */
+  compareScalar?: boolean;
   samples?: number;
   seqLen?: number;
   methods?: Method[];
@@ -53,6 +56,8 @@ export interface ReferenceBenchRow {
   method: Method;
   settings: string;
   oursSeconds: number;
+  /** With `compareScalar`: our time with the TypeScript loops instead of WebAssembly SIMD. */
+  scalarSeconds?: number;
   referenceSeconds: number;
   /** Our time over the reference's (below 1: ours is faster). */
   ratio: number;
@@ -210,7 +215,7 @@ export async function referenceBench(opts: ReferenceBenchOptions = {}): Promise<
   const settings = Object.fromEntries(methods.map((m) => [m, resolveSettings(BENCH_SETTINGS[m])])) as Record<Method, ResolvedSettings>;
 
   let kernels: Kernels = TYPESCRIPT_KERNELS;
-  let ours = 'TypeScript kernels (Node)';
+  let ours = cpuSimdActive() ? 'TypeScript kernels with WebAssembly SIMD (Node)' : 'TypeScript kernels (Node)';
   let device: GPUDevice | null = null;
   if (opts.kernels === 'webgpu') {
     await installDawn(opts.dawnFlags ?? []);
@@ -225,13 +230,23 @@ export async function referenceBench(opts: ReferenceBenchOptions = {}): Promise<
   const rows: ReferenceBenchRow[] = [];
   try {
     writeProblem(work, problem, settings);
-    const oursOut = new Map<Method, { seconds: number; out: Map<string, LinearOutput> }>();
+    const oursOut = new Map<Method, { seconds: number; scalarSeconds?: number; out: Map<string, LinearOutput> }>();
     for (const m of methods) {
       status(`ours: ${settingsLabel(settings[m])} (${problem.linears.length} linears)`);
       await compressLinears(kernels, settings[m], warmupProblem());
       const t0 = performance.now();
       const out = await compressLinears(kernels, settings[m], problem);
-      oursOut.set(m, { seconds: (performance.now() - t0) / 1000, out });
+      const seconds = (performance.now() - t0) / 1000;
+      let scalarSeconds: number | undefined;
+      if (opts.compareScalar && kernels.kind === 'typescript') {
+        status(`ours without SIMD: ${settingsLabel(settings[m])}`);
+        const was = setCpuSimd(false);
+        const t1 = performance.now();
+        await compressLinears(kernels, settings[m], problem);
+        scalarSeconds = (performance.now() - t1) / 1000;
+        setCpuSimd(was);
+      }
+      oursOut.set(m, { seconds, scalarSeconds, out });
       if (opts.workDir) writeOutputs(join(work, 'ours', m), out);
     }
     device?.destroy();
@@ -245,6 +260,7 @@ export async function referenceBench(opts: ReferenceBenchOptions = {}): Promise<
         method: m,
         settings: settingsLabel(settings[m]),
         oursSeconds: o.seconds,
+        ...(o.scalarSeconds === undefined ? {} : { scalarSeconds: o.scalarSeconds }),
         referenceSeconds: refSeconds,
         ratio: o.seconds / refSeconds,
         agreement: agreement(problem, o.out, readReference(work, m, problem)),
@@ -273,12 +289,23 @@ function fmt(x: number, digits = 3): string {
 export function referenceTable(r: ReferenceBenchResult): string {
   const ref = r.reference;
   const refName = [ref.backend, ref.version, ref.device, ref.gpu ?? ref.blas].filter(Boolean).join(' · ');
+  const scalar = r.rows.some((row) => row.scalarSeconds !== undefined);
   const lines = [
     `${r.model}: ${r.linears} linears, calibration ${r.samples} × ${r.seqLen} tokens`,
     `ours:      ${r.ours}`,
     `reference: ${refName}`,
     '',
-    ['method', 'settings', 'ours s', 'ref s', 'ours/ref', 'rel. error', 'differing', 'mask mismatch'].join('\t'),
+    [
+      'method',
+      'settings',
+      'ours s',
+      'ref s',
+      'ours/ref',
+      'rel. error',
+      'differing',
+      'mask mismatch',
+      ...(scalar ? ['no-SIMD s', 'SIMD speed-up'] : []),
+    ].join('\t'),
   ];
   for (const row of r.rows) {
     const a = row.agreement;
@@ -292,6 +319,12 @@ export function referenceTable(r: ReferenceBenchResult): string {
         fmt(a.relError),
         `${(a.differing * 100).toFixed(2)}%`,
         a.maskMismatch === undefined ? '–' : `${(a.maskMismatch * 100).toFixed(4)}%`,
+        ...(scalar
+          ? [
+              row.scalarSeconds === undefined ? '–' : fmt(row.scalarSeconds),
+              row.scalarSeconds === undefined ? '–' : `${fmt(row.scalarSeconds / row.oursSeconds, 2)}×`,
+            ]
+          : []),
       ].join('\t'),
     );
   }
@@ -312,6 +345,7 @@ const USAGE = `npm run bench:reference -- [options]
   --seq-len L         tokens per sequence (default 64)
   --methods m,…       of ${METHODS.join(',')} (default all)
   --kernels K         typescript (default) or webgpu (Dawn; set VK_ICD_FILENAMES for SwiftShader)
+  --compare-scalar    typescript: also time our kernels without WebAssembly SIMD (the plain loops)
   --adapter NAME      Dawn adapter substring (webgpu), e.g. NVIDIA
   --python P          interpreter (default python3)
   --backend B         auto (torch when it imports, else numpy), numpy or torch
@@ -334,6 +368,7 @@ export async function main(argv: string[]): Promise<number> {
       backend: { type: 'string' },
       device: { type: 'string' },
       'keep-blas-env': { type: 'boolean', default: false },
+      'compare-scalar': { type: 'boolean', default: false },
       'work-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -368,6 +403,7 @@ export async function main(argv: string[]): Promise<number> {
     backend: values.backend as PythonBackend | undefined,
     device: values.device,
     keepBlasEnv: values['keep-blas-env'],
+    compareScalar: values['compare-scalar'],
     workDir: values['work-dir'] ? resolve(values['work-dir']) : undefined,
     onStatus: (l) => process.stderr.write(`${l}\n`),
   });
