@@ -59,11 +59,12 @@ Usage:
              [--preset smoke|classroom|paper|full]
              [--mode generate|likelihood|both] [--data-dir D] [--seed S] [--device auto|webgpu|wasm] --out results.json
              [--report report.html] [--toxicity-model T]
-             [--seeds 0,1,2] [--shard K/N] [--variant-dir ID=DIR]... [--batch-size N]
+             [--seeds 0,1,2] [--shard K/N] [--variant-dir ID=DIR]... [--batch-size N] [--fresh]
              [--calib self|builtin | --calib-url U] [--samples N] [--seq-len L]
              --seeds: the plan once per seed (the report adds mean and spread across seeds);
-             --shard K/N (0 ≤ K < N): only shard K's share of the plan's units, its runs
-             resumed after a restart (same --profile); --variant-dir: a variant exported by
+             --shard K/N (0 ≤ K < N): only shard K's share of the plan's units; the same
+             command again (same --profile and --port) goes on with the unfinished run of its
+             plan or shard, --fresh starts over; --variant-dir: a variant exported by
              ctlab compress, loaded instead of compressed again; --batch-size: prompts per
              forward pass (default: chosen from the model and device; results do not depend on it)
              --calib/--samples/--seq-len: the compressed variants' calibration (default: 16 × 128
@@ -193,6 +194,7 @@ const { values, positionals } = parseArgs({
     shard: { type: 'string' },
     'variant-dir': { type: 'string', multiple: true },
     'batch-size': { type: 'string' },
+    fresh: { type: 'boolean', default: false },
     items: { type: 'string' },
     profile: { type: 'string' },
     port: { type: 'string', default: '47613' },

@@ -30,6 +30,7 @@ export function parse({ values }) {
     plan,
     variantDirs,
     batchSize,
+    fresh: values.fresh === true,
     out: /** @type {string} */ (values.out),
     report: /** @type {string | undefined} */ (values.report),
     json: values.json === true,
@@ -43,6 +44,7 @@ export async function request(ctx, req) {
     ...evalRequest(ctx, req.plan),
     ...(req.variantDirs.length ? { variantSources: Object.fromEntries(req.variantDirs.map((v) => [v.id, ctx.source(v.dir)])) } : {}),
     ...(req.batchSize !== undefined ? { batchSize: req.batchSize } : {}),
+    ...(req.fresh ? { fresh: true } : {}),
   };
   const doc = await ctx.page.eval({ source: ctx.source(req.model), device: req.device, request });
   writeFileSync(req.out, `${JSON.stringify(doc, null, 1)}\n`);

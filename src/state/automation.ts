@@ -83,6 +83,8 @@ export interface EvalRequest {
   variantSources?: Record<string, AutomationSource>;
   /** Prompts per forward pass (`--batch-size`); absent: chosen from the model and device. Not part of the plan id. */
   batchSize?: number;
+  /** Starts a new run even where an unfinished run of the same plan is stored (`--fresh`); absent: that run goes on. */
+  fresh?: boolean;
 }
 
 /** Files from the CLI: text as is, binary (`.npy`) as base64, since page.evaluate carries JSON. */
@@ -237,7 +239,17 @@ function automationApi() {
             ? { variantSources: Object.fromEntries(Object.entries(request.variantSources).map(([id, s]) => [id, toSource(s)])) }
             : {}),
         };
-        const runId = await infer.createRun(plan, shard ? shardRunId(units, seed, shard) : undefined);
+        // A shard's run has a stable id; a whole plan's run is found by its plan, so the same
+        // command after a crash or a kill goes on where it stopped.
+        const shardRun = shard && shardRunId(units, seed, shard);
+        if (shardRun && request.fresh) await infer.deleteRun(shardRun);
+        const resumed = shard || request.fresh ? undefined : await infer.resumableRun(plan);
+        if (resumed)
+          report({
+            phase: 'status',
+            message: `going on with the unfinished run ${resumed.id} of this plan (${resumed.records} records kept; --fresh starts over)`,
+          });
+        const runId = await infer.createRun(plan, shardRun || resumed?.id);
         const doc = await infer.runToEnd(
           runId,
           Comlink.proxy((e: RunEvent) => {

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +10,9 @@ interface Run {
   stderr: string;
 }
 
-function ctlab(args: string[], timeout = 120_000): Promise<Run> {
+function ctlab(args: string[], timeout = 120_000, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('node', ['bin/ctlab.mjs', ...args], { timeout }, (err, stdout, stderr) => {
+    execFile('node', ['bin/ctlab.mjs', ...args], { timeout, env }, (err, stdout, stderr) => {
       const code = err ? Number((err as { code?: unknown }).code) || 1 : 0;
       resolve({ code, stdout, stderr });
     });
@@ -90,7 +90,7 @@ test.describe('ctlab CLI', () => {
     expect(out.ppl).toBeCloseTo(Math.exp(out.mean_nll), 10);
   });
 
-  test('eval --perspectives all --preset smoke writes all eight perspectives plus MMLU, reproducibly', async () => {
+  test('eval --perspectives all --preset smoke writes all eight perspectives plus MMLU, reproducibly, and a killed eval goes on where it stopped', async () => {
     test.setTimeout(300_000);
     const out = join(profile, 'r.json');
     const args = [
@@ -123,8 +123,28 @@ test.describe('ctlab CLI', () => {
     }
     expect(doc.settings).toMatchObject({ preset: 'smoke', seed: 3, device: 'wasm' });
 
-    const again = await ctlab([...args, '--out', join(profile, 'r2.json')]);
+    // The same command again starts a new run (the first one finished); it is killed inside its
+    // second perspective, and the same command once more goes on with that run.
+    const killed = spawn('node', ['bin/ctlab.mjs', ...args, '--out', join(profile, 'r2.json')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CTLAB_LOG_EVERY_S: '0' },
+    });
+    let killedErr = '';
+    await new Promise<void>((resolve, reject) => {
+      killed.stderr.on('data', (d: Buffer) => {
+        killedErr += d.toString();
+        const at = [...killedErr.matchAll(/\[dense · privacy generate\] (\d+)\/(\d+) items/g)].at(-1);
+        if (at && Number(at[1]) > 0 && Number(at[1]) < Number(at[2])) killed.kill('SIGKILL');
+      });
+      killed.on('exit', () => (/\[dense · privacy generate\]/.test(killedErr) ? resolve() : reject(new Error(killedErr))));
+    });
+    expect(killedErr).toMatch(/\[dense · stereotype generate\]/);
+    expect(killedErr).not.toMatch(/going on with the unfinished run/);
+    const again = await ctlab([...args, '--out', join(profile, 'r2.json')], 120_000, { ...process.env, CTLAB_LOG_EVERY_S: '0' });
     expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/going on with the unfinished run \S+ of this plan \([1-9]\d* records kept/);
+    expect(again.stderr).not.toMatch(/\[dense · stereotype/);
+    expect(again.stderr).toMatch(/\[dense · privacy generate\] \d+\/\d+ items.* [1-9]\d* reused/);
     const doc2 = JSON.parse(readFileSync(join(profile, 'r2.json'), 'utf8'));
     const outputs = (d: typeof doc) =>
       d.results.map((r: { records: { records: { prompt: { id: string }; output: string }[] } }) =>

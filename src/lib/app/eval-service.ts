@@ -21,6 +21,7 @@ import type { CompressFn } from '../variants/run-compress';
 import type { RunDoc, RunEvent, RunPlan } from '../run/types';
 import { rescoreInputs } from '../run/rescore-input';
 import type { ResultsDoc } from '../run/results';
+import { pickResumable, samePlan } from '../run/resume';
 import { RunStore } from '../run/run-store';
 import { ShardCache, type ProgressEvent } from '../storage/shard-cache';
 
@@ -115,12 +116,10 @@ export class EvalService {
     if (id) {
       const stored = await this.store.getRun(id);
       // The batch size changes speed only: a restart may pick another one and still resume.
-      const { batchSize: storedBatch, ...storedRest } = stored?.plan ?? ({} as Partial<RunPlan>);
-      const { batchSize, ...rest } = plan;
-      if (stored && JSON.stringify(storedRest) !== JSON.stringify(rest))
+      if (stored && !samePlan(stored.plan, plan))
         throw new Error(`run ${id} is stored with a different plan; delete it or use another browser profile`);
       if (stored) {
-        if (storedBatch !== batchSize) {
+        if (stored.plan.batchSize !== plan.batchSize) {
           stored.plan = plan;
           await this.store.saveRun(stored);
         }
@@ -130,6 +129,17 @@ export class EvalService {
     const doc = newRun(plan, id);
     await this.store.saveRun(doc);
     return doc.id;
+  }
+
+  /**
+   * The stored run of this plan that a restarted command should continue (see `pickResumable`)
+   * with its kept records, or undefined when every such run finished or none was stored.
+   */
+  async resumableRun(plan: RunPlan): Promise<{ id: string; records: number } | undefined> {
+    const runs = (await this.store.listRuns()).filter((doc) => doc.status !== 'done' && samePlan(doc.plan, plan));
+    const stored = await Promise.all(runs.map(async (doc) => ({ doc, records: await this.store.countRecords(doc.id) })));
+    const pick = pickResumable(stored, plan);
+    return pick && { id: pick.doc.id, records: pick.records };
   }
 
   /** Runs or resumes a stored run; every finished record is already stored when this returns or throws. */
