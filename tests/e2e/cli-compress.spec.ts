@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -196,6 +196,37 @@ test.describe('ctlab compress and kl', () => {
     expect(e.exportMs).toBeGreaterThan(0);
     expect(e.mbPerS).toBeCloseTo(e.bytes / 1e6 / (e.exportMs / 1000), 6);
     expect(e.share).toBeCloseTo(e.exportMs / e.wallMs, 6);
+  });
+
+  test('a killed compress goes on from its last finished layer when run again', async () => {
+    test.setTimeout(600_000);
+    const args = ['compress', '--model', STORIES, '--method', 'sparsegpt', '--sparsity', '2:4', '--calib', 'builtin', '--samples', '8'];
+    const dir = join(profile, 'stories260k-sparsegpt');
+    // Killed once the count shows two of its five layers (the second one's last pass: the first is stored).
+    const first = spawn('node', ['bin/ctlab.mjs', ...args, '--out', dir, ...common], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CTLAB_LOG_EVERY_S: '0' },
+    });
+    let firstErr = '';
+    await new Promise<void>((resolve, reject) => {
+      first.stderr.on('data', (d: Buffer) => {
+        firstErr += d.toString();
+        if (/compress: [2-4]\/5 layers/.test(firstErr)) first.kill('SIGKILL');
+      });
+      first.on('exit', () => (/compress: [2-4]\/5 layers/.test(firstErr) ? resolve() : reject(new Error(firstErr))));
+    });
+    expect(existsSync(join(dir, 'model.safetensors'))).toBe(false);
+    const again = await ctlab([...args, '--out', dir, '--json', ...common]);
+    expect(again.code, again.stderr).toBe(0);
+    const kept = /going on from layer (\d)\/5: (\d) layers kept from the stopped run/.exec(again.stderr);
+    expect(kept, again.stderr).not.toBeNull();
+    expect(Number(kept![2])).toBeGreaterThanOrEqual(1);
+    expect(again.stderr).not.toMatch(/compress: 0\/5 layers/);
+    const report = JSON.parse(again.stdout);
+    expect(report.linears).toHaveLength(35);
+    expect(report.timings.perLayer.map((t: { layer: number }) => t.layer)).toEqual([0, 1, 2, 3, 4]);
+    expect(report.summary.structureProblems).toEqual([]);
+    expect(existsSync(join(dir, 'model.safetensors'))).toBe(true);
   });
 
   test('bad compress arguments give one clear line and a non-zero exit', async () => {

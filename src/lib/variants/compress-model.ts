@@ -22,6 +22,7 @@ import {
   type CalibrationSet,
   type CalibrationSource,
 } from './calibration';
+import { readCheckpoints, removeCheckpoints, saveCheckpoint, type CheckpointContext } from './layer-checkpoint';
 import type { VariantReport } from './report';
 import { readVariantReport, variantKey, variantLabel, VariantWriter, type StoreProgressFn } from './store';
 
@@ -271,10 +272,23 @@ export async function compressCachedModel(
   const weights = await openWeights(cache, base);
   const source: LayerSource = { layer: (i) => weights.layer(i), tensor: (n) => weights.float32(n) };
   let writer: VariantWriter | null = null;
+  let layersKept = 0;
   try {
     const halfGraph = req.halfGraph ?? (await describeAdapter()).features.includes('shader-f16');
-    writer = await VariantWriter.create(cache, base, weights, key, label, settings, kernels, halfGraph);
+    writer = await VariantWriter.create(cache, base, weights, key, label, settings, kernels, halfGraph, true);
     const w = writer;
+    // A stopped compression of this variant goes on after its last kept layer.
+    const context: CheckpointContext = { kernels: kernels.kind, forward, layers: spec.numLayers };
+    const kept = await readCheckpoints(cache, key, context);
+    if (!kept.length) await removeCheckpoints(cache, key);
+    layersKept = kept.length;
+    for (const c of kept) await w.writeLayer(c.out);
+    if (kept.length)
+      progress({
+        phase: 'compress',
+        fraction: kept.length / spec.numLayers,
+        message: `going on from layer ${kept.length + 1}/${spec.numLayers}: ${kept.length} layers kept from the stopped run`,
+      });
     const result = await compressLayers({
       spec,
       source,
@@ -287,7 +301,14 @@ export async function compressCachedModel(
       onHessian: run.onHessian,
       onProgress: (p: DriverProgress) =>
         progress({ phase: 'compress', fraction: p.fraction, message: p.message, layer: p.layer, layers: p.layers, linear: p.linear }),
-      onLayer: (out) => w.writeLayer(out),
+      onLayer: async (out, k) => {
+        await w.writeLayer(out);
+        await saveCheckpoint(cache, key, { out, ...k }, context);
+        layersKept = out.layer + 1;
+      },
+      ...(kept.length
+        ? { resume: { layers: kept.map((c) => c.timing), linears: kept.flatMap((c) => c.out.linears), hidden: kept.at(-1)!.next } }
+        : {}),
     });
     signal?.throwIfAborted();
     progress({ phase: 'store', fraction: 1, message: 'writing model.safetensors and the graph' });
@@ -369,9 +390,18 @@ export async function compressCachedModel(
     progress({ phase: 'done', fraction: 1, message: `stored ${label}` });
     return report;
   } catch (err) {
-    await writer?.abort().catch(() => undefined);
+    // A cancel or a lost GPU keeps the finished layers for the next try; a fault of the model
+    // or the settings would only repeat, so its partial variant goes.
+    const transient = signal?.aborted === true || isGpuError(err);
+    if (transient && layersKept > 0) {
+      const why = `stopped after ${layersKept} of ${spec.numLayers} layers; compressing it again with the same settings goes on from layer ${layersKept + 1}`;
+      await cache.setStatus(key, 'partial', why).catch(() => undefined);
+    } else await writer?.abort().catch(() => undefined);
     if (isGpuError(err))
-      err.message += `. Compressing ${label} stopped and its partial variant was discarded; run it again (it gets a new GPU device).`;
+      err.message +=
+        layersKept > 0
+          ? `. Compressing ${label} stopped; its ${layersKept} finished layers are kept: run it again (it gets a new GPU device) and it goes on from layer ${layersKept + 1}.`
+          : `. Compressing ${label} stopped and its partial variant was discarded; run it again (it gets a new GPU device).`;
     throw err;
   } finally {
     owned?.destroy();

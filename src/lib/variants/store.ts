@@ -13,6 +13,7 @@ import { blobSource, type ByteSource } from '../storage/byte-source';
 import type { ShardCache } from '../storage/shard-cache';
 import type { LinearStorage, VariantReport } from './report';
 import { BASE_DTYPES_KEY, encodeFloats, exportedSafetensors } from './export-dtype';
+import { removeCheckpoints } from './layer-checkpoint';
 import {
   gptqFormatFor,
   gptqQuantizationConfig,
@@ -119,14 +120,18 @@ export class VariantWriter {
     kernels: Kernels,
     /** Also build the graph with fp16 weights and scales (`model_fp16.onnx`), for adapters with `shader-f16`. */
     halfGraph = false,
+    /** Keep a stopped compression's entry of this key (and its layer checkpoints) instead of starting it anew. */
+    resumable = false,
   ): Promise<VariantWriter> {
     if (key === base.key) throw new Error('a variant cannot overwrite its base model');
-    // A stale or half-written variant of the same settings is replaced.
-    if (await cache.manifest(key)) await cache.deleteModel(key);
-    await cache.openModel(key, label, { kind: 'variant', location: base.key });
+    const existing = await cache.manifest(key);
+    const keep = resumable && existing?.status === 'partial' && existing.source.kind === 'variant' && existing.source.location === base.key;
+    // A stale or half-written variant of the same settings is replaced, unless it is to go on.
+    if (existing && !keep) await cache.deleteModel(key);
+    if (!keep) await cache.openModel(key, label, { kind: 'variant', location: base.key });
     const w = new VariantWriter(cache, base, baseWeights, key, label, settings, kernels, halfGraph);
     for (const f of ['config.json', 'tokenizer.json', ...OPTIONAL_FILES]) {
-      if (!base.manifest.files[f]?.complete) continue;
+      if (!base.manifest.files[f]?.complete || (keep && existing.files[f]?.complete)) continue;
       await cache.storeBytes(key, f, await cache.readFile(base.key, f));
     }
     return w;
@@ -286,6 +291,7 @@ export class VariantWriter {
     this.fp32ForGraph.clear();
 
     const report = makeReport({ safetensors: safetensors.size, graph, graphFp16, graphMs, storeMs, gptq });
+    await removeCheckpoints(this.cache, this.key);
     await this.cache.storeBytes(this.key, VARIANT_REPORT_FILE, new TextEncoder().encode(JSON.stringify(report, null, 1)));
     await this.cache.setStatus(this.key, 'complete');
     return report;

@@ -47,30 +47,53 @@ async function corruptedCopy(name: string, change: (name: string, v: Float32Arra
 }
 
 describe('faults while compressing', () => {
-  it('cancel mid-layer: the dense model stays intact and no half-written variant remains', async () => {
+  it('cancel mid-layer: the dense model stays intact, the finished layers are kept, and the same compression goes on to the bytes of an uninterrupted run', async () => {
+    const request = { settings: { method: 'gptq' as const, bits: 4, groupSize: 64 }, calibration, samples: 8, seqLen: 64 };
+    const layers = base.spec.numLayers;
     const controller = new AbortController();
     const seen: CompressProgress[] = [];
-    const run = compressCachedModel(
-      cache,
-      base.key,
-      { settings: { method: 'gptq', bits: 4, groupSize: 64 }, calibration, samples: 8, seqLen: 64 },
-      {
-        signal: controller.signal,
-        onProgress: (p) => {
-          seen.push(p);
-          if (p.layer === 2 && p.linear === 'o_proj') controller.abort();
-        },
+    const run = compressCachedModel(cache, base.key, request, {
+      signal: controller.signal,
+      onProgress: (p) => {
+        seen.push(p);
+        if (p.layer === 2 && p.linear === 'o_proj') controller.abort();
       },
-    );
+    });
     await expect(run).rejects.toThrow(/abort/i);
     // It stopped inside layer 2, after some of its linears.
     expect(seen.some((p) => p.layer === 2 && p.linear === 'q_proj')).toBe(true);
     expect(seen.some((p) => p.layer === 3)).toBe(false);
-    expect(await variantsIn(cache)).toEqual([]);
+    const [partial, ...others] = await variantsIn(cache);
+    expect(others).toEqual([]);
+    expect(partial.status).toBe('partial');
+    expect(partial.error).toBe(`stopped after 2 of ${layers} layers; compressing it again with the same settings goes on from layer 3`);
+    expect(Object.keys(partial.files).filter((f) => f.startsWith('resume/'))).toEqual(['resume/layer-0000.bin', 'resume/layer-0001.bin']);
     await expectDenseIntact(cache, base, original);
     const lm = await loadCausalLm(cache, base.key, { device: 'wasm' });
     expect((await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 5 })).newIds).toHaveLength(5);
     await lm.model.dispose();
+
+    const again: CompressProgress[] = [];
+    const resumed = await compressCachedModel(cache, base.key, request, { onProgress: (p) => again.push(p) });
+    expect(again.map((p) => p.message)).toContain(`going on from layer 3/${layers}: 2 layers kept from the stopped run`);
+    expect(again.some((p) => p.phase === 'compress' && (p.layer === 0 || p.layer === 1))).toBe(false);
+    expect(again.some((p) => p.phase === 'compress' && p.layer === 2)).toBe(true);
+    const manifest = await cache.manifest(resumed.key);
+    expect(manifest?.status).toBe('complete');
+    expect(Object.keys(manifest!.files).filter((f) => f.startsWith('resume/'))).toEqual([]);
+    expect(resumed.linears).toHaveLength(layers * 7);
+    expect(resumed.timings.perLayer.map((t) => t.layer)).toEqual([...Array(layers).keys()]);
+    const resumedBytes = await cache.readFile(resumed.key, 'model.safetensors');
+    const resumedGraph = await cache.readFile(resumed.key, 'onnx/model.onnx_data');
+
+    // The same compression without a stop.
+    await cache.deleteModel(resumed.key);
+    const whole = await compressCachedModel(cache, base.key, request);
+    expect(whole.key).toBe(resumed.key);
+    expect(equalBytes(await cache.readFile(whole.key, 'model.safetensors'), resumedBytes)).toBe(true);
+    expect(equalBytes(await cache.readFile(whole.key, 'onnx/model.onnx_data'), resumedGraph)).toBe(true);
+    expect(resumed.linears.map((l) => [l.name, l.error, l.zeros])).toEqual(whole.linears.map((l) => [l.name, l.error, l.zeros]));
+    await cache.deleteModel(whole.key);
   });
 
   it('a NaN weight is refused with the layer and tensor named; nothing is stored', async () => {

@@ -40,8 +40,16 @@ export interface DriverOptions {
   forward?: ForwardKind | BlockRunner;
   signal?: AbortSignal;
   onProgress?: (p: DriverProgress) => void;
-  /** Receives each finished layer (awaited before the next starts). */
-  onLayer?: (out: LayerOutput) => void | Promise<void>;
+  /**
+   * Receives each finished layer (awaited before the next starts), with its timing so far and
+   * the next layer's calibration inputs: what a later run needs to go on from there (`resume`).
+   */
+  onLayer?: (out: LayerOutput, kept: { timing: LayerTiming; next: Float32Array[] }) => void | Promise<void>;
+  /**
+   * Goes on from a stopped run: its finished layers' reports and timings (layers 0…k−1, whose
+   * outputs the caller already holds) and the inputs of layer k. Layers before k are not read.
+   */
+  resume?: { layers: LayerTiming[]; linears: LinearReport[]; hidden: Float32Array[] };
   /** Compress only the first N layers (benchmarks); default all. */
   layers?: number;
   /** Tokens of each linear's input kept to measure its reconstruction error (default 1024). */
@@ -89,18 +97,27 @@ export async function compressLayers(opts: DriverOptions): Promise<CompressRepor
   const errorTokens = Math.max(1, opts.errorTokens ?? 1024);
   const progress = (p: Omit<DriverProgress, 'layers'>) => opts.onProgress?.({ ...p, layers: nLayers });
   const allPhases: Record<string, number> = {};
-  const layers: LayerTiming[] = [];
-  const linears: LinearReport[] = [];
+  const layers: LayerTiming[] = [...(opts.resume?.layers ?? [])];
+  const linears: LinearReport[] = [...(opts.resume?.linears ?? [])];
+  const first = layers.length;
+  for (const t of layers) for (const [k, v] of Object.entries(t.phases)) allPhases[k] = (allPhases[k] ?? 0) + v;
+  if (opts.resume && opts.resume.hidden.length !== N) throw new Error(`resume: ${opts.resume.hidden.length} inputs kept for ${N} samples`);
 
   try {
-    progress({ phase: 'capture', fraction: 0, message: `embedding ${N} × ${L} calibration tokens` });
     const captureStart = performance.now();
-    let hidden = await embedCalibration(spec, source, opts.calibration);
+    let hidden: Float32Array[];
+    if (opts.resume) {
+      progress({ phase: 'capture', fraction: first / nLayers, message: `going on from layer ${first + 1}/${nLayers} (${first} kept)` });
+      hidden = opts.resume.hidden;
+    } else {
+      progress({ phase: 'capture', fraction: 0, message: `embedding ${N} × ${L} calibration tokens` });
+      hidden = await embedCalibration(spec, source, opts.calibration);
+    }
     const captureMs = performance.now() - captureStart;
 
     const layersStart = performance.now();
-    let at: Position = { layer: 0 };
-    for (let i = 0; i < nLayers; i++) {
+    let at: Position = { layer: first };
+    for (let i = first; i < nLayers; i++) {
       at = { layer: i };
       try {
         signal?.throwIfAborted();
@@ -143,7 +160,8 @@ export async function compressLayers(opts: DriverOptions): Promise<CompressRepor
         for (const [name, v] of lw) tensors.set(`${layerPrefix(i)}${name}`, v);
         linears.push(...ctx.linears);
         at = { layer: i, step: undefined, linear: undefined };
-        await timer.time('store', () => opts.onLayer?.({ layer: i, tensors, quantized: ctx.quantized, linears: ctx.linears }));
+        const kept = { timing: { layer: i, ms: performance.now() - layerStart, phases: { ...timer.phases } }, next: hidden };
+        await timer.time('store', () => opts.onLayer?.({ layer: i, tensors, quantized: ctx.quantized, linears: ctx.linears }, kept));
         const ms = performance.now() - layerStart;
         layers.push({ layer: i, ms, phases: timer.phases });
         for (const [k, v] of Object.entries(timer.phases)) allPhases[k] = (allPhases[k] ?? 0) + v;
