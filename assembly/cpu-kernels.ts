@@ -346,3 +346,167 @@ export function dots(x: usize, T: i32, len: i32, q4: usize, candidates: i32, out
     if (o + 2 < candidates) store<f32>(p, f32x4.extract_lane(v, 2), 8);
   }
 }
+
+// The fp64 factorisations of `src/lib/compress/reference/linalg.ts`. Rows are stored in pairs,
+// entry by entry: row 2q's entry k at `p + (q·2n + 2k)·8`, row 2q+1's right after it, so one
+// vector holds two rows' entry k and each lane follows one row's chain (n even: the caller pads
+// an odd matrix with a unit row). Each entry still gets the TypeScript loop's operations in its
+// order: products subtracted k ascending from its own start, then the division or the root.
+
+@inline function pairRow(p: usize, n: i32, i: i32): usize {
+  return p + (<usize>(i >> 1) * (<usize>n << 4)) + (<usize>(i & 1) << 3);
+}
+
+@inline function entry(row: usize, k: i32): f64 {
+  return load<f64>(row + (<usize>k << 4));
+}
+
+/**
+ * In place, the lower Cholesky factor of the paired matrix at `p` (its entries on and below the
+ * diagonal; those above keep A's). Returns −1, or the first row whose pivot is not positive and
+ * finite (the factor is then incomplete).
+ */
+export function cholesky(p: usize, n: i32): i32 {
+  for (let i = 0; i < n; i += 2) {
+    const pi = pairRow(p, n, i);
+    let j = 0;
+    for (; j + 3 < i; j += 4) {
+      const r0 = pairRow(p, n, j);
+      const r1 = pairRow(p, n, j + 1);
+      const r2 = pairRow(p, n, j + 2);
+      const r3 = pairRow(p, n, j + 3);
+      const at = pi + (<usize>j << 4);
+      let s0 = v128.load(at);
+      let s1 = v128.load(at, 16);
+      let s2 = v128.load(at, 32);
+      let s3 = v128.load(at, 48);
+      for (let k = 0; k < j; k++) {
+        const o = <usize>k << 4;
+        const x = v128.load(pi + o);
+        s0 = f64x2.sub(s0, f64x2.mul(x, f64x2.splat(load<f64>(r0 + o))));
+        s1 = f64x2.sub(s1, f64x2.mul(x, f64x2.splat(load<f64>(r1 + o))));
+        s2 = f64x2.sub(s2, f64x2.mul(x, f64x2.splat(load<f64>(r2 + o))));
+        s3 = f64x2.sub(s3, f64x2.mul(x, f64x2.splat(load<f64>(r3 + o))));
+      }
+      const l0 = f64x2.div(s0, f64x2.splat(entry(r0, j)));
+      s1 = f64x2.sub(s1, f64x2.mul(l0, f64x2.splat(entry(r1, j))));
+      const l1 = f64x2.div(s1, f64x2.splat(entry(r1, j + 1)));
+      s2 = f64x2.sub(s2, f64x2.mul(l0, f64x2.splat(entry(r2, j))));
+      s2 = f64x2.sub(s2, f64x2.mul(l1, f64x2.splat(entry(r2, j + 1))));
+      const l2 = f64x2.div(s2, f64x2.splat(entry(r2, j + 2)));
+      s3 = f64x2.sub(s3, f64x2.mul(l0, f64x2.splat(entry(r3, j))));
+      s3 = f64x2.sub(s3, f64x2.mul(l1, f64x2.splat(entry(r3, j + 1))));
+      s3 = f64x2.sub(s3, f64x2.mul(l2, f64x2.splat(entry(r3, j + 2))));
+      v128.store(at, l0);
+      v128.store(at, l1, 16);
+      v128.store(at, l2, 32);
+      v128.store(at, f64x2.div(s3, f64x2.splat(entry(r3, j + 3))), 48);
+    }
+    for (; j < i; j++) {
+      const rj = pairRow(p, n, j);
+      const at = pi + (<usize>j << 4);
+      let s = v128.load(at);
+      for (let k = 0; k < j; k++) {
+        const o = <usize>k << 4;
+        s = f64x2.sub(s, f64x2.mul(v128.load(pi + o), f64x2.splat(load<f64>(rj + o))));
+      }
+      v128.store(at, f64x2.div(s, f64x2.splat(entry(rj, j))));
+    }
+    // Column i: row i's pivot in lane 0, row i+1's entry below it in lane 1.
+    const at = pi + (<usize>i << 4);
+    let s = v128.load(at);
+    for (let k = 0; k < i; k++) {
+      const o = <usize>k << 4;
+      s = f64x2.sub(s, f64x2.mul(v128.load(pi + o), f64x2.splat(load<f64>(pi + o))));
+    }
+    const d = f64x2.extract_lane(s, 0);
+    if (!(d > 0) || !isFinite(d)) return i;
+    const li = Math.sqrt(d);
+    store<f64>(at, li);
+    const below = f64x2.extract_lane(s, 1) / li;
+    store<f64>(at, below, 8);
+    // Row i+1's pivot.
+    const rn = pi + 8;
+    let t = load<f64>(rn + ((<usize>i + 1) << 4));
+    for (let k = 0; k <= i; k++) {
+      const v = entry(rn, k);
+      t -= v * v;
+    }
+    if (!(t > 0) || !isFinite(t)) return i + 1;
+    store<f64>(rn + ((<usize>i + 1) << 4), Math.sqrt(t));
+  }
+  return -1;
+}
+
+@inline function tAt(t: usize, n: i32, c: i32, k: i32): usize {
+  return t + ((<usize>c * <usize>n + <usize>k) << 3);
+}
+
+/** Column c of L⁻¹ for rows c…until−1, one entry at a time, into row c of T (row-major n×n). */
+function substituteColumn(p: usize, n: i32, t: usize, c: i32, until: i32): void {
+  store<f64>(tAt(t, n, c, c), 1 / entry(pairRow(p, n, c), c));
+  for (let i = c + 1; i < until; i++) {
+    const ri = pairRow(p, n, i);
+    let s: f64 = 0;
+    for (let k = c; k < i; k++) s -= entry(ri, k) * load<f64>(tAt(t, n, c, k));
+    store<f64>(tAt(t, n, c, i), s / entry(ri, i));
+  }
+}
+
+/**
+ * L⁻¹ of the paired lower factor at `p` (what `cholesky` leaves; n even), transposed into T at
+ * `t` (row c of T is column c of L⁻¹; entries above it zero as the caller gives them). Four
+ * columns advance together over pairs of rows: a vector holds rows i and i+1, and row i+1 takes
+ * row i's fresh entry last, as its chain reaches k = i.
+ */
+export function invertLower(p: usize, n: i32, t: usize): void {
+  let c = 0;
+  for (; c + 3 < n; c += 4) {
+    for (let q = c; q < c + 4; q++) substituteColumn(p, n, t, q, c + 4);
+    const t0 = tAt(t, n, c, 0);
+    const t1 = tAt(t, n, c + 1, 0);
+    const t2 = tAt(t, n, c + 2, 0);
+    const t3 = tAt(t, n, c + 3, 0);
+    for (let i = c + 4; i < n; i += 2) {
+      const pi = pairRow(p, n, i);
+      let s0 = f64x2.splat(0);
+      let s1 = f64x2.splat(0);
+      let s2 = f64x2.splat(0);
+      let s3 = f64x2.splat(0);
+      // Each column's chain starts at its own diagonal, inside the 4×4 tile.
+      for (let k = c; k < c + 4; k++) {
+        const x = v128.load(pi + (<usize>k << 4));
+        const o = <usize>k << 3;
+        s0 = f64x2.sub(s0, f64x2.mul(x, f64x2.splat(load<f64>(t0 + o))));
+        if (k >= c + 1) s1 = f64x2.sub(s1, f64x2.mul(x, f64x2.splat(load<f64>(t1 + o))));
+        if (k >= c + 2) s2 = f64x2.sub(s2, f64x2.mul(x, f64x2.splat(load<f64>(t2 + o))));
+        if (k >= c + 3) s3 = f64x2.sub(s3, f64x2.mul(x, f64x2.splat(load<f64>(t3 + o))));
+      }
+      for (let k = c + 4; k < i; k++) {
+        const x = v128.load(pi + (<usize>k << 4));
+        const o = <usize>k << 3;
+        s0 = f64x2.sub(s0, f64x2.mul(x, f64x2.splat(load<f64>(t0 + o))));
+        s1 = f64x2.sub(s1, f64x2.mul(x, f64x2.splat(load<f64>(t1 + o))));
+        s2 = f64x2.sub(s2, f64x2.mul(x, f64x2.splat(load<f64>(t2 + o))));
+        s3 = f64x2.sub(s3, f64x2.mul(x, f64x2.splat(load<f64>(t3 + o))));
+      }
+      const di = entry(pi, i);
+      const m = entry(pi + 8, i);
+      const dn = entry(pi + 8, i + 1);
+      const o = <usize>i << 3;
+      const a0 = f64x2.extract_lane(s0, 0) / di;
+      const a1 = f64x2.extract_lane(s1, 0) / di;
+      const a2 = f64x2.extract_lane(s2, 0) / di;
+      const a3 = f64x2.extract_lane(s3, 0) / di;
+      store<f64>(t0 + o, a0);
+      store<f64>(t1 + o, a1);
+      store<f64>(t2 + o, a2);
+      store<f64>(t3 + o, a3);
+      store<f64>(t0 + o, (f64x2.extract_lane(s0, 1) - m * a0) / dn, 8);
+      store<f64>(t1 + o, (f64x2.extract_lane(s1, 1) - m * a1) / dn, 8);
+      store<f64>(t2 + o, (f64x2.extract_lane(s2, 1) - m * a2) / dn, 8);
+      store<f64>(t3 + o, (f64x2.extract_lane(s3, 1) - m * a3) / dn, 8);
+    }
+  }
+  for (; c < n; c++) substituteColumn(p, n, t, c, n);
+}

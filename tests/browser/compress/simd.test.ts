@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { linearF32 } from '../../../src/lib/compress/reference/block';
+import { cholesky, invertLower } from '../../../src/lib/compress/reference/linalg';
 import { dotsInOrder, gramInOrder, subtractEachInOrder, subtractSumInOrder } from '../../../src/lib/compress/reference/blocked';
 import { cpuSimdActive, setCpuSimd } from '../../../src/lib/compress/reference/simd';
 
@@ -81,5 +82,19 @@ describe('WebAssembly SIMD kernels in the browser', () => {
       return out;
     });
     expect(sameBits(dSimd, dTs)).toBe(true);
+  });
+
+  it('give the TypeScript loops’ bits: the fp64 Cholesky factor and its inverse (GPTQ’s prologue), at an odd order', () => {
+    const n = 75;
+    const X = values(90 * n, 9);
+    const H = new Float64Array(n * n);
+    for (let t = 0; t < 90; t++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) H[i * n + j] += X[t * n + i] * X[t * n + j];
+    for (let i = 0; i < n; i++) H[i * n + i] += 0.01;
+    const [Ls, Lt] = both(() => cholesky(H, n)!);
+    const bits = (a: Float64Array) => Array.from(new BigUint64Array(a.buffer));
+    expect(bits(Ls)).toEqual(bits(Lt));
+    const [Xs, Xt] = both(() => invertLower(Lt, n));
+    expect(bits(Xs)).toEqual(bits(Xt));
+    expect(Xt[n * n - 1]).toBeCloseTo(1 / Lt[n * n - 1], 12);
   });
 });

@@ -11,6 +11,8 @@
  * Matrices are row-major n×n Float64Arrays.
  */
 
+import { simdCholesky, simdInvertLower } from './simd';
+
 /**
  * Lower Cholesky factor L (A = L·Lᵀ), upper triangle zero; null when A is not positive definite.
  * Each entry is the plain row-by-row dot product (k ascending), but four entries of a row are
@@ -19,6 +21,8 @@
  */
 export function cholesky(a: ArrayLike<number>, n: number): Float64Array | null {
   if (a.length !== n * n) throw new Error(`cholesky: expected ${n * n} values, got ${a.length}`);
+  const fast = simdCholesky(a, n);
+  if (fast !== undefined) return fast;
   const L = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const ri = i * n;
@@ -76,6 +80,8 @@ export function cholesky(a: ArrayLike<number>, n: number): Float64Array | null {
  * each chain still summing k ascending from its own diagonal.
  */
 export function invertLower(L: Float64Array, n: number): Float64Array {
+  const fast = simdInvertLower(L, n);
+  if (fast) return fast;
   const X = new Float64Array(n * n);
   const T = new Float64Array(n * n);
   let j = 0;

@@ -16,8 +16,11 @@ interface CpuKernels {
   gram(x: number, T: number, n: number, out: number): void;
   linear(x: number, w4: number, S: number, inF: number, outF: number, y: number): void;
   dots(x: number, T: number, len: number, q4: number, candidates: number, out: number, ldo: number): void;
+  cholesky(p: number, n: number): number;
+  invertLower(p: number, n: number, t: number): void;
 }
 
+let compiled: WebAssembly.Module | null | undefined;
 let kernels: CpuKernels | null | undefined;
 let enabled = true;
 
@@ -33,15 +36,31 @@ export function cpuSimdActive(): boolean {
   return enabled && instance() !== null;
 }
 
-function instance(): CpuKernels | null {
-  if (kernels !== undefined) return kernels;
+function module(): WebAssembly.Module | null {
+  if (compiled !== undefined) return compiled;
   try {
     const bytes = Uint8Array.from(atob(CPU_KERNELS_WASM), (c) => c.charCodeAt(0));
     // Synchronous compilation: the module is a few kilobytes, below every engine's limit for it.
-    kernels = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as CpuKernels;
+    compiled = new WebAssembly.Module(bytes);
   } catch {
-    kernels = null;
+    compiled = null;
   }
+  return compiled;
+}
+
+/** A new instance: its memory (zeroed) is freed with it, where the shared one would keep its largest size. */
+function freshInstance(): CpuKernels | null {
+  const m = module();
+  if (!m) return null;
+  try {
+    return new WebAssembly.Instance(m, {}).exports as unknown as CpuKernels;
+  } catch {
+    return null;
+  }
+}
+
+function instance(): CpuKernels | null {
+  if (kernels === undefined) kernels = freshInstance();
   return kernels;
 }
 
@@ -176,4 +195,55 @@ export function simdDots(
   const res = new Float32Array(k.memory.buffer, oa, T * ldo);
   for (let t = 0; t < T; t++) out.set(res.subarray(t * ldo, t * ldo + candidates), t * ldo);
   return true;
+}
+
+/** Below this order the factorisations stay in their TypeScript loops. */
+const MIN_ORDER = 32;
+
+/** Index of entry (i, k) in the kernels' paired-row layout of order m. */
+function paired(m: number, i: number, k: number): number {
+  return (i >> 1) * 2 * m + 2 * k + (i & 1);
+}
+
+/** The module's fp64 memory holding `count` matrices of order m (an odd order padded to even). */
+function fp64Regions(k: CpuKernels, m: number, count: number): Float64Array {
+  const bytes = count * m * m * 8;
+  const have = k.memory.buffer.byteLength;
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
+  return new Float64Array(k.memory.buffer, 0, count * m * m);
+}
+
+/**
+ * `cholesky` on SIMD: L (row-major, upper triangle zero), null when A is not positive definite,
+ * or undefined when the caller must run its own loop.
+ */
+export function simdCholesky(a: ArrayLike<number>, n: number): Float64Array | null | undefined {
+  if (!enabled || n < MIN_ORDER) return undefined;
+  const k = freshInstance();
+  if (!k) return undefined;
+  const m = n + (n & 1);
+  const mem = fp64Regions(k, m, 1);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) mem[paired(m, i, j)] = a[i * n + j];
+  // An odd order gets a unit row and column, which changes no entry of the real rows.
+  if (m > n) mem[paired(m, n, n)] = 1;
+  if (k.cholesky(0, m) >= 0) return null;
+  const L = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) L[i * n + j] = mem[paired(m, i, j)];
+  return L;
+}
+
+/** `invertLower` on SIMD (lower-triangular result), or undefined when the caller must run its own loop. */
+export function simdInvertLower(L: Float64Array, n: number): Float64Array | undefined {
+  if (!enabled || n < MIN_ORDER) return undefined;
+  const k = freshInstance();
+  if (!k) return undefined;
+  const m = n + (n & 1);
+  const mem = fp64Regions(k, m, 2);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) mem[paired(m, i, j)] = L[i * n + j];
+  if (m > n) mem[paired(m, n, n)] = 1;
+  k.invertLower(0, m, m * m * 8);
+  const X = new Float64Array(n * n);
+  const T = m * m;
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) X[i * n + j] = mem[T + j * m + i];
+  return X;
 }
