@@ -510,3 +510,119 @@ export function invertLower(p: usize, n: i32, t: usize): void {
   }
   for (; c < n; c++) substituteColumn(p, n, t, c, n);
 }
+
+// Round-to-nearest quantization of `src/lib/compress/reference/quantizer.ts` (`quantizeRtn`):
+// each (row, group) fitted exactly as `fitGroup` does, then every entry quantized four at a time
+// with the same fp32 operations (`nearest` rounds half to even, as `roundHalfEven`).
+// mode: 0 GPTQ asymmetric, 1 GPTQ symmetric, 2 AWQ with zero point, 3 AWQ without.
+
+const AWQ_MIN_RANGE: f32 = <f32>1e-5;
+
+/** Fits one group; returns its scale and stores its zero point (clamp domain) at `zeroAt`. */
+function fit(x: usize, len: i32, mode: i32, maxq: f32, hi: f32, zeroAt: usize): f32 {
+  let j = 0;
+  if (mode == 3) {
+    let m4 = f32x4.splat(0);
+    for (; j + 3 < len; j += 4) m4 = f32x4.max(m4, f32x4.abs(v128.load(x + (<usize>j << 2))));
+    let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+    for (; j < len; j++) m = max(m, abs(load<f32>(x + (<usize>j << 2))));
+    store<f32>(zeroAt, 0);
+    return max(m, AWQ_MIN_RANGE) / hi;
+  }
+  // Comparisons as the loops make them (pmin/pmax), from 0 (GPTQ) or ±∞ (AWQ).
+  const awq = mode == 2;
+  let lo4 = f32x4.splat(awq ? Infinity : 0);
+  let hi4 = f32x4.splat(awq ? -Infinity : 0);
+  for (; j + 3 < len; j += 4) {
+    const v = v128.load(x + (<usize>j << 2));
+    lo4 = f32x4.pmin(lo4, v);
+    hi4 = f32x4.pmax(hi4, v);
+  }
+  let mn = f32x4.extract_lane(lo4, 0);
+  let mx = f32x4.extract_lane(hi4, 0);
+  for (let l = 1; l < 4; l++) {
+    const a = l == 1 ? f32x4.extract_lane(lo4, 1) : l == 2 ? f32x4.extract_lane(lo4, 2) : f32x4.extract_lane(lo4, 3);
+    const b = l == 1 ? f32x4.extract_lane(hi4, 1) : l == 2 ? f32x4.extract_lane(hi4, 2) : f32x4.extract_lane(hi4, 3);
+    if (a < mn) mn = a;
+    if (b > mx) mx = b;
+  }
+  for (; j < len; j++) {
+    const v = load<f32>(x + (<usize>j << 2));
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+  }
+  if (awq) {
+    const scale = max(mx - mn, AWQ_MIN_RANGE) / maxq;
+    // `+ 0` turns −0 into +0, as the TypeScript does.
+    store<f32>(zeroAt, min(maxq, max(<f32>0, -nearest(mn / scale))) + 0);
+    return scale;
+  }
+  if (mode == 1) {
+    mx = max(-mn, mx);
+    if (mn < 0) mn = -mx;
+  }
+  if (mn == 0 && mx == 0) {
+    mn = -1;
+    mx = 1;
+  }
+  const scale = (mx - mn) / maxq;
+  store<f32>(zeroAt, mode == 1 ? (maxq + 1) / 2 : nearest(-mn / scale) + 0);
+  return scale;
+}
+
+/**
+ * W (rows × cols, fp32) quantized per (row, group of `groupSize` columns): the fake-quantized
+ * weights into `out`, codes (c − lo) into `codes` (bytes), scales and zero points (clamp domain,
+ * as fp32) per (row, group) into `scales` and `zeros`.
+ */
+export function quantizeRtn(
+  w: usize,
+  rows: i32,
+  cols: i32,
+  groupSize: i32,
+  mode: i32,
+  bits: i32,
+  out: usize,
+  codes: usize,
+  scales: usize,
+  zeros: usize,
+): void {
+  const maxq = <f32>((1 << bits) - 1);
+  const lo: f32 = mode == 3 ? <f32>-(1 << (bits - 1)) : 0;
+  const hi: f32 = mode == 3 ? <f32>((1 << (bits - 1)) - 1) : maxq;
+  const groups = (cols + groupSize - 1) / groupSize;
+  const lo4 = f32x4.splat(lo);
+  const hi4 = f32x4.splat(hi);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < groups; g++) {
+      const start = r * cols + g * groupSize;
+      const len = min(cols - g * groupSize, groupSize);
+      const x = w + (<usize>start << 2);
+      const gi = <usize>(r * groups + g) << 2;
+      const scale = fit(x, len, mode, maxq, hi, zeros + gi);
+      store<f32>(scales + gi, scale);
+      const zero = load<f32>(zeros + gi);
+      const s4 = f32x4.splat(scale);
+      const z4 = f32x4.splat(zero);
+      let j = 0;
+      for (; j + 3 < len; j += 4) {
+        const o = <usize>(start + j);
+        const k = f32x4.add(f32x4.nearest(f32x4.div(v128.load(w + (o << 2)), s4)), z4);
+        const c = f32x4.pmax(f32x4.pmin(k, hi4), lo4);
+        v128.store(out + (o << 2), f32x4.mul(s4, f32x4.sub(c, z4)));
+        const u = i32x4.trunc_sat_f32x4_s(f32x4.sub(c, lo4));
+        store<u8>(codes + o, <u8>i32x4.extract_lane(u, 0));
+        store<u8>(codes + o, <u8>i32x4.extract_lane(u, 1), 1);
+        store<u8>(codes + o, <u8>i32x4.extract_lane(u, 2), 2);
+        store<u8>(codes + o, <u8>i32x4.extract_lane(u, 3), 3);
+      }
+      for (; j < len; j++) {
+        const o = <usize>(start + j);
+        const k = nearest(load<f32>(w + (o << 2)) / scale) + zero;
+        const c = k < lo ? lo : k > hi ? hi : k;
+        store<f32>(out + (o << 2), scale * (c - zero));
+        store<u8>(codes + o, <u8>(<i32>(c - lo)));
+      }
+    }
+  }
+}

@@ -1,3 +1,4 @@
+import { simdQuantizeRtn } from './simd';
 import { f32, matrix, type Matrix } from './types';
 
 /**
@@ -175,6 +176,8 @@ export function quantizeRtn(W: Matrix, cfg: QuantConfig): QuantizedMatrix {
   const { groupSize, groups } = groupLayout(cols, cfg.groupSize);
   const grid = quantGrid(cfg);
   const { lo, hi } = grid;
+  const fast = simdQuantizeRtn(data, rows, cols, groupSize, cfg.bits, cfg.variant ?? 'gptq', cfg.sym, lo);
+  if (fast) return quantizedMatrix(matrix(rows, cols, fast.weight), fast, cfg, { groupSize, groups });
   const out = new Float32Array(rows * cols);
   const codes = new Uint8Array(rows * cols);
   const scales = new Float32Array(rows * groups);

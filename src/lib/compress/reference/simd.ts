@@ -16,6 +16,18 @@ interface CpuKernels {
   gram(x: number, T: number, n: number, out: number): void;
   linear(x: number, w4: number, S: number, inF: number, outF: number, y: number): void;
   dots(x: number, T: number, len: number, q4: number, candidates: number, out: number, ldo: number): void;
+  quantizeRtn(
+    w: number,
+    rows: number,
+    cols: number,
+    groupSize: number,
+    mode: number,
+    bits: number,
+    out: number,
+    codes: number,
+    scales: number,
+    zeros: number,
+  ): void;
   cholesky(p: number, n: number): number;
   invertLower(p: number, n: number, t: number): void;
 }
@@ -246,4 +258,45 @@ export function simdInvertLower(L: Float64Array, n: number): Float64Array | unde
   const T = m * m;
   for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) X[i * n + j] = mem[T + j * m + i];
   return X;
+}
+
+/** The parts `quantizeRtn` makes, from the SIMD kernel. */
+export interface RtnParts {
+  weight: Float32Array;
+  codes: Uint8Array;
+  scales: Float32Array;
+  zeros: Uint8Array;
+}
+
+/**
+ * `quantizeRtn` on SIMD (rows × cols, contiguous groups of `groupSize` columns; `lo` the clamp
+ * range's low end), or null when the caller must run its own loop.
+ */
+export function simdQuantizeRtn(
+  W: Float32Array,
+  rows: number,
+  cols: number,
+  groupSize: number,
+  bits: number,
+  variant: 'gptq' | 'awq',
+  sym: boolean,
+  lo: number,
+): RtnParts | null {
+  const k = active();
+  if (!k || rows * cols < MIN_WORK) return null;
+  const groups = Math.ceil(cols / groupSize);
+  const n = rows * cols;
+  // Codes are bytes: a region of ⌈n/4⌉ fp32 slots holds them.
+  const [w, out, codes, scales, zeros] = layout(k, n, n, Math.ceil(n / 4), rows * groups, rows * groups);
+  new Float32Array(k.memory.buffer, w, n).set(W.subarray(0, n));
+  const mode = (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0);
+  k.quantizeRtn(w, rows, cols, groupSize, mode, bits, out, codes, scales, zeros);
+  const buf = k.memory.buffer;
+  const zeroPoints = new Float32Array(buf, zeros, rows * groups);
+  return {
+    weight: new Float32Array(buf, out, n).slice(),
+    codes: new Uint8Array(buf, codes, n).slice(),
+    scales: new Float32Array(buf, scales, rows * groups).slice(),
+    zeros: Uint8Array.from(zeroPoints, (z) => z - lo),
+  };
 }
