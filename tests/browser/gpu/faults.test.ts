@@ -73,7 +73,7 @@ describe('WebGPU errors are never read back as results', () => {
 });
 
 describe('a WebGPU device lost mid-compression', () => {
-  it('stops the run naming the layer and linear, stores nothing, and the next run gets a new device', async () => {
+  it('stops the run naming the layer and linear, keeps the finished layers, and the next run gets a new device and goes on', async () => {
     const device = await requestDevice();
     const seen: CompressProgress[] = [];
     const settings = { method: 'gptq' as const, bits: 4 as const, groupSize: 64 };
@@ -97,17 +97,23 @@ describe('a WebGPU device lost mid-compression', () => {
     expect(err.message).toContain('layer 2');
     expect(err.message).toContain('model.layers.2.self_attn.o_proj');
     expect(seen.some((p) => p.layer === 3)).toBe(false);
-    // Nothing half-written remains, let alone marked complete.
-    expect(await variantsIn(cache)).toEqual([]);
+    expect(err.message).toContain('its 2 finished layers are kept: run it again (it gets a new GPU device) and it goes on from layer 3');
+    // The finished layers are kept in a partial entry, never marked complete.
+    const partial = await variantsIn(cache);
+    expect(partial.map((m) => m.status)).toEqual(['partial']);
+    expect(Object.keys(partial[0].files).filter((f) => f.startsWith('resume/'))).toHaveLength(2);
 
-    // The lost device is not reused: the next run asks for a fresh one and completes.
+    // The lost device is not reused: the next run asks for a fresh one, goes on from layer 3 and completes.
+    const again: CompressProgress[] = [];
     const report = await compressCachedModel(
       cache,
       base.key,
       { settings, calibration, samples: 4, seqLen: 32, kernels: 'webgpu' },
-      { device },
+      { device, onProgress: (p) => again.push(p) },
     );
+    expect(again.some((p) => /going on from layer 3\/\d+: 2 layers kept/.test(p.message))).toBe(true);
     expect(report.kernels).toBe('webgpu');
+    expect(report.linears).toHaveLength(base.spec.numLayers * 7);
     const stored = await variantsIn(cache);
     expect(stored.map((m) => m.key)).toEqual([report.key]);
     expect((await cache.manifest(report.key))?.status).toBe('complete');
