@@ -1,8 +1,9 @@
 import { expect, test } from '@playwright/test';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killCtlabWhen } from './kill-helpers';
 
 interface Run {
   code: number;
@@ -203,18 +204,7 @@ test.describe('ctlab compress and kl', () => {
     const args = ['compress', '--model', STORIES, '--method', 'sparsegpt', '--sparsity', '2:4', '--calib', 'builtin', '--samples', '8'];
     const dir = join(profile, 'stories260k-sparsegpt');
     // Killed once the count shows two of its five layers (the second one's last pass: the first is stored).
-    const first = spawn('node', ['bin/ctlab.mjs', ...args, '--out', dir, ...common], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, CTLAB_LOG_EVERY_S: '0' },
-    });
-    let firstErr = '';
-    await new Promise<void>((resolve, reject) => {
-      first.stderr.on('data', (d: Buffer) => {
-        firstErr += d.toString();
-        if (/compress: [2-4]\/5 layers/.test(firstErr)) first.kill('SIGKILL');
-      });
-      first.on('exit', () => (/compress: [2-4]\/5 layers/.test(firstErr) ? resolve() : reject(new Error(firstErr))));
-    });
+    await killCtlabWhen([...args, '--out', dir, ...common], (stderr) => /compress: [2-4]\/5 layers/.test(stderr));
     expect(existsSync(join(dir, 'model.safetensors'))).toBe(false);
     const again = await ctlab([...args, '--out', dir, '--json', ...common]);
     expect(again.code, again.stderr).toBe(0);

@@ -1,8 +1,9 @@
 import { expect, test } from '@playwright/test';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killCtlabWhen, partwayThrough } from './kill-helpers';
 
 interface Run {
   code: number;
@@ -65,21 +66,8 @@ test.describe('sharded runs', () => {
       '--out',
       join(dir, `r${k}.json`),
     ];
-    // Every progress step as a line: a fast machine finishes the perspective inside the default 5 s between lines.
-    const first = spawn('node', ['bin/ctlab.mjs', ...shard(0)], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, CTLAB_LOG_EVERY_S: '0' },
-    });
-    let firstErr = '';
-    await new Promise<void>((resolve, reject) => {
-      first.stderr.on('data', (d: Buffer) => {
-        firstErr += d.toString();
-        // Into the second perspective, with some but not all of its records stored.
-        const at = [...firstErr.matchAll(/\[dense · privacy generate\] (\d+)\/(\d+) items/g)].at(-1);
-        if (at && Number(at[1]) > 0 && Number(at[1]) < Number(at[2])) first.kill('SIGKILL');
-      });
-      first.on('exit', () => (/\[dense · privacy generate\]/.test(firstErr) ? resolve() : reject(new Error(firstErr))));
-    });
+    // Into the second perspective, with some but not all of its records stored.
+    await killCtlabWhen(shard(0), partwayThrough('dense · privacy generate'));
     expect(existsSync(join(dir, 'r0.json'))).toBe(false);
 
     // The three shards at once, as on a workstation: `parallel … ::: 0 1 2`.

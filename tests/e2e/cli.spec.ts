@@ -1,8 +1,9 @@
 import { expect, test } from '@playwright/test';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killCtlabWhen, partwayThrough } from './kill-helpers';
 
 interface Run {
   code: number;
@@ -125,19 +126,7 @@ test.describe('ctlab CLI', () => {
 
     // The same command again starts a new run (the first one finished); it is killed inside its
     // second perspective, and the same command once more goes on with that run.
-    const killed = spawn('node', ['bin/ctlab.mjs', ...args, '--out', join(profile, 'r2.json')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, CTLAB_LOG_EVERY_S: '0' },
-    });
-    let killedErr = '';
-    await new Promise<void>((resolve, reject) => {
-      killed.stderr.on('data', (d: Buffer) => {
-        killedErr += d.toString();
-        const at = [...killedErr.matchAll(/\[dense · privacy generate\] (\d+)\/(\d+) items/g)].at(-1);
-        if (at && Number(at[1]) > 0 && Number(at[1]) < Number(at[2])) killed.kill('SIGKILL');
-      });
-      killed.on('exit', () => (/\[dense · privacy generate\]/.test(killedErr) ? resolve() : reject(new Error(killedErr))));
-    });
+    const killedErr = await killCtlabWhen([...args, '--out', join(profile, 'r2.json')], partwayThrough('dense · privacy generate'));
     expect(killedErr).toMatch(/\[dense · stereotype generate\]/);
     expect(killedErr).not.toMatch(/going on with the unfinished run/);
     const again = await ctlab([...args, '--out', join(profile, 'r2.json')], 120_000, { ...process.env, CTLAB_LOG_EVERY_S: '0' });

@@ -1,6 +1,6 @@
 import { compressLayers } from '../compress/engine/driver';
 import type { LayerSource } from '../compress/engine/layer-source';
-import type { DriverProgress } from '../compress/engine/report';
+import type { DriverProgress, LayerTiming, LinearReport } from '../compress/engine/report';
 import type { ForwardKind } from '../compress/engine/runner-types';
 import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
 import { resolveSettings, type CompressSettings, type SettingsText } from '../compress/reference/settings';
@@ -22,7 +22,7 @@ import {
   type CalibrationSet,
   type CalibrationSource,
 } from './calibration';
-import { readCheckpoints, removeCheckpoints, saveCheckpoint, type CheckpointContext } from './layer-checkpoint';
+import { keptLayers, removeCheckpoints, saveCheckpoint, type CheckpointContext } from './layer-checkpoint';
 import type { VariantReport } from './report';
 import { readVariantReport, variantKey, variantLabel, VariantWriter, type StoreProgressFn } from './store';
 
@@ -275,19 +275,24 @@ export async function compressCachedModel(
   let layersKept = 0;
   try {
     const halfGraph = req.halfGraph ?? (await describeAdapter()).features.includes('shader-f16');
-    writer = await VariantWriter.create(cache, base, weights, key, label, settings, kernels, halfGraph, true);
+    writer = await VariantWriter.create(cache, base, weights, key, label, settings, kernels, halfGraph);
     const w = writer;
     // A stopped compression of this variant goes on after its last kept layer.
     const context: CheckpointContext = { kernels: kernels.kind, forward, layers: spec.numLayers };
-    const kept = await readCheckpoints(cache, key, context);
-    if (!kept.length) await removeCheckpoints(cache, key);
-    layersKept = kept.length;
-    for (const c of kept) await w.writeLayer(c.out);
-    if (kept.length)
+    const resume = { layers: [] as LayerTiming[], linears: [] as LinearReport[], hidden: [] as Float32Array[] };
+    for await (const c of keptLayers(cache, key, context)) {
+      await w.writeLayer(c.out);
+      resume.layers.push(c.timing);
+      resume.linears.push(...c.out.linears);
+      resume.hidden = c.next;
+    }
+    layersKept = resume.layers.length;
+    if (layersKept === 0) await removeCheckpoints(cache, key);
+    else
       progress({
         phase: 'compress',
-        fraction: kept.length / spec.numLayers,
-        message: `going on from layer ${kept.length + 1}/${spec.numLayers}: ${kept.length} layers kept from the stopped run`,
+        fraction: layersKept / spec.numLayers,
+        message: `going on from layer ${layersKept + 1}/${spec.numLayers}: ${layersKept} layers kept from the stopped run`,
       });
     const result = await compressLayers({
       spec,
@@ -306,9 +311,7 @@ export async function compressCachedModel(
         await saveCheckpoint(cache, key, { out, ...k }, context);
         layersKept = out.layer + 1;
       },
-      ...(kept.length
-        ? { resume: { layers: kept.map((c) => c.timing), linears: kept.flatMap((c) => c.out.linears), hidden: kept.at(-1)!.next } }
-        : {}),
+      ...(layersKept > 0 ? { resume } : {}),
     });
     signal?.throwIfAborted();
     progress({ phase: 'store', fraction: 1, message: 'writing model.safetensors and the graph' });

@@ -191,24 +191,25 @@ export async function saveCheckpoint(cache: ShardCache, key: string, c: LayerChe
 }
 
 /**
- * The kept layers 0…k−1 of a stopped compression, in order: the longest run of complete, readable
- * checkpoints of this context from layer 0 (a later one without its predecessors is useless).
+ * The kept layers 0…k−1 of a stopped compression, one at a time and in order (a layer's tensors
+ * can be hundreds of megabytes, so no more than one is read at once): the longest run of complete,
+ * readable checkpoints of this context from layer 0 (a later one without its predecessors is
+ * useless, and an unreadable one is computed again).
  */
-export async function readCheckpoints(cache: ShardCache, key: string, context: CheckpointContext): Promise<LayerCheckpoint[]> {
+export async function* keptLayers(cache: ShardCache, key: string, context: CheckpointContext): AsyncGenerator<LayerCheckpoint> {
   const manifest = await cache.manifest(key);
-  if (!manifest) return [];
-  const out: LayerCheckpoint[] = [];
+  if (!manifest) return;
   for (let layer = 0; layer < context.layers; layer++) {
-    if (!manifest.files[checkpointPath(layer)]?.complete) break;
+    if (!manifest.files[checkpointPath(layer)]?.complete) return;
+    let c: LayerCheckpoint;
     try {
-      const c = decodeCheckpoint(await (await cache.fileBlob(key, checkpointPath(layer))).arrayBuffer(), context);
-      if (c.out.layer !== layer) break;
-      out.push(c);
+      c = decodeCheckpoint(await (await cache.fileBlob(key, checkpointPath(layer))).arrayBuffer(), context);
     } catch {
-      break;
+      return;
     }
+    if (c.out.layer !== layer) return;
+    yield c;
   }
-  return out;
 }
 
 /** Removes every checkpoint file of the entry (the variant is complete, or its kept layers are unusable). */

@@ -120,13 +120,12 @@ export class VariantWriter {
     kernels: Kernels,
     /** Also build the graph with fp16 weights and scales (`model_fp16.onnx`), for adapters with `shader-f16`. */
     halfGraph = false,
-    /** Keep a stopped compression's entry of this key (and its layer checkpoints) instead of starting it anew. */
-    resumable = false,
   ): Promise<VariantWriter> {
     if (key === base.key) throw new Error('a variant cannot overwrite its base model');
     const existing = await cache.manifest(key);
-    const keep = resumable && existing?.status === 'partial' && existing.source.kind === 'variant' && existing.source.location === base.key;
-    // A stale or half-written variant of the same settings is replaced, unless it is to go on.
+    // A stopped compression of this key keeps its entry (and its layer checkpoints) to go on;
+    // anything else stored under the key is replaced.
+    const keep = existing?.status === 'partial' && existing.source.kind === 'variant' && existing.source.location === base.key;
     if (existing && !keep) await cache.deleteModel(key);
     if (!keep) await cache.openModel(key, label, { kind: 'variant', location: base.key });
     const w = new VariantWriter(cache, base, baseWeights, key, label, settings, kernels, halfGraph);

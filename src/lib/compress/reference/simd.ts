@@ -217,12 +217,29 @@ function paired(m: number, i: number, k: number): number {
   return (i >> 1) * 2 * m + 2 * k + (i & 1);
 }
 
-/** The module's fp64 memory holding `count` matrices of order m (an odd order padded to even). */
-function fp64Regions(k: CpuKernels, m: number, count: number): Float64Array {
+/**
+ * A fresh instance with the lower triangle (or all, `whole`) of the row-major n×n `src` in the
+ * kernels' paired layout at offset 0, an odd order padded with a unit row and column (which
+ * changes no entry of the real rows), and room for `count` matrices of the padded order m in
+ * all; null when the caller must run its own loop.
+ */
+function pairedInstance(
+  src: ArrayLike<number>,
+  n: number,
+  whole: boolean,
+  count: number,
+): { k: CpuKernels; m: number; mem: Float64Array } | null {
+  if (!enabled || n < MIN_ORDER) return null;
+  const k = freshInstance();
+  if (!k) return null;
+  const m = n + (n & 1);
   const bytes = count * m * m * 8;
   const have = k.memory.buffer.byteLength;
   if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
-  return new Float64Array(k.memory.buffer, 0, count * m * m);
+  const mem = new Float64Array(k.memory.buffer, 0, count * m * m);
+  for (let i = 0; i < n; i++) for (let j = 0, end = whole ? n : i + 1; j < end; j++) mem[paired(m, i, j)] = src[i * n + j];
+  if (m > n) mem[paired(m, n, n)] = 1;
+  return { k, m, mem };
 }
 
 /**
@@ -230,33 +247,22 @@ function fp64Regions(k: CpuKernels, m: number, count: number): Float64Array {
  * or undefined when the caller must run its own loop.
  */
 export function simdCholesky(a: ArrayLike<number>, n: number): Float64Array | null | undefined {
-  if (!enabled || n < MIN_ORDER) return undefined;
-  const k = freshInstance();
-  if (!k) return undefined;
-  const m = n + (n & 1);
-  const mem = fp64Regions(k, m, 1);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) mem[paired(m, i, j)] = a[i * n + j];
-  // An odd order gets a unit row and column, which changes no entry of the real rows.
-  if (m > n) mem[paired(m, n, n)] = 1;
-  if (k.cholesky(0, m) >= 0) return null;
+  const p = pairedInstance(a, n, true, 1);
+  if (!p) return undefined;
+  if (p.k.cholesky(0, p.m) >= 0) return null;
   const L = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) L[i * n + j] = mem[paired(m, i, j)];
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) L[i * n + j] = p.mem[paired(p.m, i, j)];
   return L;
 }
 
 /** `invertLower` on SIMD (lower-triangular result), or undefined when the caller must run its own loop. */
 export function simdInvertLower(L: Float64Array, n: number): Float64Array | undefined {
-  if (!enabled || n < MIN_ORDER) return undefined;
-  const k = freshInstance();
-  if (!k) return undefined;
-  const m = n + (n & 1);
-  const mem = fp64Regions(k, m, 2);
-  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) mem[paired(m, i, j)] = L[i * n + j];
-  if (m > n) mem[paired(m, n, n)] = 1;
-  k.invertLower(0, m, m * m * 8);
+  const p = pairedInstance(L, n, false, 2);
+  if (!p) return undefined;
+  const T = p.m * p.m;
+  p.k.invertLower(0, p.m, T * 8);
   const X = new Float64Array(n * n);
-  const T = m * m;
-  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) X[i * n + j] = mem[T + j * m + i];
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) X[i * n + j] = p.mem[T + j * p.m + i];
   return X;
 }
 
