@@ -25,7 +25,8 @@ export const DEFAULT_SCALE_MODELS = [
  *   newTokens: number, shapesDir: string, port: number, quiet: boolean }} ScaleOptions
  * @typedef {{ device: string, adapter?: string | null, loadSeconds?: number, sessionSeconds?: number,
  *   promptTokens?: number, newTokens?: number, prefillTokensPerSecond?: number, decodeTokensPerSecond?: number,
- *   peakBytes?: number, peakGeneratingBytes?: number, peakGeneratingRatio?: number, error?: string }} DeviceRow
+ *   idleBytes?: number, peakBytes?: number, peakGeneratingBytes?: number, peakGeneratingRatio?: number,
+ *   modelGeneratingRatio?: number, error?: string }} DeviceRow
  */
 
 /**
@@ -98,6 +99,8 @@ export async function benchScale({ root, dist, opts, onProgress, log, cleanError
             continue;
           }
           const memory = memorySampler(profile);
+          // The page open and no model loaded: what Chromium itself holds, the floor under every ratio.
+          dev.idleBytes = memory.current();
           try {
             if (d === 0) {
               try {
@@ -125,6 +128,7 @@ export async function benchScale({ root, dist, opts, onProgress, log, cleanError
             const gen = await app.page.generate({ source, device, request });
             dev.peakGeneratingBytes = memory.peakSince(start);
             dev.peakGeneratingRatio = dev.peakGeneratingBytes / row.fp32Bytes;
+            dev.modelGeneratingRatio = (dev.peakGeneratingBytes - dev.idleBytes) / row.fp32Bytes;
             dev.promptTokens = gen.promptIds.length;
             dev.newTokens = gen.newIds.length;
             dev.prefillTokensPerSecond = (gen.promptIds.length * 1000) / gen.prefillMs;
@@ -194,9 +198,11 @@ export function scaleTable(r) {
     ['load s', 7],
     ['prefill tok/s', 13],
     ['decode tok/s', 12],
+    ['idle MB', 7],
     ['peak MB', 8],
     ['peak gen MB', 11],
     ['gen ÷ fp32', 10],
+    ['(gen − idle) ÷ fp32', 19],
   ];
   /** @param {string[]} cells */
   const line = (cells) =>
@@ -206,7 +212,7 @@ export function scaleTable(r) {
       .trimEnd();
   const out = [
     `random-weight checkpoints of real shapes; prompt ${r.promptTokens} tokens, ${r.newTokens} new (no early stop); memory: ${r.memory}`,
-    "load s: cache to ready on that device in a new browser (the first device's includes the graph build); peak MB: that browser's whole run (the first one downloads and builds)",
+    "load s: cache to ready on that device in a new browser (the first device's includes the graph build); idle MB: that browser with the page open and no model; peak MB: its whole run (the first one downloads and builds)",
     line(head.map((h) => String(h[0]))),
   ];
   const errors = [];
@@ -225,9 +231,11 @@ export function scaleTable(r) {
           num(d.loadSeconds, 1),
           num(d.prefillTokensPerSecond, 1),
           num(d.decodeTokensPerSecond, 2),
+          mb(d.idleBytes),
           mb(d.peakBytes),
           mb(d.peakGeneratingBytes),
           num(d.peakGeneratingRatio, 2),
+          num(d.modelGeneratingRatio, 2),
         ]),
       );
       if (d.error) errors.push(`${s.model} on ${d.device}: ${d.error}`);

@@ -104,6 +104,12 @@ export function memorySampler(profile, intervalMs = 250) {
   sample();
   const timer = setInterval(sample, intervalMs);
   return {
+    /** Takes a sample now and returns its bytes (0 when the browser has no process yet). */
+    current() {
+      sample();
+      const last = samples[samples.length - 1];
+      return last ? last.bytes : 0;
+    },
     /** Takes a sample now and returns its time, the start of a span. */
     mark() {
       sample();

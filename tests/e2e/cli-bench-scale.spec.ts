@@ -91,12 +91,17 @@ test.describe('ctlab bench scale', () => {
         'sessionSeconds',
         'prefillTokensPerSecond',
         'decodeTokensPerSecond',
+        'idleBytes',
         'peakBytes',
         'peakGeneratingBytes',
         'peakGeneratingRatio',
+        'modelGeneratingRatio',
       ],
       'wasm',
     );
+    // The idle browser is part of every later sample, so the model's share is the smaller ratio.
+    expect(d.idleBytes).toBeLessThan(d.peakGeneratingBytes);
+    expect(d.modelGeneratingRatio).toBeCloseTo((d.peakGeneratingBytes - d.idleBytes) / s.fp32Bytes, 9);
     expect(d.loadSeconds).toBeGreaterThanOrEqual(d.sessionSeconds);
     expect(d.peakGeneratingBytes).toBeLessThanOrEqual(d.peakBytes);
     expect(s.firstLoadSeconds).toBe(d.loadSeconds);

@@ -62,9 +62,11 @@ describe('bench scale helpers', () => {
               loadSeconds: 20.04,
               prefillTokensPerSecond: 150.2,
               decodeTokensPerSecond: 30.25,
+              idleBytes: 3.4e8,
               peakBytes: 2e9,
               peakGeneratingBytes: 1.2e9,
               peakGeneratingRatio: 2.23,
+              modelGeneratingRatio: 1.6,
             },
             { device: 'webgpu', error: 'WebGPU was requested but is unavailable: no adapter', peakBytes: 3e8 },
           ],
@@ -73,8 +75,8 @@ describe('bench scale helpers', () => {
     });
     const lines = table.split('\n');
     const wasm = lines.find((l) => l.startsWith('org/a'));
-    expect(wasm).toMatch(/org\/a\s+30\s+135M\s+538\s+3\.2\s+12\.5\s+wasm\s+20\.0\s+150\.2\s+30\.25\s+2000\s+1200\s+2\.23$/);
-    expect(lines.find((l) => /^\s+webgpu/.test(l))).toMatch(/webgpu\s+–\s+–\s+–\s+300\s+–\s+–$/);
+    expect(wasm).toMatch(/org\/a\s+30\s+135M\s+538\s+3\.2\s+12\.5\s+wasm\s+20\.0\s+150\.2\s+30\.25\s+340\s+2000\s+1200\s+2\.23\s+1\.60$/);
+    expect(lines.find((l) => /^\s+webgpu/.test(l))).toMatch(/webgpu\s+–\s+–\s+–\s+–\s+300\s+–\s+–\s+–$/);
     expect(table).toContain('errors:\n  org/a on webgpu: WebGPU was requested but is unavailable: no adapter');
   });
 });
