@@ -27,7 +27,16 @@ export function hasChatTemplate(tokenizer: PreTrainedTokenizer): boolean {
   return Boolean((tokenizer as unknown as { chat_template?: unknown }).chat_template);
 }
 
+/**
+ * Variables every chat template is rendered with. Hybrid-reasoning models (Qwen3, SmolLM3) open
+ * their answer with a `<think>` block unless `enable_thinking` is false; DecodingTrust's prompts
+ * expect the answer itself within a small token budget (a stereotype reply, one label), which a
+ * reasoning preamble would use up, and the study's models had no such mode. Templates that do not
+ * read the variable render as without it.
+ */
+export const CHAT_TEMPLATE_VARIABLES: Readonly<Record<string, unknown>> = { enable_thinking: false };
+
 /** The prompt text for a chat, with the generation prompt appended, as the model's template writes it. */
 export function renderChat(tokenizer: PreTrainedTokenizer, messages: ChatMessage[]): string {
-  return tokenizer.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true }) as string;
+  return tokenizer.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true, ...CHAT_TEMPLATE_VARIABLES }) as string;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 export const STORIES_DIR = '/work/shared/models/stories260k';
+export const SMOLLM_TOKENIZER_DIR = '/work/shared/models/smollm2-135m-instruct-tokenizer';
 
 export function storiesBytes(): Uint8Array<ArrayBuffer> {
   // Copy into a buffer of our own: Node may hand back a pooled Buffer that tests then mutate.
