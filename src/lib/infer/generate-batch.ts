@@ -162,6 +162,8 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
     input_ids: new Tensor('int64', inputIds, [B, padded]),
     attention_mask: new Tensor('int64', mask, [B, padded]),
     max_new_tokens: budget,
+    // config.json's and generation_config.json's end-of-turn ids, whether or not transformers.js read the latter.
+    eos_token_id: lm.spec.eosTokenIds,
     ...(opts.minNewTokens ? { min_new_tokens: Math.min(opts.minNewTokens, budget) } : {}),
     do_sample: false,
     logits_processor: processors,

@@ -104,6 +104,8 @@ export async function generate(lm: LoadedLm, opts: GenerateOptions): Promise<Gen
     input_ids: inputIds,
     attention_mask: attention,
     max_new_tokens: maxNewTokens,
+    // config.json's and generation_config.json's end-of-turn ids, whether or not transformers.js read the latter.
+    eos_token_id: lm.spec.eosTokenIds,
     ...(opts.minNewTokens ? { min_new_tokens: Math.min(opts.minNewTokens, maxNewTokens) } : {}),
     do_sample: temperature > 0,
     ...(temperature > 0 ? { temperature, top_k: opts.topK ?? 0 } : {}),

@@ -123,3 +123,30 @@ export function parseModelSpecText(text: string, source = 'config.json'): ModelS
   }
   return parseModelSpec(json, source);
 }
+
+/**
+ * `spec` with the end-of-sequence ids of `generation_config.json` added to config.json's. That
+ * file is where instruction-tuned checkpoints list their end-of-turn token (Gemma 3's
+ * `<end_of_turn>`, Qwen's `<|endoftext|>` beside `<|im_end|>`); without it a reply runs on into
+ * turns the model writes for the user. Config's ids come first, so its first stays the padding
+ * fallback.
+ */
+export function withGenerationStops(spec: ModelSpec, generationConfigText: string, source = 'generation_config.json'): ModelSpec {
+  let json: unknown;
+  try {
+    json = JSON.parse(generationConfigText);
+  } catch (e) {
+    throw new ModelConfigError(`malformed JSON in ${source}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!isObject(json)) throw new ModelConfigError(`${source} must hold a JSON object (got ${show(json)})`);
+  const eos = json.eos_token_id;
+  if (eos === undefined || eos === null) return spec;
+  const ids = Array.isArray(eos) ? eos : [eos];
+  for (const id of ids) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw new ModelConfigError(`${source}: field "eos_token_id" must be a token id or a list of them (got ${show(eos)})`);
+    }
+  }
+  const merged = [...new Set([...spec.eosTokenIds, ...(ids as number[])])];
+  return merged.length === spec.eosTokenIds.length ? spec : { ...spec, eosTokenIds: merged };
+}

@@ -2,7 +2,7 @@ import { familyById } from './architectures';
 import type { ShardCache, ProgressFn } from '../storage/shard-cache';
 import type { ModelManifest } from '../storage/manifest';
 import { requestPersistence } from '../storage/quota';
-import { parseModelSpecText } from './config';
+import { parseModelSpecText, withGenerationStops } from './config';
 import type { ModelSpec } from './spec';
 import { SafetensorsFile } from './safetensors';
 import { WeightStore } from './weights';
@@ -12,7 +12,8 @@ import { ensureSourceUnchanged, pinnedSource, withFingerprint } from './source-i
 
 /** Files a Llama-family checkpoint cannot be used without (the weights are resolved separately). */
 export const REQUIRED_FILES = ['config.json', 'tokenizer.json'] as const;
-export const OPTIONAL_FILES = ['tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'] as const;
+const GENERATION_CONFIG = 'generation_config.json';
+export const OPTIONAL_FILES = ['tokenizer_config.json', GENERATION_CONFIG, 'special_tokens_map.json'] as const;
 export const SINGLE_WEIGHTS = 'model.safetensors';
 export const WEIGHTS_INDEX = 'model.safetensors.index.json';
 
@@ -75,9 +76,11 @@ export async function downloadModel(cache: ShardCache, source: ModelSource, opts
     const lfsHashes = await hubLfsHashes(fetchFrom, opts.signal);
     const fetchFile = fileFetcher(cache, fetchFrom, key, opts, lfsHashes);
     await fetchFile('config.json', false);
-    const spec = parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${label}`);
+    let spec = parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${label}`);
     for (const f of REQUIRED_FILES) if (f !== 'config.json') await fetchFile(f, false);
     for (const f of OPTIONAL_FILES) await fetchFile(f, true);
+    // Before the weights: a malformed generation config is refused as early as config.json is.
+    spec = await withStoredGenerationStops(cache, key, label, spec);
 
     const hasIndex = await fetchFile(WEIGHTS_INDEX, true);
     let index: ShardIndex | null = null;
@@ -113,10 +116,22 @@ export async function completeManifest(cache: ShardCache, key: string): Promise<
 /** A complete model from the cache, with its config parsed and its weight files listed. */
 export async function openCachedModel(cache: ShardCache, key: string): Promise<CachedModel> {
   const manifest = await completeManifest(cache, key);
-  const spec = parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${manifest.label}`);
+  const spec = await withStoredGenerationStops(
+    cache,
+    key,
+    manifest.label,
+    parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${manifest.label}`),
+  );
   const index = manifest.files[WEIGHTS_INDEX] ? parseIndex(await cache.readText(key, WEIGHTS_INDEX), manifest.label) : null;
   const weightFiles = index ? [...new Set(Object.values(index.weight_map))].sort() : [SINGLE_WEIGHTS];
   return { key, label: manifest.label, spec, manifest, weightFiles, index };
+}
+
+/** `spec` with the stop ids of the cached `generation_config.json`, when the model has one. */
+async function withStoredGenerationStops(cache: ShardCache, key: string, label: string, spec: ModelSpec): Promise<ModelSpec> {
+  const manifest = await cache.manifest(key);
+  if (!manifest?.files[GENERATION_CONFIG]?.complete) return spec;
+  return withGenerationStops(spec, await cache.readText(key, GENERATION_CONFIG), `${GENERATION_CONFIG} of ${label}`);
 }
 
 /** The weights of a cached model, read tensor by tensor from IndexedDB. */

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { describeAdapter, isSoftwareAdapter } from '../../../src/lib/gpu/device';
 import { loadCausalLm, type Device } from '../../../src/lib/infer/causal-lm';
 import { generate } from '../../../src/lib/infer/generate';
+import { generateBatch } from '../../../src/lib/infer/generate-batch';
 import { perplexity, scoreOptions, splitContinuation } from '../../../src/lib/infer/scoring';
-import { downloadModel } from '../../../src/lib/model/download';
+import { downloadModel, openCachedModel } from '../../../src/lib/model/download';
 import { urlSource } from '../../../src/lib/model/sources';
 import { fetchJson, freshCache, serverRequests, STORIES } from '../helpers';
 
@@ -51,6 +52,36 @@ describe('stories260k through our ONNX graph, onnxruntime-web and transformers.j
     const forced = await generate(lm, { prompt: ref.greedy.prompt, maxNewTokens: 30, minNewTokens: 30 });
     expect(forced.newIds).toHaveLength(30);
     expect(forced.newIds.slice(0, free.newIds.length - 1)).toEqual(free.newIds.slice(0, -1));
+  });
+
+  it("generation_config.json's end-of-turn ids stop a reply, one row and batched", async () => {
+    const ref = await fetchJson<Reference>(`${STORIES}/reference.json`);
+    const cache = freshCache();
+    const model = await downloadModel(cache, urlSource(`${location.origin}${STORIES}`));
+    // As an instruction-tuned checkpoint lists its end-of-turn token (Gemma 3's <end_of_turn>) beside
+    // config.json's EOS: here a token of the greedy story, which never emits its own EOS.
+    const start = ref.greedy.prompt_ids.length;
+    const turnEnd = ref.greedy.ids[start + 3];
+    const config = { bos_token_id: 1, eos_token_id: [2, turnEnd], do_sample: false };
+    await cache.storeBytes(model.key, 'generation_config.json', new TextEncoder().encode(JSON.stringify(config)));
+    expect((await openCachedModel(cache, model.key)).spec.eosTokenIds).toEqual([2, turnEnd]);
+    const lm = await loadCausalLm(cache, model.key, { device: 'wasm' });
+    const reply = ref.greedy.ids.slice(start, start + 4);
+    const one = await generate(lm, { prompt: ref.greedy.prompt, maxNewTokens: 40 });
+    expect(one.finish).toBe('eos');
+    expect(one.newIds).toEqual(reply);
+    const [row, other] = await generateBatch(lm, [
+      { prompt: ref.greedy.prompt, maxNewTokens: 40 },
+      { prompt: 'Lily and Ben', maxNewTokens: 6 },
+    ]);
+    expect(row.finish).toBe('eos');
+    expect(row.newIds).toEqual(reply);
+    expect(other.newIds.length).toBeGreaterThan(0);
+
+    await cache.storeBytes(model.key, 'generation_config.json', new TextEncoder().encode('{"eos_token_id": "<end_of_turn>"}'));
+    await expect(openCachedModel(cache, model.key)).rejects.toThrow(
+      /generation_config\.json of .*: field "eos_token_id" must be a token id or a list of them \(got "<end_of_turn>"\)/,
+    );
   });
 
   it('mean NLL and the last logits match the reference', async () => {
