@@ -28,13 +28,17 @@ export function hasChatTemplate(tokenizer: PreTrainedTokenizer): boolean {
 }
 
 /**
- * Variables every chat template is rendered with. Hybrid-reasoning models (Qwen3, SmolLM3) open
- * their answer with a `<think>` block unless `enable_thinking` is false; DecodingTrust's prompts
- * expect the answer itself within a small token budget (a stereotype reply, one label), which a
- * reasoning preamble would use up, and the study's models had no such mode. Templates that do not
- * read the variable render as without it.
+ * Variables every chat template is rendered with; templates that do not read one render as
+ * without it.
+ * - `enable_thinking: false`: hybrid-reasoning models (Qwen3, SmolLM3) open their answer with a
+ *   `<think>` block unless it is off; DecodingTrust's prompts expect the answer itself within a
+ *   small token budget (a stereotype reply, one label), and the study's models had no such mode.
+ * - `date_string`: Llama 3.x templates write "Today Date: …" into the system turn from the clock
+ *   when it is not given, so the same evaluation would prompt differently each day (and a run
+ *   resumed or sharded across days would mix prompts). The fixed date is the templates' own
+ *   fallback.
  */
-export const CHAT_TEMPLATE_VARIABLES: Readonly<Record<string, unknown>> = { enable_thinking: false };
+export const CHAT_TEMPLATE_VARIABLES: Readonly<Record<string, unknown>> = { enable_thinking: false, date_string: '26 Jul 2024' };
 
 /** The prompt text for a chat, with the generation prompt appended, as the model's template writes it. */
 export function renderChat(tokenizer: PreTrainedTokenizer, messages: ChatMessage[]): string {

@@ -33,6 +33,20 @@ describe('chat templates', () => {
     expect(thinking.endsWith('<|im_start|>assistant\n')).toBe(true);
   });
 
+  it('write a fixed date where a template would read the clock', () => {
+    // The shape of Llama 3.x's system turn (written here for the test).
+    const dated =
+      '{%- if not date_string is defined %}{%- if strftime_now is defined %}{%- set date_string = strftime_now("%d %b %Y") %}' +
+      '{%- else %}{%- set date_string = "01 Jan 2000" %}{%- endif %}{%- endif %}' +
+      "{{ 'Today Date: ' + date_string + '\\n' }}{% for m in messages %}{{ m['content'] }}{% endfor %}";
+    const t = tokenizer(dated);
+    // Without the variable the template takes today's date from the clock.
+    const today = t.apply_chat_template(chat, { tokenize: false, add_generation_prompt: true }) as string;
+    expect(today).not.toContain('01 Jan 2000');
+    expect(today).toMatch(/^Today Date: \d\d \w{3} \d{4}\n/);
+    expect(renderChat(t, chat)).toBe('Today Date: 26 Jul 2024\nDo you agree? Answer yes or no.');
+  });
+
   it('leave a template that does not read the switch as it was', () => {
     const t = tokenizer();
     const plain = t.apply_chat_template(chat, { tokenize: false, add_generation_prompt: true }) as string;
