@@ -84,6 +84,25 @@ describe('stories260k through our ONNX graph, onnxruntime-web and transformers.j
     );
   });
 
+  it("a generation_config.json's decoding defaults do not change what a request asks for", async () => {
+    const ref = await fetchJson<Reference>(`${STORIES}/reference.json`);
+    const cache = freshCache();
+    const model = await downloadModel(cache, urlSource(`${location.origin}${STORIES}`));
+    // Model-card defaults transformers.js would merge into every call (Qwen2.5-Instruct ships a
+    // repetition penalty); strong ones here, so that any of them would change the greedy story.
+    const card = { eos_token_id: 2, repetition_penalty: 3, no_repeat_ngram_size: 2, num_beams: 3, suppress_tokens: [ref.greedy.ids[6]] };
+    await cache.storeBytes(model.key, 'generation_config.json', new TextEncoder().encode(JSON.stringify(card)));
+    const lm = await loadCausalLm(cache, model.key, { device: 'wasm' });
+    const n = ref.greedy.ids.length - ref.greedy.prompt_ids.length;
+    const one = await generate(lm, { prompt: ref.greedy.prompt, maxNewTokens: n });
+    expect(one.ids).toEqual(ref.greedy.ids);
+    const [row] = await generateBatch(lm, [
+      { prompt: ref.greedy.prompt, maxNewTokens: n },
+      { prompt: 'Lily and Ben went to the park.', maxNewTokens: 4 },
+    ]);
+    expect(row.ids).toEqual(ref.greedy.ids);
+  });
+
   it('mean NLL and the last logits match the reference', async () => {
     const ref = await fetchJson<Reference>(`${STORIES}/reference.json`);
     const { lm } = await stories('wasm');
