@@ -13,7 +13,12 @@ import { ensureSourceUnchanged, pinnedSource, withFingerprint } from './source-i
 /** Files a Llama-family checkpoint cannot be used without (the weights are resolved separately). */
 export const REQUIRED_FILES = ['config.json', 'tokenizer.json'] as const;
 const GENERATION_CONFIG = 'generation_config.json';
-export const OPTIONAL_FILES = ['tokenizer_config.json', GENERATION_CONFIG, 'special_tokens_map.json'] as const;
+/**
+ * Newer checkpoints keep the chat template in a file of its own (`chat_template.jinja`, or a
+ * processor's `chat_template.json`) instead of `tokenizer_config.json`.
+ */
+export const CHAT_TEMPLATE_FILES = ['chat_template.jinja', 'chat_template.json'] as const;
+export const OPTIONAL_FILES = ['tokenizer_config.json', GENERATION_CONFIG, 'special_tokens_map.json', ...CHAT_TEMPLATE_FILES] as const;
 export const SINGLE_WEIGHTS = 'model.safetensors';
 export const WEIGHTS_INDEX = 'model.safetensors.index.json';
 

@@ -16,11 +16,38 @@ export async function loadTokenizer(cache: ShardCache, modelKey: string): Promis
       `${manifest?.label ?? modelKey} has no tokenizer.json in the cache; the model folder must include a fast tokenizer (tokenizer.json)`,
     );
   }
+  let tokenizer: PreTrainedTokenizer;
   try {
-    return await AutoTokenizer.from_pretrained(transformersIdFor(cache, modelKey));
+    tokenizer = await AutoTokenizer.from_pretrained(transformersIdFor(cache, modelKey));
   } catch (err) {
     throw new TokenizerLoadError(`Could not load the tokenizer of ${manifest.label}: ${(err as Error).message}`);
   }
+  if (!hasChatTemplate(tokenizer)) {
+    const template = await separateChatTemplate(cache, modelKey, manifest.label);
+    if (template) (tokenizer as unknown as { chat_template: unknown }).chat_template = template;
+  }
+  return tokenizer;
+}
+
+/**
+ * The chat template of a checkpoint that keeps it beside `tokenizer_config.json`, which
+ * transformers.js' tokenizer does not read: `chat_template.jinja` as it is, or the
+ * `chat_template` field of a processor's `chat_template.json`.
+ */
+async function separateChatTemplate(cache: ShardCache, modelKey: string, label: string): Promise<string | null> {
+  const manifest = await cache.manifest(modelKey);
+  const has = (f: string) => manifest?.files[f]?.complete === true;
+  if (has('chat_template.jinja')) return cache.readText(modelKey, 'chat_template.jinja');
+  if (!has('chat_template.json')) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(await cache.readText(modelKey, 'chat_template.json'));
+  } catch (err) {
+    throw new TokenizerLoadError(`chat_template.json of ${label} is not valid JSON: ${(err as Error).message}`);
+  }
+  const template = (json as { chat_template?: unknown } | null)?.chat_template;
+  if (typeof template !== 'string') throw new TokenizerLoadError(`chat_template.json of ${label} has no "chat_template" text`);
+  return template;
 }
 
 export function hasChatTemplate(tokenizer: PreTrainedTokenizer): boolean {

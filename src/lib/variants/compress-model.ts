@@ -7,7 +7,7 @@ import { resolveSettings, type CompressSettings, type SettingsText } from '../co
 import { describeAdapter, isSoftwareAdapter, requestDevice } from '../gpu/device';
 import { isDeviceLost, isGpuError, watchDevice } from '../gpu/faults';
 import { loadCausalLm, type Device } from '../infer/causal-lm';
-import { openCachedModel, openWeights } from '../model/download';
+import { OPTIONAL_FILES, openCachedModel, openWeights } from '../model/download';
 import type { LinearId, ModelSpec } from '../model/spec';
 import { loadTokenizer } from '../model/tokenizer';
 import type { ShardCache } from '../storage/shard-cache';
@@ -321,9 +321,7 @@ export async function compressCachedModel(
       const linears = result.linears.map((l) => ({ ...l, ...w.storage.get(l.name)! }));
       const before = base.weightFiles.reduce((s, f) => s + (base.manifest.files[f]?.size ?? 0), 0);
       const files = Object.values(base.manifest.files)
-        .filter((f) =>
-          ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'].includes(f.name),
-        )
+        .filter((f) => (['config.json', 'tokenizer.json', ...OPTIONAL_FILES] as string[]).includes(f.name))
         .reduce((s, f) => s + (f.size ?? 0), 0);
       const errors = linears.map((l) => l.error);
       const totalZeros = linears.reduce((s, l) => s + l.zeros * l.shape[0] * l.shape[1], 0);

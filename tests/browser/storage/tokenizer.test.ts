@@ -48,6 +48,43 @@ describe('tokenizers through transformers.js from the IndexedDB cache', () => {
     expect(ids.filter((id) => id === imStart).length).toBeGreaterThanOrEqual(4);
   });
 
+  it.each(['chat_template.jinja', 'chat_template.json'])('a chat template kept in %s is the one applied', async (file) => {
+    const chat = [{ role: 'user' as const, content: 'Is 4-bit quantization safe?' }];
+    const encode = (text: string) => new TextEncoder().encode(text);
+    const cache = freshCache();
+    const open = async (key: string, config: Record<string, unknown>) => {
+      await cache.openModel(key, key, { kind: 'url', location: SMOLLM_TOKENIZER });
+      await cache.storeFromUrl(key, 'tokenizer.json', `${location.origin}${SMOLLM_TOKENIZER}/tokenizer.json`);
+      await cache.storeBytes(key, 'tokenizer_config.json', encode(JSON.stringify(config)));
+    };
+    const { chat_template: template, ...config } = await fetchJson<Record<string, unknown>>(`${SMOLLM_TOKENIZER}/tokenizer_config.json`);
+    expect(typeof template).toBe('string');
+    await open('test:whole', { ...config, chat_template: template });
+    const expected = renderChat(await loadTokenizer(cache, 'test:whole'), chat);
+
+    await open('test:apart', config);
+    expect(hasChatTemplate(await loadTokenizer(cache, 'test:apart'))).toBe(false);
+    await cache.storeBytes(
+      'test:apart',
+      file,
+      encode(file.endsWith('.json') ? JSON.stringify({ chat_template: template }) : (template as string)),
+    );
+    const tokenizer = await loadTokenizer(cache, 'test:apart');
+    expect(hasChatTemplate(tokenizer)).toBe(true);
+    expect(renderChat(tokenizer, chat)).toBe(expected);
+    expect(expected).toContain('<|im_start|>user\nIs 4-bit quantization safe?<|im_end|>');
+  });
+
+  it('a chat_template.json without a template gives a clear error', async () => {
+    const cache = freshCache();
+    await cache.openModel('test:bad', 'bad template', { kind: 'url', location: SMOLLM_TOKENIZER });
+    await cache.storeFromUrl('test:bad', 'tokenizer.json', `${location.origin}${SMOLLM_TOKENIZER}/tokenizer.json`);
+    const { chat_template: _, ...config } = await fetchJson<Record<string, unknown>>(`${SMOLLM_TOKENIZER}/tokenizer_config.json`);
+    await cache.storeBytes('test:bad', 'tokenizer_config.json', new TextEncoder().encode(JSON.stringify(config)));
+    await cache.storeBytes('test:bad', 'chat_template.json', new TextEncoder().encode('{"template": 1}'));
+    await expect(loadTokenizer(cache, 'test:bad')).rejects.toThrow('chat_template.json of bad template has no "chat_template" text');
+  });
+
   it('a model without tokenizer.json gives a clear error', async () => {
     const cache = freshCache();
     await cache.openModel('test:none', 'no tokenizer', { kind: 'url', location: 'x' });
