@@ -1,3 +1,5 @@
+import type { LoadedLm } from './causal-lm';
+
 /**
  * Generation settings that make transformers.js decode exactly as a request asks: greedy, or
  * temperature sampling with the request's top-k. A checkpoint's `generation_config.json` may
@@ -8,7 +10,7 @@
  * padding). The end-of-sequence ids are the model's own and are passed beside these.
  */
 // Typed loosely: transformers.js tests these fields against null, which its typings do not admit.
-export const PLAIN_DECODING: Readonly<Record<string, number | null>> = {
+const PLAIN_DECODING: Readonly<Record<string, number | null>> = {
   repetition_penalty: 1,
   no_repeat_ngram_size: 0,
   bad_words_ids: null,
@@ -22,3 +24,12 @@ export const PLAIN_DECODING: Readonly<Record<string, number | null>> = {
   num_return_sequences: 1,
   top_k: 0,
 };
+
+/**
+ * The settings every `generate` call of `lm` starts from: `PLAIN_DECODING` and the model's own
+ * end-of-sequence ids (config.json's and generation_config.json's, whether or not transformers.js
+ * read the latter).
+ */
+export function plainDecoding(lm: Pick<LoadedLm, 'spec'>): Record<string, unknown> {
+  return { ...PLAIN_DECODING, eos_token_id: lm.spec.eosTokenIds };
+}

@@ -3,7 +3,7 @@ import type { ChatMessage } from '../model/tokenizer';
 import { seededRandom } from '../util/rng';
 import type { LoadedLm } from './causal-lm';
 import { ContextLengthError, promptText } from './generate';
-import { PLAIN_DECODING } from './decoding';
+import { plainDecoding } from './decoding';
 
 /** One prompt of a batch, with its own budget, stop strings and sampling. */
 export interface BatchRow {
@@ -162,10 +162,8 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
   const output = (await lm.model.generate({
     input_ids: new Tensor('int64', inputIds, [B, padded]),
     attention_mask: new Tensor('int64', mask, [B, padded]),
-    ...PLAIN_DECODING,
+    ...plainDecoding(lm),
     max_new_tokens: budget,
-    // config.json's and generation_config.json's end-of-turn ids, whether or not transformers.js read the latter.
-    eos_token_id: lm.spec.eosTokenIds,
     ...(opts.minNewTokens ? { min_new_tokens: Math.min(opts.minNewTokens, budget) } : {}),
     do_sample: false,
     logits_processor: processors,

@@ -1,7 +1,7 @@
 import { StoppingCriteria, TextStreamer, Tensor, random } from '@huggingface/transformers';
 import { renderChat, hasChatTemplate, type ChatMessage } from '../model/tokenizer';
 import type { LoadedLm } from './causal-lm';
-import { PLAIN_DECODING } from './decoding';
+import { plainDecoding } from './decoding';
 
 export interface GenerateOptions {
   /** Raw text (BOS added as the tokenizer does) — or `messages`, rendered with the chat template. */
@@ -104,10 +104,8 @@ export async function generate(lm: LoadedLm, opts: GenerateOptions): Promise<Gen
   const output = (await lm.model.generate({
     input_ids: inputIds,
     attention_mask: attention,
-    ...PLAIN_DECODING,
+    ...plainDecoding(lm),
     max_new_tokens: maxNewTokens,
-    // config.json's and generation_config.json's end-of-turn ids, whether or not transformers.js read the latter.
-    eos_token_id: lm.spec.eosTokenIds,
     ...(opts.minNewTokens ? { min_new_tokens: Math.min(opts.minNewTokens, maxNewTokens) } : {}),
     do_sample: temperature > 0,
     ...(temperature > 0 ? { temperature, top_k: opts.topK ?? 0 } : {}),

@@ -85,7 +85,7 @@ export async function downloadModel(cache: ShardCache, source: ModelSource, opts
     for (const f of REQUIRED_FILES) if (f !== 'config.json') await fetchFile(f, false);
     for (const f of OPTIONAL_FILES) await fetchFile(f, true);
     // Before the weights: a malformed generation config is refused as early as config.json is.
-    spec = await withStoredGenerationStops(cache, key, label, spec);
+    spec = await withStoredGenerationStops(cache, (await cache.manifest(key))!, spec);
 
     const hasIndex = await fetchFile(WEIGHTS_INDEX, true);
     let index: ShardIndex | null = null;
@@ -123,8 +123,7 @@ export async function openCachedModel(cache: ShardCache, key: string): Promise<C
   const manifest = await completeManifest(cache, key);
   const spec = await withStoredGenerationStops(
     cache,
-    key,
-    manifest.label,
+    manifest,
     parseModelSpecText(await cache.readText(key, 'config.json'), `config.json of ${manifest.label}`),
   );
   const index = manifest.files[WEIGHTS_INDEX] ? parseIndex(await cache.readText(key, WEIGHTS_INDEX), manifest.label) : null;
@@ -133,10 +132,9 @@ export async function openCachedModel(cache: ShardCache, key: string): Promise<C
 }
 
 /** `spec` with the stop ids of the cached `generation_config.json`, when the model has one. */
-async function withStoredGenerationStops(cache: ShardCache, key: string, label: string, spec: ModelSpec): Promise<ModelSpec> {
-  const manifest = await cache.manifest(key);
-  if (!manifest?.files[GENERATION_CONFIG]?.complete) return spec;
-  return withGenerationStops(spec, await cache.readText(key, GENERATION_CONFIG), `${GENERATION_CONFIG} of ${label}`);
+async function withStoredGenerationStops(cache: ShardCache, manifest: ModelManifest, spec: ModelSpec): Promise<ModelSpec> {
+  if (!manifest.files[GENERATION_CONFIG]?.complete) return spec;
+  return withGenerationStops(spec, await cache.readText(manifest.key, GENERATION_CONFIG), `${GENERATION_CONFIG} of ${manifest.label}`);
 }
 
 /** The weights of a cached model, read tensor by tensor from IndexedDB. */

@@ -1,6 +1,8 @@
 import { AutoTokenizer, type PreTrainedTokenizer } from '@huggingface/transformers';
+import type { ModelManifest } from '../storage/manifest';
 import type { ShardCache } from '../storage/shard-cache';
 import { transformersIdFor } from '../storage/transformers-cache';
+import { CHAT_TEMPLATE_FILES } from './download';
 
 export type ChatMessage = { role: 'system' | 'user' | 'assistant'; content: string };
 
@@ -23,7 +25,7 @@ export async function loadTokenizer(cache: ShardCache, modelKey: string): Promis
     throw new TokenizerLoadError(`Could not load the tokenizer of ${manifest.label}: ${(err as Error).message}`);
   }
   if (!hasChatTemplate(tokenizer)) {
-    const template = await separateChatTemplate(cache, modelKey, manifest.label);
+    const template = await separateChatTemplate(cache, manifest);
     if (template) (tokenizer as unknown as { chat_template: unknown }).chat_template = template;
   }
   return tokenizer;
@@ -34,19 +36,19 @@ export async function loadTokenizer(cache: ShardCache, modelKey: string): Promis
  * transformers.js' tokenizer does not read: `chat_template.jinja` as it is, or the
  * `chat_template` field of a processor's `chat_template.json`.
  */
-async function separateChatTemplate(cache: ShardCache, modelKey: string, label: string): Promise<string | null> {
-  const manifest = await cache.manifest(modelKey);
-  const has = (f: string) => manifest?.files[f]?.complete === true;
-  if (has('chat_template.jinja')) return cache.readText(modelKey, 'chat_template.jinja');
-  if (!has('chat_template.json')) return null;
-  let json: unknown;
+async function separateChatTemplate(cache: ShardCache, manifest: ModelManifest): Promise<string | null> {
+  const [jinja, json] = CHAT_TEMPLATE_FILES;
+  const has = (f: string) => manifest.files[f]?.complete === true;
+  if (has(jinja)) return cache.readText(manifest.key, jinja);
+  if (!has(json)) return null;
+  let parsed: unknown;
   try {
-    json = JSON.parse(await cache.readText(modelKey, 'chat_template.json'));
+    parsed = JSON.parse(await cache.readText(manifest.key, json));
   } catch (err) {
-    throw new TokenizerLoadError(`chat_template.json of ${label} is not valid JSON: ${(err as Error).message}`);
+    throw new TokenizerLoadError(`${json} of ${manifest.label} is not valid JSON: ${(err as Error).message}`);
   }
-  const template = (json as { chat_template?: unknown } | null)?.chat_template;
-  if (typeof template !== 'string') throw new TokenizerLoadError(`chat_template.json of ${label} has no "chat_template" text`);
+  const template = (parsed as { chat_template?: unknown } | null)?.chat_template;
+  if (typeof template !== 'string') throw new TokenizerLoadError(`${json} of ${manifest.label} has no "chat_template" text`);
   return template;
 }
 
