@@ -87,8 +87,10 @@ test('the built page carries its CSP and a download, a WASM session and generati
     }
   }, cdn);
   expect(blocked).toBe('TypeError');
-  const v = await page.evaluate(() => (window as unknown as Api).__cspViolations);
+  // The violation event is queued as a task of its own and may arrive after fetch has rejected.
+  const violations = () => page.evaluate(() => (window as unknown as Api).__cspViolations);
   // One report per policy in force (the header and the meta tag carry the same one).
-  expect(v.length).toBeGreaterThan(0);
+  await expect.poll(async () => (await violations()).length, { timeout: 5_000 }).toBeGreaterThan(0);
+  const v = await violations();
   for (const x of v) expect([x.directive, x.blocked]).toEqual(['connect-src', cdn]);
 });
