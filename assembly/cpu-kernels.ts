@@ -292,58 +292,97 @@ export function linear(x: usize, w4: usize, S: i32, inF: i32, outF: i32, y: usiz
 }
 
 /**
- * out[t][c] = Σ_j x[t][j]·q[c][j] in fp32 from 0, j ascending, for T packed rows of x (T × len)
- * and candidates given four at a time, interleaved like `linear`'s weights (group g:
- * q[4g..4g+3][j] for j ascending, zero-padded): the AWQ clip search's dot products.
+ * y[s][o] = Σ_i x[s][i]·w[o][i] in fp32 from 0, i ascending (each product and sum rounded to
+ * fp32): `linear` at the precision of AWQ's search losses. Same interleaved `w4` layout; a tile
+ * is 4 tokens × 8 outputs (two row groups), eight accumulators, so every weight vector loaded
+ * serves four tokens and every token value eight outputs.
  */
-export function dots(x: usize, T: i32, len: i32, q4: usize, candidates: i32, out: usize, ldo: i32): void {
-  const groups = (candidates + 3) >> 2;
-  const xRow = <usize>len << 2;
-  const groupBytes = <usize>len << 4;
-  let t = 0;
-  for (; t + 3 < T; t += 4) {
-    const x0 = x + <usize>t * xRow;
-    for (let g = 0; g < groups; g++) {
+export function linear32(x: usize, w4: usize, S: i32, inF: i32, outF: i32, y: usize): void {
+  const groups = (outF + 3) >> 2;
+  const xRow = <usize>inF << 2;
+  const yRow = <usize>outF << 2;
+  const groupBytes = <usize>inF << 4;
+  let s = 0;
+  for (; s + 3 < S; s += 4) {
+    const x0 = x + <usize>s * xRow;
+    const yo = y + <usize>s * yRow;
+    let g = 0;
+    for (; g + 1 < groups; g += 2) {
+      let a0 = f32x4.splat(0);
+      let b0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let b1 = f32x4.splat(0);
+      let a2 = f32x4.splat(0);
+      let b2 = f32x4.splat(0);
+      let a3 = f32x4.splat(0);
+      let b3 = f32x4.splat(0);
+      let wp = w4 + <usize>g * groupBytes;
+      for (let i = 0; i < inF; i++, wp += 16) {
+        const wa = v128.load(wp);
+        const wb = v128.load(wp + groupBytes);
+        const o = <usize>i << 2;
+        let p = f32x4.splat(load<f32>(x0 + o));
+        a0 = f32x4.add(a0, f32x4.mul(p, wa));
+        b0 = f32x4.add(b0, f32x4.mul(p, wb));
+        p = f32x4.splat(load<f32>(x0 + xRow + o));
+        a1 = f32x4.add(a1, f32x4.mul(p, wa));
+        b1 = f32x4.add(b1, f32x4.mul(p, wb));
+        p = f32x4.splat(load<f32>(x0 + 2 * xRow + o));
+        a2 = f32x4.add(a2, f32x4.mul(p, wa));
+        b2 = f32x4.add(b2, f32x4.mul(p, wb));
+        p = f32x4.splat(load<f32>(x0 + 3 * xRow + o));
+        a3 = f32x4.add(a3, f32x4.mul(p, wa));
+        b3 = f32x4.add(b3, f32x4.mul(p, wb));
+      }
+      storeGroup(yo, g, outF, a0);
+      storeGroup(yo, g + 1, outF, b0);
+      storeGroup(yo + yRow, g, outF, a1);
+      storeGroup(yo + yRow, g + 1, outF, b1);
+      storeGroup(yo + 2 * yRow, g, outF, a2);
+      storeGroup(yo + 2 * yRow, g + 1, outF, b2);
+      storeGroup(yo + 3 * yRow, g, outF, a3);
+      storeGroup(yo + 3 * yRow, g + 1, outF, b3);
+    }
+    for (; g < groups; g++) {
       let a0 = f32x4.splat(0);
       let a1 = f32x4.splat(0);
       let a2 = f32x4.splat(0);
       let a3 = f32x4.splat(0);
-      let qp = q4 + <usize>g * groupBytes;
-      for (let j = 0; j < len; j++, qp += 16) {
-        const qv = v128.load(qp);
-        const o = <usize>j << 2;
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(x0 + o)), qv));
-        a1 = f32x4.add(a1, f32x4.mul(f32x4.splat(load<f32>(x0 + xRow + o)), qv));
-        a2 = f32x4.add(a2, f32x4.mul(f32x4.splat(load<f32>(x0 + 2 * xRow + o)), qv));
-        a3 = f32x4.add(a3, f32x4.mul(f32x4.splat(load<f32>(x0 + 3 * xRow + o)), qv));
+      let wp = w4 + <usize>g * groupBytes;
+      for (let i = 0; i < inF; i++, wp += 16) {
+        const wa = v128.load(wp);
+        const o = <usize>i << 2;
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(x0 + o)), wa));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.splat(load<f32>(x0 + xRow + o)), wa));
+        a2 = f32x4.add(a2, f32x4.mul(f32x4.splat(load<f32>(x0 + 2 * xRow + o)), wa));
+        a3 = f32x4.add(a3, f32x4.mul(f32x4.splat(load<f32>(x0 + 3 * xRow + o)), wa));
       }
-      storeLanes(out, t, ldo, g, candidates, a0);
-      storeLanes(out, t + 1, ldo, g, candidates, a1);
-      storeLanes(out, t + 2, ldo, g, candidates, a2);
-      storeLanes(out, t + 3, ldo, g, candidates, a3);
+      storeGroup(yo, g, outF, a0);
+      storeGroup(yo + yRow, g, outF, a1);
+      storeGroup(yo + 2 * yRow, g, outF, a2);
+      storeGroup(yo + 3 * yRow, g, outF, a3);
     }
   }
-  for (; t < T; t++) {
-    const xt = x + <usize>t * xRow;
+  for (; s < S; s++) {
+    const xs = x + <usize>s * xRow;
     for (let g = 0; g < groups; g++) {
-      let acc = f32x4.splat(0);
-      let qp = q4 + <usize>g * groupBytes;
-      for (let j = 0; j < len; j++, qp += 16) acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(xt + (<usize>j << 2))), v128.load(qp)));
-      storeLanes(out, t, ldo, g, candidates, acc);
+      let a = f32x4.splat(0);
+      let wp = w4 + <usize>g * groupBytes;
+      for (let i = 0; i < inF; i++, wp += 16) a = f32x4.add(a, f32x4.mul(f32x4.splat(load<f32>(xs + (<usize>i << 2))), v128.load(wp)));
+      storeGroup(y + <usize>s * yRow, g, outF, a);
     }
   }
 }
 
-/** The candidates c = 4g … 4g+3 below `candidates` of row t. */
-@inline function storeLanes(out: usize, t: i32, ldo: i32, g: i32, candidates: i32, v: v128): void {
+/** Row `row`'s outputs 4g…4g+3 from one fp32 vector, those past `outF` left unwritten. */
+@inline function storeGroup(row: usize, g: i32, outF: i32, v: v128): void {
   const o = g << 2;
-  const p = out + ((<usize>t * ldo + o) << 2);
-  if (o + 3 < candidates) {
-    v128.store(p, v);
-  } else {
+  const p = row + (<usize>o << 2);
+  if (o + 3 < outF) v128.store(p, v);
+  else {
     store<f32>(p, f32x4.extract_lane(v, 0));
-    if (o + 1 < candidates) store<f32>(p, f32x4.extract_lane(v, 1), 4);
-    if (o + 2 < candidates) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+    if (o + 1 < outF) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+    if (o + 2 < outF) store<f32>(p, f32x4.extract_lane(v, 2), 8);
   }
 }
 

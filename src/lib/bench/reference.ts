@@ -13,7 +13,7 @@ import {
   type Stats,
 } from '../compress/engine/backend';
 import { applyClip, awqConfig, divideColumns, scaleColumns, searchAwqScales, squaredErrorF32 } from '../compress/reference/awq';
-import { LINEAR_INPUT, linearF32, linearWeight } from '../compress/reference/block';
+import { LINEAR_INPUT, linearF32Sums, linearWeight } from '../compress/reference/block';
 import { groupLayout, type QuantConfig } from '../compress/reference/quantizer';
 import type { ResolvedSettings } from '../compress/reference/settings';
 import { matrix, type Matrix } from '../compress/reference/types';
@@ -183,11 +183,11 @@ async function awqLinear(
   clip: boolean,
 ): Promise<Float32Array> {
   const T = X.rows;
-  const Y = linearF32(X.data, W.data, T, W.cols, W.rows);
+  const Y = linearF32Sums(X.data, W.data, T, W.cols, W.rows);
   const search = await searchAwqScales(xMean, async (s) => {
     const q = (await quantizeRtnOn(kernels, scaleColumns(W, s), cfg)).weight.data;
     divideColumns(q, s);
-    return squaredErrorF32(linearF32(X.data, q, T, W.cols, W.rows), Y) / Y.length;
+    return squaredErrorF32(linearF32Sums(X.data, q, T, W.cols, W.rows), Y) / Y.length;
   });
   const s = search.scales;
   const Ws = scaleColumns(W, s);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { linearF32 } from '../../../src/lib/compress/reference/block';
+import { linearF32, linearF32Sums } from '../../../src/lib/compress/reference/block';
 import { cholesky, invertLower } from '../../../src/lib/compress/reference/linalg';
-import { dotsInOrder, gramInOrder, subtractEachInOrder, subtractSumInOrder } from '../../../src/lib/compress/reference/blocked';
+import { gramInOrder, subtractEachInOrder, subtractSumInOrder } from '../../../src/lib/compress/reference/blocked';
 import { cpuSimdActive, setCpuSimd } from '../../../src/lib/compress/reference/simd';
 
 /** Seeded values in [−1, 1): the kernels' operands. */
@@ -66,22 +66,14 @@ describe('WebAssembly SIMD kernels in the browser', () => {
     expect(sameBits(gramSimd, gramTs)).toBe(true);
   });
 
-  it('give the TypeScript loops’ bits: the fp64 linear of the block forwards and the clip search’s dot products', () => {
+  it('give the TypeScript loops’ bits: the fp64 linear of the block forwards and the fp32 one of AWQ’s losses and clip search', () => {
     const x = values(64 * 96, 5);
     const w = values(67 * 96, 6);
     const [ySimd, yTs] = both(() => linearF32(x, w, 64, 96, 67));
     expect(sameBits(ySimd, yTs)).toBe(true);
-
-    const len = 128;
-    const X = values(300 * len, 7);
-    const rowAt = Array.from({ length: 150 }, (_, t) => 2 * t * len);
-    const Q = values(21 * len, 8);
-    const [dSimd, dTs] = both(() => {
-      const out = new Float32Array(150 * 24);
-      dotsInOrder(X, rowAt, Q, 21, len, out, 24);
-      return out;
-    });
-    expect(sameBits(dSimd, dTs)).toBe(true);
+    // AWQ's loss linear: fp32 sums in 4 × 8 tiles (67 outputs: a lone group and a partial one; 63 tokens: three single ones).
+    const [y32Simd, y32Ts] = both(() => linearF32Sums(x, w, 63, 96, 67));
+    expect(sameBits(y32Simd, y32Ts)).toBe(true);
   });
 
   it('give the TypeScript loops’ bits: the fp64 Cholesky factor and its inverse (GPTQ’s prologue), at an odd order', () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dotsInOrder, gramInOrder, subtractEachInOrder, subtractSumInOrder } from '../../../src/lib/compress/reference/blocked';
-import { linearF32 } from '../../../src/lib/compress/reference/block';
+import { linearF32, linearF32Sums } from '../../../src/lib/compress/reference/block';
 import { solveColumns } from '../../../src/lib/compress/reference/solver';
 import { cpuSimdActive, setCpuSimd } from '../../../src/lib/compress/reference/simd';
 import { f32 } from '../../../src/lib/compress/reference/types';
@@ -104,7 +104,7 @@ describe.each([
     const X = normals(23 * cols, 800);
     const len = 19;
     for (const candidates of [1, 2, 5, 21]) {
-      // 21 candidates over 54 rows: enough work for the SIMD path, with a candidate remainder.
+      // 21 candidates over 54 rows: full 4 × 2 tiles with a candidate remainder.
       const rowAt = (candidates < 21 ? [0, 3, 4, 8, 11, 12, 15, 22] : Array.from({ length: 54 }, (_, t) => t % 23)).map(
         (t) => t * cols + 7,
       );
@@ -141,6 +141,33 @@ describe.each([
           want[s * outF + o] = a;
         }
       expect(countDifferent(linearF32(x, w, S, inF, outF), want)).toBe(0);
+    }
+  });
+
+  it('linearF32Sums (or its SIMD 4 × 8 tiles) equals one fp32 sum per output, i ascending, with tile edges', () => {
+    // S % 4 ≠ 0 leaves single tokens, an odd group count a lone 4-output group, outF % 4 ≠ 0 a partial group.
+    for (const [S, inF, outF] of [
+      [1, 3, 2],
+      [4, 7, 5],
+      [9, 16, 9],
+      [30, 64, 41],
+      [64, 96, 64],
+      [7, 200, 30],
+      [13, 128, 20],
+    ]) {
+      const x = normals(S * inF, 1300 + S);
+      const w = normals(outF * inF, 1400 + S);
+      const bias = normals(outF, 1500 + S);
+      const want = new Float32Array(S * outF);
+      for (let s = 0; s < S; s++)
+        for (let o = 0; o < outF; o++) {
+          let a = 0;
+          for (let i = 0; i < inF; i++) a = Math.fround(a + Math.fround(x[s * inF + i] * w[o * inF + i]));
+          want[s * outF + o] = a + bias[o];
+        }
+      expect(countDifferent(linearF32Sums(x, w, S, inF, outF, bias), want)).toBe(0);
+      // Not the fp64 sums of linearF32: the two differ in the last bits somewhere.
+      if (inF >= 64) expect(countDifferent(linearF32Sums(x, w, S, inF, outF), linearF32(x, w, S, inF, outF))).toBeGreaterThan(0);
     }
   });
 

@@ -1,7 +1,6 @@
-import { fitGroup, groupLayout, quantGrid, quantizeValue, quantizeRtn, type QuantConfig } from './quantizer';
+import { groupLayout, quantizeRtn, type QuantConfig } from './quantizer';
 import { linearBiasName, linearWeightName, normWeightName, type BlockTap, type LinearId, type ModelSpec } from '../../model/spec';
-import { linearWeight } from './block';
-import { dotsInOrder } from './blocked';
+import { linearF32Sums, linearWeight } from './block';
 import { f32, matrix, type Matrix } from './types';
 
 /**
@@ -92,7 +91,7 @@ export function scaleColumns(W: Matrix, s: Float32Array): Matrix {
 /** Divides the columns of row-major `data` ([rows, s.length]) by s, in place. */
 export function divideColumns(data: Float32Array, s: Float32Array): void {
   const c = s.length;
-  for (let i = 0; i < data.length; i++) data[i] = f32(data[i] / s[i % c]);
+  for (let r = 0; r < data.length; r += c) for (let j = 0; j < c; j++) data[r + j] = f32(data[r + j] / s[j]);
 }
 
 /** The search candidate Q(W·diag s)·diag s⁻¹. */
@@ -208,54 +207,78 @@ export function awqClipSearch(W: Matrix, X: Matrix, cfg: QuantConfig, opts: AwqC
   const { grid = 20, maxShrink = 0.5, sampleTokens = 512 } = opts;
   if (X.cols !== W.cols) throw new Error(`awq clip: X has ${X.cols} columns, W has ${W.cols}`);
   const { groupSize, groups } = groupLayout(W.cols, cfg.groupSize);
-  const { lo, hi } = quantGrid(cfg);
   const toks = sampledTokenRows(X.rows, sampleTokens);
+  const T = toks.length;
   const steps = Math.floor(maxShrink * grid);
   const best = new Float32Array(W.rows * groups);
-  const cur = new Float32Array(groupSize);
-  // Candidate 0 is w itself (the reference output), candidate 1 + k the clipped, quantized w of step k.
-  const cand = new Float32Array((steps + 1) * groupSize);
-  const maxima = new Float32Array(steps);
-  const dots = new Float32Array(toks.length * (steps + 1));
-  const rowAt = new Int32Array(toks.length);
+  const chunk = Math.min(W.rows, CLIP_ROWS_PER_PASS);
+  // Candidates of a pass: first each row's w (the reference output), then row i's clipped,
+  // quantized w of step k at rows + i·steps + k.
+  const cand = new Float32Array(chunk * (1 + steps) * groupSize);
+  const clipped = new Float32Array(chunk * steps * groupSize);
+  const maxima = new Float32Array(chunk * steps);
+  const rowMax = new Float32Array(chunk);
+  const errs = new Float32Array(chunk * steps);
+  const slab = new Float32Array(T * groupSize);
   for (let g = 0; g < groups; g++) {
     const j0 = g * groupSize;
     const len = Math.min(W.cols, j0 + groupSize) - j0;
-    for (let t = 0; t < toks.length; t++) rowAt[t] = toks[t] * X.cols + j0;
-    for (let r = 0; r < W.rows; r++) {
-      const w = W.data.subarray(r * W.cols + j0, r * W.cols + j0 + len);
-      let m0 = 0;
-      for (let j = 0; j < len; j++) m0 = Math.max(m0, Math.abs(w[j]));
-      cand.set(w);
-      for (let k = 0; k < steps; k++) {
-        // The factor in fp32, as torch multiplies an fp32 tensor by a Python scalar (and the GPU kernel does).
-        const m = f32(m0 * f32(1 - k / grid));
-        maxima[k] = m;
-        for (let j = 0; j < len; j++) cur[j] = Math.min(m, Math.max(-m, w[j]));
-        const { scale, zero } = fitGroup(cur, 0, len, cfg);
-        const q = (k + 1) * len;
-        for (let j = 0; j < len; j++) cand[q + j] = quantizeValue(cur[j], scale, zero, lo, hi);
-      }
-      dotsInOrder(X.data, rowAt, cand, steps + 1, len, dots, steps + 1);
-      let minErr = 1e9;
-      let bestMax = m0;
-      for (let k = 0; k < steps; k++) {
-        let err = 0;
-        for (let t = 0; t < toks.length; t++) {
-          const d = f32(dots[t * (steps + 1) + k + 1] - dots[t * (steps + 1)]);
-          err = f32(err + f32(d * d));
-        }
-        err = f32(err / toks.length);
-        if (err < minErr) {
-          minErr = err;
-          bestMax = maxima[k];
+    // The sampled tokens' inputs to this group, once for all its rows.
+    for (let t = 0; t < T; t++) slab.set(X.data.subarray(toks[t] * X.cols + j0, toks[t] * X.cols + j0 + len), t * len);
+    for (let r0 = 0; r0 < W.rows; r0 += chunk) {
+      const rows = Math.min(chunk, W.rows - r0);
+      for (let i = 0; i < rows; i++) {
+        const w = W.data.subarray((r0 + i) * W.cols + j0, (r0 + i) * W.cols + j0 + len);
+        let m0 = 0;
+        for (let j = 0; j < len; j++) m0 = Math.max(m0, Math.abs(w[j]));
+        rowMax[i] = m0;
+        cand.set(w, i * len);
+        for (let k = 0; k < steps; k++) {
+          // The factor in fp32, as torch multiplies an fp32 tensor by a Python scalar (and the GPU kernel does).
+          const m = f32(m0 * f32(1 - k / grid));
+          maxima[i * steps + k] = m;
+          const c0 = (i * steps + k) * len;
+          for (let j = 0; j < len; j++) clipped[c0 + j] = Math.min(m, Math.max(-m, w[j]));
         }
       }
-      best[r * groups + g] = bestMax;
+      // Each clipped candidate is one group of its own: the quantizer fits and rounds it.
+      const n = rows * steps * len;
+      cand.set(quantizeRtn(matrix(rows * steps, len, clipped.subarray(0, n)), { ...cfg, groupSize: len }).weight.data, rows * len);
+      // Every candidate of these rows against every sampled token: one [T, C] product.
+      const C = rows * (1 + steps);
+      const dots = linearF32Sums(slab.subarray(0, T * len), cand.subarray(0, C * len), T, len, C);
+      // Squared errors summed token by token (t ascending per entry), reading the products row by row.
+      errs.fill(0, 0, rows * steps);
+      for (let t = 0; t < T; t++) {
+        const row = t * C;
+        for (let i = 0; i < rows; i++) {
+          const ref = dots[row + i];
+          const at = row + rows + i * steps;
+          for (let k = 0; k < steps; k++) {
+            const d = f32(dots[at + k] - ref);
+            errs[i * steps + k] = f32(errs[i * steps + k] + f32(d * d));
+          }
+        }
+      }
+      for (let i = 0; i < rows; i++) {
+        let minErr = 1e9;
+        let bestMax = rowMax[i];
+        for (let k = 0; k < steps; k++) {
+          const err = f32(errs[i * steps + k] / T);
+          if (err < minErr) {
+            minErr = err;
+            bestMax = maxima[i * steps + k];
+          }
+        }
+        best[(r0 + i) * groups + g] = bestMax;
+      }
     }
   }
   return best;
 }
+
+/** Rows of W whose clip candidates go through one product: bounds the candidate and output buffers (rows × 11 × 128 and tokens × rows × 11 values). */
+const CLIP_ROWS_PER_PASS = 128;
 
 /** The share of (row, group)s whose clip maximum lies below their largest |w|. */
 export function clippedGroupShare(W: Matrix, maxVal: Float32Array, groupSize?: number): number {

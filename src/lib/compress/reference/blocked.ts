@@ -1,4 +1,4 @@
-import { simdDots, simdGram, simdSubtractEach, simdSubtractSum } from './simd';
+import { simdGram, simdSubtractEach, simdSubtractSum } from './simd';
 import { f32 } from './types';
 
 /**
@@ -263,9 +263,9 @@ export function gramInOrder(X: Float32Array, T: number, n: number): Float32Array
 
 /**
  * out[t·ldo + c] = Σ_j f32(X[rowAt[t] + j]·Q[c·len + j]) summed in fp32 from 0, j ascending:
- * every candidate c against every listed row of X, the AWQ clip search's dot products. A tile
- * of 4 rows × 2 candidates runs eight independent fp32 chains where one dot product at a time
- * waits on each rounding.
+ * every candidate c against every listed row of X: `linearF32Sums` where WebAssembly SIMD is not
+ * available. A tile of 4 rows × 2 candidates runs eight independent fp32 chains where one dot
+ * product at a time waits on each rounding.
  */
 export function dotsInOrder(
   X: Float32Array,
@@ -276,7 +276,6 @@ export function dotsInOrder(
   out: Float32Array,
   ldo: number,
 ): void {
-  if (simdDots(X, rowAt, Q, candidates, len, out, ldo)) return;
   const T = rowAt.length;
   let t = 0;
   for (; t + 3 < T; t += 4) {

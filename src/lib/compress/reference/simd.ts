@@ -15,7 +15,7 @@ interface CpuKernels {
   subtractEach(rows: number, width: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number): void;
   gram(x: number, T: number, n: number, out: number): void;
   linear(x: number, w4: number, S: number, inF: number, outF: number, y: number): void;
-  dots(x: number, T: number, len: number, q4: number, candidates: number, out: number, ldo: number): void;
+  linear32(x: number, w4: number, S: number, inF: number, outF: number, y: number): void;
   quantizeRtn(
     w: number,
     rows: number,
@@ -171,43 +171,27 @@ function putInterleaved(k: CpuKernels, at: number, src: Float32Array, s0: number
   }
 }
 
-/** `linearF32` (fp64 sums) on SIMD, or null when the caller must run its own loop. */
-export function simdLinear(x: Float32Array, w: Float32Array, S: number, inF: number, outF: number): Float32Array | null {
-  const k = active();
-  // The interleaved copy of W costs one pass over it: worth it from a few tokens on.
-  if (!k || S < 4 || S * inF * outF < MIN_WORK) return null;
-  const [xa, wa, ya] = layout(k, S * inF, Math.ceil(outF / 4) * 4 * inF, S * outF);
-  put(k, xa, x, 0, inF, S, inF);
-  putInterleaved(k, wa, w, 0, inF, outF, inF);
-  k.linear(xa, wa, S, inF, outF, ya);
-  const y = new Float32Array(S * outF);
-  take(k, ya, y, 0, outF, S, outF);
-  return y;
+type Linear = (x: Float32Array, w: Float32Array, S: number, inF: number, outF: number) => Float32Array | null;
+
+function linearKernel(which: 'linear' | 'linear32'): Linear {
+  return (x, w, S, inF, outF) => {
+    const k = active();
+    // The interleaved copy of W costs one pass over it: worth it from a few tokens on.
+    if (!k || S < 4 || S * inF * outF < MIN_WORK) return null;
+    const [xa, wa, ya] = layout(k, S * inF, Math.ceil(outF / 4) * 4 * inF, S * outF);
+    put(k, xa, x, 0, inF, S, inF);
+    putInterleaved(k, wa, w, 0, inF, outF, inF);
+    k[which](xa, wa, S, inF, outF, ya);
+    const y = new Float32Array(S * outF);
+    take(k, ya, y, 0, outF, S, outF);
+    return y;
+  };
 }
 
-/** `dotsInOrder` on SIMD; false when the caller must run its own loop. */
-export function simdDots(
-  X: Float32Array,
-  rowAt: ArrayLike<number>,
-  Q: Float32Array,
-  candidates: number,
-  len: number,
-  out: Float32Array,
-  ldo: number,
-): boolean {
-  const k = active();
-  const T = rowAt.length;
-  if (!k || T * candidates * len < MIN_WORK) return false;
-  const [xa, qa, oa] = layout(k, T * len, Math.ceil(candidates / 4) * 4 * len, T * ldo);
-  const mem = new Float32Array(k.memory.buffer, xa, T * len);
-  for (let t = 0; t < T; t++) mem.set(X.subarray(rowAt[t], rowAt[t] + len), t * len);
-  putInterleaved(k, qa, Q, 0, len, candidates, len);
-  k.dots(xa, T, len, qa, candidates, oa, ldo);
-  // Only the candidates' columns of each row belong to the result.
-  const res = new Float32Array(k.memory.buffer, oa, T * ldo);
-  for (let t = 0; t < T; t++) out.set(res.subarray(t * ldo, t * ldo + candidates), t * ldo);
-  return true;
-}
+/** `linearF32` (fp64 sums) on SIMD, or null when the caller must run its own loop. */
+export const simdLinear: Linear = linearKernel('linear');
+/** `linearF32Sums` (fp32 sums) on SIMD, or null when the caller must run its own loop. */
+export const simdLinear32: Linear = linearKernel('linear32');
 
 /** Below this order the factorisations stay in their TypeScript loops. */
 const MIN_ORDER = 32;

@@ -10,7 +10,7 @@ import {
   squaredErrorF32,
   type AwqSearchResult,
 } from '../../reference/awq';
-import { attention, LINEAR_INPUT, linearF32, mlp, type LayerTensors } from '../../reference/block';
+import { attention, LINEAR_INPUT, linearF32Sums, mlp, type LayerTensors } from '../../reference/block';
 import { matrix, type Matrix } from '../../reference/types';
 import { awqClipSearchOn, createStats, quantizeRtnOn, type Stats } from '../backend';
 import { finishLinear } from '../finish-linear';
@@ -44,7 +44,7 @@ export const awqLayer: LayerStrategy = async (ctx) => {
     return q;
   };
   const searches: { name: string; result: AwqSearchResult; linears: LinearId[] }[] = [];
-  /** The candidate loss: on the block runner's device when it offers one, else the TypeScript sub-block `out`. */
+  /** The candidate loss: on the block runner's device when it offers one, else the TypeScript sub-block `out` (fp32 sums, as on the device). */
   const lossOf = async (sub: SubBlock, tap: BlockTap, out: (lw: LayerTensors, n: number) => Float32Array): Promise<SubBlockLoss> => {
     if (ctx.runner.subBlockLoss) return ctx.runner.subBlockLoss(ctx.layer, sub, keep[tap], N, L, dense);
     const targets = Array.from({ length: N }, (_, n) => out(dense, n));
@@ -92,13 +92,13 @@ export const awqLayer: LayerStrategy = async (ctx) => {
     ['q_proj', 'k_proj', 'v_proj'],
     'q_proj_in',
     { kind: 'attention' },
-    (lw, n) => attention(spec, ctx.layer, lw, sample('q_proj_in', n), L).out!,
+    (lw, n) => attention(spec, ctx.layer, lw, sample('q_proj_in', n), L, true, linearF32Sums).out!,
   );
   // 2. v_proj → o_proj, only when the shapes match (skipped under GQA).
   const oIn = spec.numHeads * spec.headDim;
   const vo = awqScalesVo(spec)
     ? await search('v_proj→o_proj', ['o_proj'], 'o_proj_in', { kind: 'linear', linear: 'o_proj' }, (lw, n) =>
-        linearF32(sample('o_proj_in', n), lw.get(linearWeightName('o_proj'))!, L, oIn, Hd),
+        linearF32Sums(sample('o_proj_in', n), lw.get(linearWeightName('o_proj'))!, L, oIn, Hd),
       )
     : null;
   // 3. the norm feeding gate, up (loss on the MLP output); Gemma's post-attention norm feeds nothing scaled.
@@ -107,12 +107,12 @@ export const awqLayer: LayerStrategy = async (ctx) => {
     ['gate_proj', 'up_proj'],
     'gate_proj_in',
     { kind: 'mlp' },
-    (lw, n) => mlp(spec, lw, sample('gate_proj_in', n), L).out!,
+    (lw, n) => mlp(spec, lw, sample('gate_proj_in', n), L, true, linearF32Sums).out!,
   );
   // 4. up_proj → down_proj.
   const I = spec.intermediateSize;
   const upDown = await search('up_proj→down_proj', ['down_proj'], 'down_proj_in', { kind: 'linear', linear: 'down_proj' }, (lw, n) =>
-    linearF32(sample('down_proj_in', n), lw.get(linearWeightName('down_proj'))!, L, I, Hd),
+    linearF32Sums(sample('down_proj_in', n), lw.get(linearWeightName('down_proj'))!, L, I, Hd),
   );
 
   await ctx.timer.time('awq-fold', () => foldAwqScales(spec, ctx.layer, ctx.lw, { attnIn, vo, mlpIn, upDown }, keep));
