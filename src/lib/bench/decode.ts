@@ -123,6 +123,9 @@ async function timePrefill(session: ort.InferenceSession, spec: ModelSpec, promp
   return (prompt.length * 1000) / ms;
 }
 
+/** Timed passes per shape after its warm-up; the fastest counts. */
+const TIMED_REPEATS = 3;
+
 function promptOf(tokens: number, vocabSize: number): number[] {
   return Array.from({ length: tokens }, (_, i) => (i * 37 + 11) % vocabSize);
 }
@@ -157,12 +160,22 @@ export async function benchDecode(opts: DecodeBenchOptions = {}): Promise<Decode
         executionProviders: [device],
         externalData: built.externalData.map(({ path, data }) => ({ path, data })),
       });
-      await timeSession(session, spec, prompt.slice(0, 8), 2); // warm-up: shader compilation, allocations
-      const t = await timeSession(session, spec, prompt, newTokens);
+      // Each shape once untimed (shader compilation, the arena growing to it), then the best of
+      // TIMED_REPEATS: a single cold pass measured a one-off cost as often as the speed.
+      await timeSession(session, spec, prompt, newTokens);
+      let t = { prefill: 0, decode: 0 };
+      for (let i = 0; i < TIMED_REPEATS; i++) {
+        const r = await timeSession(session, spec, prompt, newTokens);
+        t = { prefill: Math.max(t.prefill, r.prefill), decode: Math.max(t.decode, r.decode) };
+      }
       const prefillAt: PrefillAt[] = [];
       for (const tokens of opts.prefillLengths ?? []) {
         opts.onStatus?.(`${graph} on ${device}: prefill of ${tokens} tokens`);
-        prefillAt.push({ tokens, tokensPerSecond: await timePrefill(session, spec, promptOf(tokens, spec.vocabSize)) });
+        const long = promptOf(tokens, spec.vocabSize);
+        await timePrefill(session, spec, long);
+        let best = 0;
+        for (let i = 0; i < TIMED_REPEATS; i++) best = Math.max(best, await timePrefill(session, spec, long));
+        prefillAt.push({ tokens, tokensPerSecond: best });
       }
       await session.release();
       // Without prefill lengths a row keeps its old shape (the CLI's golden JSON).

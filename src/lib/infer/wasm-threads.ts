@@ -17,12 +17,12 @@ export const MAX_WASM_THREADS = 4;
 
 /**
  * Below this many cores the default is one thread. Measured on two cores (`ctlab bench decode
- * --threads 1,all`, README): no thread count won reliably (the 4-bit graph's long prefill from
- * 0.35× to 1.58× across runs), while one thread made a small model's single-row generation
- * 1.6–2.4× faster (bench:eval). ORT-web's pool threads spin while
- * they wait for work (its global pool is created that way, and the session options that stop
- * spinning reach only per-session pools, which the web build turns off), so on two cores they
- * contend with the calling thread and the browser's own threads rather than add a free core.
+ * --threads 1,all`, README): a second thread made a 135M model's long prefill 1.35–2.08× faster
+ * but a small model's single-row generation 1.6–2.4× slower (bench:eval), and ORT fixes the count
+ * when a worker's first session starts, before the model to come is known. ORT-web's pool threads
+ * spin while they wait for work (its global pool is created that way, and the session options
+ * that stop spinning reach only per-session pools, which the web build turns off), so on two
+ * cores they contend with the calling thread and the browser's own threads.
  */
 export const MIN_CORES_FOR_THREADS = 4;
 
