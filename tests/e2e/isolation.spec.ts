@@ -1,13 +1,13 @@
 /**
  * Cross-origin isolation: `vite preview` and the CLI's server send COOP/COEP, so the page and its
  * workers have SharedArrayBuffer and onnxruntime-web's WASM can run on several threads (by default
- * from four cores on; below, on request); everything the page loads (its workers, ORT's wasm and
- * glue, the hub's CORS downloads) still loads.
+ * from four cores on; below, for a model of real size, or on request); everything the page loads
+ * (its workers, ORT's wasm and glue, the hub's CORS downloads) still loads.
  */
 import { expect, test, type Page } from '@playwright/test';
 import { resolve } from 'node:path';
 import { serveApp } from '../../bin/lib/server.mjs';
-import { defaultWasmThreads, MIN_CORES_FOR_THREADS } from '../../src/lib/infer/wasm-threads';
+import { defaultWasmThreads, MIN_CORES_FOR_THREADS, THREADS_MIN_MACS } from '../../src/lib/infer/wasm-threads';
 import type { CtlabApi } from '../../src/state/automation';
 
 type Api = { ctlab: CtlabApi };
@@ -91,6 +91,35 @@ test('the preview server isolates the page: ORT gets threads, runs a WASM sessio
     }),
   );
   expect(await page.evaluate((u) => fetch(u).then((r) => r.json()), hub)).toEqual({ model_type: 'llama' });
+});
+
+test('the first model a worker runs sets its thread count: one of real size gets every core, a tiny one after it changes nothing', async ({
+  page,
+}) => {
+  test.setTimeout(240_000);
+  await page.goto('/');
+  const t = await threading(page);
+  expectThreaded(t);
+  // One layer of SmolLM2-135M's shape: 32M multiply-adds a token, above THREADS_MIN_MACS.
+  await page.evaluate(() => (window as unknown as Api).ctlab.benchDecode({ layers: 1, promptTokens: 4, newTokens: 1, prefillLengths: [] }));
+  const large = defaultWasmThreads(t.cores, THREADS_MIN_MACS);
+  expect(await page.evaluate(() => (window as unknown as Api).ctlab.wasmThreading())).toEqual({
+    isolated: true,
+    cores: t.cores,
+    threads: large,
+  });
+  if (t.cores > 1) expect(large).toBeGreaterThan(1);
+  const url = `${new URL(page.url()).origin}/models/stories260k`;
+  await page.evaluate(
+    (u) =>
+      (window as unknown as Api).ctlab.generate({
+        source: { kind: 'url', url: u },
+        device: 'wasm',
+        request: { prompt: 'Once upon a time', maxNewTokens: 3 },
+      }),
+    url,
+  );
+  expect((await page.evaluate(() => (window as unknown as Api).ctlab.wasmThreading())).threads).toBe(large);
 });
 
 test("the CLI's server isolates the page too, and a host without the headers gets one thread and the hint", async ({ page }) => {

@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { describeAdapter } from '../gpu/device';
-import { configureOrt, ortWasmThreading } from '../infer/ort-env';
+import { macsPerToken } from '../infer/batch-size';
+import { configureOrt, fixOrtThreads, ortWasmThreading } from '../infer/ort-env';
 import type { WasmThreading } from '../infer/wasm-threads';
 import { parseModelSpec } from '../model/config';
 import { randomWeights } from '../model/random-model';
@@ -132,11 +133,12 @@ function promptOf(tokens: number, vocabSize: number): number[] {
 
 /** Prefill and decode speed of our graphs per device and linear type, measured in one run. */
 export async function benchDecode(opts: DecodeBenchOptions = {}): Promise<DecodeBenchResult> {
-  configureOrt();
   const layers = opts.layers ?? 4;
   const promptTokens = opts.promptTokens ?? 64;
   const newTokens = opts.newTokens ?? 16;
   const spec = smollm2Spec(layers);
+  // The default for this model unless `benchDecodeThreads` fixed a count first.
+  fixOrtThreads(macsPerToken(spec));
   opts.onStatus?.(`random SmolLM2-135M-shaped weights, ${layers} layers`);
   const weights = randomWeights(spec, 11);
   const packed = new Map<string, PackedLinear>();

@@ -8,6 +8,8 @@ import { wasmThreading, type WasmThreading } from './wasm-threads';
 type OnnxEnv = { wasm?: { wasmPaths?: unknown; numThreads?: number; proxy?: boolean }; logLevel?: string };
 
 let configured = false;
+/** Set once a session's thread count was chosen: ORT reads it when its first session starts. */
+let threadsFixed = false;
 
 function onnxEnv(): OnnxEnv {
   return env.backends.onnx as OnnxEnv;
@@ -15,22 +17,41 @@ function onnxEnv(): OnnxEnv {
 
 /**
  * Points onnxruntime-web (as transformers.js holds it) at our own copies of its wasm runtime and
- * sets its thread count. ORT reads the count once, when its first session starts, so only the
- * first call of a worker decides it; `threads` (the decode benchmark's 1-thread row) asks for
- * fewer than all cores.
+ * gives it a provisional thread count (the default for a model of unknown size). ORT reads the
+ * count once, when its first session starts, so whoever starts sessions calls `fixOrtThreads`
+ * just before; `threads` (the decode benchmark's rows) fixes an explicit count at once.
  */
 export function configureOrt(opts: { threads?: number } = {}): void {
-  if (configured) return;
-  configured = true;
-  const onnx = onnxEnv();
-  if (onnx.wasm) {
-    onnx.wasm.wasmPaths = { wasm: new URL(wasmUrl, import.meta.url).href, mjs: new URL(mjsUrl, import.meta.url).href };
-    // Threads need SharedArrayBuffer, which only cross-origin-isolated pages (and their workers) have.
-    onnx.wasm.numThreads = wasmThreading(globalThis, opts.threads).threads;
+  if (!configured) {
+    configured = true;
+    const onnx = onnxEnv();
+    if (onnx.wasm) {
+      onnx.wasm.wasmPaths = { wasm: new URL(wasmUrl, import.meta.url).href, mjs: new URL(mjsUrl, import.meta.url).href };
+      // Threads need SharedArrayBuffer, which only cross-origin-isolated pages (and their workers) have.
+      onnx.wasm.numThreads = wasmThreading(globalThis).threads;
+    }
+    onnx.logLevel = 'error';
+    // Even if a module cache was off, never let transformers.js cache wasm from elsewhere.
+    (env as { useWasmCache?: boolean }).useWasmCache = false;
   }
-  onnx.logLevel = 'error';
-  // Even if a module cache was off, never let transformers.js cache wasm from elsewhere.
-  (env as { useWasmCache?: boolean }).useWasmCache = false;
+  if (opts.threads !== undefined) setThreads(wasmThreading(globalThis, opts.threads).threads);
+}
+
+/**
+ * Called before a session starts: the first one in this scope decides ORT's thread count for
+ * all, from the size of its model (`macsPerToken`; absent: a model of unknown size); later calls
+ * change nothing, as ORT would not.
+ */
+export function fixOrtThreads(macsPerToken?: number): void {
+  configureOrt();
+  setThreads(wasmThreading(globalThis, undefined, macsPerToken).threads);
+}
+
+function setThreads(threads: number): void {
+  if (threadsFixed) return;
+  threadsFixed = true;
+  const wasm = onnxEnv().wasm;
+  if (wasm) wasm.numThreads = threads;
 }
 
 /** Whether this scope is isolated and the thread count ORT's WASM backend was configured with. */

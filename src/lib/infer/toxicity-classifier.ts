@@ -6,7 +6,7 @@ import type { DownloadOptions } from '../model/download';
 import type { ModelSource } from '../model/sources';
 import type { ShardCache } from '../storage/shard-cache';
 import { transformersIdFor } from '../storage/transformers-cache';
-import { configureOrt } from './ort-env';
+import { fixOrtThreads } from './ort-env';
 
 export interface LoadedClassifier {
   classifier: CachedClassifier;
@@ -21,7 +21,7 @@ export interface LoadedClassifier {
  * network), on WASM, since a classifier is small and its numbers should not depend on the GPU.
  */
 export async function loadToxicityClassifier(cache: ShardCache, key: string): Promise<LoadedClassifier> {
-  configureOrt();
+  fixOrtThreads();
   const classifier = await openCachedClassifier(cache, key);
   let pipe: Awaited<ReturnType<typeof pipeline<'text-classification'>>>;
   try {

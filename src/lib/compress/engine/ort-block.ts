@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-web/webgpu';
-import { configureOrt } from '../../infer/ort-env';
+import { macsPerToken } from '../../infer/batch-size';
+import { fixOrtThreads } from '../../infer/ort-env';
 import { BLOCK_TAPS, layerPrefix, tapWidth, type BlockTap, type ModelSpec } from '../../model/spec';
 import { buildDecoderBlock } from '../../onnx';
 import type { BlockOutputs, LayerTensors } from '../reference/block';
@@ -22,7 +23,7 @@ export class OrtBlockRunner implements BlockRunner {
     private readonly ep: 'wasm' | 'webgpu',
   ) {
     this.kind = ep === 'wasm' ? 'ort-wasm' : 'ort-webgpu';
-    configureOrt();
+    fixOrtThreads(macsPerToken(spec));
   }
 
   async run(
