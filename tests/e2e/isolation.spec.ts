@@ -28,6 +28,20 @@ async function threading(page: Page) {
   };
 }
 
+/** A greedy stories260k reply on WASM in the page's eval worker, from the server's models folder. */
+function generateStories(page: Page, maxNewTokens: number) {
+  const url = `${new URL(page.url()).origin}/models/stories260k`;
+  return page.evaluate(
+    ([u, n]) =>
+      (window as unknown as Api).ctlab.generate({
+        source: { kind: 'url', url: u },
+        device: 'wasm',
+        request: { prompt: 'Once upon a time', maxNewTokens: n },
+      }),
+    [url, maxNewTokens] as const,
+  );
+}
+
 function expectThreaded(t: Awaited<ReturnType<typeof threading>>) {
   expect(t.isolated).toBe(true);
   const threads = defaultWasmThreads(t.cores);
@@ -49,16 +63,7 @@ test('the preview server isolates the page: ORT gets threads, runs a WASM sessio
 
   // A WASM session in the eval worker: its module worker, ORT's glue and wasm, and (threaded) ORT's
   // own pthread workers must all start under the embedder policy.
-  const url = `${new URL(page.url()).origin}/models/stories260k`;
-  const out = await page.evaluate(
-    (u) =>
-      (window as unknown as Api).ctlab.generate({
-        source: { kind: 'url', url: u },
-        device: 'wasm',
-        request: { prompt: 'Once upon a time', maxNewTokens: 5 },
-      }),
-    url,
-  );
+  const out = await generateStories(page, 5);
   expect(out.newIds).toHaveLength(5);
   expect(workers.some((w) => w.includes('eval.worker'))).toBe(true);
 
@@ -109,16 +114,7 @@ test('the first model a worker runs sets its thread count: one of real size gets
     threads: large,
   });
   if (t.cores > 1) expect(large).toBeGreaterThan(1);
-  const url = `${new URL(page.url()).origin}/models/stories260k`;
-  await page.evaluate(
-    (u) =>
-      (window as unknown as Api).ctlab.generate({
-        source: { kind: 'url', url: u },
-        device: 'wasm',
-        request: { prompt: 'Once upon a time', maxNewTokens: 3 },
-      }),
-    url,
-  );
+  await generateStories(page, 3);
   expect((await page.evaluate(() => (window as unknown as Api).ctlab.wasmThreading())).threads).toBe(large);
 });
 

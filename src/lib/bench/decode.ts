@@ -127,6 +127,14 @@ async function timePrefill(session: ort.InferenceSession, spec: ModelSpec, promp
 /** Timed passes per shape after its warm-up; the fastest counts. */
 const TIMED_REPEATS = 3;
 
+/** One untimed pass, then TIMED_REPEATS timed ones, in order. */
+async function warmTimed<T>(pass: () => Promise<T>): Promise<T[]> {
+  await pass();
+  const out: T[] = [];
+  for (let i = 0; i < TIMED_REPEATS; i++) out.push(await pass());
+  return out;
+}
+
 function promptOf(tokens: number, vocabSize: number): number[] {
   return Array.from({ length: tokens }, (_, i) => (i * 37 + 11) % vocabSize);
 }
@@ -162,22 +170,15 @@ export async function benchDecode(opts: DecodeBenchOptions = {}): Promise<Decode
         executionProviders: [device],
         externalData: built.externalData.map(({ path, data }) => ({ path, data })),
       });
-      // Each shape once untimed (shader compilation, the arena growing to it), then the best of
+      // Each shape once untimed (shader compilation, the arena growing to it), then the fastest of
       // TIMED_REPEATS: a single cold pass measured a one-off cost as often as the speed.
-      await timeSession(session, spec, prompt, newTokens);
-      let t = { prefill: 0, decode: 0 };
-      for (let i = 0; i < TIMED_REPEATS; i++) {
-        const r = await timeSession(session, spec, prompt, newTokens);
-        t = { prefill: Math.max(t.prefill, r.prefill), decode: Math.max(t.decode, r.decode) };
-      }
+      const runs = await warmTimed(() => timeSession(session, spec, prompt, newTokens));
+      const t = { prefill: Math.max(...runs.map((r) => r.prefill)), decode: Math.max(...runs.map((r) => r.decode)) };
       const prefillAt: PrefillAt[] = [];
       for (const tokens of opts.prefillLengths ?? []) {
         opts.onStatus?.(`${graph} on ${device}: prefill of ${tokens} tokens`);
         const long = promptOf(tokens, spec.vocabSize);
-        await timePrefill(session, spec, long);
-        let best = 0;
-        for (let i = 0; i < TIMED_REPEATS; i++) best = Math.max(best, await timePrefill(session, spec, long));
-        prefillAt.push({ tokens, tokensPerSecond: best });
+        prefillAt.push({ tokens, tokensPerSecond: Math.max(...(await warmTimed(() => timePrefill(session, spec, long)))) });
       }
       await session.release();
       // Without prefill lengths a row keeps its old shape (the CLI's golden JSON).

@@ -30,6 +30,30 @@ const SHAPES: [number, number, number][] = [
   [6, 203, 128],
 ];
 
+// S × inF × outF for the linears: full tiles and every edge (S % 4 ≠ 0 leaves single tokens, an
+// odd group count a lone 4-output group, outF % 3 or % 4 ≠ 0 a partial one).
+const LINEAR_SHAPES: [number, number, number][] = [
+  [1, 3, 2],
+  [4, 7, 5],
+  [9, 16, 9],
+  [30, 64, 41],
+  [64, 96, 64],
+  [7, 200, 30],
+  [13, 128, 20],
+];
+
+/** y[s][o] = the products x[s][i]·w[o][i] folded from 0 with `add`, i ascending. */
+function plainLinear(x: Float32Array, w: Float32Array, S: number, inF: number, outF: number, add: (a: number, p: number) => number) {
+  const y = new Float32Array(S * outF);
+  for (let s = 0; s < S; s++)
+    for (let o = 0; o < outF; o++) {
+      let a = 0;
+      for (let i = 0; i < inF; i++) a = add(a, x[s * inF + i] * w[o * inF + i]);
+      y[s * outF + o] = a;
+    }
+  return y;
+}
+
 const GRAM_SHAPES = [
   [1, 1],
   [5, 2],
@@ -123,48 +147,24 @@ describe.each([
   });
 
   it('linearF32 (3×3 tiles, or SIMD lanes) equals one double dot product per output, with tile edges', () => {
-    for (const [S, inF, outF] of [
-      [1, 3, 2],
-      [4, 7, 5],
-      [9, 16, 9],
-      [30, 64, 41],
-      [64, 96, 64],
-      [7, 200, 30],
-    ]) {
+    for (const [S, inF, outF] of LINEAR_SHAPES) {
       const x = normals(S * inF, 1000 + S);
       const w = normals(outF * inF, 1100 + S);
-      const want = new Float32Array(S * outF);
-      for (let s = 0; s < S; s++)
-        for (let o = 0; o < outF; o++) {
-          let a = 0;
-          for (let i = 0; i < inF; i++) a += x[s * inF + i] * w[o * inF + i];
-          want[s * outF + o] = a;
-        }
-      expect(countDifferent(linearF32(x, w, S, inF, outF), want)).toBe(0);
+      expect(
+        countDifferent(
+          linearF32(x, w, S, inF, outF),
+          plainLinear(x, w, S, inF, outF, (a, p) => a + p),
+        ),
+      ).toBe(0);
     }
   });
 
   it('linearF32Sums (or its SIMD 4 × 8 tiles) equals one fp32 sum per output, i ascending, with tile edges', () => {
-    // S % 4 ≠ 0 leaves single tokens, an odd group count a lone 4-output group, outF % 4 ≠ 0 a partial group.
-    for (const [S, inF, outF] of [
-      [1, 3, 2],
-      [4, 7, 5],
-      [9, 16, 9],
-      [30, 64, 41],
-      [64, 96, 64],
-      [7, 200, 30],
-      [13, 128, 20],
-    ]) {
+    for (const [S, inF, outF] of LINEAR_SHAPES) {
       const x = normals(S * inF, 1300 + S);
       const w = normals(outF * inF, 1400 + S);
       const bias = normals(outF, 1500 + S);
-      const want = new Float32Array(S * outF);
-      for (let s = 0; s < S; s++)
-        for (let o = 0; o < outF; o++) {
-          let a = 0;
-          for (let i = 0; i < inF; i++) a = Math.fround(a + Math.fround(x[s * inF + i] * w[o * inF + i]));
-          want[s * outF + o] = a + bias[o];
-        }
+      const want = plainLinear(x, w, S, inF, outF, (a, p) => f32(a + f32(p))).map((v, k) => v + bias[k % outF]);
       expect(countDifferent(linearF32Sums(x, w, S, inF, outF, bias), want)).toBe(0);
       // Not the fp64 sums of linearF32: the two differ in the last bits somewhere.
       if (inF >= 64) expect(countDifferent(linearF32Sums(x, w, S, inF, outF), linearF32(x, w, S, inF, outF))).toBeGreaterThan(0);

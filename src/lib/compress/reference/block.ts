@@ -63,9 +63,16 @@ export interface BlockOutputs {
  * (`simd.ts`) two outputs share a vector of fp64 lanes instead, with the same sums.
  */
 export function linearF32(x: Float32Array, w: Float32Array, S: number, inF: number, outF: number, bias?: Float32Array): Float32Array {
+  checkLinear(x, w, S, inF, outF);
+  return withBias(simdLinear(x, w, S, inF, outF) ?? linearF32Tiled(x, w, S, inF, outF), bias, S, outF);
+}
+
+function checkLinear(x: Float32Array, w: Float32Array, S: number, inF: number, outF: number): void {
   if (x.length < S * inF) throw new Error(`linear: x has ${x.length} values, expected ${S * inF}`);
   if (w.length !== outF * inF) throw new Error(`linear: W has ${w.length} values, expected ${outF * inF}`);
-  const y = simdLinear(x, w, S, inF, outF) ?? linearF32Tiled(x, w, S, inF, outF);
+}
+
+function withBias(y: Float32Array, bias: Float32Array | undefined, S: number, outF: number): Float32Array {
   if (bias) {
     for (let t = 0; t < S; t++) for (let o = 0; o < outF; o++) y[t * outF + o] += bias[o];
   }
@@ -139,9 +146,8 @@ export type LinearFn = (x: Float32Array, w: Float32Array, S: number, inF: number
  * llm-awq in half precision), and four fp32 lanes per SIMD instruction with an 8-output tile run
  * 2.5–3× faster than the two fp64 lanes of `linearF32`. `dotsInOrder`'s tiles are the SIMD kernel's oracle.
  */
-export const linearF32Sums: LinearFn = (x, w, S, inF, outF, bias) => {
-  if (x.length < S * inF) throw new Error(`linear: x has ${x.length} values, expected ${S * inF}`);
-  if (w.length !== outF * inF) throw new Error(`linear: W has ${w.length} values, expected ${outF * inF}`);
+export function linearF32Sums(x: Float32Array, w: Float32Array, S: number, inF: number, outF: number, bias?: Float32Array): Float32Array {
+  checkLinear(x, w, S, inF, outF);
   let y = simdLinear32(x, w, S, inF, outF);
   if (!y) {
     y = new Float32Array(S * outF);
@@ -155,11 +161,8 @@ export const linearF32Sums: LinearFn = (x, w, S, inF, outF, bias) => {
       outF,
     );
   }
-  if (bias) {
-    for (let t = 0; t < S; t++) for (let o = 0; o < outF; o++) y[t * outF + o] += bias[o];
-  }
-  return y;
-};
+  return withBias(y, bias, S, outF);
+}
 
 function dot(x: Float32Array, xo: number, w: Float32Array, wo: number, n: number): number {
   let a = 0;
