@@ -19,7 +19,8 @@ export function parse({ values }) {
     device: deviceArg(values),
     // 0 leaves the SmolLM2-shaped model out.
     layers: optionalInt(values, 'layers') ?? 4,
-    items: positive('items', 32),
+    // Absent: the bench's own default (about ten units a perspective).
+    ...(values.items !== undefined ? { items: positive('items', 1) } : {}),
     maxNewTokens: positive('new-tokens', 32),
     ...(batchSize !== undefined ? { batchSize } : {}),
     json: values.json === true,

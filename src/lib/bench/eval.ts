@@ -32,7 +32,7 @@ export interface EvalBenchOptions {
   /** Base URL of the offline evaluation data (its manifest.json). */
   dataUrl: string;
   device?: Device | 'auto';
-  /** Evaluation units per mode and model (default 32), taken in turn from every perspective's smoke prompts. */
+  /** Evaluation units per mode and model (default `BENCH_ITEMS`), taken in turn from every perspective's smoke prompts. */
   items?: number;
   /** New tokens per generation at most (default 32): the random model never ends on its own. */
   maxNewTokens?: number;
@@ -70,6 +70,12 @@ export interface EvalBenchResult {
  * the measure instead of the batching.
  */
 export const BENCH_CONTEXT = 512;
+
+/**
+ * Units per mode and model by default: about ten a perspective, so that prompts sharing a
+ * perspective's demonstrations meet in a batch as they do in a whole run.
+ */
+export const BENCH_ITEMS = 96;
 
 /** Smoke-preset prompts of every perspective that offers `mode` and fits the model, `count` of them taken in turn. */
 async function benchUnits(lm: LoadedLm, dataUrl: string, mode: ScoringMode, count: number, maxNewTokens: number): Promise<PromptUnit[]> {
@@ -122,7 +128,7 @@ function same(a: EvalRecord, b: EvalRecord): boolean {
 async function benchModel(lm: LoadedLm, name: string, opts: EvalBenchOptions, rows: EvalBenchRow[]): Promise<void> {
   const maxNewTokens = opts.maxNewTokens ?? 32;
   for (const mode of ['generate', 'likelihood'] as const) {
-    const units = await benchUnits(lm, opts.dataUrl, mode, opts.items ?? 32, maxNewTokens);
+    const units = await benchUnits(lm, opts.dataUrl, mode, opts.items ?? BENCH_ITEMS, maxNewTokens);
     if (!units.length) continue;
     // Warm-up of both shapes: the first passes pay for allocation and the JIT.
     await timed(lm, units.slice(0, 2), mode, 1);

@@ -49,18 +49,32 @@ export function batchCap(spec: ModelSpec, device: 'wasm' | 'webgpu'): number {
 const F32 = 4;
 
 /**
+ * Positions whose logits a batched row keeps: generation and a prompt's pass keep the last one
+ * (`num_logits_to_keep`), and an option row those of its option's tokens, which are a few words.
+ */
+export const KEPT_LOGITS = 8;
+
+/**
  * Bytes one sequence of `tokens` tokens holds at its widest moment, the prefill: past and present
- * K/V of every layer, the logits of every position (likelihood scoring asks for all of them;
- * generation keeps the last one only, so there this bound is generous), one
- * layer's attention scores and probabilities, and one layer's MLP activations (gate, up, product).
+ * K/V of every layer, the logits it keeps (`KEPT_LOGITS` positions), one layer's attention scores
+ * and probabilities, and one layer's MLP activations (gate, up, product). A pass that keeps every
+ * position's logits sizes its own rows (`logitRows`).
  */
 export function bytesPerSequence(spec: ModelSpec, tokens: number): number {
   const T = Math.max(1, tokens);
   const kv = 2 * 2 * spec.numLayers * spec.numKvHeads * spec.headDim * T * F32;
-  const logits = T * spec.vocabSize * F32;
+  const logits = Math.min(T, KEPT_LOGITS) * spec.vocabSize * F32;
   const attention = 2 * spec.numHeads * T * T * F32;
   const mlp = 3 * T * spec.intermediateSize * F32;
   return kv + logits + attention + mlp;
+}
+
+/**
+ * Rows of `tokens` tokens whose logits at every position fit the device's budget (at least one):
+ * the bound for a pass that scores every position, such as an option scored with its whole prompt.
+ */
+export function logitRows(spec: ModelSpec, device: 'wasm' | 'webgpu', tokens: number): number {
+  return Math.max(1, Math.floor(BATCH_BUDGET_BYTES[device] / (Math.max(1, tokens) * spec.vocabSize * F32)));
 }
 
 /**

@@ -1,9 +1,10 @@
-import { LogitsProcessor, LogitsProcessorList, StoppingCriteria, Tensor } from '@huggingface/transformers';
+import { DynamicCache, LogitsProcessor, LogitsProcessorList, StoppingCriteria, Tensor } from '@huggingface/transformers';
 import type { ChatMessage } from '../model/tokenizer';
 import { seededRandom } from '../util/rng';
 import type { LoadedLm } from './causal-lm';
 import { ContextLengthError, promptText } from './generate';
 import { plainDecoding } from './decoding';
+import { pastFeeds, prefill, sharedPrefixLength } from './kv-cache';
 
 /** One prompt of a batch, with its own budget, stop strings and sampling. */
 export interface BatchRow {
@@ -124,7 +125,9 @@ export function sampleIndex(logits: Float32Array, temperature: number, topK: num
  * length with an attention mask (transformers.js derives position ids from the mask, so every
  * row counts its positions from its first real token, and our graph masks padded keys), each
  * row with its own token budget, stop strings, end of sequence and seed. Greedy rows give the
- * ids a batch of one gives.
+ * ids a batch of one gives. When the rows share a prefix (`sharedPrefixLength`: a few-shot
+ * perspective's instructions and demonstrations), it runs once and the padding goes between it
+ * and each row's own tokens, so a batch pays the prefix's prefill once instead of once per row.
  */
 export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opts: BatchOptions = {}): Promise<BatchRowResult[]> {
   if (rows.length === 0) return [];
@@ -139,6 +142,9 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
     return ids;
   });
   const maxNew = rows.map((r, i) => Math.max(0, Math.min(r.maxNewTokens ?? 64, context - prompts[i].length)));
+  // The prefix all rows share runs once; the rest of each row follows it, left-padded.
+  const P = sharedPrefixLength(prompts);
+  const prefix = P > 0 ? await prefill(lm, prompts[0].slice(0, P)) : null;
   const padded = Math.max(...prompts.map((p) => p.length));
   const budget = Math.max(1, Math.min(Math.max(...maxNew), context - padded));
   const pad = BigInt(padTokenId(lm));
@@ -146,10 +152,12 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
   const inputIds = new BigInt64Array(B * padded).fill(pad);
   const mask = new BigInt64Array(B * padded);
   prompts.forEach((ids, i) => {
-    const start = i * padded + padded - ids.length;
-    ids.forEach((id, j) => (inputIds[start + j] = BigInt(id)));
+    const start = i * padded + padded - (ids.length - P);
+    ids.forEach((id, j) => (inputIds[j < P ? i * padded + j : start + j - P] = BigInt(id)));
+    mask.fill(1n, i * padded, i * padded + P);
     mask.fill(1n, start, (i + 1) * padded);
   });
+  const past = prefix ? new DynamicCache(pastFeeds(prefix.cache, new Array<number>(B).fill(0))) : null;
   const stops = new RowStops(
     lm,
     padded,
@@ -168,7 +176,11 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
     do_sample: false,
     logits_processor: processors,
     stopping_criteria: [stops],
+    // With a cache of the first P tokens, transformers.js feeds the rest (it slices input_ids).
+    ...(past ? { past_key_values: past } : {}),
   } as Parameters<LoadedLm['model']['generate']>[0])) as Tensor;
+  // Given a cache, transformers.js leaves the last step's in it (on the GPU with WebGPU).
+  await past?.dispose();
   const width = output.dims[1];
   const all = Array.from(output.data as BigInt64Array, Number);
   return rows.map((row, i) => {

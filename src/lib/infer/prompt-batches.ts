@@ -14,7 +14,7 @@ export interface PromptUnit {
 }
 
 export interface BatchRunOptions {
-  /** Rows per forward pass; absent: `chooseBatchSize` for the model, its device and each batch's longest sequence. */
+  /** Rows per forward pass; absent: `chooseBatchSize` for the model, its device and the longest unit's sequence. */
   batchSize?: number;
   signal?: AbortSignal;
 }
@@ -23,12 +23,63 @@ function inputOf(prompt: EvalPrompt): Pick<BatchRow, 'prompt' | 'messages'> {
   return prompt.input.kind === 'chat' ? { messages: prompt.input.messages } : { prompt: prompt.input.text };
 }
 
+/** Characters two texts start with in common. */
+function sharedChars(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let k = 0;
+  while (k < n && a.charCodeAt(k) === b.charCodeAt(k)) k++;
+  return k;
+}
+
+/** Characters two prompts must share before they count as one family (about `MIN_SHARED_PREFIX` tokens). */
+const FAMILY_CHARS = 64;
+
+/**
+ * Units in batches of at most `size` units (or, with `rows`, `size` rows). Prompts sorted by
+ * their text fall into families that share a prefix of at least half the shorter prompt (a
+ * few-shot perspective's instructions and demonstrations); a batch stays within a family, whose
+ * prefix it runs once, and prompts alone in theirs are batched together. Inside each, prompts go
+ * longest first and a batch stops before one whose own part (after the family's prefix) is under
+ * half the first one's: every row is padded to the first, so padding at most doubles the work.
+ * Lengths are in characters: on a small model the tokenizer is a large share of the time.
+ */
+export function batchRuns(texts: readonly string[], size: number, rows: (i: number) => number = () => 1): number[][] {
+  const order = texts.map((_, i) => i).sort((a, b) => (texts[a] < texts[b] ? -1 : texts[a] > texts[b] ? 1 : a - b));
+  const kin = (a: string, b: string) => sharedChars(a, b) >= Math.max(FAMILY_CHARS, Math.min(a.length, b.length) / 2);
+  const families: number[][] = [];
+  for (const i of order) {
+    const last = families.at(-1);
+    if (last && kin(texts[last[last.length - 1]], texts[i])) last.push(i);
+    else families.push([i]);
+  }
+  // Sorted by text, a family's common prefix is what its first and last share; loners share none.
+  const groups = families
+    .filter((f) => f.length > 1)
+    .map((members) => ({ members, shared: sharedChars(texts[members[0]], texts[members[members.length - 1]]) }));
+  groups.push({ members: families.filter((f) => f.length === 1).flat(), shared: 0 });
+  const runs: number[][] = [];
+  for (const { members, shared } of groups) {
+    const own = (i: number) => texts[i].length - shared;
+    const longest = [...members].sort((a, b) => own(b) - own(a) || a - b);
+    for (let g = 0; g < longest.length;) {
+      const run = [longest[g]];
+      let used = rows(longest[g]);
+      for (g++; g < longest.length && used + rows(longest[g]) <= size && 2 * own(longest[g]) >= own(run[0]); g++) {
+        run.push(longest[g]);
+        used += rows(longest[g]);
+      }
+      runs.push(run);
+    }
+  }
+  return runs;
+}
+
 /**
  * Runs `units` through the model a batch at a time and yields each batch's records with the
- * indices of their units, so a caller can store them before the next batch starts. Units are
- * taken longest first: a batch then holds prompts of similar length and pads little. Generated
- * units become generation rows (each with its budget and seed); likelihood units score all
- * their options, as many option sequences per forward pass as the batch size.
+ * indices of their units, so a caller can store them before the next batch starts. Prompts that
+ * share a prefix go together and their batch runs it once (`batchRuns`). Generated units become
+ * generation rows (each with its budget and seed); likelihood units score all their options, as
+ * many option sequences per forward pass as the batch size.
  */
 export async function* runPromptBatches(
   lm: LoadedLm,
@@ -36,25 +87,17 @@ export async function* runPromptBatches(
   mode: ScoringMode,
   opts: BatchRunOptions = {},
 ): AsyncGenerator<{ index: number; record: EvalRecord }[]> {
+  if (units.length === 0) return;
   const texts = units.map((u) => promptText(lm, inputOf(u.prompt)).text);
   const extra = (u: PromptUnit): number => (mode === 'generate' ? u.prompt.decoding.maxNewTokens : 8);
-  // Ordered by characters, not tokens: on a small model the tokenizer is a large share of the
-  // time, so only each batch's first (longest) prompt is encoded, for the rule.
-  const order = units.map((_, i) => i).sort((a, b) => texts[b].length + extra(units[b]) - (texts[a].length + extra(units[a])) || a - b);
-  const sizeAt = (i: number): number =>
-    opts.batchSize ?? chooseBatchSize(lm.spec, lm.device, lm.tokenizer.encode(texts[i]).length + extra(units[i]));
-  for (let g = 0; g < order.length;) {
+  // The rule's size for the longest unit fits every batch; only that prompt is encoded for it.
+  const longest = units.reduce((l, u, i) => (texts[i].length + extra(u) > texts[l].length + extra(units[l]) ? i : l), 0);
+  const size = opts.batchSize ?? chooseBatchSize(lm.spec, lm.device, lm.tokenizer.encode(texts[longest]).length + extra(units[longest]));
+  const options = (i: number) => units[i].prompt.options?.length ?? 0;
+  const runs = mode === 'likelihood' ? batchRuns(texts, size, options) : batchRuns(texts, size);
+  for (const group of runs) {
     if (opts.signal?.aborted) throw new DOMException('evaluation cancelled', 'AbortError');
-    const size = sizeAt(order[g]);
     if (mode === 'likelihood') {
-      const group: number[] = [];
-      let rows = 0;
-      for (; g < order.length; g++) {
-        const options = units[order[g]].prompt.options?.length ?? 0;
-        if (group.length > 0 && rows + options > size) break;
-        group.push(order[g]);
-        rows += options;
-      }
       for (const i of group) if (!units[i].prompt.options?.length) throw new Error(`${units[i].prompt.id} has no options to score`);
       const scores = await scoreOptionsBatch(
         lm,
@@ -67,13 +110,6 @@ export async function* runPromptBatches(
       }));
       continue;
     }
-    // Every row of a left-padded batch costs the longest prompt's prefill and attention: a batch
-    // stops before a prompt under half its first one's length, so padding at most doubles the work.
-    const longest = texts[order[g]].length;
-    let end = g + 1;
-    while (end < Math.min(order.length, g + size) && 2 * texts[order[end]].length >= longest) end++;
-    const group = order.slice(g, end);
-    g = end;
     const out = await generateBatch(
       lm,
       group.map((i) => {

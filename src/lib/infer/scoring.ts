@@ -1,22 +1,22 @@
 import { Tensor } from '@huggingface/transformers';
-import { pastKeyName, presentKeyName } from '../onnx';
+import { logitRows } from './batch-size';
 import type { LoadedLm } from './causal-lm';
+import { contextBatch, disposeDeviceOutputs, forwardOf, pastFeeds } from './kv-cache';
 
 /** Logits of every position for one sequence, [ids.length, vocab], from one forward pass. */
 export async function forwardLogits(lm: LoadedLm, ids: readonly number[]): Promise<Float32Array> {
   if (ids.length > lm.spec.maxPositions) {
     throw new Error(`${ids.length} tokens exceed the context of ${lm.label} (${lm.spec.maxPositions}); use a sliding window`);
   }
-  const inputIds = new Tensor(
-    'int64',
-    BigInt64Array.from(ids, (v) => BigInt(v)),
-    [1, ids.length],
-  );
-  const mask = new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]);
-  const out = (await (lm.model as unknown as (x: Record<string, Tensor>) => Promise<{ logits: Tensor }>)({
-    input_ids: inputIds,
-    attention_mask: mask,
-  })) as { logits: Tensor };
+  const out = await forwardOf(lm)({
+    input_ids: new Tensor(
+      'int64',
+      BigInt64Array.from(ids, (v) => BigInt(v)),
+      [1, ids.length],
+    ),
+    attention_mask: new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+  });
+  disposeDeviceOutputs(out);
   const data = out.logits.data as Float32Array;
   return data.length === ids.length * lm.spec.vocabSize ? data : data.slice(0, ids.length * lm.spec.vocabSize);
 }
@@ -42,10 +42,11 @@ export async function forwardLogitsBatch(
     row.forEach((id, t) => (ids[r * width + t] = BigInt(id)));
     mask.fill(1n, r * width, r * width + row.length);
   });
-  const out = (await (lm.model as unknown as (x: Record<string, Tensor>) => Promise<{ logits: Tensor }>)({
+  const out = await forwardOf(lm)({
     input_ids: new Tensor('int64', ids, [rows.length, width]),
     attention_mask: new Tensor('int64', mask, [rows.length, width]),
-  })) as { logits: Tensor };
+  });
+  disposeDeviceOutputs(out);
   const size = rows.length * width * lm.spec.vocabSize;
   const data = out.logits.data as Float32Array;
   return { logits: data.length === size ? data : data.slice(0, size), width };
@@ -170,12 +171,13 @@ interface OptionSequence {
 }
 
 /**
- * `scoreOptions` for several prompts at once. With room for two rows or more, each prompt goes
- * through the model once and its options run as rows over the prompt's K/V cache, `rows` at a
- * time (the prompt's arithmetic and its logits are paid once, not once per option). With one row,
- * and for a prompt cut to the context, every (prompt, option) sequence is a forward pass of its
- * own, grouped `rows` at a time (longest first, so a group's rows are of similar length). Each
- * option's number is that of its own forward pass up to rounding.
+ * `scoreOptions` for several prompts at once. With room for two rows or more, the prompts go
+ * through the model together, `rows` at a time, their shared prefix once (`contextBatch`), and
+ * their options run as rows over copies of their prompt's K/V cache, `rows` at a time (a prompt's
+ * arithmetic and its logits are paid once, not once per option). With one row, and for a prompt
+ * cut to the context, every (prompt, option) sequence is a forward pass of its own, grouped `rows`
+ * at a time (longest first, so a group's rows are of similar length). Each option's number is
+ * that of its own forward pass up to rounding.
  */
 export async function scoreOptionsBatch(lm: LoadedLm, requests: readonly OptionRequest[], rows: number): Promise<OptionScores[]> {
   const step = Math.max(1, Math.floor(rows));
@@ -191,25 +193,30 @@ export async function scoreOptionsBatch(lm: LoadedLm, requests: readonly OptionR
   });
   const sums = requests.map((req) => new Array<number>(req.options.length).fill(0));
   const counts = requests.map((req) => new Array<number>(req.options.length).fill(0));
+  const keep = (s: OptionSequence, sum: number) => {
+    sums[s.r][s.o] = sum;
+    counts[s.r][s.o] = s.tokens;
+  };
   const alone: OptionSequence[] = [];
+  const overPrompt: { context: number[]; sequences: OptionSequence[] }[] = [];
   for (const sequences of perRequest) {
     const context = sequences[0]?.ids.slice(0, sequences[0].first) ?? [];
     const shared =
       step > 1 && context.length > 0 && sequences.every((s) => s.first === context.length && context.every((id, t) => s.ids[t] === id));
-    if (!shared) {
-      alone.push(...sequences);
-      continue;
-    }
-    const scores = await scoreOverPrompt(lm, context, sequences, step);
-    sequences.forEach((s, k) => {
-      sums[s.r][s.o] = scores[k];
-      counts[s.r][s.o] = s.tokens;
-    });
+    if (shared) overPrompt.push({ context, sequences });
+    else alone.push(...sequences);
+  }
+  for (let g = 0; g < overPrompt.length; g += step) {
+    const group = overPrompt.slice(g, g + step);
+    const scores = await scoreOverContexts(lm, group, step);
+    group.forEach(({ sequences }, c) => sequences.forEach((s, k) => keep(s, scores[c][k])));
   }
   const V = lm.spec.vocabSize;
   const order = alone.sort((a, b) => b.ids.length - a.ids.length);
-  for (let g = 0; g < order.length; g += step) {
-    const group = order.slice(g, g + step);
+  for (let g = 0; g < order.length;) {
+    // Every position's logits come back here: the group's rows are bounded by them too.
+    const group = order.slice(g, g + Math.min(step, logitRows(lm.spec, lm.device, order[g].ids.length)));
+    g += group.length;
     const { logits, width } = await forwardLogitsBatch(
       lm,
       group.map((s) => s.ids),
@@ -220,8 +227,7 @@ export async function scoreOptionsBatch(lm: LoadedLm, requests: readonly OptionR
         const at = (k * width + t - 1) * V;
         sum += logSoftmax(logits.subarray(at, at + V))[s.ids[t]];
       }
-      sums[s.r][s.o] = sum;
-      counts[s.r][s.o] = s.tokens;
+      keep(s, sum);
     });
   }
   return sums.map((logLikelihoods, r) => ({
@@ -231,76 +237,66 @@ export async function scoreOptionsBatch(lm: LoadedLm, requests: readonly OptionR
   }));
 }
 
-type Forward = (x: Record<string, Tensor>) => Promise<Record<string, Tensor>>;
-
 /**
- * Sum of log-probabilities of each sequence's option tokens, all of them `context` followed by
- * the option: one forward pass of the context keeps its K/V and its last position's logits (which
- * score every option's first token); then the options, right-padded, `rows` at a time, over copies
- * of that cache. An option's last token is never fed: no logits are wanted after it.
+ * Sum of log-probabilities of each sequence's option tokens, per context, every sequence its
+ * context followed by an option: the contexts go through the model in one batch that keeps their
+ * K/V and their last positions' logits (which score every option's first token); then the
+ * options of all contexts, right-padded, `rows` at a time, each over a copy of its context's
+ * cache. An option's last token is never fed: no logits are wanted after it.
  */
-async function scoreOverPrompt(
+async function scoreOverContexts(
   lm: LoadedLm,
-  context: readonly number[],
-  sequences: readonly OptionSequence[],
+  contexts: readonly { context: readonly number[]; sequences: readonly OptionSequence[] }[],
   rows: number,
-): Promise<number[]> {
-  const forward = lm.model as unknown as Forward;
+): Promise<number[][]> {
   const V = lm.spec.vocabSize;
-  const C = context.length;
-  const prompt = await forward({
-    input_ids: new Tensor('int64', BigInt64Array.from(context, BigInt), [1, C]),
-    attention_mask: new Tensor('int64', new BigInt64Array(C).fill(1n), [1, C]),
-    // Only the last position's logits are read (a graph built before the input gives them all).
-    num_logits_to_keep: new Tensor('int64', BigInt64Array.of(1n), []),
+  const {
+    cache,
+    mask: contextMask,
+    lastLogits,
+  } = await contextBatch(
+    lm,
+    contexts.map((c) => c.context),
+  );
+  const T = cache.length;
+  const sums = contexts.map(({ context, sequences }, c) => {
+    const firstLogProbs = logSoftmax(lastLogits.subarray(c * V, (c + 1) * V));
+    return sequences.map((s) => firstLogProbs[s.ids[context.length]]);
   });
-  const promptLogits = prompt.logits.data as Float32Array;
-  const firstLogProbs = logSoftmax(promptLogits.subarray(promptLogits.length - V));
-  const cache = Array.from({ length: lm.spec.numLayers }, (_, i) => ({
-    key: prompt[presentKeyName(i, 'key')],
-    value: prompt[presentKeyName(i, 'value')],
-  }));
-  const sums = sequences.map((s) => firstLogProbs[s.ids[C]]);
-  const longer = sequences.map((s, k) => ({ s, k })).filter(({ s }) => s.tokens > 1);
+  const longer = contexts.flatMap(({ context, sequences }, c) =>
+    sequences.flatMap((s, k) => (s.tokens > 1 ? [{ s, c, k, C: context.length }] : [])),
+  );
   for (let g = 0; g < longer.length; g += rows) {
     const group = longer.slice(g, g + rows);
     const B = group.length;
     // The tokens fed: every option token but the last; row b's logits at j score its token j + 1.
     const width = Math.max(...group.map(({ s }) => s.tokens - 1));
     const ids = new BigInt64Array(B * width).fill(BigInt(lm.spec.eosTokenIds[0] ?? 0));
-    const mask = new BigInt64Array(B * (C + width));
-    group.forEach(({ s }, b) => {
+    const mask = new BigInt64Array(B * (T + width));
+    group.forEach(({ s, c, C }, b) => {
       for (let j = 0; j < s.tokens - 1; j++) ids[b * width + j] = BigInt(s.ids[C + j]);
-      mask.fill(1n, b * (C + width), b * (C + width) + C + s.tokens - 1);
-    });
-    const feeds: Record<string, Tensor> = {
-      input_ids: new Tensor('int64', ids, [B, width]),
-      attention_mask: new Tensor('int64', mask, [B, C + width]),
-    };
-    cache.forEach(({ key, value }, i) => {
-      feeds[pastKeyName(i, 'key')] = repeatRows(key, B);
-      feeds[pastKeyName(i, 'value')] = repeatRows(value, B);
+      mask.set(contextMask.subarray(c * T, (c + 1) * T), b * (T + width));
+      mask.fill(1n, b * (T + width) + T, b * (T + width) + T + s.tokens - 1);
     });
     // transformers.js takes the cache as `past_key_values`, fed under the graph's input names.
-    const { input_ids, attention_mask, ...past } = feeds;
-    const out = await forward({ input_ids, attention_mask, past_key_values: past as unknown as Tensor });
+    const out = await forwardOf(lm)({
+      input_ids: new Tensor('int64', ids, [B, width]),
+      attention_mask: new Tensor('int64', mask, [B, T + width]),
+      past_key_values: pastFeeds(
+        cache,
+        group.map(({ c }) => c),
+      ),
+    });
     const logits = out.logits.data as Float32Array;
-    group.forEach(({ s, k }, b) => {
+    disposeDeviceOutputs(out);
+    group.forEach(({ s, c, k, C }, b) => {
       for (let j = 0; j < s.tokens - 1; j++) {
         const at = (b * width + j) * V;
-        sums[k] += logSoftmax(logits.subarray(at, at + V))[s.ids[C + j + 1]];
+        sums[c][k] += logSoftmax(logits.subarray(at, at + V))[s.ids[C + j + 1]];
       }
     });
   }
   return sums;
-}
-
-/** A [1, …] tensor repeated along its first axis to [rows, …]. */
-function repeatRows(t: Tensor, rows: number): Tensor {
-  const data = t.data as Float32Array;
-  const out = new Float32Array(data.length * rows);
-  for (let r = 0; r < rows; r++) out.set(data, r * data.length);
-  return new Tensor('float32', out, [rows, ...t.dims.slice(1)]);
 }
 
 export interface KlResult {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCausalLm, type Device } from '../../../src/lib/infer/causal-lm';
 import { generate } from '../../../src/lib/infer/generate';
 import { generateBatch, type BatchRow } from '../../../src/lib/infer/generate-batch';
+import { commonPrefixLength, MIN_SHARED_PREFIX } from '../../../src/lib/infer/kv-cache';
 import { scoreOptions, scoreOptionsBatch, splitContinuation } from '../../../src/lib/infer/scoring';
 import { downloadModel } from '../../../src/lib/model/download';
 import { urlSource } from '../../../src/lib/model/sources';
@@ -21,6 +22,31 @@ const PROMPTS = [
   'One day, a little boy named Tim found a shiny box in his garden. He opened it and inside there was a tiny bird that could talk. The bird said',
   'Sue liked to draw. She',
 ];
+
+/** Prompts that share a prefix of well over `MIN_SHARED_PREFIX` tokens, as a few-shot perspective's do. */
+const SHARED = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her friends. One day,';
+const SHARED_PROMPTS = [
+  `${SHARED} she saw a cat`,
+  `${SHARED} Lily and her mom went to the big store to buy a new ball and`,
+  `${SHARED} it rained`,
+];
+
+/** The input widths of every run of the model's session while `body` runs. */
+async function sessionRuns(lm: Awaited<ReturnType<typeof stories>>, body: () => Promise<void>): Promise<number[][]> {
+  const session = (lm.model as unknown as { sessions: { model: { run: (...a: unknown[]) => Promise<unknown> } } }).sessions.model;
+  const run = session.run.bind(session);
+  const widths: number[][] = [];
+  session.run = (feeds, ...rest) => {
+    widths.push((feeds as Record<string, { dims: number[] }>).input_ids.dims);
+    return run(feeds, ...rest);
+  };
+  try {
+    await body();
+  } finally {
+    session.run = run;
+  }
+  return widths;
+}
 
 /** Tokens of `option` after `prompt`, as scoring splits them. */
 function splitLength(lm: Awaited<ReturnType<typeof stories>>, prompt: string, option: string): number {
@@ -51,6 +77,56 @@ describe('batched evaluation on stories260k', () => {
       const plain = await generate(lm, { prompt: PROMPTS[1], maxNewTokens: 20 });
       expect(single[1].ids).toEqual(plain.ids);
       expect(single[1].text).toBe(plain.text);
+    },
+    300_000,
+  );
+
+  it.each(['wasm', 'webgpu'] as const)(
+    'rows sharing a prefix run it once and generate the ids of batch 1 on %s',
+    async (device) => {
+      const lm = await stories(device);
+      const rows = SHARED_PROMPTS.map((prompt) => ({ prompt, maxNewTokens: 12 }));
+      const single = await oneByOne(lm, rows);
+      let batched: Awaited<ReturnType<typeof generateBatch>> = [];
+      const runs = await sessionRuns(lm, async () => {
+        batched = await generateBatch(lm, rows);
+      });
+      const shared = commonPrefixLength(single.map((s) => s.promptIds));
+      const own = Math.max(...single.map((s) => s.promptIds.length - shared));
+      expect(shared).toBeGreaterThanOrEqual(MIN_SHARED_PREFIX);
+      // The prefix alone, then every row's own tokens over its copies, then one token a step.
+      expect(runs.slice(0, 3)).toEqual([
+        [1, shared],
+        [3, own],
+        [3, 1],
+      ]);
+      expect(batched.map((b) => b.newIds)).toEqual(single.map((s) => s.newIds));
+      expect(batched.map((b) => b.promptIds)).toEqual(single.map((s) => s.promptIds));
+    },
+    300_000,
+  );
+
+  it.each(['wasm', 'webgpu'] as const)(
+    'option scores of prompts sharing a prefix, the prefix run once, match one pass per option on %s',
+    async (device) => {
+      const lm = await stories(device);
+      const requests = SHARED_PROMPTS.map((prompt, i) => ({ prompt, options: [' the', ' a big red ball', ` ${'and '.repeat(i + 1)}ran`] }));
+      let batched: Awaited<ReturnType<typeof scoreOptionsBatch>> = [];
+      const runs = await sessionRuns(lm, async () => {
+        batched = await scoreOptionsBatch(lm, requests, 8);
+      });
+      const ids = SHARED_PROMPTS.map((p) => lm.tokenizer.encode(p));
+      const shared = commonPrefixLength(ids);
+      expect(runs[0]).toEqual([1, shared]);
+      expect(runs[1]).toEqual([3, Math.max(...ids.map((p) => p.length - shared))]);
+      // One pass of every option of more than one token, whichever prompt it follows.
+      expect(runs).toHaveLength(3);
+      for (const [r, req] of requests.entries()) {
+        const single = await scoreOptions(lm, req.prompt, req.options);
+        expect(batched[r].tokenCounts).toEqual(single.tokenCounts);
+        expect(batched[r].best).toBe(single.best);
+        single.logLikelihoods.forEach((ll, o) => expect(Math.abs(batched[r].logLikelihoods[o] - ll), `${r}/${o}`).toBeLessThan(1e-4));
+      }
     },
     300_000,
   );
@@ -111,23 +187,18 @@ describe('batched evaluation on stories260k', () => {
 
   it("scores a prompt's options over one pass of the prompt, as many option rows per pass as the batch size", async () => {
     const lm = await stories('wasm');
-    const session = (lm.model as unknown as { sessions: { model: { run: (...a: unknown[]) => Promise<unknown> } } }).sessions.model;
-    const run = session.run.bind(session);
-    const widths: number[][] = [];
-    session.run = (feeds, ...rest) => {
-      widths.push((feeds as Record<string, { dims: number[] }>).input_ids.dims);
-      return run(feeds, ...rest);
-    };
     // Five options, one of a single token (scored by the prompt's own pass) and some long ones.
     const options = [' the', ' there was a girl', ' a big dog named Max lived in a house', ' Lily', ' we all went to the sea and swam'];
-    const batched = await scoreOptionsBatch(lm, [{ prompt: PROMPTS[3], options }], 2);
+    let batched: Awaited<ReturnType<typeof scoreOptionsBatch>> = [];
+    const widths = await sessionRuns(lm, async () => {
+      batched = await scoreOptionsBatch(lm, [{ prompt: PROMPTS[3], options }], 2);
+    });
     const promptLength = lm.tokenizer.encode(PROMPTS[3]).length;
     const longer = options.filter((o) => splitLength(lm, PROMPTS[3], o) > 1).length;
     // The prompt once, then the options of more than one token two rows at a time.
     expect(widths[0]).toEqual([1, promptLength]);
     expect(widths.slice(1).map((d) => d[0])).toEqual(Array.from({ length: Math.ceil(longer / 2) }, (_, g) => Math.min(2, longer - 2 * g)));
     expect(longer).toBeLessThan(options.length);
-    session.run = run;
     const single = await scoreOptions(lm, PROMPTS[3], options);
     expect(batched[0].tokenCounts).toEqual(single.tokenCounts);
     expect(batched[0].best).toBe(single.best);

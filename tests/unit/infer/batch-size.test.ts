@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   BATCH_BUDGET_BYTES,
   BATCH_CAP,
+  KEPT_LOGITS,
+  logitRows,
   batchCap,
   bytesPerSequence,
   checkBatchSize,
@@ -32,14 +34,26 @@ const STORIES_CONFIG = {
 const STORIES = parseModelSpec(STORIES_CONFIG);
 
 describe('the batch-size rule', () => {
-  it('counts K/V, logits, attention and MLP of one sequence', () => {
+  it('counts K/V, kept logits, attention and MLP of one sequence', () => {
     const T = 100;
     const kv = 2 * 2 * 5 * 4 * 8 * T * 4;
-    const logits = T * 512 * 4;
+    // A batched row keeps the logits of its last position or of its option's few tokens.
+    const logits = KEPT_LOGITS * 512 * 4;
     const attention = 2 * 8 * T * T * 4;
     const mlp = 3 * T * 172 * 4;
     expect(bytesPerSequence(STORIES, T)).toBe(kv + logits + attention + mlp);
     expect(bytesPerSequence(STORIES, 2 * T)).toBeGreaterThan(2 * bytesPerSequence(STORIES, T));
+    expect(bytesPerSequence(STORIES, 3) - bytesPerSequence(STORIES, 2)).toBeGreaterThan(512 * 4);
+  });
+
+  it("bounds a pass that keeps every position's logits by them", () => {
+    const spec = smollm2Spec(30);
+    // 256 MiB over 500 positions × 49,152 logits × 4 bytes: two rows.
+    expect(logitRows(spec, 'wasm', 500)).toBe(Math.floor(BATCH_BUDGET_BYTES.wasm / (500 * spec.vocabSize * 4)));
+    expect(logitRows(spec, 'wasm', 500)).toBe(2);
+    expect(logitRows(spec, 'webgpu', 500)).toBe(10);
+    expect(logitRows(spec, 'wasm', 100_000)).toBe(1);
+    expect(logitRows(STORIES, 'wasm', 500)).toBeGreaterThan(BATCH_CAP.wasm);
   });
 
   it('gives a tiny model the device cap', () => {

@@ -13,13 +13,13 @@ vi.mock('../../../src/lib/infer/generate-batch', () => ({
 
 const lm = { device: 'wasm', tokenizer: { encode: (t: string) => Array.from(t) } } as unknown as LoadedLm;
 
-function unit(chars: number, i: number): PromptUnit {
+function unit(text: string, i: number): PromptUnit {
   return {
     item: { id: `i${i}` } as PromptUnit['item'],
     prompt: {
       id: `i${i}::main`,
       key: 'main',
-      input: { kind: 'text', text: 'x'.repeat(chars) },
+      input: { kind: 'text', text },
       decoding: { maxNewTokens: 4, temperature: 0 },
     } as PromptUnit['prompt'],
     sample: 0,
@@ -27,16 +27,39 @@ function unit(chars: number, i: number): PromptUnit {
   };
 }
 
+async function run(texts: string[], batchSize: number) {
+  batches.length = 0;
+  const records = new Map<number, string>();
+  for await (const batch of runPromptBatches(lm, texts.map(unit), 'generate', { batchSize }))
+    for (const { index, record } of batch) records.set(index, record.output!);
+  // Every unit answered, under its own index.
+  expect(texts.map((_, i) => records.get(i))).toEqual(texts.map((t) => String(t.length)));
+  return batches.map((b) => b.map((p) => texts.indexOf(p)));
+}
+
 describe('generation batches', () => {
   it('take prompts longest first, at most the batch size, none under half the first one', async () => {
-    batches.length = 0;
     const lengths = [20, 400, 190, 380, 90, 300, 100, 210, 395, 399];
-    const units = lengths.map(unit);
-    const records = new Map<number, string>();
-    for await (const batch of runPromptBatches(lm, units, 'generate', { batchSize: 4 }))
-      for (const { index, record } of batch) records.set(index, record.output!);
-    expect(batches.map((b) => b.map((p) => p.length))).toEqual([[400, 399, 395, 380], [300, 210, 190], [100, 90], [20]]);
-    // Every unit answered, under its own index.
-    expect(lengths.map((_, i) => records.get(i))).toEqual(lengths.map(String));
+    // No two share a prefix ('a', 'b', … then x).
+    const texts = lengths.map((n, i) => String.fromCharCode(97 + i) + 'x'.repeat(n - 1));
+    const runs = await run(texts, 4);
+    expect(runs.map((r) => r.map((i) => lengths[i]))).toEqual([[400, 399, 395, 380], [300, 210, 190], [100, 90], [20]]);
+  });
+
+  it('put prompts that share a prefix together and keep it shared', async () => {
+    const demos = 'Q: 2 + 2? A: 4. Q: 3 + 5? A: 8. '.repeat(8);
+    const texts = [
+      `${demos}Q: 1 + 1? A:`,
+      `Say hello to ${'a friend '.repeat(20)}`,
+      `${demos}Q: 6 + 1? A:`,
+      `${demos}Q: 12 + 30 + 7? A:`,
+      `Say hello to ${'a neighbour '.repeat(16)}`,
+      `${demos.slice(0, 40)}Q: 9 + 9? A:`,
+    ];
+    const runs = await run(texts, 8);
+    // The three with the whole demonstrations in one batch, the longest own part first; the
+    // fourth shares 40 characters of them only, so it goes with the prompts that share nothing,
+    // and those are batched by length.
+    expect(runs).toEqual([[3, 0, 2], [4, 1], [5]]);
   });
 });
