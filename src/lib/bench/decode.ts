@@ -91,6 +91,8 @@ function feeds(spec: ModelSpec, ids: number[], pastLength: number, past: Record<
     for (const kind of ['key', 'value'] as const) {
       out[`past_key_values.${l}.${kind}`] =
         past[`present.${l}.${kind}`] ?? new ort.Tensor('float32', new Float32Array(0), [1, spec.numKvHeads, 0, spec.headDim]);
+      // No shared prefix: a single sequence, as one generation runs.
+      out[`prefix_key_values.${l}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, spec.numKvHeads, 0, spec.headDim]);
     }
   }
   return out;

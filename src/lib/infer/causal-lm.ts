@@ -21,6 +21,7 @@ import {
 } from './memory-budget';
 import { macsPerToken } from './batch-size';
 import { configureOrt, fixOrtThreads } from './ort-env';
+import { plainDecoderView, type OrtSessionLike } from './prefix-session';
 
 export type Device = 'webgpu' | 'wasm';
 
@@ -39,6 +40,11 @@ export interface LoadedLm {
   /** The graph's weight precision, and why. */
   precision: Precision;
   precisionReason: string;
+  /**
+   * The model's ORT session with all its inputs, the shared prefix's too, for the batch decoder;
+   * transformers.js runs `model` over a view of it without them (`plainDecoderView`).
+   */
+  session: OrtSessionLike;
 }
 
 export interface LoadOptions {
@@ -104,11 +110,15 @@ async function loadOne(cache: ShardCache, key: string, opts: LoadOptions = {}): 
           extra: { session: { disable_prepacking: '1' } },
         },
       });
+      const sessions = (model as unknown as { sessions: Record<string, OrtSessionLike> }).sessions;
+      const session = sessions.model;
+      sessions.model = plainDecoderView(session, cached.spec);
       return {
         key,
         label: cached.label,
         spec: cached.spec,
         model,
+        session,
         tokenizer,
         device,
         adapter: device === 'webgpu' ? plan.adapter : null,

@@ -5,6 +5,8 @@ import type { LoadedLm } from './causal-lm';
 import { ContextLengthError, promptText } from './generate';
 import { plainDecoding } from './decoding';
 import { pastFeeds, prefill, sharedPrefixLength } from './kv-cache';
+import { decodeOverPrefix, type StepPolicy } from './prefix-decode';
+import { takesPrefix } from './prefix-session';
 
 /** One prompt of a batch, with its own budget, stop strings and sampling. */
 export interface BatchRow {
@@ -142,11 +144,74 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
     return ids;
   });
   const maxNew = rows.map((r, i) => Math.max(0, Math.min(r.maxNewTokens ?? 64, context - prompts[i].length)));
-  // The prefix all rows share runs once; the rest of each row follows it, left-padded.
-  const P = sharedPrefixLength(prompts);
-  const prefix = P > 0 ? await prefill(lm, prompts[0].slice(0, P)) : null;
   const padded = Math.max(...prompts.map((p) => p.length));
   const budget = Math.max(1, Math.min(Math.max(...maxNew), context - padded));
+  const stopStrings = rows.map((r) => r.stop ?? []);
+  // The prefix all rows share runs once; the rest of each row follows it, left-padded.
+  const P = sharedPrefixLength(prompts);
+  let generated: number[][];
+  let stops: RowStops;
+  if (P > 0 && takesPrefix(lm.session, lm.spec)) {
+    stops = new RowStops(lm, 0, maxNew, stopStrings, opts.signal);
+    generated = await decodeOverPrefix(lm, prompts, P, BigInt(padTokenId(lm)), budget, stepPolicy(lm, rows, stops, opts.minNewTokens ?? 0));
+  } else {
+    stops = new RowStops(lm, padded, maxNew, stopStrings, opts.signal);
+    generated = await generateThroughTransformers(lm, prompts, P, padded, budget, rows, stops, opts.minNewTokens);
+  }
+  return rows.map((row, i) => {
+    // A row may end before the context leaves room for its budget: then it ends by length.
+    const kept = Math.min(stops.finish[i] ? stops.kept[i] : generated[i].length, maxNew[i]);
+    const newIds = generated[i].slice(0, kept);
+    const finish: Finish = stops.finish[i] ?? 'length';
+    let text = lm.tokenizer.decode(newIds, { skip_special_tokens: true });
+    if (finish === 'stop') {
+      const cut = Math.min(...(row.stop ?? []).map((s) => text.indexOf(s)).filter((k) => k >= 0));
+      text = text.slice(0, cut);
+    }
+    return { ids: [...prompts[i], ...newIds], promptIds: prompts[i], newIds, text, finish };
+  });
+}
+
+/**
+ * What transformers.js' greedy loop does to a step's logits, for the batch decoder: end of
+ * sequence held back until `minNewTokens`, sampled rows drawn from their own streams as
+ * `RowSampler` draws them, the others the first largest logit; a row is done when `stops` says so.
+ */
+function stepPolicy(lm: LoadedLm, rows: readonly BatchRow[], stops: RowStops, minNewTokens: number): StepPolicy {
+  const streams = rows.map((r) => ((r.temperature ?? 0) > 0 ? seededRandom(r.seed ?? 0) : null));
+  const V = lm.spec.vocabSize;
+  return {
+    next(logits, step, running) {
+      return running.map((b, k) => {
+        const row = logits.subarray(k * V, (k + 1) * V);
+        if (step < minNewTokens) for (const e of lm.spec.eosTokenIds) row[e] = -Infinity;
+        const stream = streams[b];
+        if (stream && !stops.finish[b]) return sampleIndex(row, rows[b].temperature ?? 1, rows[b].topK ?? 0, stream());
+        let best = 0;
+        for (let j = 1; j < V; j++) if (row[j] > row[best]) best = j;
+        return best;
+      });
+    },
+    done: (generated) => stops._call(generated as number[][]),
+  };
+}
+
+/**
+ * The batch through transformers.js' own loop: the prompts left-padded to one length with an
+ * attention mask (it derives position ids from the mask). A shared prefix, when the graph has no
+ * input for it, runs once and reaches the loop as a cache copied to every row.
+ */
+async function generateThroughTransformers(
+  lm: LoadedLm,
+  prompts: number[][],
+  P: number,
+  padded: number,
+  budget: number,
+  rows: readonly BatchRow[],
+  stops: RowStops,
+  minNewTokens?: number,
+): Promise<number[][]> {
+  const prefix = P > 0 ? await prefill(lm, prompts[0].slice(0, P)) : null;
   const pad = BigInt(padTokenId(lm));
   const B = rows.length;
   const inputIds = new BigInt64Array(B * padded).fill(pad);
@@ -158,13 +223,6 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
     mask.fill(1n, start, (i + 1) * padded);
   });
   const past = prefix ? new DynamicCache(pastFeeds(prefix.cache, new Array<number>(B).fill(0))) : null;
-  const stops = new RowStops(
-    lm,
-    padded,
-    maxNew,
-    rows.map((r) => r.stop ?? []),
-    opts.signal,
-  );
   const processors = new LogitsProcessorList();
   processors.push(new RowSampler(rows, stops));
   const output = (await lm.model.generate({
@@ -172,7 +230,7 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
     attention_mask: new Tensor('int64', mask, [B, padded]),
     ...plainDecoding(lm),
     max_new_tokens: budget,
-    ...(opts.minNewTokens ? { min_new_tokens: Math.min(opts.minNewTokens, budget) } : {}),
+    ...(minNewTokens ? { min_new_tokens: Math.min(minNewTokens, budget) } : {}),
     do_sample: false,
     logits_processor: processors,
     stopping_criteria: [stops],
@@ -183,19 +241,7 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
   await past?.dispose();
   const width = output.dims[1];
   const all = Array.from(output.data as BigInt64Array, Number);
-  return rows.map((row, i) => {
-    const generated = all.slice(i * width + padded, (i + 1) * width);
-    // A row may end before the context leaves room for its budget: then it ends by length.
-    const kept = Math.min(stops.finish[i] ? stops.kept[i] : generated.length, maxNew[i]);
-    const newIds = generated.slice(0, kept);
-    const finish: Finish = stops.finish[i] ?? 'length';
-    let text = lm.tokenizer.decode(newIds, { skip_special_tokens: true });
-    if (finish === 'stop') {
-      const cut = Math.min(...(row.stop ?? []).map((s) => text.indexOf(s)).filter((k) => k >= 0));
-      text = text.slice(0, cut);
-    }
-    return { ids: [...prompts[i], ...newIds], promptIds: prompts[i], newIds, text, finish };
-  });
+  return prompts.map((_, i) => all.slice(i * width + padded, (i + 1) * width));
 }
 
 /** The id padding is written with: the tokenizer's pad token, else end of sequence, else 0 (the mask hides it either way). */

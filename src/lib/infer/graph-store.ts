@@ -11,8 +11,10 @@ import type { ShardCache } from '../storage/shard-cache';
  * 3: the `num_logits_to_keep` input. A variant's graph of an earlier version stays: the page wrote
  * it, it runs as it is (transformers.js feeds the input only to graphs that declare it), and
  * building it again would need the packed weights, which only its compression had.
+ * 4: the `prefix_key_values` inputs (a batch's shared prefix held once). A variant's earlier
+ * graph stays for the same reason; its batches decode through transformers.js as before.
  */
-export const GRAPH_VERSION = 3;
+export const GRAPH_VERSION = 4;
 const MAX_GRAPH_CHUNKS = MAX_EXTERNAL_DATA_FILES;
 export const GRAPH_INFO_FILE = 'onnx/ctlab-graph.json';
 export const GRAPH_FILE = 'onnx/model.onnx';

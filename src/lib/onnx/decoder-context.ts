@@ -276,7 +276,7 @@ export class DecoderContext {
     i: number,
     x: string,
     inputs: LayerInputs,
-    cache?: { pastKey: string; pastValue: string; presentKey: string; presentValue: string },
+    cache?: { pastKey: string; pastValue: string; prefixKey?: string; prefixValue?: string; presentKey: string; presentValue: string },
   ): { out: string; taps: Record<BlockTap, string>; key: string; value: string } {
     const { b, spec } = this;
     const { hiddenSize: H, numHeads: NH, numKvHeads: KVH, headDim: D, intermediateSize: I } = spec;
@@ -300,12 +300,22 @@ export class DecoderContext {
         // GQA without copying K/V: queries grouped as [batch, kv_heads, rep, q, D] against
         // K/V [batch, kv_heads, 1, kv, D], broadcast by MatMul. Query head h uses KV head h / rep.
         const qg = b.op('Reshape', [q, b.i64([0, KVH, rep, -1, D])]);
-        const kT = b.op('Unsqueeze', [b.op('Transpose', [k], { perm: [0, 1, 3, 2] }), b.i64([2])]);
-        let raw = b.op('Mul', [b.op('MatMul', [qg, kT]), b.f32(attnScale)]);
+        const transposed = (t: string) => b.op('Unsqueeze', [b.op('Transpose', [t], { perm: [0, 1, 3, 2] }), b.i64([2])]);
+        let dots = b.op('MatMul', [qg, transposed(k)]);
+        let values = v;
+        if (cache?.prefixKey && cache.prefixValue) {
+          // The shared prefix's keys, one copy broadcast over the batch, come before each row's.
+          // Each score is the same dot product as over one concatenated cache, and the values
+          // are concatenated, so a row computes exactly what it would with the prefix in its past.
+          dots = b.op('Concat', [b.op('MatMul', [qg, transposed(cache.prefixKey)]), dots], { axis: -1 });
+          const rows = b.op('Concat', [b.op('Shape', [v], { start: 0, end: 1 }), b.i64([1, 1, 1])], { axis: 0 });
+          values = b.op('Concat', [b.op('Expand', [cache.prefixValue, rows]), v], { axis: 2 });
+        }
+        let raw = b.op('Mul', [dots, b.f32(attnScale)]);
         if (attnSoftcap !== null) raw = this.softcap(raw, attnSoftcap);
         const scores = b.op('Add', [raw, inputs.mask]);
         const probs = b.op('Softmax', [scores], { axis: -1 });
-        const ctx = b.op('MatMul', [probs, b.op('Unsqueeze', [v, b.i64([2])])]); // [batch, kv_heads, rep, q, D]
+        const ctx = b.op('MatMul', [probs, b.op('Unsqueeze', [values, b.i64([2])])]); // [batch, kv_heads, rep, q, D]
         const merged = b.op('Transpose', [b.op('Reshape', [ctx, b.i64([0, NH, -1, D])])], { perm: [0, 2, 1, 3] });
         return { k, v, oIn: b.op('Reshape', [merged, b.i64([0, 0, NH * D])]) };
       });

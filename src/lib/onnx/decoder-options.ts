@@ -71,6 +71,10 @@ export function pastKeyName(layer: number, kind: 'key' | 'value'): string {
 export function presentKeyName(layer: number, kind: 'key' | 'value'): string {
   return `present.${layer}.${kind}`;
 }
+/** The keys or values of a prefix every row of a batch shares, held once (batch 1) instead of once per row. */
+export function prefixKeyName(layer: number, kind: 'key' | 'value'): string {
+  return `prefix_key_values.${layer}.${kind}`;
+}
 
 export function checkSpec(spec: ModelSpec): void {
   const { numHeads, numKvHeads, headDim } = spec;

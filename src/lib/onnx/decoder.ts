@@ -5,6 +5,7 @@ import {
   OPSETS,
   BLOCK_TAPS,
   pastKeyName,
+  prefixKeyName,
   presentKeyName,
   type WeightSource,
   type AsyncWeightSource,
@@ -25,7 +26,7 @@ export type {
   StreamingCausalLm,
   BlockTap,
 } from './decoder-options';
-export { ONNX_OPSET, BLOCK_TAPS, pastKeyName, presentKeyName, checkSpec } from './decoder-options';
+export { ONNX_OPSET, BLOCK_TAPS, pastKeyName, prefixKeyName, presentKeyName, checkSpec } from './decoder-options';
 
 function builderOptions(options: DecoderGraphOptions) {
   return { opsets: OPSETS, externalData: options.externalData ?? {} };
@@ -36,7 +37,15 @@ function builderOptions(options: DecoderGraphOptions) {
  * inputs `input_ids`, `attention_mask`, `position_ids` (int64), `num_logits_to_keep` (an int64
  * scalar: the last k positions get logits, 0 for all) and `past_key_values.{i}.key|value`
  * [batch_size, kv_heads, past_sequence_length, head_dim]; outputs `logits` [batch, k or seq, vocab]
- * and `present.{i}.key|value` [batch_size, kv_heads, total_sequence_length, head_dim].
+ * and `present.{i}.key|value` [batch_size, kv_heads, own_sequence_length, head_dim].
+ * One input more than transformers.js knows: `prefix_key_values.{i}.key|value`
+ * [1, kv_heads, prefix_sequence_length, head_dim], keys and values of tokens that precede every
+ * row's past, held once for the whole batch. A batch of few-shot prompts sharing their
+ * demonstrations decodes over one copy of them instead of one a row, so a step's copies of the
+ * cache into and out of the runtime shrink from rows × (prefix + own) to prefix + rows × own;
+ * `attention_mask` and positions cover prefix, past and new tokens. Empty (length 0) it is the
+ * plain decoder, computed exactly as without it (`infer/prefix-session.ts` feeds it so to
+ * transformers.js' calls).
  * transformers.js feeds 1 while it generates, so a prompt's prefill skips the LM head on every
  * position but the last: the largest single cost of prefill for a large vocabulary (Gemma 3's
  * head of 262k rows is 1.7× the rest of its 270M model) and a [seq, vocab] tensor it never reads.
@@ -79,6 +88,11 @@ function defineCausalLm(spec: ModelSpec, weights: WeightSource | AsyncWeightSour
     key: b.input(pastKeyName(i, 'key'), 'float32', pastShape),
     value: b.input(pastKeyName(i, 'value'), 'float32', pastShape),
   }));
+  const prefixShape = [1, KVH, 'prefix_sequence_length', D];
+  const prefix = Array.from({ length: numLayers }, (_, i) => ({
+    key: b.input(prefixKeyName(i, 'key'), 'float32', prefixShape),
+    value: b.input(prefixKeyName(i, 'value'), 'float32', prefixShape),
+  }));
 
   let x = ctx.embed(inputIds);
   const seqLen = b.op('Gather', [b.op('Shape', [inputIds]), b.i64(1)], { axis: 0 });
@@ -88,6 +102,8 @@ function defineCausalLm(spec: ModelSpec, weights: WeightSource | AsyncWeightSour
     const cache = {
       pastKey: past[i].key,
       pastValue: past[i].value,
+      prefixKey: prefix[i].key,
+      prefixValue: prefix[i].value,
       presentKey: presentKeyName(i, 'key'),
       presentValue: presentKeyName(i, 'value'),
     };
@@ -103,7 +119,7 @@ function defineCausalLm(spec: ModelSpec, weights: WeightSource | AsyncWeightSour
   ctx.lmHead(kept);
 
   b.output('logits', 'float32', ['batch_size', 'logits_length', V]);
-  const presentShape = ['batch_size', KVH, 'total_sequence_length', D];
+  const presentShape = ['batch_size', KVH, 'own_sequence_length', D];
   for (let i = 0; i < numLayers; i++) {
     b.output(presentKeyName(i, 'key'), 'float32', presentShape);
     b.output(presentKeyName(i, 'value'), 'float32', presentShape);

@@ -1,4 +1,13 @@
-export { buildCausalLm, buildCausalLmStreaming, buildDecoderBlock, BLOCK_TAPS, ONNX_OPSET, pastKeyName, presentKeyName } from './decoder';
+export {
+  buildCausalLm,
+  buildCausalLmStreaming,
+  buildDecoderBlock,
+  BLOCK_TAPS,
+  ONNX_OPSET,
+  pastKeyName,
+  prefixKeyName,
+  presentKeyName,
+} from './decoder';
 export type {
   AsyncWeightSource,
   BlockTap,

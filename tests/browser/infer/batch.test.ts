@@ -31,13 +31,23 @@ const SHARED_PROMPTS = [
   `${SHARED} it rained`,
 ];
 
-/** The input widths of every run of the model's session while `body` runs. */
-async function sessionRuns(lm: Awaited<ReturnType<typeof stories>>, body: () => Promise<void>): Promise<number[][]> {
-  const session = (lm.model as unknown as { sessions: { model: { run: (...a: unknown[]) => Promise<unknown> } } }).sessions.model;
+/**
+ * The input widths of every run of the model's session while `body` runs; `prefixes`, when
+ * given, gets each run's shared-prefix length and its past's rows.
+ */
+async function sessionRuns(
+  lm: Awaited<ReturnType<typeof stories>>,
+  body: () => Promise<void>,
+  prefixes?: { prefix: number; pastRows: number }[],
+): Promise<number[][]> {
+  // The session itself: transformers.js' runs reach it through its view (plainDecoderView), the batch decoder's directly.
+  const session = lm.session;
   const run = session.run.bind(session);
   const widths: number[][] = [];
   session.run = (feeds, ...rest) => {
-    widths.push((feeds as Record<string, { dims: number[] }>).input_ids.dims);
+    const dims = (name: string) => (feeds as Record<string, { dims: number[] }>)[name].dims;
+    widths.push(dims('input_ids'));
+    prefixes?.push({ prefix: dims('prefix_key_values.0.key')[2], pastRows: dims('past_key_values.0.key')[0] });
     return run(feeds, ...rest);
   };
   try {
@@ -88,18 +98,26 @@ describe('batched evaluation on stories260k', () => {
       const rows = SHARED_PROMPTS.map((prompt) => ({ prompt, maxNewTokens: 12 }));
       const single = await oneByOne(lm, rows);
       let batched: Awaited<ReturnType<typeof generateBatch>> = [];
-      const runs = await sessionRuns(lm, async () => {
-        batched = await generateBatch(lm, rows);
-      });
+      const prefixes: { prefix: number; pastRows: number }[] = [];
+      const runs = await sessionRuns(
+        lm,
+        async () => {
+          batched = await generateBatch(lm, rows);
+        },
+        prefixes,
+      );
       const shared = commonPrefixLength(single.map((s) => s.promptIds));
       const own = Math.max(...single.map((s) => s.promptIds.length - shared));
       expect(shared).toBeGreaterThanOrEqual(MIN_SHARED_PREFIX);
-      // The prefix alone, then every row's own tokens over its copies, then one token a step.
+      // The prefix alone, then every row's own tokens over it, then one token a step.
       expect(runs.slice(0, 3)).toEqual([
         [1, shared],
         [3, own],
         [3, 1],
       ]);
+      // Past the prefix's own pass, every run holds it once while each row's past is its own.
+      expect(prefixes[0].prefix).toBe(0);
+      expect(prefixes.slice(1).every((p) => p.prefix === shared && p.pastRows === 3)).toBe(true);
       expect(batched.map((b) => b.newIds)).toEqual(single.map((s) => s.newIds));
       expect(batched.map((b) => b.promptIds)).toEqual(single.map((s) => s.promptIds));
     },
@@ -131,43 +149,77 @@ describe('batched evaluation on stories260k', () => {
     300_000,
   );
 
-  it('each row keeps its own token budget, stop strings and end of sequence', async () => {
-    const lm = await stories('wasm');
-    // stories260k never emits its EOS, so a token its stories often emit plays that part.
-    const probe = await generate(lm, { prompt: PROMPTS[0], maxNewTokens: 12 });
-    const eos = probe.newIds[5];
-    (lm.model as unknown as { generation_config: { eos_token_id: number } }).generation_config.eos_token_id = eos;
-    (lm.spec as { eosTokenIds: number[] }).eosTokenIds = [eos];
-    const stopWord = lm.tokenizer.decode(probe.newIds.slice(2, 4), { skip_special_tokens: true }).trim().split(/\s+/)[0];
-    const rows: BatchRow[] = [
-      { prompt: PROMPTS[0], maxNewTokens: 30 },
-      { prompt: PROMPTS[1], maxNewTokens: 3 },
-      { prompt: PROMPTS[2], maxNewTokens: 25, stop: [stopWord] },
-      { prompt: PROMPTS[3], maxNewTokens: 8 },
-      { prompt: PROMPTS[4], maxNewTokens: 1 },
-    ];
-    const single = await oneByOne(lm, rows);
-    const batched = await generateBatch(lm, rows);
-    expect(batched).toEqual(single);
-    expect(batched[0].finish).toBe('eos');
-    expect(batched[0].newIds.at(-1)).toBe(eos);
-    expect(batched[1].newIds.length).toBeLessThanOrEqual(3);
-    expect(batched[4].newIds).toHaveLength(1);
-    expect(new Set(batched.map((b) => b.newIds.length)).size).toBeGreaterThan(2);
-    if (batched[2].finish === 'stop') expect(batched[2].text).not.toContain(stopWord);
-  }, 180_000);
+  // Both ways a batch decodes: transformers.js' loop over left-padded prompts, and the batch
+  // decoder over a prefix held once (rows sharing their first tokens).
+  const ROW_SETS = [
+    ['unrelated prompts', PROMPTS],
+    ['prompts sharing a prefix', PROMPTS.map((p) => `${SHARED} ${p}`)],
+  ] as const;
 
-  it('sampled rows follow their own seeds, whatever shares their batch', async () => {
-    const lm = await stories('wasm');
-    const rows: BatchRow[] = PROMPTS.slice(0, 4).map((prompt, i) => ({ prompt, maxNewTokens: 16, temperature: 1, seed: 100 + i }));
-    const single = await oneByOne(lm, rows);
-    const batched = await generateBatch(lm, [...rows].reverse());
-    expect(batched.reverse().map((b) => b.newIds)).toEqual(single.map((s) => s.newIds));
-    const greedy = await generateBatch(lm, [{ ...rows[0], temperature: 0 }]);
-    const otherSeed = await generateBatch(lm, [{ ...rows[0], seed: 7 }]);
-    // Sampling really samples: neither the greedy text nor another seed's.
-    expect([greedy[0].newIds, otherSeed[0].newIds].some((ids) => ids.join() !== single[0].newIds.join())).toBe(true);
-  }, 180_000);
+  it.each(ROW_SETS)(
+    'each row keeps its own token budget, stop strings and end of sequence (%s)',
+    async (_, prompts) => {
+      const lm = await stories('wasm');
+      // stories260k never emits its EOS, so a token its stories often emit plays that part.
+      const probe = await generate(lm, { prompt: prompts[0], maxNewTokens: 12 });
+      const eos = probe.newIds[5];
+      (lm.model as unknown as { generation_config: { eos_token_id: number } }).generation_config.eos_token_id = eos;
+      (lm.spec as { eosTokenIds: number[] }).eosTokenIds = [eos];
+      const stopWord = lm.tokenizer.decode(probe.newIds.slice(2, 4), { skip_special_tokens: true }).trim().split(/\s+/)[0];
+      const rows: BatchRow[] = [
+        { prompt: prompts[0], maxNewTokens: 30 },
+        { prompt: prompts[1], maxNewTokens: 3 },
+        { prompt: prompts[2], maxNewTokens: 25, stop: [stopWord] },
+        { prompt: prompts[3], maxNewTokens: 8 },
+        { prompt: prompts[4], maxNewTokens: 1 },
+      ];
+      const single = await oneByOne(lm, rows);
+      const prefixes: { prefix: number; pastRows: number }[] = [];
+      let batched: Awaited<ReturnType<typeof generateBatch>> = [];
+      await sessionRuns(
+        lm,
+        async () => {
+          batched = await generateBatch(lm, rows);
+        },
+        prefixes,
+      );
+      expect(batched).toEqual(single);
+      if (prompts !== PROMPTS) {
+        // Over a shared prefix on WASM, a row that is done leaves the batch: the last steps run the longest row alone.
+        const rowsPerStep = prefixes.slice(1).map((p) => p.pastRows);
+        expect(rowsPerStep[0]).toBe(5);
+        expect(rowsPerStep.at(-1)).toBe(1);
+        expect(rowsPerStep.every((n, i) => i === 0 || n <= rowsPerStep[i - 1])).toBe(true);
+      }
+      expect(batched[0].finish).toBe('eos');
+      expect(batched[0].newIds.at(-1)).toBe(eos);
+      expect(batched[1].newIds.length).toBeLessThanOrEqual(3);
+      expect(batched[4].newIds).toHaveLength(1);
+      expect(new Set(batched.map((b) => b.newIds.length)).size).toBeGreaterThan(2);
+      if (batched[2].finish === 'stop') expect(batched[2].text).not.toContain(stopWord);
+      // End of sequence held back for everyone: the first row runs to its budget.
+      const held = await generateBatch(lm, rows, { minNewTokens: 30 });
+      expect(held[0].finish).toBe('length');
+      expect(held[0].newIds).toHaveLength(30);
+    },
+    180_000,
+  );
+
+  it.each(ROW_SETS)(
+    'sampled rows follow their own seeds, whatever shares their batch (%s)',
+    async (_, prompts) => {
+      const lm = await stories('wasm');
+      const rows: BatchRow[] = prompts.slice(0, 4).map((prompt, i) => ({ prompt, maxNewTokens: 16, temperature: 1, seed: 100 + i }));
+      const single = await oneByOne(lm, rows);
+      const batched = await generateBatch(lm, [...rows].reverse());
+      expect(batched.reverse().map((b) => b.newIds)).toEqual(single.map((s) => s.newIds));
+      const greedy = await generateBatch(lm, [{ ...rows[0], temperature: 0 }]);
+      const otherSeed = await generateBatch(lm, [{ ...rows[0], seed: 7 }]);
+      // Sampling really samples: neither the greedy text nor another seed's.
+      expect([greedy[0].newIds, otherSeed[0].newIds].some((ids) => ids.join() !== single[0].newIds.join())).toBe(true);
+    },
+    180_000,
+  );
 
   it('option scores of a batched forward pass match one pass per option within 1e-4', async () => {
     const lm = await stories('wasm');

@@ -65,6 +65,15 @@ export function fullSequenceFeeds(spec: ModelSpec, ids: readonly number[], keep 
       feeds[`past_key_values.${i}.${kind}`] = float32(new Float32Array(0), [1, spec.numKvHeads, 0, spec.headDim]);
     }
   }
+  return { ...feeds, ...noPrefixFeeds(spec) };
+}
+
+/** The shared-prefix inputs, empty: the graph is then the plain decoder. */
+export function noPrefixFeeds(spec: ModelSpec): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (let i = 0; i < spec.numLayers; i++)
+    for (const kind of ['key', 'value'])
+      feeds[`prefix_key_values.${i}.${kind}`] = float32(new Float32Array(0), [1, spec.numKvHeads, 0, spec.headDim]);
   return feeds;
 }
 
@@ -99,6 +108,7 @@ export async function greedy(
       attention_mask: int64(new Array(total).fill(1), [1, total]),
       position_ids: int64([total - 1], [1, 1]),
       num_logits_to_keep: logitsToKeep(1),
+      ...noPrefixFeeds(spec),
     };
     for (let i = 0; i < spec.numLayers; i++) {
       feeds[`past_key_values.${i}.key`] = out[`present.${i}.key`];

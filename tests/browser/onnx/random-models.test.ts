@@ -9,6 +9,7 @@ import {
   fullSequenceFeeds,
   int64,
   logitsToKeep,
+  noPrefixFeeds,
   relMaxDiff,
   runLogits,
   type Ep,
@@ -79,6 +80,7 @@ describe.each(CASES)('%s', (_, spec, seed) => {
       attention_mask: int64(new Array(7).fill(1), [1, 7]),
       position_ids: int64([4, 5, 6], [1, 3]),
       num_logits_to_keep: logitsToKeep(0),
+      ...noPrefixFeeds(spec),
     };
     for (let i = 0; i < spec.numLayers; i++) {
       feeds[`past_key_values.${i}.key`] = first[`present.${i}.key`];
@@ -92,6 +94,62 @@ describe.each(CASES)('%s', (_, spec, seed) => {
     expect(relMaxDiff(logits, ref.logits)).toBeLessThan(TOL.wasm);
     await session.release();
   });
+
+  for (const ep of ['wasm', 'webgpu'] as Ep[]) {
+    it(`a prefix held once in prefix_key_values gives every row what the prefix in its own past gives (${ep})`, async () => {
+      const session = await createSession(graph, ep);
+      const V = spec.vocabSize;
+      const P = 4;
+      const first = await session.run(fullSequenceFeeds(spec, ids.slice(0, P)));
+      const prefix: Record<string, ort.Tensor> = {};
+      for (let i = 0; i < spec.numLayers; i++)
+        for (const kind of ['key', 'value']) prefix[`prefix_key_values.${i}.${kind}`] = first[`present.${i}.${kind}`];
+      // Row 0: the last 3 tokens; row 1: 2 other tokens, left-padded to 3.
+      const own = [ids.slice(P), [ids[1], ids[0]]];
+      const batch: Record<string, ort.Tensor> = {
+        ...prefix,
+        input_ids: int64([...own[0], 0, ...own[1]], [2, 3]),
+        attention_mask: int64([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1], [2, 7]),
+        position_ids: int64([4, 5, 6, 4, 4, 5], [2, 3]),
+        num_logits_to_keep: logitsToKeep(0),
+      };
+      for (let i = 0; i < spec.numLayers; i++)
+        for (const kind of ['key', 'value'])
+          batch[`past_key_values.${i}.${kind}`] = float32(new Float32Array(0), [2, spec.numKvHeads, 0, spec.headDim]);
+      const out = await session.run(batch);
+      // The cache it returns is each row's own tokens only.
+      expect(out['present.0.key'].dims).toEqual([2, spec.numKvHeads, 3, spec.headDim]);
+      const logits = await floats(out.logits);
+      // Each row alone, the prefix in its past.
+      const alone = async (tokens: number[]) => {
+        const feeds: Record<string, ort.Tensor> = {
+          ...noPrefixFeeds(spec),
+          input_ids: int64(tokens, [1, tokens.length]),
+          attention_mask: int64(new Array(P + tokens.length).fill(1), [1, P + tokens.length]),
+          position_ids: int64(
+            tokens.map((_, j) => P + j),
+            [1, tokens.length],
+          ),
+          num_logits_to_keep: logitsToKeep(0),
+        };
+        for (let i = 0; i < spec.numLayers; i++)
+          for (const kind of ['key', 'value']) feeds[`past_key_values.${i}.${kind}`] = first[`present.${i}.${kind}`];
+        return floats((await session.run(feeds)).logits);
+      };
+      const row0 = logits.subarray(0, 3 * V);
+      const row1 = logits.subarray(4 * V, 6 * V);
+      if (ep === 'wasm') {
+        // The same dot products and sums as with one cache: equal, not just close.
+        expect(row0).toEqual(await alone(own[0]));
+        expect(row1).toEqual(await alone(own[1]));
+      } else {
+        expect(relMaxDiff(row0, await alone(own[0]))).toBeLessThan(TOL[ep]);
+        expect(relMaxDiff(row1, await alone(own[1]))).toBeLessThan(TOL[ep]);
+      }
+      expect(relMaxDiff(row0, ref.logits.subarray(P * V))).toBeLessThan(TOL[ep]);
+      await session.release();
+    });
+  }
 
   it('num_logits_to_keep k gives the logits of the last k positions only (wasm)', async () => {
     const session = await createSession(graph, 'wasm');

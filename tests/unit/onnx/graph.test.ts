@@ -107,19 +107,23 @@ describe('buildCausalLm', () => {
   const m = onnx.ModelProto.decode(built.model);
   const g = m.graph!;
 
-  it('has the transformers.js I/O names and shapes', () => {
+  it('has the transformers.js I/O names and shapes, and the shared prefix after them', () => {
     const names = ['input_ids', 'attention_mask', 'position_ids', 'num_logits_to_keep'];
     for (let l = 0; l < SPEC.numLayers; l++) names.push(`past_key_values.${l}.key`, `past_key_values.${l}.value`);
+    for (let l = 0; l < SPEC.numLayers; l++) names.push(`prefix_key_values.${l}.key`, `prefix_key_values.${l}.value`);
     expect(g.input!.map((i) => i.name)).toEqual(names);
     expect(dims(g.input![0])).toEqual(['batch_size', 'sequence_length']);
     expect(dims(g.input![1])).toEqual(['batch_size', 'total_sequence_length']);
     // A scalar, as transformers.js feeds it.
     expect(dims(g.input![3])).toEqual([]);
     expect(dims(g.input![4])).toEqual(['batch_size', 2, 'past_sequence_length', 8]);
-    expect(g.input!.map((i) => i.type!.tensorType!.elemType)).toEqual([7, 7, 7, 7, 1, 1, 1, 1]);
+    // One copy for the whole batch.
+    expect(dims(g.input![8])).toEqual([1, 2, 'prefix_sequence_length', 8]);
+    expect(g.input!.map((i) => i.type!.tensorType!.elemType)).toEqual([7, 7, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1]);
     expect(g.output!.map((o) => o.name)).toEqual(['logits', 'present.0.key', 'present.0.value', 'present.1.key', 'present.1.value']);
     expect(dims(g.output![0])).toEqual(['batch_size', 'logits_length', 40]);
-    expect(dims(g.output![1])).toEqual(['batch_size', 2, 'total_sequence_length', 8]);
+    // Past and new tokens: the prefix is not in it.
+    expect(dims(g.output![1])).toEqual(['batch_size', 2, 'own_sequence_length', 8]);
     expectTopologicallySorted(m);
   });
 
