@@ -1,10 +1,10 @@
-import { DynamicCache, LogitsProcessor, LogitsProcessorList, StoppingCriteria, Tensor } from '@huggingface/transformers';
+import { LogitsProcessor, LogitsProcessorList, StoppingCriteria, Tensor } from '@huggingface/transformers';
 import type { ChatMessage } from '../model/tokenizer';
 import { seededRandom } from '../util/rng';
 import type { LoadedLm } from './causal-lm';
 import { ContextLengthError, promptText } from './generate';
 import { plainDecoding } from './decoding';
-import { pastFeeds, prefill, sharedPrefixLength } from './kv-cache';
+import { sharedPrefixLength } from './kv-cache';
 import { decodeOverPrefix, type StepPolicy } from './prefix-decode';
 import { takesPrefix } from './prefix-session';
 
@@ -123,13 +123,11 @@ export function sampleIndex(logits: Float32Array, temperature: number, topK: num
 }
 
 /**
- * Generates for several prompts in one loop of transformers.js: the prompts left-padded to one
- * length with an attention mask (transformers.js derives position ids from the mask, so every
- * row counts its positions from its first real token, and our graph masks padded keys), each
- * row with its own token budget, stop strings, end of sequence and seed. Greedy rows give the
- * ids a batch of one gives. When the rows share a prefix (`sharedPrefixLength`: a few-shot
- * perspective's instructions and demonstrations), it runs once and the padding goes between it
- * and each row's own tokens, so a batch pays the prefix's prefill once instead of once per row.
+ * Generates for several prompts at once, each row with its own token budget, stop strings, end of
+ * sequence and seed; greedy rows give the ids a batch of one gives. Rows that share a prefix
+ * (`sharedPrefixLength`: a few-shot perspective's instructions and demonstrations) go to the
+ * batch decoder (`decodeOverPrefix`), which runs the prefix once and holds it once; others go
+ * through transformers.js' loop, left-padded to one length.
  */
 export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opts: BatchOptions = {}): Promise<BatchRowResult[]> {
   if (rows.length === 0) return [];
@@ -147,16 +145,17 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
   const padded = Math.max(...prompts.map((p) => p.length));
   const budget = Math.max(1, Math.min(Math.max(...maxNew), context - padded));
   const stopStrings = rows.map((r) => r.stop ?? []);
-  // The prefix all rows share runs once; the rest of each row follows it, left-padded.
-  const P = sharedPrefixLength(prompts);
+  // The prefix all rows share runs once, held once for the batch (a graph built before it had
+  // no input for that: its rows run whole).
+  const P = takesPrefix(lm.session, lm.spec) ? sharedPrefixLength(prompts) : 0;
   let generated: number[][];
   let stops: RowStops;
-  if (P > 0 && takesPrefix(lm.session, lm.spec)) {
+  if (P > 0) {
     stops = new RowStops(lm, 0, maxNew, stopStrings, opts.signal);
     generated = await decodeOverPrefix(lm, prompts, P, BigInt(padTokenId(lm)), budget, stepPolicy(lm, rows, stops, opts.minNewTokens ?? 0));
   } else {
     stops = new RowStops(lm, padded, maxNew, stopStrings, opts.signal);
-    generated = await generateThroughTransformers(lm, prompts, P, padded, budget, rows, stops, opts.minNewTokens);
+    generated = await generateThroughTransformers(lm, prompts, padded, budget, rows, stops, opts.minNewTokens);
   }
   return rows.map((row, i) => {
     // A row may end before the context leaves room for its budget: then it ends by length.
@@ -198,31 +197,27 @@ function stepPolicy(lm: LoadedLm, rows: readonly BatchRow[], stops: RowStops, mi
 
 /**
  * The batch through transformers.js' own loop: the prompts left-padded to one length with an
- * attention mask (it derives position ids from the mask). A shared prefix, when the graph has no
- * input for it, runs once and reaches the loop as a cache copied to every row.
+ * attention mask (it derives position ids from the mask, so every row counts its positions from
+ * its first real token, and our graph masks padded keys).
  */
 async function generateThroughTransformers(
   lm: LoadedLm,
   prompts: number[][],
-  P: number,
   padded: number,
   budget: number,
   rows: readonly BatchRow[],
   stops: RowStops,
   minNewTokens?: number,
 ): Promise<number[][]> {
-  const prefix = P > 0 ? await prefill(lm, prompts[0].slice(0, P)) : null;
   const pad = BigInt(padTokenId(lm));
   const B = rows.length;
   const inputIds = new BigInt64Array(B * padded).fill(pad);
   const mask = new BigInt64Array(B * padded);
   prompts.forEach((ids, i) => {
-    const start = i * padded + padded - (ids.length - P);
-    ids.forEach((id, j) => (inputIds[j < P ? i * padded + j : start + j - P] = BigInt(id)));
-    mask.fill(1n, i * padded, i * padded + P);
+    const start = i * padded + padded - ids.length;
+    ids.forEach((id, j) => (inputIds[start + j] = BigInt(id)));
     mask.fill(1n, start, (i + 1) * padded);
   });
-  const past = prefix ? new DynamicCache(pastFeeds(prefix.cache, new Array<number>(B).fill(0))) : null;
   const processors = new LogitsProcessorList();
   processors.push(new RowSampler(rows, stops));
   const output = (await lm.model.generate({
@@ -234,11 +229,7 @@ async function generateThroughTransformers(
     do_sample: false,
     logits_processor: processors,
     stopping_criteria: [stops],
-    // With a cache of the first P tokens, transformers.js feeds the rest (it slices input_ids).
-    ...(past ? { past_key_values: past } : {}),
   } as Parameters<LoadedLm['model']['generate']>[0])) as Tensor;
-  // Given a cache, transformers.js leaves the last step's in it (on the GPU with WebGPU).
-  await past?.dispose();
   const width = output.dims[1];
   const all = Array.from(output.data as BigInt64Array, Number);
   return prompts.map((_, i) => all.slice(i * width + padded, (i + 1) * width));
