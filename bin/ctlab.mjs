@@ -94,12 +94,12 @@ Usage:
              e.g. 1,all,1,all, keeps its best run: other processes only slow a run down);
              --prefill: also time prefill alone at these prompt lengths (default 256 with
              --threads, none without)
-  ctlab bench eval [--model M] [--items N] [--new-tokens N] [--layers N] [--batch-size N]
-             [--device auto|webgpu|wasm] [--json]
-             evaluation items/s one prompt at a time vs batched (smoke-preset prompts, both modes)
-             on stories260k from the local models folder (or M) and a SmolLM2-135M-shaped random
-             model of N layers (default 4; 0 leaves it out); --items: units per mode and model
-             (default 96, about ten a perspective)
+  ctlab bench eval [--model M] [--preset P] [--items N] [--new-tokens N] [--layers N]
+             [--batch-size N] [--device auto|webgpu|wasm] [--json]
+             evaluation items/s one prompt at a time vs batched (the preset's prompts, smoke by
+             default, both modes) on stories260k from the local models folder (or M) and a
+             SmolLM2-135M-shaped random model of N layers (default 4; 0 leaves it out); --items:
+             units per mode and model (default 96, about ten a perspective)
   ctlab compress --model M --method rtn|gptq|awq|magnitude|wanda|sparsegpt [--bits 3|4|8]
              [--group-size G] [--sym|--asym] [--act-order] [--sparsity 2:4|4:8|0.5]
              [--calib-file F | --calib-url U | --calib self|builtin (default)] [--samples N] [--seq-len L]

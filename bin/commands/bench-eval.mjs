@@ -1,6 +1,6 @@
 // @ts-check
 // `ctlab bench eval`: evaluation items/s one prompt at a time against batches, on stories260k
-// (or --model) and a SmolLM2-135M-shaped random model, both modes, smoke-preset prompts.
+// (or --model) and a SmolLM2-135M-shaped random model, both modes, a preset's prompts (smoke by default).
 import { batchSizeArg, deviceArg, modelArg, optionalInt, usage } from '../lib/args.mjs';
 
 /** @typedef {import('../lib/command.mjs').Context} Context */
@@ -19,6 +19,7 @@ export function parse({ values }) {
     device: deviceArg(values),
     // 0 leaves the SmolLM2-shaped model out.
     layers: optionalInt(values, 'layers') ?? 4,
+    preset: /** @type {string} */ (values.preset),
     // Absent: the bench's own default (about ten units a perspective).
     ...(values.items !== undefined ? { items: positive('items', 1) } : {}),
     maxNewTokens: positive('new-tokens', 32),

@@ -336,6 +336,7 @@ function automationApi() {
       source?: AutomationSource;
       device?: Device | 'auto';
       layers?: number;
+      preset?: string;
       items?: number;
       maxNewTokens?: number;
       batchSize?: number;

@@ -32,7 +32,9 @@ export interface EvalBenchOptions {
   /** Base URL of the offline evaluation data (its manifest.json). */
   dataUrl: string;
   device?: Device | 'auto';
-  /** Evaluation units per mode and model (default `BENCH_ITEMS`), taken in turn from every perspective's smoke prompts. */
+  /** The preset whose prompts are timed (default `smoke`). */
+  preset?: string;
+  /** Evaluation units per mode and model (default `BENCH_ITEMS`), taken in turn from every perspective's prompts. */
   items?: number;
   /** New tokens per generation at most (default 32): the random model never ends on its own. */
   maxNewTokens?: number;
@@ -77,12 +79,19 @@ export const BENCH_CONTEXT = 512;
  */
 export const BENCH_ITEMS = 96;
 
-/** Smoke-preset prompts of every perspective that offers `mode` and fits the model, `count` of them taken in turn. */
-async function benchUnits(lm: LoadedLm, dataUrl: string, mode: ScoringMode, count: number, maxNewTokens: number): Promise<PromptUnit[]> {
+/** The preset's prompts of every perspective that offers `mode` and fits the model, `count` of them taken in turn. */
+async function benchUnits(
+  lm: LoadedLm,
+  dataUrl: string,
+  presetName: string,
+  mode: ScoringMode,
+  count: number,
+  maxNewTokens: number,
+): Promise<PromptUnit[]> {
   const base = dataUrl.endsWith('/') ? dataUrl : `${dataUrl}/`;
   const manifest: unknown = await (await fetch(`${base}manifest.json`)).json();
   if (!isManifest(manifest)) throw new Error(`${base}manifest.json is not a data manifest`);
-  const preset = getPreset('smoke');
+  const preset = getPreset(presetName);
   const limit = Math.min(lm.spec.maxPositions, BENCH_CONTEXT);
   const fits = (tokens: number) => tokens + (mode === 'generate' ? maxNewTokens : 8) <= limit;
   const lists: PromptUnit[][] = [];
@@ -128,7 +137,7 @@ function same(a: EvalRecord, b: EvalRecord): boolean {
 async function benchModel(lm: LoadedLm, name: string, opts: EvalBenchOptions, rows: EvalBenchRow[]): Promise<void> {
   const maxNewTokens = opts.maxNewTokens ?? 32;
   for (const mode of ['generate', 'likelihood'] as const) {
-    const units = await benchUnits(lm, opts.dataUrl, mode, opts.items ?? BENCH_ITEMS, maxNewTokens);
+    const units = await benchUnits(lm, opts.dataUrl, opts.preset ?? 'smoke', mode, opts.items ?? BENCH_ITEMS, maxNewTokens);
     if (!units.length) continue;
     // Warm-up of both shapes: the first passes pay for allocation and the JIT.
     await timed(lm, units.slice(0, 2), mode, 1);
@@ -190,10 +199,12 @@ async function smollmFiles(tokenizerUrl: string, layers: number): Promise<File[]
 
 /**
  * Evaluation throughput one prompt at a time against batches, in items per second, for a small
- * real model and a SmolLM2-135M-shaped random one, on the smoke preset's prompts, in both modes;
+ * real model and a SmolLM2-135M-shaped random one, on a preset's prompts (smoke unless told), in both modes;
  * each row also says how many outputs came out the same both ways.
  */
 export async function benchEval(cache: ShardCache, opts: EvalBenchOptions): Promise<EvalBenchResult> {
+  // An unknown preset is refused before any model loads.
+  getPreset(opts.preset ?? 'smoke');
   const rows: EvalBenchRow[] = [];
   const device = opts.device ?? 'auto';
   const small = await downloadModel(cache, opts.model);
@@ -222,5 +233,5 @@ export async function benchEval(cache: ShardCache, opts: EvalBenchOptions): Prom
       await cache.deleteModel(model.key);
     }
   }
-  return { preset: 'smoke', maxNewTokens: opts.maxNewTokens ?? 32, context: BENCH_CONTEXT, rows };
+  return { preset: opts.preset ?? 'smoke', maxNewTokens: opts.maxNewTokens ?? 32, context: BENCH_CONTEXT, rows };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../../bin/lib/args.mjs';
 import * as benchCompress from '../../../bin/commands/bench-compress.mjs';
 import * as benchDecode from '../../../bin/commands/bench-decode.mjs';
+import * as benchEval from '../../../bin/commands/bench-eval.mjs';
 import * as compress from '../../../bin/commands/compress.mjs';
 import * as generate from '../../../bin/commands/generate.mjs';
 import * as kl from '../../../bin/commands/kl.mjs';
@@ -138,6 +139,13 @@ describe('print decides the JSON', () => {
   it('plan: the units of a shard, one a line', () => {
     const r = { id: 'p1', units: [{ id: 'a' }, { id: 'b' }], mine: ['b'] };
     expect(plan.print(r as never, { json: false, shard: '1/2' } as never).stdout).toBe('plan p1: 2 units; shard 1/2 runs 1\nb\n');
+  });
+});
+
+describe('bench eval parse', () => {
+  it('times the smoke preset unless --preset names another', () => {
+    expect(benchEval.parse(argv({})).preset).toBe('smoke');
+    expect(benchEval.parse(argv({ preset: 'paper' })).preset).toBe('paper');
   });
 });
 
