@@ -6,7 +6,7 @@ import { ContextLengthError, promptText } from './generate';
 import { plainDecoding } from './decoding';
 import { sharedPrefixLength } from './kv-cache';
 import { decodeOverPrefix, type StepPolicy } from './prefix-decode';
-import { takesPrefix } from './prefix-session';
+import { givesNewKeys, takesPrefix } from './prefix-session';
 
 /** One prompt of a batch, with its own budget, stop strings and sampling. */
 export interface BatchRow {
@@ -126,8 +126,9 @@ export function sampleIndex(logits: Float32Array, temperature: number, topK: num
  * Generates for several prompts at once, each row with its own token budget, stop strings, end of
  * sequence and seed; greedy rows give the ids a batch of one gives. Rows that share a prefix
  * (`sharedPrefixLength`: a few-shot perspective's instructions and demonstrations) go to the
- * batch decoder (`decodeOverPrefix`), which runs the prefix once and holds it once; others go
- * through transformers.js' loop, left-padded to one length.
+ * batch decoder (`decodeOverPrefix`), which runs the prefix once and holds it once, and so does
+ * every batch on WASM with a graph that hands back each step's keys and values (it keeps the cache
+ * in host memory); others go through transformers.js' loop, left-padded to one length.
  */
 export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opts: BatchOptions = {}): Promise<BatchRowResult[]> {
   if (rows.length === 0) return [];
@@ -150,7 +151,7 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
   const P = takesPrefix(lm.session, lm.spec) ? sharedPrefixLength(prompts) : 0;
   let generated: number[][];
   let stops: RowStops;
-  if (P > 0) {
+  if (P > 0 || keepsHostCache(lm)) {
     stops = new RowStops(lm, 0, maxNew, stopStrings, opts.signal);
     generated = await decodeOverPrefix(lm, prompts, P, BigInt(padTokenId(lm)), budget, stepPolicy(lm, rows, stops, opts.minNewTokens ?? 0));
   } else {
@@ -169,6 +170,11 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
     }
     return { ids: [...prompts[i], ...newIds], promptIds: prompts[i], newIds, text, finish };
   });
+}
+
+/** Whether the batch decoder can keep the cache in host memory (WASM, a graph with `new_key_values`): then it runs every batch. */
+function keepsHostCache(lm: LoadedLm): boolean {
+  return lm.device === 'wasm' && takesPrefix(lm.session, lm.spec) && givesNewKeys(lm.session, lm.spec);
 }
 
 /**

@@ -13,8 +13,10 @@ import type { ShardCache } from '../storage/shard-cache';
  * building it again would need the packed weights, which only its compression had.
  * 4: the `prefix_key_values` inputs (a batch's shared prefix held once). A variant's earlier
  * graph stays for the same reason; its batches decode through transformers.js as before.
+ * 5: the `new_key_values` outputs (a pass's own keys and values, for a cache kept in host
+ * memory). A variant's earlier graph stays; its batches fetch the whole `present` as before.
  */
-export const GRAPH_VERSION = 4;
+export const GRAPH_VERSION = 5;
 const MAX_GRAPH_CHUNKS = MAX_EXTERNAL_DATA_FILES;
 export const GRAPH_INFO_FILE = 'onnx/ctlab-graph.json';
 export const GRAPH_FILE = 'onnx/model.onnx';

@@ -276,7 +276,16 @@ export class DecoderContext {
     i: number,
     x: string,
     inputs: LayerInputs,
-    cache?: { pastKey: string; pastValue: string; prefixKey?: string; prefixValue?: string; presentKey: string; presentValue: string },
+    cache?: {
+      pastKey: string;
+      pastValue: string;
+      prefixKey?: string;
+      prefixValue?: string;
+      presentKey: string;
+      presentValue: string;
+      newKey?: string;
+      newValue?: string;
+    },
   ): { out: string; taps: Record<BlockTap, string>; key: string; value: string } {
     const { b, spec } = this;
     const { hiddenSize: H, numHeads: NH, numKvHeads: KVH, headDim: D, intermediateSize: I } = spec;
@@ -293,6 +302,10 @@ export class DecoderContext {
         const q = this.applyRope(this.headNorm(proj('q_proj', NH), `${p}.self_attn.q_norm.weight`), rope);
         let k = this.applyRope(this.headNorm(proj('k_proj', KVH), `${p}.self_attn.k_norm.weight`), rope);
         let v = proj('v_proj', KVH);
+        if (cache?.newKey && cache.newValue) {
+          b.op('Identity', [k], {}, cache.newKey);
+          b.op('Identity', [v], {}, cache.newValue);
+        }
         if (cache) {
           k = b.op('Concat', [cache.pastKey, k], { axis: 2 }, cache.presentKey);
           v = b.op('Concat', [cache.pastValue, v], { axis: 2 }, cache.presentValue);

@@ -76,6 +76,14 @@ export function prefixKeyName(layer: number, kind: 'key' | 'value'): string {
   return `prefix_key_values.${layer}.${kind}`;
 }
 
+/**
+ * The keys or values of this pass's tokens alone (what `present` appends to the past), so a caller
+ * that keeps the cache itself fetches only these instead of the whole cache each step.
+ */
+export function newKeyName(layer: number, kind: 'key' | 'value'): string {
+  return `new_key_values.${layer}.${kind}`;
+}
+
 export function checkSpec(spec: ModelSpec): void {
   const { numHeads, numKvHeads, headDim } = spec;
   if (!(numKvHeads > 0 && numHeads % numKvHeads === 0))

@@ -7,6 +7,7 @@ import {
   pastKeyName,
   prefixKeyName,
   presentKeyName,
+  newKeyName,
   type WeightSource,
   type AsyncWeightSource,
   type DecoderGraphOptions,
@@ -26,7 +27,7 @@ export type {
   StreamingCausalLm,
   BlockTap,
 } from './decoder-options';
-export { ONNX_OPSET, BLOCK_TAPS, pastKeyName, prefixKeyName, presentKeyName, checkSpec } from './decoder-options';
+export { ONNX_OPSET, BLOCK_TAPS, pastKeyName, prefixKeyName, presentKeyName, newKeyName, checkSpec } from './decoder-options';
 
 function builderOptions(options: DecoderGraphOptions) {
   return { opsets: OPSETS, externalData: options.externalData ?? {} };
@@ -46,6 +47,11 @@ function builderOptions(options: DecoderGraphOptions) {
  * `attention_mask` and positions cover prefix, past and new tokens. Empty (length 0) it is the
  * plain decoder, computed exactly as without it (`infer/prefix-session.ts` feeds it so to
  * transformers.js' calls).
+ * Outputs after transformers.js' own: `new_key_values.{i}.key|value` [batch_size, kv_heads,
+ * sequence_length, head_dim], the keys and values of this pass's tokens only. A caller that keeps
+ * the cache in host memory fetches these instead of `present`: every tensor an ORT-web run hands
+ * back is a fresh JavaScript buffer, and a whole cache's worth of fresh pages a step costs more
+ * than the step itself on a small model.
  * transformers.js feeds 1 while it generates, so a prompt's prefill skips the LM head on every
  * position but the last: the largest single cost of prefill for a large vocabulary (Gemma 3's
  * head of 262k rows is 1.7× the rest of its 270M model) and a [seq, vocab] tensor it never reads.
@@ -106,6 +112,8 @@ function defineCausalLm(spec: ModelSpec, weights: WeightSource | AsyncWeightSour
       prefixValue: prefix[i].value,
       presentKey: presentKeyName(i, 'key'),
       presentValue: presentKeyName(i, 'value'),
+      newKey: newKeyName(i, 'key'),
+      newValue: newKeyName(i, 'value'),
     };
     x = ctx.layer(i, x, inputsOf(i), cache).out;
   }
@@ -123,6 +131,11 @@ function defineCausalLm(spec: ModelSpec, weights: WeightSource | AsyncWeightSour
   for (let i = 0; i < numLayers; i++) {
     b.output(presentKeyName(i, 'key'), 'float32', presentShape);
     b.output(presentKeyName(i, 'value'), 'float32', presentShape);
+  }
+  const newShape = ['batch_size', KVH, 'sequence_length', D];
+  for (let i = 0; i < numLayers; i++) {
+    b.output(newKeyName(i, 'key'), 'float32', newShape);
+    b.output(newKeyName(i, 'value'), 'float32', newShape);
   }
   return b;
 }

@@ -7,6 +7,7 @@ export {
   pastKeyName,
   prefixKeyName,
   presentKeyName,
+  newKeyName,
 } from './decoder';
 export type {
   AsyncWeightSource,

@@ -33,22 +33,23 @@ const SHARED_PROMPTS = [
 
 /**
  * The input widths of every run of the model's session while `body` runs; `prefixes`, when
- * given, gets each run's shared-prefix length and its past's rows.
+ * given, gets each run's shared-prefix length, its past's rows and the outputs it fetched.
  */
 async function sessionRuns(
   lm: Awaited<ReturnType<typeof stories>>,
   body: () => Promise<void>,
-  prefixes?: { prefix: number; pastRows: number }[],
+  prefixes?: { prefix: number; pastRows: number; fetched: string[] }[],
 ): Promise<number[][]> {
   // The session itself: transformers.js' runs reach it through its view (plainDecoderView), the batch decoder's directly.
   const session = lm.session;
   const run = session.run.bind(session);
   const widths: number[][] = [];
-  session.run = (feeds, ...rest) => {
+  session.run = async (feeds, ...rest) => {
     const dims = (name: string) => (feeds as Record<string, { dims: number[] }>)[name].dims;
     widths.push(dims('input_ids'));
-    prefixes?.push({ prefix: dims('prefix_key_values.0.key')[2], pastRows: dims('past_key_values.0.key')[0] });
-    return run(feeds, ...rest);
+    const out = await run(feeds, ...rest);
+    prefixes?.push({ prefix: dims('prefix_key_values.0.key')[2], pastRows: dims('past_key_values.0.key')[0], fetched: Object.keys(out) });
+    return out;
   };
   try {
     await body();
@@ -98,7 +99,7 @@ describe('batched evaluation on stories260k', () => {
       const rows = SHARED_PROMPTS.map((prompt) => ({ prompt, maxNewTokens: 12 }));
       const single = await oneByOne(lm, rows);
       let batched: Awaited<ReturnType<typeof generateBatch>> = [];
-      const prefixes: { prefix: number; pastRows: number }[] = [];
+      const prefixes: { prefix: number; pastRows: number; fetched: string[] }[] = [];
       const runs = await sessionRuns(
         lm,
         async () => {
@@ -118,6 +119,15 @@ describe('batched evaluation on stories260k', () => {
       // Past the prefix's own pass, every run holds it once while each row's past is its own.
       expect(prefixes[0].prefix).toBe(0);
       expect(prefixes.slice(1).every((p) => p.prefix === shared && p.pastRows === 3)).toBe(true);
+      // On WASM the rows' cache stays in host memory and a step fetches the new keys and values
+      // alone; on WebGPU it stays on the GPU as `present`.
+      const kept = device === 'wasm' ? 'new_key_values' : 'present';
+      const dropped = device === 'wasm' ? 'present' : 'new_key_values';
+      for (const { fetched } of prefixes.slice(1)) {
+        expect(fetched).toContain('logits');
+        expect(fetched.filter((n) => n.startsWith(kept))).toHaveLength(2 * lm.spec.numLayers);
+        expect(fetched.some((n) => n.startsWith(dropped))).toBe(false);
+      }
       expect(batched.map((b) => b.newIds)).toEqual(single.map((s) => s.newIds));
       expect(batched.map((b) => b.promptIds)).toEqual(single.map((s) => s.promptIds));
     },
@@ -149,8 +159,8 @@ describe('batched evaluation on stories260k', () => {
     300_000,
   );
 
-  // Both ways a batch decodes: transformers.js' loop over left-padded prompts, and the batch
-  // decoder over a prefix held once (rows sharing their first tokens).
+  // The batch decoder with no prefix (unrelated prompts) and over a prefix held once (rows
+  // sharing their first tokens); transformers.js' own loop runs batches on WebGPU (above).
   const ROW_SETS = [
     ['unrelated prompts', PROMPTS],
     ['prompts sharing a prefix', PROMPTS.map((p) => `${SHARED} ${p}`)],
@@ -174,7 +184,7 @@ describe('batched evaluation on stories260k', () => {
         { prompt: prompts[4], maxNewTokens: 1 },
       ];
       const single = await oneByOne(lm, rows);
-      const prefixes: { prefix: number; pastRows: number }[] = [];
+      const prefixes: { prefix: number; pastRows: number; fetched: string[] }[] = [];
       let batched: Awaited<ReturnType<typeof generateBatch>> = [];
       await sessionRuns(
         lm,
@@ -184,13 +194,11 @@ describe('batched evaluation on stories260k', () => {
         prefixes,
       );
       expect(batched).toEqual(single);
-      if (prompts !== PROMPTS) {
-        // Over a shared prefix on WASM, a row that is done leaves the batch: the last steps run the longest row alone.
-        const rowsPerStep = prefixes.slice(1).map((p) => p.pastRows);
-        expect(rowsPerStep[0]).toBe(5);
-        expect(rowsPerStep.at(-1)).toBe(1);
-        expect(rowsPerStep.every((n, i) => i === 0 || n <= rowsPerStep[i - 1])).toBe(true);
-      }
+      // On WASM a row that is done leaves the batch: the last steps run the longest row alone.
+      const rowsPerStep = prefixes.filter((p) => p.prefix > 0 || prompts === PROMPTS).map((p) => p.pastRows);
+      expect(rowsPerStep[0]).toBe(5);
+      expect(rowsPerStep.at(-1)).toBe(1);
+      expect(rowsPerStep.every((n, i) => i === 0 || n <= rowsPerStep[i - 1])).toBe(true);
       expect(batched[0].finish).toBe('eos');
       expect(batched[0].newIds.at(-1)).toBe(eos);
       expect(batched[1].newIds.length).toBeLessThanOrEqual(3);

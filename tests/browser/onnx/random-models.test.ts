@@ -96,7 +96,7 @@ describe.each(CASES)('%s', (_, spec, seed) => {
   });
 
   for (const ep of ['wasm', 'webgpu'] as Ep[]) {
-    it(`a prefix held once in prefix_key_values gives every row what the prefix in its own past gives (${ep})`, async () => {
+    it(`a prefix held once in prefix_key_values gives every row what the prefix in its own past gives, and new_key_values the pass's part of present (${ep})`, async () => {
       const session = await createSession(graph, ep);
       const V = spec.vocabSize;
       const P = 4;
@@ -134,7 +134,20 @@ describe.each(CASES)('%s', (_, spec, seed) => {
         };
         for (let i = 0; i < spec.numLayers; i++)
           for (const kind of ['key', 'value']) feeds[`past_key_values.${i}.${kind}`] = first[`present.${i}.${kind}`];
-        return floats((await session.run(feeds)).logits);
+        const result = await session.run(feeds);
+        // new_key_values: what present appends to the past, position for position.
+        const S = tokens.length;
+        for (let i = 0; i < spec.numLayers; i++)
+          for (const kind of ['key', 'value']) {
+            const present = await floats(result[`present.${i}.${kind}`]);
+            const fresh = result[`new_key_values.${i}.${kind}`];
+            expect(fresh.dims).toEqual([1, spec.numKvHeads, S, spec.headDim]);
+            const tail = Array.from({ length: spec.numKvHeads }, (_, h) =>
+              Array.from(present.subarray((h * (P + S) + P) * spec.headDim, (h + 1) * (P + S) * spec.headDim)),
+            ).flat();
+            expect(Array.from(await floats(fresh))).toEqual(tail);
+          }
+        return floats(result.logits);
       };
       const row0 = logits.subarray(0, 3 * V);
       const row1 = logits.subarray(4 * V, 6 * V);

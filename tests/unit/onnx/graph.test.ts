@@ -107,7 +107,7 @@ describe('buildCausalLm', () => {
   const m = onnx.ModelProto.decode(built.model);
   const g = m.graph!;
 
-  it('has the transformers.js I/O names and shapes, and the shared prefix after them', () => {
+  it('has the transformers.js I/O names and shapes, and the shared prefix and new keys after them', () => {
     const names = ['input_ids', 'attention_mask', 'position_ids', 'num_logits_to_keep'];
     for (let l = 0; l < SPEC.numLayers; l++) names.push(`past_key_values.${l}.key`, `past_key_values.${l}.value`);
     for (let l = 0; l < SPEC.numLayers; l++) names.push(`prefix_key_values.${l}.key`, `prefix_key_values.${l}.value`);
@@ -120,10 +120,22 @@ describe('buildCausalLm', () => {
     // One copy for the whole batch.
     expect(dims(g.input![8])).toEqual([1, 2, 'prefix_sequence_length', 8]);
     expect(g.input!.map((i) => i.type!.tensorType!.elemType)).toEqual([7, 7, 7, 7, 1, 1, 1, 1, 1, 1, 1, 1]);
-    expect(g.output!.map((o) => o.name)).toEqual(['logits', 'present.0.key', 'present.0.value', 'present.1.key', 'present.1.value']);
+    expect(g.output!.map((o) => o.name)).toEqual([
+      'logits',
+      'present.0.key',
+      'present.0.value',
+      'present.1.key',
+      'present.1.value',
+      'new_key_values.0.key',
+      'new_key_values.0.value',
+      'new_key_values.1.key',
+      'new_key_values.1.value',
+    ]);
     expect(dims(g.output![0])).toEqual(['batch_size', 'logits_length', 40]);
     // Past and new tokens: the prefix is not in it.
     expect(dims(g.output![1])).toEqual(['batch_size', 2, 'own_sequence_length', 8]);
+    // This pass's tokens alone.
+    expect(dims(g.output![5])).toEqual(['batch_size', 2, 'sequence_length', 8]);
     expectTopologicallySorted(m);
   });
 
