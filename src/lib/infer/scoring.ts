@@ -1,31 +1,27 @@
-import { Tensor } from '@huggingface/transformers';
 import { logitRows } from './batch-size';
 import type { LoadedLm } from './causal-lm';
-import { contextBatch, disposeDeviceOutputs, forwardOf, pastFeeds } from './kv-cache';
+import { contextBatch, pastFeeds } from './kv-cache';
+import { logitsPass } from './logits-pass';
 
 /** Logits of every position for one sequence, [ids.length, vocab], from one forward pass. */
 export async function forwardLogits(lm: LoadedLm, ids: readonly number[]): Promise<Float32Array> {
   if (ids.length > lm.spec.maxPositions) {
     throw new Error(`${ids.length} tokens exceed the context of ${lm.label} (${lm.spec.maxPositions}); use a sliding window`);
   }
-  const out = await forwardOf(lm)({
-    input_ids: new Tensor(
-      'int64',
-      BigInt64Array.from(ids, (v) => BigInt(v)),
-      [1, ids.length],
-    ),
-    attention_mask: new Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+  const logits = await logitsPass(lm, {
+    ids: BigInt64Array.from(ids, (v) => BigInt(v)),
+    rows: 1,
+    width: ids.length,
+    mask: new BigInt64Array(ids.length).fill(1n),
   });
-  disposeDeviceOutputs(out);
-  const data = out.logits.data as Float32Array;
-  return data.length === ids.length * lm.spec.vocabSize ? data : data.slice(0, ids.length * lm.spec.vocabSize);
+  return logits.length === ids.length * lm.spec.vocabSize ? logits : logits.slice(0, ids.length * lm.spec.vocabSize);
 }
 
 /**
  * Logits of several sequences in one forward pass, right-padded to the longest with an attention
  * mask: row r's logits at position t are `out[r][t]`, [rows, width, vocab] with `width` the
  * longest length. Padding sits after every real token, so the causal mask already keeps it out
- * of every real position's view; the mask gives transformers.js each row's positions.
+ * of every real position's view; the mask gives each row its positions.
  */
 export async function forwardLogitsBatch(
   lm: LoadedLm,
@@ -42,13 +38,8 @@ export async function forwardLogitsBatch(
     row.forEach((id, t) => (ids[r * width + t] = BigInt(id)));
     mask.fill(1n, r * width, r * width + row.length);
   });
-  const out = await forwardOf(lm)({
-    input_ids: new Tensor('int64', ids, [rows.length, width]),
-    attention_mask: new Tensor('int64', mask, [rows.length, width]),
-  });
-  disposeDeviceOutputs(out);
+  const data = await logitsPass(lm, { ids, rows: rows.length, width, mask });
   const size = rows.length * width * lm.spec.vocabSize;
-  const data = out.logits.data as Float32Array;
   return { logits: data.length === size ? data : data.slice(0, size), width };
 }
 
@@ -278,17 +269,16 @@ async function scoreOverContexts(
       mask.set(contextMask.subarray(c * T, (c + 1) * T), b * (T + width));
       mask.fill(1n, b * (T + width) + T, b * (T + width) + T + s.tokens - 1);
     });
-    // transformers.js takes the cache as `past_key_values`, fed under the graph's input names.
-    const out = await forwardOf(lm)({
-      input_ids: new Tensor('int64', ids, [B, width]),
-      attention_mask: new Tensor('int64', mask, [B, T + width]),
-      past_key_values: pastFeeds(
+    const logits = await logitsPass(lm, {
+      ids,
+      rows: B,
+      width,
+      mask,
+      past: pastFeeds(
         cache,
         group.map(({ c }) => c),
       ),
     });
-    const logits = out.logits.data as Float32Array;
-    disposeDeviceOutputs(out);
     group.forEach(({ s, c, k, C }, b) => {
       for (let j = 0; j < s.tokens - 1; j++) {
         const at = (b * width + j) * V;
