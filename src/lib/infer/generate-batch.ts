@@ -5,8 +5,8 @@ import type { LoadedLm } from './causal-lm';
 import { ContextLengthError, promptText } from './generate';
 import { plainDecoding } from './decoding';
 import { sharedPrefixLength } from './kv-cache';
-import { decodeOverPrefix, type StepPolicy } from './prefix-decode';
-import { givesNewKeys, takesPrefix } from './prefix-session';
+import { decodeOverPrefix, keepsHostCache, type StepPolicy } from './prefix-decode';
+import { takesPrefix } from './prefix-session';
 
 /** One prompt of a batch, with its own budget, stop strings and sampling. */
 export interface BatchRow {
@@ -170,11 +170,6 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
     }
     return { ids: [...prompts[i], ...newIds], promptIds: prompts[i], newIds, text, finish };
   });
-}
-
-/** Whether the batch decoder can keep the cache in host memory (WASM, a graph with `new_key_values`): then it runs every batch. */
-function keepsHostCache(lm: LoadedLm): boolean {
-  return lm.device === 'wasm' && takesPrefix(lm.session, lm.spec) && givesNewKeys(lm.session, lm.spec);
 }
 
 /**

@@ -1,7 +1,8 @@
 import { Tensor } from '@huggingface/transformers';
 import { pastKeyName } from '../onnx';
 import type { LoadedLm } from './causal-lm';
-import { emptyPrefixFeeds, takesPrefix } from './prefix-session';
+import { emptyKv, emptyPrefixFeeds, takesPrefix } from './prefix-session';
+import { ortOf as ort } from './step-cache';
 
 export interface LogitsPassInput {
   /** [rows, width] token ids. */
@@ -36,7 +37,6 @@ export async function logitsPass(lm: LoadedLm, input: LogitsPassInput): Promise<
       if (real) seen++;
     }
   }
-  const ort = (t: Tensor) => t.ort_tensor;
   const feeds: Record<string, unknown> = {
     input_ids: ort(new Tensor('int64', input.ids, [rows, width])),
     attention_mask: ort(new Tensor('int64', mask, [rows, total])),
@@ -48,7 +48,8 @@ export async function logitsPass(lm: LoadedLm, input: LogitsPassInput): Promise<
   for (let i = 0; i < spec.numLayers; i++)
     for (const kind of ['key', 'value'] as const) {
       const name = pastKeyName(i, kind);
-      feeds[name] = ort(input.past?.[name] ?? new Tensor('float32', new Float32Array(0), [rows, spec.numKvHeads, 0, spec.headDim]));
+      const past = input.past?.[name];
+      feeds[name] = past ? ort(past) : emptyKv(spec, rows);
     }
   const out = (await session.run(feeds, ['logits'])) as Record<string, { data: unknown }>;
   return out.logits.data as Float32Array;

@@ -2,7 +2,7 @@ import { Tensor } from '@huggingface/transformers';
 import { prefixKeyName } from '../onnx';
 import type { LoadedLm } from './causal-lm';
 import { prefill } from './kv-cache';
-import { emptyPrefixFeeds, givesNewKeys } from './prefix-session';
+import { emptyPrefixFeeds, givesNewKeys, takesPrefix } from './prefix-session';
 import { HostStepCache, ortOf, PresentStepCache, type OrtTensor, type StepCache } from './step-cache';
 
 /** One step's choice: the next token of every running row from its logits, and which rows are done. */
@@ -50,8 +50,7 @@ export async function decodeOverPrefix(
       positions[b * W + W - own[b] + j] = BigInt(P + j);
     }
   });
-  const cache: StepCache =
-    lm.device === 'wasm' && givesNewKeys(session, spec) ? new HostStepCache(spec, B, W + budget) : new PresentStepCache(spec, B);
+  const cache: StepCache = keepsHostCache(lm) ? new HostStepCache(spec, B, W + budget) : new PresentStepCache(spec, B);
   const fetches = ['logits', ...cache.fetches];
   const generated: number[][] = prompts.map(() => []);
   /** The batch's rows still running, as indices into `prompts`. */
@@ -94,6 +93,14 @@ export async function decodeOverPrefix(
     cache.dispose();
   }
   return generated;
+}
+
+/**
+ * Whether the batch decoder keeps the rows' cache in host memory: on WASM, with a graph that hands
+ * back each pass's keys and values. Then it is the cheaper way to run any batch, prefix or not.
+ */
+export function keepsHostCache(lm: LoadedLm): boolean {
+  return lm.device === 'wasm' && takesPrefix(lm.session, lm.spec) && givesNewKeys(lm.session, lm.spec);
 }
 
 /** The prefix's keys and values for `prefix_key_values` after one pass of its `P` tokens; empty when `P` is 0. */

@@ -31,10 +31,14 @@ export function givesNewKeys(session: OrtSessionLike, spec: ModelSpec): boolean 
   return newKeyNames(spec).every((n) => session.outputNames.includes(n));
 }
 
-/** The shared-prefix inputs, empty, for `rows` rows: the graph is then the plain decoder. */
+/** An empty key or value input [rows, kv_heads, 0, head_dim] (an ORT tensor). */
+export function emptyKv(spec: ModelSpec, rows: number): Tensor['ort_tensor'] {
+  return new Tensor('float32', new Float32Array(0), [rows, spec.numKvHeads, 0, spec.headDim]).ort_tensor;
+}
+
+/** The shared-prefix inputs, empty: the graph is then the plain decoder. */
 export function emptyPrefixFeeds(spec: ModelSpec): Record<string, unknown> {
-  const empty = () => new Tensor('float32', new Float32Array(0), [1, spec.numKvHeads, 0, spec.headDim]).ort_tensor;
-  return Object.fromEntries(prefixInputNames(spec).map((name) => [name, empty()]));
+  return Object.fromEntries(prefixInputNames(spec).map((name) => [name, emptyKv(spec, 1)]));
 }
 
 /**

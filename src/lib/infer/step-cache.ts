@@ -1,6 +1,7 @@
 import { Tensor } from '@huggingface/transformers';
 import type { ModelSpec } from '../model/spec';
-import { newKeyName, pastKeyName, presentKeyName } from '../onnx';
+import { pastKeyName, presentKeyName } from '../onnx';
+import { emptyKv, newKeyNames } from './prefix-session';
 
 /** What the batch decoder needs of an ORT tensor: host data on WASM, a GPU buffer it frees on WebGPU. */
 export interface OrtTensor {
@@ -51,13 +52,8 @@ export class HostStepCache implements StepCache {
     capacity: number,
   ) {
     this.rows = rows;
-    this.names = [];
-    this.newNames = [];
-    for (let i = 0; i < spec.numLayers; i++)
-      for (const kind of KINDS) {
-        this.names.push(pastKeyName(i, kind));
-        this.newNames.push(newKeyName(i, kind));
-      }
+    this.names = Array.from({ length: spec.numLayers }, (_, i) => KINDS.map((kind) => pastKeyName(i, kind))).flat();
+    this.newNames = newKeyNames(spec);
     this.fetches = this.newNames;
     this.buffers = this.names.map(() => new Float32Array(rows * spec.numKvHeads * capacity * spec.headDim));
   }
@@ -113,7 +109,7 @@ export class PresentStepCache implements StepCache {
     for (let i = 0; i < spec.numLayers; i++)
       for (const kind of KINDS) {
         fetches.push(presentKeyName(i, kind));
-        this.past[pastKeyName(i, kind)] = ortOf(new Tensor('float32', new Float32Array(0), [rows, spec.numKvHeads, 0, spec.headDim]));
+        this.past[pastKeyName(i, kind)] = emptyKv(spec, rows);
       }
     this.fetches = fetches;
   }

@@ -140,9 +140,16 @@ describe('batched evaluation on stories260k', () => {
       const lm = await stories(device);
       const requests = SHARED_PROMPTS.map((prompt, i) => ({ prompt, options: [' the', ' a big red ball', ` ${'and '.repeat(i + 1)}ran`] }));
       let batched: Awaited<ReturnType<typeof scoreOptionsBatch>> = [];
-      const runs = await sessionRuns(lm, async () => {
-        batched = await scoreOptionsBatch(lm, requests, 8);
-      });
+      const passes: { prefix: number; pastRows: number; fetched: string[] }[] = [];
+      const runs = await sessionRuns(
+        lm,
+        async () => {
+          batched = await scoreOptionsBatch(lm, requests, 8);
+        },
+        passes,
+      );
+      // The options' pass reads no cache back: it fetches the logits alone.
+      expect(passes.at(-1)!.fetched).toEqual(['logits']);
       const ids = SHARED_PROMPTS.map((p) => lm.tokenizer.encode(p));
       const shared = commonPrefixLength(ids);
       expect(runs[0]).toEqual([1, shared]);
