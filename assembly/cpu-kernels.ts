@@ -665,3 +665,118 @@ export function quantizeRtn(
     }
   }
 }
+
+/**
+ * Every column j of W (rows × cols, in place) multiplied by s[j], or divided by it with
+ * `divide` 1: AWQ's W·diag(s) and its Q(·)·diag(s)⁻¹. One fp32 operation per entry, so the
+ * lanes give `Math.fround(w · s)` and `Math.fround(w / s)` exactly.
+ */
+export function scaleColumns(w: usize, rows: i32, cols: i32, s: usize, divide: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const row = w + (<usize>(r * cols) << 2);
+    let j = 0;
+    if (divide) {
+      for (; j + 3 < cols; j += 4) v128.store(at(row, j), f32x4.div(v128.load(at(row, j)), v128.load(at(s, j))));
+      for (; j < cols; j++) store<f32>(at(row, j), load<f32>(at(row, j)) / load<f32>(at(s, j)));
+    } else {
+      for (; j + 3 < cols; j += 4) v128.store(at(row, j), f32x4.mul(v128.load(at(row, j)), v128.load(at(s, j))));
+      for (; j < cols; j++) store<f32>(at(row, j), load<f32>(at(row, j)) * load<f32>(at(s, j)));
+    }
+  }
+}
+
+/**
+ * Row-major `src` (rows × len) into the `w4` layout of `linear` and `linear32` at `dst`: four
+ * rows at a time, entry by entry, the last group padded with zero rows.
+ */
+export function interleave4(src: usize, rows: i32, len: i32, dst: usize): void {
+  const groups = (rows + 3) >> 2;
+  for (let g = 0; g < groups; g++) {
+    const out = dst + (<usize>(g * len) << 4);
+    const r0 = g << 2;
+    if (r0 + 3 < rows) {
+      const a = at(src, r0 * len);
+      const b = at(src, (r0 + 1) * len);
+      const c = at(src, (r0 + 2) * len);
+      const d = at(src, (r0 + 3) * len);
+      let j = 0;
+      for (; j + 3 < len; j += 4) {
+        // A 4 × 4 transpose: rows a..d's entries j..j+3 become four vectors of one entry each.
+        const va = v128.load(at(a, j));
+        const vb = v128.load(at(b, j));
+        const vc = v128.load(at(c, j));
+        const vd = v128.load(at(d, j));
+        const ab0 = i32x4.shuffle(va, vb, 0, 4, 1, 5);
+        const cd0 = i32x4.shuffle(vc, vd, 0, 4, 1, 5);
+        const ab1 = i32x4.shuffle(va, vb, 2, 6, 3, 7);
+        const cd1 = i32x4.shuffle(vc, vd, 2, 6, 3, 7);
+        const o = out + (<usize>j << 4);
+        v128.store(o, i64x2.shuffle(ab0, cd0, 0, 2));
+        v128.store(o, i64x2.shuffle(ab0, cd0, 1, 3), 16);
+        v128.store(o, i64x2.shuffle(ab1, cd1, 0, 2), 32);
+        v128.store(o, i64x2.shuffle(ab1, cd1, 1, 3), 48);
+      }
+      for (; j < len; j++) {
+        const o = out + (<usize>j << 4);
+        store<f32>(o, load<f32>(at(a, j)));
+        store<f32>(o, load<f32>(at(b, j)), 4);
+        store<f32>(o, load<f32>(at(c, j)), 8);
+        store<f32>(o, load<f32>(at(d, j)), 12);
+      }
+    } else {
+      for (let j = 0; j < len; j++) {
+        const o = out + (<usize>j << 4);
+        for (let l = 0; l < 4; l++) store<f32>(o + (<usize>l << 2), r0 + l < rows ? load<f32>(at(src, (r0 + l) * len + j)) : 0);
+      }
+    }
+  }
+}
+
+/**
+ * AWQ's clip candidates: row i of `w` (rows × len) clamped to ±maxima[i·steps + k] for every
+ * step k, into `out` at row i·steps + k. `f32x4.min`/`max` order −0 below +0 and pass NaN on, as
+ * `Math.min`/`Math.max` do.
+ */
+export function clampRows(w: usize, rows: i32, len: i32, steps: i32, maxima: usize, out: usize): void {
+  for (let i = 0; i < rows; i++) {
+    const src = at(w, i * len);
+    for (let k = 0; k < steps; k++) {
+      const m = load<f32>(at(maxima, i * steps + k));
+      const hi = f32x4.splat(m);
+      const lo = f32x4.splat(-m);
+      const dst = at(out, (i * steps + k) * len);
+      let j = 0;
+      for (; j + 3 < len; j += 4) v128.store(at(dst, j), f32x4.min(hi, f32x4.max(lo, v128.load(at(src, j)))));
+      for (; j < len; j++) store<f32>(at(dst, j), min(m, max(-m, load<f32>(at(src, j)))));
+    }
+  }
+}
+
+/**
+ * The clip search's errors from its products `dots` (T × C, C = rows·(1 + steps): each row's
+ * unclipped output first, then row i's step k at rows + i·steps + k): errs[i·steps + k] = Σ_t
+ * f32(d·d), d = dots[t][rows + i·steps + k] − dots[t][i], summed in fp32, t ascending.
+ */
+export function clipErrors(dots: usize, T: i32, rows: i32, steps: i32, errs: usize): void {
+  const C = rows * (1 + steps);
+  const n = rows * steps;
+  memory.fill(errs, 0, <usize>n << 2);
+  for (let t = 0; t < T; t++) {
+    const row = at(dots, t * C);
+    for (let i = 0; i < rows; i++) {
+      const ref = load<f32>(at(row, i));
+      const ref4 = f32x4.splat(ref);
+      const cand = at(row, rows + i * steps);
+      const e = at(errs, i * steps);
+      let k = 0;
+      for (; k + 3 < steps; k += 4) {
+        const d = f32x4.sub(v128.load(at(cand, k)), ref4);
+        v128.store(at(e, k), f32x4.add(v128.load(at(e, k)), f32x4.mul(d, d)));
+      }
+      for (; k < steps; k++) {
+        const d = load<f32>(at(cand, k)) - ref;
+        store<f32>(at(e, k), load<f32>(at(e, k)) + d * d);
+      }
+    }
+  }
+}

@@ -12,7 +12,15 @@ import {
   type Kernels,
   type Stats,
 } from '../compress/engine/backend';
-import { applyClip, awqConfig, divideColumns, scaleColumns, searchAwqScales, squaredErrorF32 } from '../compress/reference/awq';
+import {
+  applyClip,
+  awqConfig,
+  awqScaledFakeQuant,
+  divideColumns,
+  scaleColumns,
+  searchAwqScales,
+  squaredErrorF32,
+} from '../compress/reference/awq';
 import { LINEAR_INPUT, linearF32Sums, linearWeight } from '../compress/reference/block';
 import { groupLayout, type QuantConfig } from '../compress/reference/quantizer';
 import type { ResolvedSettings } from '../compress/reference/settings';
@@ -184,10 +192,16 @@ async function awqLinear(
 ): Promise<Float32Array> {
   const T = X.rows;
   const Y = linearF32Sums(X.data, W.data, T, W.cols, W.rows);
+  // One candidate and one output buffer for the whole search, as the engine's searches keep.
+  const candidate = new Float32Array(W.data.length);
+  const y = new Float32Array(Y.length);
   const search = await searchAwqScales(xMean, async (s) => {
-    const q = (await quantizeRtnOn(kernels, scaleColumns(W, s), cfg)).weight.data;
-    divideColumns(q, s);
-    return squaredErrorF32(linearF32Sums(X.data, q, T, W.cols, W.rows), Y) / Y.length;
+    let q: Float32Array = candidate;
+    if (kernels.kind === 'webgpu') {
+      q = (await quantizeRtnOn(kernels, scaleColumns(W, s), cfg)).weight.data;
+      divideColumns(q, s);
+    } else awqScaledFakeQuant(W, s, cfg, candidate);
+    return squaredErrorF32(linearF32Sums(X.data, q, T, W.cols, W.rows, undefined, y), Y) / Y.length;
   });
   const s = search.scales;
   const Ws = scaleColumns(W, s);

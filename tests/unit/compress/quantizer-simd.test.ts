@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { awqScaledFakeQuant } from '../../../src/lib/compress/reference/awq';
 import { quantizeRtn, type QuantConfig } from '../../../src/lib/compress/reference/quantizer';
-import { setCpuSimd, simdQuantizeRtn } from '../../../src/lib/compress/reference/simd';
+import { setCpuSimd, simdQuantizeRtn, simdScaledFakeQuant } from '../../../src/lib/compress/reference/simd';
 import { matrix } from '../../../src/lib/compress/reference/types';
 
 /** Seeded weights with the awkward cases: an all-zero group, −0, exact halves after scaling, a lone outlier. */
@@ -57,5 +58,20 @@ describe('round-to-nearest quantization on WebAssembly SIMD', () => {
     expect([s.groups, s.groupSize, s.bits, s.sym, s.variant]).toEqual([t.groups, t.groupSize, t.bits, t.sym, t.variant]);
     // It quantized: few distinct values per group, and not the input.
     expect(bits(s.weight.data)).not.toEqual(bits(W));
+  });
+
+  it.each(cases)('AWQ’s search candidate Q(W·diag s)·diag s⁻¹ in one module visit gives the loops’ bits: %s', (_, cfg) => {
+    const rows = 80;
+    const cols = 258;
+    const W = weights(rows, cols, cfg.bits * 17 + 5);
+    // Scales of AWQ's range (a power of x̄ normalised around 1), some far from it, and a column of 1.
+    const s = Float32Array.from({ length: cols }, (_, j) => (j === 7 ? 1 : Math.fround(Math.pow(1.37, ((j * 29) % 23) - 11))));
+    expect(simdScaledFakeQuant(W, s, rows, cols, 64, 4, 'awq', false)).not.toBeNull();
+    setCpuSimd(true);
+    const simd = awqScaledFakeQuant(matrix(rows, cols, W), s, cfg).data;
+    setCpuSimd(false);
+    const loops = awqScaledFakeQuant(matrix(rows, cols, W), s, cfg).data;
+    expect(bits(simd)).toEqual(bits(loops));
+    expect(bits(simd)).not.toEqual(bits(quantizeRtn(matrix(rows, cols, W), cfg).weight.data));
   });
 });

@@ -13,13 +13,27 @@ describe('the WebAssembly SIMD kernels module', () => {
     expect(readFileSync(TARGET, 'utf8')).toBe(moduleText(bytes));
   });
 
-  it('needs no imports and exports the eight kernels and its memory', () => {
+  it('needs no imports and exports the twelve kernels and its memory', () => {
     const module = new WebAssembly.Module(new Uint8Array(bytes));
     expect(WebAssembly.Module.imports(module)).toEqual([]);
     expect(
       WebAssembly.Module.exports(module)
         .map((e) => e.name)
         .sort(),
-    ).toEqual(['cholesky', 'gram', 'invertLower', 'linear', 'linear32', 'memory', 'quantizeRtn', 'subtractEach', 'subtractSum']);
+    ).toEqual([
+      'cholesky',
+      'clampRows',
+      'clipErrors',
+      'gram',
+      'interleave4',
+      'invertLower',
+      'linear',
+      'linear32',
+      'memory',
+      'quantizeRtn',
+      'scaleColumns',
+      'subtractEach',
+      'subtractSum',
+    ]);
   });
 });

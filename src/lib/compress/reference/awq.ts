@@ -1,6 +1,7 @@
 import { groupLayout, quantizeRtn, type QuantConfig } from './quantizer';
 import { linearBiasName, linearWeightName, normWeightName, type BlockTap, type LinearId, type ModelSpec } from '../../model/spec';
 import { linearF32Sums, linearWeight } from './block';
+import { simdClipErrors, simdScaledFakeQuant } from './simd';
 import { f32, matrix, type Matrix } from './types';
 
 /**
@@ -94,11 +95,21 @@ export function divideColumns(data: Float32Array, s: Float32Array): void {
   for (let r = 0; r < data.length; r += c) for (let j = 0; j < c; j++) data[r + j] = f32(data[r + j] / s[j]);
 }
 
-/** The search candidate Q(W·diag s)·diag s⁻¹. */
-export function awqScaledFakeQuant(W: Matrix, s: Float32Array, cfg: QuantConfig): Matrix {
+/**
+ * The search candidate Q(W·diag s)·diag s⁻¹, written into `into` (rows × cols) when given: a
+ * search that reuses one buffer per linear spares the allocator a fresh matrix per candidate.
+ */
+export function awqScaledFakeQuant(W: Matrix, s: Float32Array, cfg: QuantConfig, into?: Float32Array): Matrix {
+  if (s.length !== W.cols) throw new Error(`awq: ${s.length} scales for ${W.cols} columns`);
+  if (into && into.length !== W.data.length) throw new Error(`awq: a buffer of ${into.length} for a ${W.rows}×${W.cols} candidate`);
+  const { groupSize } = groupLayout(W.cols, cfg.groupSize);
+  const fast = simdScaledFakeQuant(W.data, s, W.rows, W.cols, groupSize, cfg.bits, cfg.variant ?? 'gptq', cfg.sym, into);
+  if (fast) return matrix(W.rows, W.cols, fast);
   const q = quantizeRtn(scaleColumns(W, s), cfg).weight.data;
   divideColumns(q, s);
-  return matrix(W.rows, W.cols, q);
+  if (!into) return matrix(W.rows, W.cols, q);
+  into.set(q);
+  return matrix(W.rows, W.cols, into);
 }
 
 /** Σ (a − b)² with fp32 differences: the scale search's loss before it is averaged. */
@@ -214,8 +225,8 @@ export function awqClipSearch(W: Matrix, X: Matrix, cfg: QuantConfig, opts: AwqC
   const chunk = Math.min(W.rows, CLIP_ROWS_PER_PASS);
   // Candidates of a pass: first each row's w (the reference output), then row i's clipped,
   // quantized w of step k at rows + i·steps + k.
-  const cand = new Float32Array(chunk * (1 + steps) * groupSize);
-  const clipped = new Float32Array(chunk * steps * groupSize);
+  // The loops' buffers (`clipErrorsInLoops`), made the first time the SIMD module does not take a pass.
+  let loopBuffers: { cand: Float32Array; clipped: Float32Array; errs: Float32Array } | null = null;
   const maxima = new Float32Array(chunk * steps);
   const rowMax = new Float32Array(chunk);
   const errs = new Float32Array(chunk * steps);
@@ -232,33 +243,31 @@ export function awqClipSearch(W: Matrix, X: Matrix, cfg: QuantConfig, opts: AwqC
         let m0 = 0;
         for (let j = 0; j < len; j++) m0 = Math.max(m0, Math.abs(w[j]));
         rowMax[i] = m0;
-        cand.set(w, i * len);
-        for (let k = 0; k < steps; k++) {
-          // The factor in fp32, as torch multiplies an fp32 tensor by a Python scalar (and the GPU kernel does).
-          const m = f32(m0 * f32(1 - k / grid));
-          maxima[i * steps + k] = m;
-          const c0 = (i * steps + k) * len;
-          for (let j = 0; j < len; j++) clipped[c0 + j] = Math.min(m, Math.max(-m, w[j]));
-        }
+        // The factor in fp32, as torch multiplies an fp32 tensor by a Python scalar (and the GPU kernel does).
+        for (let k = 0; k < steps; k++) maxima[i * steps + k] = f32(m0 * f32(1 - k / grid));
       }
-      // Each clipped candidate is one group of its own: the quantizer fits and rounds it.
-      const n = rows * steps * len;
-      cand.set(quantizeRtn(matrix(rows * steps, len, clipped.subarray(0, n)), { ...cfg, groupSize: len }).weight.data, rows * len);
-      // Every candidate of these rows against every sampled token: one [T, C] product.
-      const C = rows * (1 + steps);
-      const dots = linearF32Sums(slab.subarray(0, T * len), cand.subarray(0, C * len), T, len, C);
-      // Squared errors summed token by token (t ascending per entry), reading the products row by row.
-      errs.fill(0, 0, rows * steps);
-      for (let t = 0; t < T; t++) {
-        const row = t * C;
-        for (let i = 0; i < rows; i++) {
-          const ref = dots[row + i];
-          const at = row + rows + i * steps;
-          for (let k = 0; k < steps; k++) {
-            const d = f32(dots[at + k] - ref);
-            errs[i * steps + k] = f32(errs[i * steps + k] + f32(d * d));
-          }
-        }
+      const fast = simdClipErrors(
+        slab,
+        T,
+        W.data,
+        r0 * W.cols + j0,
+        W.cols,
+        rows,
+        len,
+        maxima,
+        steps,
+        cfg.bits,
+        cfg.variant ?? 'gptq',
+        cfg.sym,
+      );
+      if (fast) errs.set(fast);
+      else {
+        loopBuffers ??= {
+          cand: new Float32Array(chunk * (1 + steps) * groupSize),
+          clipped: new Float32Array(chunk * steps * groupSize),
+          errs,
+        };
+        clipErrorsInLoops(W.data, r0 * W.cols + j0, W.cols, rows, len, slab, T, maxima, steps, cfg, loopBuffers);
       }
       for (let i = 0; i < rows; i++) {
         let minErr = 1e9;
@@ -275,6 +284,57 @@ export function awqClipSearch(W: Matrix, X: Matrix, cfg: QuantConfig, opts: AwqC
     }
   }
   return best;
+}
+
+/**
+ * The clip search's errors for `rows` rows of one group in TypeScript: each row (`len` columns of
+ * `W` from `w0`, leading dimension `ld`) clamped to each of its maxima and quantized as a group of
+ * its own, every candidate and the unclipped row against the sampled inputs `slab` (T × len) in one
+ * product, the squared errors summed token by token into `bufs.errs` (rows × steps).
+ * `simdClipErrors` is the same computation in the SIMD module.
+ */
+function clipErrorsInLoops(
+  W: Float32Array,
+  w0: number,
+  ld: number,
+  rows: number,
+  len: number,
+  slab: Float32Array,
+  T: number,
+  maxima: Float32Array,
+  steps: number,
+  cfg: QuantConfig,
+  bufs: { cand: Float32Array; clipped: Float32Array; errs: Float32Array },
+): void {
+  const { cand, clipped, errs } = bufs;
+  for (let i = 0; i < rows; i++) {
+    const w = W.subarray(w0 + i * ld, w0 + i * ld + len);
+    cand.set(w, i * len);
+    for (let k = 0; k < steps; k++) {
+      const m = maxima[i * steps + k];
+      const c0 = (i * steps + k) * len;
+      for (let j = 0; j < len; j++) clipped[c0 + j] = Math.min(m, Math.max(-m, w[j]));
+    }
+  }
+  // Each clipped candidate is one group of its own: the quantizer fits and rounds it.
+  const n = rows * steps * len;
+  cand.set(quantizeRtn(matrix(rows * steps, len, clipped.subarray(0, n)), { ...cfg, groupSize: len }).weight.data, rows * len);
+  // Every candidate of these rows against every sampled token: one [T, C] product.
+  const C = rows * (1 + steps);
+  const dots = linearF32Sums(slab.subarray(0, T * len), cand.subarray(0, C * len), T, len, C);
+  // Squared errors summed token by token (t ascending per entry), reading the products row by row.
+  errs.fill(0, 0, rows * steps);
+  for (let t = 0; t < T; t++) {
+    const row = t * C;
+    for (let i = 0; i < rows; i++) {
+      const ref = dots[row + i];
+      const at = row + rows + i * steps;
+      for (let k = 0; k < steps; k++) {
+        const d = f32(dots[at + k] - ref);
+        errs[i * steps + k] = f32(errs[i * steps + k] + f32(d * d));
+      }
+    }
+  }
 }
 
 /** Rows of W whose clip candidates go through one product: bounds the candidate and output buffers (rows × 11 × 128 and tokens × rows × 11 values). */

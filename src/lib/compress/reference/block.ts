@@ -145,12 +145,22 @@ export type LinearFn = (x: Float32Array, w: Float32Array, S: number, inF: number
  * of magnitude above fp32 rounding (the reference implementation scores them with fp32 BLAS,
  * llm-awq in half precision), and four fp32 lanes per SIMD instruction with an 8-output tile run
  * 2.5–3× faster than the two fp64 lanes of `linearF32`. `dotsInOrder`'s tiles are the SIMD kernel's oracle.
+ * `into`, when given, receives the output (a search scoring many candidates reuses one buffer).
  */
-export function linearF32Sums(x: Float32Array, w: Float32Array, S: number, inF: number, outF: number, bias?: Float32Array): Float32Array {
+export function linearF32Sums(
+  x: Float32Array,
+  w: Float32Array,
+  S: number,
+  inF: number,
+  outF: number,
+  bias?: Float32Array,
+  into?: Float32Array,
+): Float32Array {
   checkLinear(x, w, S, inF, outF);
-  let y = simdLinear32(x, w, S, inF, outF);
+  if (into && into.length !== S * outF) throw new Error(`linear: a buffer of ${into.length} for ${S}×${outF} outputs`);
+  let y = simdLinear32(x, w, S, inF, outF, into);
   if (!y) {
-    y = new Float32Array(S * outF);
+    y = into ?? new Float32Array(S * outF);
     dotsInOrder(
       x,
       Array.from({ length: S }, (_, t) => t * inF),

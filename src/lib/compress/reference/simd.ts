@@ -28,6 +28,10 @@ interface CpuKernels {
     scales: number,
     zeros: number,
   ): void;
+  scaleColumns(w: number, rows: number, cols: number, s: number, divide: number): void;
+  interleave4(src: number, rows: number, len: number, dst: number): void;
+  clampRows(w: number, rows: number, len: number, steps: number, maxima: number, out: number): void;
+  clipErrors(dots: number, T: number, rows: number, steps: number, errs: number): void;
   cholesky(p: number, n: number): number;
   invertLower(p: number, n: number, t: number): void;
 }
@@ -158,31 +162,35 @@ export function simdGram(X: Float32Array, T: number, n: number): Float32Array | 
 /**
  * Rows of `src` (rows × len, from `s0`, leading dimension `ld`) four at a time, interleaved
  * entry by entry and zero-padded to a multiple of four rows: the layout in which one vector
- * load gives four rows' entry j.
+ * load gives four rows' entry j. The rows go in packed at `scratch`, the module interleaves them.
  */
-function putInterleaved(k: CpuKernels, at: number, src: Float32Array, s0: number, ld: number, rows: number, len: number): void {
-  const groups = Math.ceil(rows / 4);
-  const mem = new Float32Array(k.memory.buffer, at, groups * 4 * len);
-  mem.fill(0);
-  for (let r = 0; r < rows; r++) {
-    const o = (r >> 2) * 4 * len + (r & 3);
-    const row = s0 + r * ld;
-    for (let j = 0; j < len; j++) mem[o + 4 * j] = src[row + j];
-  }
+function putInterleaved(
+  k: CpuKernels,
+  at: number,
+  scratch: number,
+  src: Float32Array,
+  s0: number,
+  ld: number,
+  rows: number,
+  len: number,
+): void {
+  put(k, scratch, src, s0, ld, rows, len);
+  k.interleave4(scratch, rows, len, at);
 }
 
-type Linear = (x: Float32Array, w: Float32Array, S: number, inF: number, outF: number) => Float32Array | null;
+/** y = x · wᵀ in the module, into `into` (S × outF) when given; null when the caller must run its own loop. */
+type Linear = (x: Float32Array, w: Float32Array, S: number, inF: number, outF: number, into?: Float32Array) => Float32Array | null;
 
 function linearKernel(which: 'linear' | 'linear32'): Linear {
-  return (x, w, S, inF, outF) => {
+  return (x, w, S, inF, outF, into) => {
     const k = active();
     // The interleaved copy of W costs one pass over it: worth it from a few tokens on.
     if (!k || S < 4 || S * inF * outF < MIN_WORK) return null;
-    const [xa, wa, ya] = layout(k, S * inF, Math.ceil(outF / 4) * 4 * inF, S * outF);
+    const [xa, wa, ya, scratch] = layout(k, S * inF, Math.ceil(outF / 4) * 4 * inF, S * outF, outF * inF);
     put(k, xa, x, 0, inF, S, inF);
-    putInterleaved(k, wa, w, 0, inF, outF, inF);
+    putInterleaved(k, wa, scratch, w, 0, inF, outF, inF);
     k[which](xa, wa, S, inF, outF, ya);
-    const y = new Float32Array(S * outF);
+    const y = into ?? new Float32Array(S * outF);
     take(k, ya, y, 0, outF, S, outF);
     return y;
   };
@@ -289,4 +297,87 @@ export function simdQuantizeRtn(
     scales: new Float32Array(buf, scales, rows * groups).slice(),
     zeros: Uint8Array.from(zeroPoints, (z) => z - lo),
   };
+}
+
+/**
+ * AWQ's search candidate Q(W·diag s)·diag s⁻¹ (`awqScaledFakeQuant`) in one visit to the module:
+ * the columns scaled, quantized and divided back in its memory, only the weights copied out (into
+ * `into` when given: a search reuses one buffer, where fresh pages would cost more than the copy);
+ * null when the caller must run its own loops.
+ */
+export function simdScaledFakeQuant(
+  W: Float32Array,
+  s: Float32Array,
+  rows: number,
+  cols: number,
+  groupSize: number,
+  bits: number,
+  variant: 'gptq' | 'awq',
+  sym: boolean,
+  into?: Float32Array,
+): Float32Array | null {
+  const k = active();
+  if (!k || rows * cols < MIN_WORK) return null;
+  const groups = Math.ceil(cols / groupSize);
+  const n = rows * cols;
+  const [w, out, sc, codes, scales, zeros] = layout(k, n, n, cols, Math.ceil(n / 4), rows * groups, rows * groups);
+  new Float32Array(k.memory.buffer, w, n).set(W.subarray(0, n));
+  new Float32Array(k.memory.buffer, sc, cols).set(s);
+  k.scaleColumns(w, rows, cols, sc, 0);
+  k.quantizeRtn(w, rows, cols, groupSize, (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0), bits, out, codes, scales, zeros);
+  k.scaleColumns(out, rows, cols, sc, 1);
+  const result = new Float32Array(k.memory.buffer, out, n);
+  if (!into) return result.slice();
+  into.set(result);
+  return into;
+}
+
+/**
+ * One pass of AWQ's clip search (`awqClipSearch`) in the module: `rows` rows of one group (`len`
+ * columns of W from `w0`, leading dimension `ld`) clamped to each of their `steps` maxima
+ * (`maxima`, rows × steps), quantized as one group each, every candidate and the unclipped row
+ * against the `T` sampled tokens' inputs `slab` (T × len), and the squared errors summed; only
+ * the errors (rows × steps) come back. Null when the caller must run its own loops.
+ */
+export function simdClipErrors(
+  slab: Float32Array,
+  T: number,
+  W: Float32Array,
+  w0: number,
+  ld: number,
+  rows: number,
+  len: number,
+  maxima: Float32Array,
+  steps: number,
+  bits: number,
+  variant: 'gptq' | 'awq',
+  sym: boolean,
+): Float32Array | null {
+  const k = active();
+  const C = rows * (1 + steps);
+  if (!k || T < 4 || T * len * C < MIN_WORK) return null;
+  const n = rows * steps;
+  const [x, cand, max, w4, dots, errs, codes, scales, zeros] = layout(
+    k,
+    T * len,
+    C * len,
+    n,
+    Math.ceil(C / 4) * 4 * len,
+    T * C,
+    n,
+    Math.ceil((n * len) / 4),
+    n,
+    n,
+  );
+  put(k, x, slab, 0, len, T, len);
+  put(k, cand, W, w0, ld, rows, len);
+  new Float32Array(k.memory.buffer, max, n).set(maxima.subarray(0, n));
+  const clipped = cand + rows * len * 4;
+  k.clampRows(cand, rows, len, steps, max, clipped);
+  // Each clipped candidate is a group of its own, quantized in place.
+  k.quantizeRtn(clipped, n, len, len, (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0), bits, clipped, codes, scales, zeros);
+  k.interleave4(cand, C, len, w4);
+  k.linear32(x, w4, T, len, C, dots);
+  k.clipErrors(dots, T, rows, steps, errs);
+  return new Float32Array(k.memory.buffer, errs, n).slice();
 }

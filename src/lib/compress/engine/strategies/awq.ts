@@ -1,6 +1,7 @@
 import { BLOCK_TAPS, LINEAR_IDS, linearWeightName, tapWidth, type BlockTap, type LinearId } from '../../../model/spec';
 import {
   applyClip,
+  awqScaledFakeQuant,
   awqScalesVo,
   clippedGroupShare,
   divideColumns,
@@ -37,33 +38,39 @@ export const awqLayer: LayerStrategy = async (ctx) => {
   const dense = new Map(ctx.lw);
   const sample = (t: BlockTap, n: number) => keep[t].subarray(n * L * tapWidth(spec, t), (n + 1) * L * tapWidth(spec, t));
 
-  /** The search candidate Q(W·diag s)·diag s⁻¹ on the chosen kernels. */
-  const candidate = async (Wm: Matrix, sc: Float32Array): Promise<Float32Array> => {
+  /** Each linear's candidate buffer, reused by every candidate of its search (the loss reads it before the next). */
+  const candidates = new Map<LinearId, Float32Array>();
+  /** The search candidate Q(W·diag s)·diag s⁻¹ of linear `l` on the chosen kernels. */
+  const candidate = async (l: LinearId, Wm: Matrix, sc: Float32Array): Promise<Float32Array> => {
+    if (ctx.kernels.kind !== 'webgpu') {
+      let into = candidates.get(l);
+      if (!into) candidates.set(l, (into = new Float32Array(Wm.data.length)));
+      return awqScaledFakeQuant(Wm, sc, quantConfig(ctx, Wm.cols), into).data;
+    }
     const q = (await quantizeRtnOn(ctx.kernels, scaleColumns(Wm, sc), quantConfig(ctx, Wm.cols))).weight.data;
     divideColumns(q, sc);
     return q;
   };
   const searches: { name: string; result: AwqSearchResult; linears: LinearId[] }[] = [];
   /** The candidate loss: on the block runner's device when it offers one, else the TypeScript sub-block `out` (fp32 sums, as on the device). */
-  const lossOf = async (sub: SubBlock, tap: BlockTap, out: (lw: LayerTensors, n: number) => Float32Array): Promise<SubBlockLoss> => {
+  const lossOf = async (sub: SubBlock, tap: BlockTap, out: SubBlockOut): Promise<SubBlockLoss> => {
     if (ctx.runner.subBlockLoss) return ctx.runner.subBlockLoss(ctx.layer, sub, keep[tap], N, L, dense);
     const targets = Array.from({ length: N }, (_, n) => out(dense, n));
+    // A candidate's outputs are read once, so a linear's go into one buffer (the targets keep their own).
+    let scratch: Float32Array | undefined;
     return {
       async sum(lw) {
         let e = 0;
-        for (let n = 0; n < N; n++) e += squaredErrorF32(out(lw, n), targets[n]);
+        for (let n = 0; n < N; n++) {
+          scratch = out(lw, n, scratch);
+          e += squaredErrorF32(scratch, targets[n]);
+        }
         return e;
       },
       destroy() {},
     };
   };
-  const search = async (
-    name: string,
-    linears: LinearId[],
-    tap: BlockTap,
-    sub: SubBlock,
-    out: (lw: LayerTensors, n: number) => Float32Array,
-  ) => {
+  const search = async (name: string, linears: LinearId[], tap: BlockTap, sub: SubBlock, out: SubBlockOut) => {
     ctx.signal?.throwIfAborted();
     ctx.progress('awq-search', linears[0], `AWQ scale search ${name}`);
     const result = await ctx.timer.time('awq-search', async () => {
@@ -73,7 +80,7 @@ export const awqLayer: LayerStrategy = async (ctx) => {
         return await searchAwqScales(xMean[tap], async (sc) => {
           ctx.signal?.throwIfAborted();
           const lw = new Map(dense);
-          for (const l of linears) lw.set(linearWeightName(l), await candidate(weightMatrix(ctx, l), sc));
+          for (const l of linears) lw.set(linearWeightName(l), await candidate(l, weightMatrix(ctx, l), sc));
           return (await loss.sum(lw)) / total;
         });
       } finally {
@@ -97,8 +104,8 @@ export const awqLayer: LayerStrategy = async (ctx) => {
   // 2. v_proj → o_proj, only when the shapes match (skipped under GQA).
   const oIn = spec.numHeads * spec.headDim;
   const vo = awqScalesVo(spec)
-    ? await search('v_proj→o_proj', ['o_proj'], 'o_proj_in', { kind: 'linear', linear: 'o_proj' }, (lw, n) =>
-        linearF32Sums(sample('o_proj_in', n), lw.get(linearWeightName('o_proj'))!, L, oIn, Hd),
+    ? await search('v_proj→o_proj', ['o_proj'], 'o_proj_in', { kind: 'linear', linear: 'o_proj' }, (lw, n, into) =>
+        linearF32Sums(sample('o_proj_in', n), lw.get(linearWeightName('o_proj'))!, L, oIn, Hd, undefined, into),
       )
     : null;
   // 3. the norm feeding gate, up (loss on the MLP output); Gemma's post-attention norm feeds nothing scaled.
@@ -111,8 +118,8 @@ export const awqLayer: LayerStrategy = async (ctx) => {
   );
   // 4. up_proj → down_proj.
   const I = spec.intermediateSize;
-  const upDown = await search('up_proj→down_proj', ['down_proj'], 'down_proj_in', { kind: 'linear', linear: 'down_proj' }, (lw, n) =>
-    linearF32Sums(sample('down_proj_in', n), lw.get(linearWeightName('down_proj'))!, L, I, Hd),
+  const upDown = await search('up_proj→down_proj', ['down_proj'], 'down_proj_in', { kind: 'linear', linear: 'down_proj' }, (lw, n, into) =>
+    linearF32Sums(sample('down_proj_in', n), lw.get(linearWeightName('down_proj'))!, L, I, Hd, undefined, into),
   );
 
   await ctx.timer.time('awq-fold', () => foldAwqScales(spec, ctx.layer, ctx.lw, { attnIn, vo, mlpIn, upDown }, keep));
@@ -154,6 +161,12 @@ export const awqLayer: LayerStrategy = async (ctx) => {
   }
   return next;
 };
+
+/**
+ * A searched sub-block's output for calibration sample `n` under weights `lw`; `into`, when the
+ * output is a single linear's, is a buffer it may write instead of allocating (the same size each call).
+ */
+type SubBlockOut = (lw: LayerTensors, n: number, into?: Float32Array) => Float32Array;
 
 /** The dense pass: keeps every tap's activations and the layer outputs, returns mean |x| per tap. */
 async function denseInputs(
