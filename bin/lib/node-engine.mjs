@@ -36,6 +36,8 @@ export async function loadNodeEngine(root) {
   /** @type {NodeEngine} */
   const engine = await import(pathToFileURL(path).href);
   await engine.installDawn();
+  // The CPU kernels' helper threads (every core but this one, at most three).
+  await engine.startNodeSimdHelpers();
   const report = await engine.describeAdapter();
   if (!report.available) return { engine, adapter: null, note: noAdapterNote(report.reason) };
   const adapter = [report.vendor, report.architecture, report.description].filter(Boolean).join(' · ') || 'unnamed adapter';

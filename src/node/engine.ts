@@ -1,5 +1,6 @@
 // The compression engine for Node: what `ctlab … --runtime node` runs, built by `npm run build:node`.
 export { installDawn } from './dawn';
+export { startNodeSimdHelpers } from './cpu-helpers';
 export { benchCompress } from '../lib/bench/compress';
 export { describeAdapter, gpuRuntime } from '../lib/gpu/device';
 export { compressLayers } from '../lib/compress/engine/driver';

@@ -3,7 +3,7 @@
 // `npm run bench:reference` (see --help); importable for tests.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -21,10 +21,12 @@ import {
 } from '../lib/bench/reference';
 import { METHODS, resolveSettings, settingsLabel, type Method, type ResolvedSettings } from '../lib/compress/reference/settings';
 import { cpuSimdActive, setCpuSimd } from '../lib/compress/reference/simd';
+import { stopSimdHelpers } from '../lib/compress/reference/simd-helpers';
 import { matrix } from '../lib/compress/reference/types';
 import { describeAdapter, requestDevice } from '../lib/gpu/device';
 import { randomWeights } from '../lib/model/random-model';
 import { seededRandom } from '../lib/util/rng';
+import { startNodeSimdHelpers } from './cpu-helpers';
 import { installDawn } from './dawn';
 
 export type PythonBackend = 'auto' | 'numpy' | 'torch';
@@ -34,6 +36,10 @@ export interface ReferenceBenchOptions {
   layers?: number;
   /** TypeScript kernels: also time them without WebAssembly SIMD, in the same run. */
   compareScalar?: boolean;
+  /** Threads our CPU linear kernels use, this one included (default: every core, at most 4). */
+  cpuThreads?: number;
+  /** TypeScript kernels: also time them on this thread alone (no helper threads), in the same run. */
+  compareThreads?: boolean;
   samples?: number;
   seqLen?: number;
   methods?: Method[];
@@ -58,6 +64,8 @@ export interface ReferenceBenchRow {
   oursSeconds: number;
   /** With `compareScalar`: our time with the TypeScript loops instead of WebAssembly SIMD. */
   scalarSeconds?: number;
+  /** With `compareThreads`: our time on one thread. */
+  oneThreadSeconds?: number;
   referenceSeconds: number;
   /** Our time over the reference's (below 1: ours is faster). */
   ratio: number;
@@ -215,7 +223,10 @@ export async function referenceBench(opts: ReferenceBenchOptions = {}): Promise<
   const settings = Object.fromEntries(methods.map((m) => [m, resolveSettings(BENCH_SETTINGS[m])])) as Record<Method, ResolvedSettings>;
 
   let kernels: Kernels = TYPESCRIPT_KERNELS;
-  let ours = cpuSimdActive() ? 'TypeScript kernels with WebAssembly SIMD (Node)' : 'TypeScript kernels (Node)';
+  const threads = opts.kernels === 'webgpu' ? 1 : 1 + (await startNodeSimdHelpers(Math.min(4, opts.cpuThreads ?? availableParallelism())));
+  let ours = cpuSimdActive()
+    ? `TypeScript kernels with WebAssembly SIMD (Node), ${threads} thread${threads > 1 ? 's' : ''}`
+    : 'TypeScript kernels (Node)';
   let device: GPUDevice | null = null;
   if (opts.kernels === 'webgpu') {
     await installDawn(opts.dawnFlags ?? []);
@@ -230,7 +241,10 @@ export async function referenceBench(opts: ReferenceBenchOptions = {}): Promise<
   const rows: ReferenceBenchRow[] = [];
   try {
     writeProblem(work, problem, settings);
-    const oursOut = new Map<Method, { seconds: number; scalarSeconds?: number; out: Map<string, LinearOutput> }>();
+    const oursOut = new Map<
+      Method,
+      { seconds: number; scalarSeconds?: number; oneThreadSeconds?: number; out: Map<string, LinearOutput> }
+    >();
     for (const m of methods) {
       status(`ours: ${settingsLabel(settings[m])} (${problem.linears.length} linears)`);
       await compressLinears(kernels, settings[m], warmupProblem());
@@ -246,7 +260,16 @@ export async function referenceBench(opts: ReferenceBenchOptions = {}): Promise<
         scalarSeconds = (performance.now() - t1) / 1000;
         setCpuSimd(was);
       }
-      oursOut.set(m, { seconds, scalarSeconds, out });
+      let oneThreadSeconds: number | undefined;
+      if (opts.compareThreads && threads > 1) {
+        status(`ours on one thread: ${settingsLabel(settings[m])}`);
+        stopSimdHelpers();
+        const t2 = performance.now();
+        await compressLinears(kernels, settings[m], problem);
+        oneThreadSeconds = (performance.now() - t2) / 1000;
+        await startNodeSimdHelpers(threads);
+      }
+      oursOut.set(m, { seconds, scalarSeconds, oneThreadSeconds, out });
       if (opts.workDir) writeOutputs(join(work, 'ours', m), out);
     }
     device?.destroy();
@@ -261,6 +284,7 @@ export async function referenceBench(opts: ReferenceBenchOptions = {}): Promise<
         settings: settingsLabel(settings[m]),
         oursSeconds: o.seconds,
         ...(o.scalarSeconds === undefined ? {} : { scalarSeconds: o.scalarSeconds }),
+        ...(o.oneThreadSeconds === undefined ? {} : { oneThreadSeconds: o.oneThreadSeconds }),
         referenceSeconds: refSeconds,
         ratio: o.seconds / refSeconds,
         agreement: agreement(problem, o.out, readReference(work, m, problem)),
@@ -290,6 +314,7 @@ export function referenceTable(r: ReferenceBenchResult): string {
   const ref = r.reference;
   const refName = [ref.backend, ref.version, ref.device, ref.gpu ?? ref.blas].filter(Boolean).join(' · ');
   const scalar = r.rows.some((row) => row.scalarSeconds !== undefined);
+  const oneThread = r.rows.some((row) => row.oneThreadSeconds !== undefined);
   const lines = [
     `${r.model}: ${r.linears} linears, calibration ${r.samples} × ${r.seqLen} tokens`,
     `ours:      ${r.ours}`,
@@ -305,6 +330,7 @@ export function referenceTable(r: ReferenceBenchResult): string {
       'differing',
       'mask mismatch',
       ...(scalar ? ['no-SIMD s', 'SIMD speed-up'] : []),
+      ...(oneThread ? ['1-thread s', 'threads speed-up'] : []),
     ].join('\t'),
   ];
   for (const row of r.rows) {
@@ -323,6 +349,12 @@ export function referenceTable(r: ReferenceBenchResult): string {
           ? [
               row.scalarSeconds === undefined ? '–' : fmt(row.scalarSeconds),
               row.scalarSeconds === undefined ? '–' : `${fmt(row.scalarSeconds / row.oursSeconds, 2)}×`,
+            ]
+          : []),
+        ...(oneThread
+          ? [
+              row.oneThreadSeconds === undefined ? '–' : fmt(row.oneThreadSeconds),
+              row.oneThreadSeconds === undefined ? '–' : `${fmt(row.oneThreadSeconds / row.oursSeconds, 2)}×`,
             ]
           : []),
       ].join('\t'),
@@ -346,6 +378,9 @@ const USAGE = `npm run bench:reference -- [options]
   --methods m,…       of ${METHODS.join(',')} (default all)
   --kernels K         typescript (default) or webgpu (Dawn; set VK_ICD_FILENAMES for SwiftShader)
   --compare-scalar    typescript: also time our kernels without WebAssembly SIMD (the plain loops)
+  --cpu-threads N     typescript: threads for our linear kernels, this one included (default: every
+                      core, at most 4; 1: no helper threads)
+  --compare-threads   typescript: also time our kernels on one thread, in the same run
   --adapter NAME      Dawn adapter substring (webgpu), e.g. NVIDIA
   --python P          interpreter (default python3)
   --backend B         auto (torch when it imports, else numpy), numpy or torch
@@ -369,6 +404,8 @@ export async function main(argv: string[]): Promise<number> {
       device: { type: 'string' },
       'keep-blas-env': { type: 'boolean', default: false },
       'compare-scalar': { type: 'boolean', default: false },
+      'cpu-threads': { type: 'string' },
+      'compare-threads': { type: 'boolean', default: false },
       'work-dir': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -378,7 +415,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const int = (name: 'layers' | 'samples' | 'seq-len', max: number) => {
+  const int = (name: 'layers' | 'samples' | 'seq-len' | 'cpu-threads', max: number) => {
     const v = values[name];
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -404,6 +441,8 @@ export async function main(argv: string[]): Promise<number> {
     device: values.device,
     keepBlasEnv: values['keep-blas-env'],
     compareScalar: values['compare-scalar'],
+    compareThreads: values['compare-threads'],
+    cpuThreads: int('cpu-threads', 64),
     workDir: values['work-dir'] ? resolve(values['work-dir']) : undefined,
     onStatus: (l) => process.stderr.write(`${l}\n`),
   });

@@ -1,5 +1,6 @@
 import { benchCompress, type CompressBenchOptions, type CompressBenchResult } from '../bench/compress';
 import type { GraphProgressFn } from '../infer/graph-store';
+import { startWebSimdHelpers } from '../compress/reference/simd-helpers';
 import { ShardCache } from '../storage/shard-cache';
 import { exportBlob } from './export-blob';
 import { compressCachedModel, type CompressProgress, type CompressRequest } from './compress-model';
@@ -8,7 +9,8 @@ import { exportVariantFiles, readExportChunk, readVariantReport, type VariantFil
 
 /**
  * The compression engine for the page (`workers/compress.worker.ts`): compress a cached model
- * into a variant, cancel, read a variant's report, export its files.
+ * into a variant, cancel, read a variant's report, export its files. Compressing starts the CPU
+ * kernels' helper threads first where the page is cross-origin isolated.
  */
 export class CompressService {
   private readonly jobs = new Map<string, AbortController>();
@@ -29,6 +31,7 @@ export class CompressService {
     const controller = new AbortController();
     if (jobId) this.jobs.set(jobId, controller);
     try {
+      await startWebSimdHelpers();
       return await compressCachedModel(this.cache, baseKey, request, { signal: controller.signal, onProgress, reuse });
     } finally {
       if (jobId) this.jobs.delete(jobId);
@@ -57,7 +60,8 @@ export class CompressService {
     return exportBlob(this.cache, key, path, stored);
   }
 
-  benchCompress(opts: Omit<CompressBenchOptions, 'onStatus'>, onStatus?: (msg: string) => void): Promise<CompressBenchResult> {
+  async benchCompress(opts: Omit<CompressBenchOptions, 'onStatus'>, onStatus?: (msg: string) => void): Promise<CompressBenchResult> {
+    await startWebSimdHelpers();
     return benchCompress({ ...opts, onStatus });
   }
 }

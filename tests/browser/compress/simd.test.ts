@@ -3,6 +3,7 @@ import { linearF32, linearF32Sums } from '../../../src/lib/compress/reference/bl
 import { cholesky, invertLower } from '../../../src/lib/compress/reference/linalg';
 import { gramInOrder, subtractEachInOrder, subtractSumInOrder } from '../../../src/lib/compress/reference/blocked';
 import { cpuSimdActive, setCpuSimd } from '../../../src/lib/compress/reference/simd';
+import { simdHelperJobs, startWebSimdHelpers, stopSimdHelpers } from '../../../src/lib/compress/reference/simd-helpers';
 
 /** Seeded values in [−1, 1): the kernels' operands. */
 function values(n: number, seed: number): Float32Array {
@@ -88,5 +89,27 @@ describe('WebAssembly SIMD kernels in the browser', () => {
     const [Xs, Xt] = both(() => invertLower(Lt, n));
     expect(bits(Xs)).toEqual(bits(Xt));
     expect(Xt[n * n - 1]).toBeCloseTo(1 / Lt[n * n - 1], 12);
+  });
+
+  it('share a linear with helper threads (web Workers on shared memory) and give the single thread’s bits', async () => {
+    // The test page is cross-origin isolated, as the app's servers make the page; two cores or more here.
+    expect(crossOriginIsolated).toBe(true);
+    const started = await startWebSimdHelpers({ crossOriginIsolated, navigator: { hardwareConcurrency: 2 } });
+    try {
+      expect(started).toBe(1);
+      const [S, inF, outF] = [70, 160, 130];
+      const x = values(S * inF, 21);
+      const w = values(outF * inF, 22);
+      const before = simdHelperJobs();
+      // The page's main thread cannot block, so the caller spins until the helper is done.
+      const shared32 = linearF32Sums(x, w, S, inF, outF);
+      const shared64 = linearF32(x, w, S, inF, outF);
+      expect(simdHelperJobs()[0] - before[0]).toBe(2);
+      setCpuSimd(false);
+      expect(sameBits(shared32, linearF32Sums(x, w, S, inF, outF))).toBe(true);
+      expect(sameBits(shared64, linearF32(x, w, S, inF, outF))).toBe(true);
+    } finally {
+      stopSimdHelpers();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { CPU_KERNELS_WASM } from './simd-binary';
+import { sharedLinear, simdPool } from './simd-helpers';
 
 /**
  * The WebAssembly SIMD versions of the tiled CPU kernels (`assembly/cpu-kernels.ts`), bit-identical
@@ -181,15 +182,21 @@ function putInterleaved(
 /** y = x · wᵀ in the module, into `into` (S × outF) when given; null when the caller must run its own loop. */
 type Linear = (x: Float32Array, w: Float32Array, S: number, inF: number, outF: number, into?: Float32Array) => Float32Array | null;
 
+/** Below this many multiply-adds a linear stays on the calling thread: waking a helper costs tens of microseconds. */
+const MIN_SHARED_WORK = 1 << 20;
+
 function linearKernel(which: 'linear' | 'linear32'): Linear {
   return (x, w, S, inF, outF, into) => {
-    const k = active();
+    // With helper threads running, the operands go into their shared memory instead.
+    const pool = enabled ? simdPool() : null;
+    const k = pool ? (pool.exports as CpuKernels) : active();
     // The interleaved copy of W costs one pass over it: worth it from a few tokens on.
     if (!k || S < 4 || S * inF * outF < MIN_WORK) return null;
     const [xa, wa, ya, scratch] = layout(k, S * inF, Math.ceil(outF / 4) * 4 * inF, S * outF, outF * inF);
     put(k, xa, x, 0, inF, S, inF);
     putInterleaved(k, wa, scratch, w, 0, inF, outF, inF);
-    k[which](xa, wa, S, inF, outF, ya);
+    if (pool && S >= 8 && S * inF * outF >= MIN_SHARED_WORK) sharedLinear(which, xa, wa, S, inF, outF, ya);
+    else k[which](xa, wa, S, inF, outF, ya);
     const y = into ?? new Float32Array(S * outF);
     take(k, ya, y, 0, outF, S, outF);
     return y;
@@ -353,7 +360,8 @@ export function simdClipErrors(
   variant: 'gptq' | 'awq',
   sym: boolean,
 ): Float32Array | null {
-  const k = active();
+  const pool = enabled ? simdPool() : null;
+  const k = pool ? (pool.exports as CpuKernels) : active();
   const C = rows * (1 + steps);
   if (!k || T < 4 || T * len * C < MIN_WORK) return null;
   const n = rows * steps;
@@ -377,7 +385,8 @@ export function simdClipErrors(
   // Each clipped candidate is a group of its own, quantized in place.
   k.quantizeRtn(clipped, n, len, len, (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0), bits, clipped, codes, scales, zeros);
   k.interleave4(cand, C, len, w4);
-  k.linear32(x, w4, T, len, C, dots);
+  if (pool && T >= 8 && T * len * C >= MIN_SHARED_WORK) sharedLinear('linear32', x, w4, T, len, C, dots);
+  else k.linear32(x, w4, T, len, C, dots);
   k.clipErrors(dots, T, rows, steps, errs);
   return new Float32Array(k.memory.buffer, errs, n).slice();
 }

@@ -1,0 +1,219 @@
+import { CPU_KERNELS_SHARED_WASM } from './simd-binary';
+
+/**
+ * Helper threads for the SIMD linear kernels (`linear`, `linear32`): a second instance of the
+ * kernels module per helper, on one shared WebAssembly memory, takes a share of a call's tokens
+ * while the caller computes the rest. Each token's outputs are computed whole by one thread with
+ * the same operations as alone, so results are bit-identical with or without helpers.
+ *
+ * A call is synchronous for its caller: it hands each helper its job through a small shared
+ * control block (Atomics), does its own share, then waits for theirs. The runtime starts the
+ * helpers once (`startSimdHelpers`) with a way to start a thread: a web Worker from a Blob
+ * (`webHelperSpawn`) where the page is cross-origin isolated, or Node's `worker_threads`.
+ */
+
+/** What a helper thread gets: the module, the shared memory and its control block. */
+export interface HelperInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: Int32Array;
+}
+
+export interface HelperHandle {
+  terminate(): void;
+}
+
+/** Starts one thread running `code` (plain JavaScript) with `init`; resolves once it is ready. */
+export type HelperSpawn = (code: string, init: HelperInit) => Promise<HelperHandle>;
+
+/** The control block's slots (Int32). */
+const JOB = 0; // the job's sequence number, raised by the caller (−1: stop)
+const DONE = 1; // the last job finished, set by the helper
+const KIND = 2; // 0 linear, 1 linear32
+const ARGS = 3; // x, w4, S, inF, outF, y (byte offsets as unsigned)
+const FAILED = 9; // 1 when the helper's kernel threw (the caller then computes that share itself)
+const COUNT = 10; // jobs the helper has done
+const CONTROL_SLOTS = 16;
+
+/**
+ * The helper's program: plain JavaScript for a web Worker (its first message is the init) or a
+ * Node worker (`workerData`). It blocks on the job slot, runs the kernel, reports and blocks again.
+ */
+export const HELPER_CODE = `
+const run = (init, ready) => {
+  const kernels = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports;
+  const c = init.control;
+  ready();
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(c, ${JOB}, seen);
+    const job = Atomics.load(c, ${JOB});
+    if (job === seen) continue;
+    if (job < 0) return;
+    seen = job;
+    try {
+      const f = c[${KIND}] === 1 ? kernels.linear32 : kernels.linear;
+      f(c[${ARGS}] >>> 0, c[${ARGS + 1}] >>> 0, c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}] >>> 0);
+      c[${FAILED}] = 0;
+    } catch {
+      c[${FAILED}] = 1;
+    }
+    Atomics.add(c, ${COUNT}, 1);
+    Atomics.store(c, ${DONE}, job);
+    Atomics.notify(c, ${DONE});
+  }
+};
+if (typeof require === 'function') {
+  const { workerData, parentPort } = require('node:worker_threads');
+  run(workerData, () => parentPort.postMessage('ready'));
+} else {
+  self.onmessage = (e) => run(e.data, () => self.postMessage('ready'));
+}
+`;
+
+interface Helper {
+  control: Int32Array;
+  handle: HelperHandle;
+  seq: number;
+}
+
+/** The caller's instance of the shared-memory module: the same exports as the plain one's. */
+interface SharedKernels {
+  memory: WebAssembly.Memory;
+  linear(x: number, w4: number, S: number, inF: number, outF: number, y: number): void;
+  linear32(x: number, w4: number, S: number, inF: number, outF: number, y: number): void;
+}
+
+let pool: { kernels: SharedKernels; helpers: Helper[] } | null = null;
+let starting: Promise<number> | null = null;
+
+/** Whether this thread may block on Atomics.wait (workers and Node: yes; a page's main thread: no). */
+let canBlock: boolean | undefined;
+function blockingAllowed(c: Int32Array): boolean {
+  if (canBlock === undefined) {
+    try {
+      Atomics.wait(c, CONTROL_SLOTS - 1, 1, 0);
+      canBlock = true;
+    } catch {
+      canBlock = false;
+    }
+  }
+  return canBlock;
+}
+
+/**
+ * Starts `count` helper threads (once; later calls return the number running). Resolves to the
+ * number started: 0 where shared memory is unavailable (a page that is not cross-origin isolated)
+ * or a thread fails to start, in which case the kernels run on the calling thread alone.
+ */
+export function startSimdHelpers(count: number, spawn: HelperSpawn): Promise<number> {
+  if (pool) return Promise.resolve(pool.helpers.length);
+  starting ??= (async () => {
+    if (count < 1 || typeof SharedArrayBuffer === 'undefined') return 0;
+    const helpers: Helper[] = [];
+    try {
+      const bytes = Uint8Array.from(atob(CPU_KERNELS_SHARED_WASM), (ch) => ch.charCodeAt(0));
+      const module = await WebAssembly.compile(bytes);
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+      const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SharedKernels;
+      for (let i = 0; i < count; i++) {
+        const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
+        helpers.push({ control, handle: await spawn(HELPER_CODE, { module, memory, control }), seq: 0 });
+      }
+      pool = { kernels, helpers };
+      return count;
+    } catch {
+      for (const h of helpers) h.handle.terminate();
+      return 0;
+    } finally {
+      starting = null;
+    }
+  })();
+  return starting;
+}
+
+/** Stops the helpers; the kernels go back to the calling thread alone. */
+export function stopSimdHelpers(): void {
+  if (!pool) return;
+  for (const h of pool.helpers) {
+    Atomics.store(h.control, JOB, -1);
+    Atomics.notify(h.control, JOB);
+    h.handle.terminate();
+  }
+  pool = null;
+}
+
+/** The caller's instance on the shared memory (its exports) and the number of helpers, or null when none run. */
+export function simdPool(): { exports: unknown; helpers: number } | null {
+  return pool ? { exports: pool.kernels, helpers: pool.helpers.length } : null;
+}
+
+/** Jobs each helper has done since it started (tests check the work was shared). */
+export function simdHelperJobs(): number[] {
+  return pool ? pool.helpers.map((h) => Atomics.load(h.control, COUNT)) : [];
+}
+
+/**
+ * `which` over tokens [0, S) split among the caller and the helpers in runs of four tokens (the
+ * kernels' tile): x and y advance by whole token rows, so every token's outputs are what a single
+ * call computes. All offsets are bytes in the pool's memory.
+ */
+export function sharedLinear(which: 'linear' | 'linear32', x: number, w4: number, S: number, inF: number, outF: number, y: number): void {
+  const { kernels, helpers } = pool!;
+  const parts = helpers.length + 1;
+  const per = Math.ceil(S / parts / 4) * 4;
+  const jobs: { h: Helper; s0: number; n: number }[] = [];
+  for (let i = 1; i < parts; i++) {
+    const s0 = Math.min(S, i * per);
+    const n = Math.min(S, s0 + per) - s0;
+    if (n <= 0) continue;
+    const h = helpers[i - 1];
+    const c = h.control;
+    c[KIND] = which === 'linear32' ? 1 : 0;
+    c[ARGS] = x + s0 * inF * 4;
+    c[ARGS + 1] = w4;
+    c[ARGS + 2] = n;
+    c[ARGS + 3] = inF;
+    c[ARGS + 4] = outF;
+    c[ARGS + 5] = y + s0 * outF * 4;
+    h.seq++;
+    Atomics.store(c, JOB, h.seq);
+    Atomics.notify(c, JOB);
+    jobs.push({ h, s0, n });
+  }
+  kernels[which](x, w4, Math.min(S, per), inF, outF, y);
+  for (const { h, s0, n } of jobs) {
+    const c = h.control;
+    if (blockingAllowed(c)) while (Atomics.load(c, DONE) !== h.seq) Atomics.wait(c, DONE, Atomics.load(c, DONE), 1000);
+    else while (Atomics.load(c, DONE) !== h.seq);
+    if (c[FAILED]) kernels[which](x + s0 * inF * 4, w4, n, inF, outF, y + s0 * outF * 4);
+  }
+}
+
+/** Starts helper threads as web Workers from a Blob URL (pages and workers that are cross-origin isolated). */
+export const webHelperSpawn: HelperSpawn = (code, init) =>
+  new Promise((resolve, reject) => {
+    const url = URL.createObjectURL(new Blob([code], { type: 'text/javascript' }));
+    const worker = new Worker(url);
+    worker.onmessage = () => {
+      URL.revokeObjectURL(url);
+      resolve({ terminate: () => worker.terminate() });
+    };
+    worker.onerror = (e) => {
+      URL.revokeObjectURL(url);
+      worker.terminate();
+      reject(new Error(`SIMD helper thread failed to start: ${e.message}`));
+    };
+    worker.postMessage(init);
+  });
+
+/**
+ * Helper threads where a page or its worker runs the engine: every core but this one (at most
+ * three), when the page is cross-origin isolated (shared memory needs it); otherwise none.
+ */
+export function startWebSimdHelpers(
+  scope: { crossOriginIsolated?: boolean; navigator?: { hardwareConcurrency?: number } } = globalThis,
+): Promise<number> {
+  if (scope.crossOriginIsolated !== true || typeof Worker === 'undefined') return Promise.resolve(0);
+  return startSimdHelpers(Math.min(3, (scope.navigator?.hardwareConcurrency ?? 1) - 1), webHelperSpawn);
+}

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { linearF32, linearF32Sums } from '../../../src/lib/compress/reference/block';
+import { simdHelperJobs, simdPool, startWebSimdHelpers, stopSimdHelpers } from '../../../src/lib/compress/reference/simd-helpers';
+import { setCpuSimd } from '../../../src/lib/compress/reference/simd';
+import { startNodeSimdHelpers } from '../../../src/node/cpu-helpers';
+import { normals } from './fixtures';
+
+function bits(a: Float32Array): number[] {
+  return Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+}
+
+describe('SIMD linear kernels with helper threads', () => {
+  let started = 0;
+  beforeAll(async () => {
+    started = await startNodeSimdHelpers(3);
+  });
+  afterAll(() => {
+    stopSimdHelpers();
+    setCpuSimd(true);
+  });
+
+  it('starts helper threads in Node (two, for three cores)', () => {
+    expect(started).toBe(2);
+    expect(simdPool()?.helpers).toBe(2);
+  });
+
+  // Token counts that split unevenly (a short last share, shares not a multiple of the 4-token tile at the end).
+  it.each([
+    [256, 96, 130],
+    [77, 96, 200],
+    [21, 200, 257],
+  ])('shares %i tokens × %i inputs → %i outputs and gives the single thread’s bits', (S, inF, outF) => {
+    const x = normals(S * inF, S);
+    const w = normals(outF * inF, inF, 0.1);
+    const before = simdHelperJobs();
+    const shared32 = linearF32Sums(x, w, S, inF, outF);
+    const shared64 = linearF32(x, w, S, inF, outF);
+    const after = simdHelperJobs();
+    // Both helpers took a share of both calls.
+    expect(after.map((n, i) => n - before[i])).toEqual([2, 2]);
+    setCpuSimd(false);
+    const loops32 = linearF32Sums(x, w, S, inF, outF);
+    const loops64 = linearF32(x, w, S, inF, outF);
+    setCpuSimd(true);
+    expect(bits(shared32)).toEqual(bits(loops32));
+    expect(bits(shared64)).toEqual(bits(loops64));
+  });
+
+  it('starts none for a page that is not cross-origin isolated (no shared memory there)', async () => {
+    expect(await startWebSimdHelpers({ crossOriginIsolated: false, navigator: { hardwareConcurrency: 8 } })).toBe(0);
+  });
+});
