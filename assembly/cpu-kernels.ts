@@ -780,3 +780,44 @@ export function clipErrors(dots: usize, T: i32, rows: i32, steps: i32, errs: usi
     }
   }
 }
+
+/**
+ * AWQ's search candidate in one call: W·diag(s) in place, quantized into `out` (codes, scales and
+ * zero points as `quantizeRtn` writes them), then out·diag(s)⁻¹: the three steps `scaleColumns`,
+ * `quantizeRtn` and `scaleColumns` make, row by row independent (helper threads take row ranges).
+ */
+export function scaledQuantize(
+  w: usize,
+  rows: i32,
+  cols: i32,
+  s: usize,
+  groupSize: i32,
+  mode: i32,
+  bits: i32,
+  out: usize,
+  codes: usize,
+  scales: usize,
+  zeros: usize,
+): void {
+  scaleColumns(w, rows, cols, s, 0);
+  quantizeRtn(w, rows, cols, groupSize, mode, bits, out, codes, scales, zeros);
+  scaleColumns(out, rows, cols, s, 1);
+}
+
+/**
+ * Σ over samples of Σ_i f32(y[i] − t[i])² with each sample's `perSample` entries summed in fp64
+ * from 0 and the samples' sums added in order: the search loss `squaredErrorF32` sample by sample.
+ */
+export function squaredErrorSums(y: usize, t: usize, n: i32, perSample: i32): f64 {
+  let total: f64 = 0;
+  for (let s0 = 0; s0 < n; s0 += perSample) {
+    const end = min(n, s0 + perSample);
+    let e: f64 = 0;
+    for (let i = s0; i < end; i++) {
+      const d: f64 = <f64>(load<f32>(at(y, i)) - load<f32>(at(t, i)));
+      e += d * d;
+    }
+    total += e;
+  }
+  return total;
+}

@@ -15,7 +15,7 @@ import {
 import {
   applyClip,
   awqConfig,
-  awqScaledFakeQuant,
+  awqLinearLoss,
   divideColumns,
   scaleColumns,
   searchAwqScales,
@@ -192,16 +192,11 @@ async function awqLinear(
 ): Promise<Float32Array> {
   const T = X.rows;
   const Y = linearF32Sums(X.data, W.data, T, W.cols, W.rows);
-  // One candidate and one output buffer for the whole search, as the engine's searches keep.
-  const candidate = new Float32Array(W.data.length);
-  const y = new Float32Array(Y.length);
   const search = await searchAwqScales(xMean, async (s) => {
-    let q: Float32Array = candidate;
-    if (kernels.kind === 'webgpu') {
-      q = (await quantizeRtnOn(kernels, scaleColumns(W, s), cfg)).weight.data;
-      divideColumns(q, s);
-    } else awqScaledFakeQuant(W, s, cfg, candidate);
-    return squaredErrorF32(linearF32Sums(X.data, q, T, W.cols, W.rows, undefined, y), Y) / Y.length;
+    if (kernels.kind !== 'webgpu') return awqLinearLoss(X, W, s, cfg, Y) / Y.length;
+    const q = (await quantizeRtnOn(kernels, scaleColumns(W, s), cfg)).weight.data;
+    divideColumns(q, s);
+    return squaredErrorF32(linearF32Sums(X.data, q, T, W.cols, W.rows), Y) / Y.length;
   });
   const s = search.scales;
   const Ws = scaleColumns(W, s);

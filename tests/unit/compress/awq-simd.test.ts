@@ -1,7 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { awqClipSearch, awqConfig } from '../../../src/lib/compress/reference/awq';
+import {
+  awqClipSearch,
+  awqConfig,
+  awqLinearLoss,
+  awqScaledFakeQuant,
+  awqScalesForRatio,
+  squaredErrorF32,
+} from '../../../src/lib/compress/reference/awq';
+import { linearF32Sums } from '../../../src/lib/compress/reference/block';
 import type { QuantConfig } from '../../../src/lib/compress/reference/quantizer';
-import { setCpuSimd, simdClipErrors } from '../../../src/lib/compress/reference/simd';
+import { setCpuSimd, simdAwqLinearLoss, simdClipErrors } from '../../../src/lib/compress/reference/simd';
 import { matrix } from '../../../src/lib/compress/reference/types';
 import { normals } from './fixtures';
 
@@ -52,4 +60,38 @@ describe('AWQ clip search on WebAssembly SIMD', () => {
     expect(simdClipErrors(slab, 64, W, 0, 128, 16, 128, maxima, 10, 4, 'awq', false)).toHaveLength(160);
     expect(simdClipErrors(slab, 2, W, 0, 128, 16, 128, maxima, 10, 4, 'awq', false)).toBeNull();
   });
+
+  it.each([
+    { name: 'one sample, 4-bit g64', samples: 1, tokens: 48, outF: 160, inF: 128, cfg: awqConfig(4, 64, true) },
+    {
+      name: 'three samples of 21 tokens, 3-bit g32 without zero point',
+      samples: 3,
+      tokens: 21,
+      outF: 200,
+      inF: 96,
+      cfg: awqConfig(3, 32, false),
+    },
+  ])(
+    'the one-call linear loss equals the candidate, product and errors summed sample by sample: $name',
+    ({ samples, tokens, outF, inF, cfg }) => {
+      const T = samples * tokens;
+      const X = matrix(T, inF, normals(T * inF, 31));
+      const W = matrix(outF, inF, normals(outF * inF, 32, 0.2));
+      const target = linearF32Sums(X.data, W.data, T, inF, outF);
+      const xMean = Float32Array.from({ length: inF }, (_, j) => 0.1 + ((j * 37) % 11) / 10);
+      const s = awqScalesForRatio(xMean, 0.35)!;
+      // What the engine's search adds up: each sample's outputs of the candidate against its target.
+      const q = awqScaledFakeQuant(W, s, cfg).data;
+      let want = 0;
+      for (let n = 0; n < samples; n++) {
+        const y = linearF32Sums(X.data.subarray(n * tokens * inF, (n + 1) * tokens * inF), q, tokens, inF, outF);
+        want += squaredErrorF32(y, target.subarray(n * tokens * outF, (n + 1) * tokens * outF));
+      }
+      expect(want).toBeGreaterThan(0);
+      expect(simdAwqLinearLoss(X.data, T, W.data, s, outF, inF, cfg.groupSize!, cfg.bits, 'awq', cfg.sym, target, tokens)).toBe(want);
+      expect(awqLinearLoss(X, W, s, cfg, target, tokens)).toBe(want);
+      setCpuSimd(false);
+      expect(awqLinearLoss(X, W, s, cfg, target, tokens)).toBe(want);
+    },
+  );
 });

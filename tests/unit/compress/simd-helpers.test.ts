@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awqConfig, awqLinearLoss, awqScaledFakeQuant, awqScalesForRatio } from '../../../src/lib/compress/reference/awq';
 import { linearF32, linearF32Sums } from '../../../src/lib/compress/reference/block';
+import { matrix } from '../../../src/lib/compress/reference/types';
 import { simdHelperJobs, simdPool, startWebSimdHelpers, stopSimdHelpers } from '../../../src/lib/compress/reference/simd-helpers';
 import { setCpuSimd } from '../../../src/lib/compress/reference/simd';
 import { startNodeSimdHelpers } from '../../../src/node/cpu-helpers';
@@ -48,5 +50,26 @@ describe('SIMD linear kernels with helper threads', () => {
 
   it('starts none for a page that is not cross-origin isolated (no shared memory there)', async () => {
     expect(await startWebSimdHelpers({ crossOriginIsolated: false, navigator: { hardwareConcurrency: 8 } })).toBe(0);
+  });
+
+  it('shares AWQ’s candidate (rows) and its loss (tokens) and gives the single thread’s bits', () => {
+    const [T, outF, inF] = [40, 300, 256];
+    const cfg = awqConfig(4, 64, true);
+    const X = matrix(T, inF, normals(T * inF, 41));
+    const W = matrix(outF, inF, normals(outF * inF, 42, 0.2));
+    const s = awqScalesForRatio(
+      Float32Array.from({ length: inF }, (_, j) => 0.2 + (j % 13) / 9),
+      0.45,
+    )!;
+    const target = linearF32Sums(X.data, W.data, T, inF, outF);
+    const before = simdHelperJobs();
+    const q = awqScaledFakeQuant(W, s, cfg).data;
+    const loss = awqLinearLoss(X, W, s, cfg, target, 20);
+    // The candidate's rows, then the loss's candidate rows and its product's tokens: three jobs per helper.
+    expect(simdHelperJobs().map((n, i) => n - before[i])).toEqual([3, 3]);
+    setCpuSimd(false);
+    expect(bits(q)).toEqual(bits(awqScaledFakeQuant(W, s, cfg).data));
+    expect(loss).toBe(awqLinearLoss(X, W, s, cfg, target, 20));
+    setCpuSimd(true);
   });
 });

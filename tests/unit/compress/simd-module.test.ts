@@ -15,7 +15,7 @@ describe('the WebAssembly SIMD kernels module', () => {
     expect(readFileSync(TARGET, 'utf8')).toBe(moduleText(bytes, sharedBytes));
   });
 
-  it('needs no imports and exports the twelve kernels and its memory', () => {
+  it('needs no imports and exports the fourteen kernels and its memory', () => {
     const module = new WebAssembly.Module(new Uint8Array(bytes));
     expect(WebAssembly.Module.imports(module)).toEqual([]);
     expect(
@@ -34,6 +34,8 @@ describe('the WebAssembly SIMD kernels module', () => {
       'memory',
       'quantizeRtn',
       'scaleColumns',
+      'scaledQuantize',
+      'squaredErrorSums',
       'subtractEach',
       'subtractSum',
     ]);

@@ -1,7 +1,7 @@
 import { groupLayout, quantizeRtn, type QuantConfig } from './quantizer';
 import { linearBiasName, linearWeightName, normWeightName, type BlockTap, type LinearId, type ModelSpec } from '../../model/spec';
 import { linearF32Sums, linearWeight } from './block';
-import { simdClipErrors, simdScaledFakeQuant } from './simd';
+import { simdAwqLinearLoss, simdClipErrors, simdScaledFakeQuant } from './simd';
 import { f32, matrix, type Matrix } from './types';
 
 /**
@@ -110,6 +110,41 @@ export function awqScaledFakeQuant(W: Matrix, s: Float32Array, cfg: QuantConfig,
   if (!into) return matrix(W.rows, W.cols, q);
   into.set(q);
   return matrix(W.rows, W.cols, into);
+}
+
+/**
+ * One linear's AWQ search loss for scales `s`: Σ over the samples of `squaredErrorF32(X_n ·
+ * Q(W·diag s)·diag s⁻¹ᵀ, target_n)` with fp32 sums in the product, X [T, in] and `target` [T, out]
+ * holding the samples' `perSample` tokens one after another. Summed sample by sample in order, it
+ * equals what a loss over per-sample outputs adds up; in the SIMD module nothing but the sum leaves it.
+ */
+export function awqLinearLoss(X: Matrix, W: Matrix, s: Float32Array, cfg: QuantConfig, target: Float32Array, perSample = X.rows): number {
+  if (X.cols !== W.cols || target.length !== X.rows * W.rows)
+    throw new Error(`awq: X ${X.rows}×${X.cols}, W ${W.rows}×${W.cols}, target of ${target.length}`);
+  const { groupSize } = groupLayout(W.cols, cfg.groupSize);
+  const fast = simdAwqLinearLoss(
+    X.data,
+    X.rows,
+    W.data,
+    s,
+    W.rows,
+    W.cols,
+    groupSize,
+    cfg.bits,
+    cfg.variant ?? 'gptq',
+    cfg.sym,
+    target,
+    perSample,
+  );
+  if (fast !== null) return fast;
+  const q = awqScaledFakeQuant(W, s, cfg).data;
+  let e = 0;
+  for (let t0 = 0; t0 < X.rows; t0 += perSample) {
+    const n = Math.min(perSample, X.rows - t0);
+    const y = linearF32Sums(X.data.subarray(t0 * X.cols, (t0 + n) * X.cols), q, n, W.cols, W.rows);
+    e += squaredErrorF32(y, target.subarray(t0 * W.rows, (t0 + n) * W.rows));
+  }
+  return e;
 }
 
 /** Σ (a − b)² with fp32 differences: the scale search's loss before it is averaged. */

@@ -26,34 +26,47 @@ export interface HelperHandle {
 /** Starts one thread running `code` (plain JavaScript) with `init`; resolves once it is ready. */
 export type HelperSpawn = (code: string, init: HelperInit) => Promise<HelperHandle>;
 
+/** The kernels a helper runs, by the index the control block carries. */
+const JOB_KERNELS = ['linear', 'linear32', 'scaledQuantize'] as const;
+export type SharedKernel = (typeof JOB_KERNELS)[number];
+
 /** The control block's slots (Int32). */
 const JOB = 0; // the job's sequence number, raised by the caller (−1: stop)
 const DONE = 1; // the last job finished, set by the helper
-const KIND = 2; // 0 linear, 1 linear32
-const ARGS = 3; // x, w4, S, inF, outF, y (byte offsets as unsigned)
-const FAILED = 9; // 1 when the helper's kernel threw (the caller then computes that share itself)
-const COUNT = 10; // jobs the helper has done
-const CONTROL_SLOTS = 16;
+const KIND = 2; // index into JOB_KERNELS
+const ARGS = 3; // the kernel's arguments (byte offsets and sizes, read as unsigned)
+const MAX_ARGS = 12;
+const FAILED = ARGS + MAX_ARGS; // 1 when the helper's kernel threw (the caller then runs that share itself)
+const COUNT = FAILED + 1; // jobs the helper has done
+const PROBE = COUNT + 1; // stays 0: a zero-timeout wait on it tells whether this thread may block
+const CONTROL_SLOTS = PROBE + 1;
+/** Checks of a helper's done slot before the caller sleeps on it (on the order of 100 µs). */
+const SPIN_CHECKS = 20_000;
 
 /**
  * The helper's program: plain JavaScript for a web Worker (its first message is the init) or a
  * Node worker (`workerData`). It blocks on the job slot, runs the kernel, reports and blocks again.
  */
 export const HELPER_CODE = `
+const names = ${JSON.stringify(JOB_KERNELS)};
 const run = (init, ready) => {
   const kernels = new WebAssembly.Instance(init.module, { env: { memory: init.memory } }).exports;
   const c = init.control;
   ready();
   let seen = 0;
   for (;;) {
+    // Jobs come in runs (a candidate's rows, then its product): a short spin catches the next one
+    // before sleeping, which would add tens of microseconds to wake.
+    for (let spin = 0; spin < ${SPIN_CHECKS} && Atomics.load(c, ${JOB}) === seen; spin++);
     Atomics.wait(c, ${JOB}, seen);
     const job = Atomics.load(c, ${JOB});
     if (job === seen) continue;
     if (job < 0) return;
     seen = job;
     try {
-      const f = c[${KIND}] === 1 ? kernels.linear32 : kernels.linear;
-      f(c[${ARGS}] >>> 0, c[${ARGS + 1}] >>> 0, c[${ARGS + 2}], c[${ARGS + 3}], c[${ARGS + 4}], c[${ARGS + 5}] >>> 0);
+      const args = [];
+      for (let i = 0; i < ${MAX_ARGS}; i++) args.push(c[${ARGS} + i] >>> 0);
+      kernels[names[c[${KIND}]]](...args);
       c[${FAILED}] = 0;
     } catch {
       c[${FAILED}] = 1;
@@ -78,11 +91,7 @@ interface Helper {
 }
 
 /** The caller's instance of the shared-memory module: the same exports as the plain one's. */
-interface SharedKernels {
-  memory: WebAssembly.Memory;
-  linear(x: number, w4: number, S: number, inF: number, outF: number, y: number): void;
-  linear32(x: number, w4: number, S: number, inF: number, outF: number, y: number): void;
-}
+type SharedKernels = { memory: WebAssembly.Memory } & Record<SharedKernel, (...args: number[]) => void>;
 
 let pool: { kernels: SharedKernels; helpers: Helper[] } | null = null;
 let starting: Promise<number> | null = null;
@@ -92,7 +101,7 @@ let canBlock: boolean | undefined;
 function blockingAllowed(c: Int32Array): boolean {
   if (canBlock === undefined) {
     try {
-      Atomics.wait(c, CONTROL_SLOTS - 1, 1, 0);
+      Atomics.wait(c, PROBE, 1, 0);
       canBlock = true;
     } catch {
       canBlock = false;
@@ -154,40 +163,57 @@ export function simdHelperJobs(): number[] {
 }
 
 /**
+ * One kernel call split into shares: `shares[0]` (its arguments) runs on this thread, share i on
+ * helper i − 1 (at most one per helper; an empty list skips nothing). Every share must write
+ * only its own part of the outputs. Returns once all are done; a share whose helper failed is
+ * run here.
+ */
+export function runShared(kernel: SharedKernel, shares: number[][]): void {
+  const { kernels, helpers } = pool!;
+  if (shares.length > helpers.length + 1) throw new Error(`${shares.length} shares for ${helpers.length} helper threads and this one`);
+  const jobs: { h: Helper; args: number[] }[] = [];
+  for (let i = 1; i < shares.length; i++) {
+    const h = helpers[i - 1];
+    const c = h.control;
+    const args = shares[i];
+    c[KIND] = JOB_KERNELS.indexOf(kernel);
+    for (let a = 0; a < MAX_ARGS; a++) c[ARGS + a] = args[a] ?? 0;
+    h.seq++;
+    Atomics.store(c, JOB, h.seq);
+    Atomics.notify(c, JOB);
+    jobs.push({ h, args });
+  }
+  kernels[kernel](...shares[0]);
+  for (const { h, args } of jobs) {
+    const c = h.control;
+    // The helper's share takes about as long as ours: a short spin usually sees it finish, and
+    // only a longer wait sleeps (a sleeping thread takes tens of microseconds to wake).
+    for (let spin = 0; spin < SPIN_CHECKS && Atomics.load(c, DONE) !== h.seq; spin++);
+    if (blockingAllowed(c)) while (Atomics.load(c, DONE) !== h.seq) Atomics.wait(c, DONE, Atomics.load(c, DONE), 1000);
+    else while (Atomics.load(c, DONE) !== h.seq);
+    if (c[FAILED]) kernels[kernel](...args);
+  }
+}
+
+/** Rows [0, n) in runs of a multiple of `tile` rows, one per thread (fewer when n is small): [first, count] pairs. */
+export function rowShares(n: number, tile = 4): [number, number][] {
+  const threads = (pool?.helpers.length ?? 0) + 1;
+  const per = Math.ceil(n / threads / tile) * tile;
+  const out: [number, number][] = [];
+  for (let r0 = 0; r0 < n; r0 += per) out.push([r0, Math.min(per, n - r0)]);
+  return out;
+}
+
+/**
  * `which` over tokens [0, S) split among the caller and the helpers in runs of four tokens (the
  * kernels' tile): x and y advance by whole token rows, so every token's outputs are what a single
  * call computes. All offsets are bytes in the pool's memory.
  */
 export function sharedLinear(which: 'linear' | 'linear32', x: number, w4: number, S: number, inF: number, outF: number, y: number): void {
-  const { kernels, helpers } = pool!;
-  const parts = helpers.length + 1;
-  const per = Math.ceil(S / parts / 4) * 4;
-  const jobs: { h: Helper; s0: number; n: number }[] = [];
-  for (let i = 1; i < parts; i++) {
-    const s0 = Math.min(S, i * per);
-    const n = Math.min(S, s0 + per) - s0;
-    if (n <= 0) continue;
-    const h = helpers[i - 1];
-    const c = h.control;
-    c[KIND] = which === 'linear32' ? 1 : 0;
-    c[ARGS] = x + s0 * inF * 4;
-    c[ARGS + 1] = w4;
-    c[ARGS + 2] = n;
-    c[ARGS + 3] = inF;
-    c[ARGS + 4] = outF;
-    c[ARGS + 5] = y + s0 * outF * 4;
-    h.seq++;
-    Atomics.store(c, JOB, h.seq);
-    Atomics.notify(c, JOB);
-    jobs.push({ h, s0, n });
-  }
-  kernels[which](x, w4, Math.min(S, per), inF, outF, y);
-  for (const { h, s0, n } of jobs) {
-    const c = h.control;
-    if (blockingAllowed(c)) while (Atomics.load(c, DONE) !== h.seq) Atomics.wait(c, DONE, Atomics.load(c, DONE), 1000);
-    else while (Atomics.load(c, DONE) !== h.seq);
-    if (c[FAILED]) kernels[which](x + s0 * inF * 4, w4, n, inF, outF, y + s0 * outF * 4);
-  }
+  runShared(
+    which,
+    rowShares(S).map(([s0, n]) => [x + s0 * inF * 4, w4, n, inF, outF, y + s0 * outF * 4]),
+  );
 }
 
 /** Starts helper threads as web Workers from a Blob URL (pages and workers that are cross-origin isolated). */

@@ -1,5 +1,5 @@
 import { CPU_KERNELS_WASM } from './simd-binary';
-import { sharedLinear, simdPool } from './simd-helpers';
+import { rowShares, runShared, sharedLinear, simdPool } from './simd-helpers';
 
 /**
  * The WebAssembly SIMD versions of the tiled CPU kernels (`assembly/cpu-kernels.ts`), bit-identical
@@ -30,6 +30,20 @@ interface CpuKernels {
     zeros: number,
   ): void;
   scaleColumns(w: number, rows: number, cols: number, s: number, divide: number): void;
+  scaledQuantize(
+    w: number,
+    rows: number,
+    cols: number,
+    s: number,
+    groupSize: number,
+    mode: number,
+    bits: number,
+    out: number,
+    codes: number,
+    scales: number,
+    zeros: number,
+  ): void;
+  squaredErrorSums(y: number, t: number, n: number, perSample: number): number;
   interleave4(src: number, rows: number, len: number, dst: number): void;
   clampRows(w: number, rows: number, len: number, steps: number, maxima: number, out: number): void;
   clipErrors(dots: number, T: number, rows: number, steps: number, errs: number): void;
@@ -323,20 +337,131 @@ export function simdScaledFakeQuant(
   sym: boolean,
   into?: Float32Array,
 ): Float32Array | null {
-  const k = active();
+  const pool = enabled ? simdPool() : null;
+  const k = pool ? (pool.exports as CpuKernels) : active();
   if (!k || rows * cols < MIN_WORK) return null;
-  const groups = Math.ceil(cols / groupSize);
   const n = rows * cols;
-  const [w, out, sc, codes, scales, zeros] = layout(k, n, n, cols, Math.ceil(n / 4), rows * groups, rows * groups);
+  const [w, out, sc, codes, scales, zeros] = layout(
+    k,
+    n,
+    n,
+    cols,
+    Math.ceil(n / 4),
+    rows * Math.ceil(cols / groupSize),
+    rows * Math.ceil(cols / groupSize),
+  );
   new Float32Array(k.memory.buffer, w, n).set(W.subarray(0, n));
   new Float32Array(k.memory.buffer, sc, cols).set(s);
-  k.scaleColumns(w, rows, cols, sc, 0);
-  k.quantizeRtn(w, rows, cols, groupSize, (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0), bits, out, codes, scales, zeros);
-  k.scaleColumns(out, rows, cols, sc, 1);
+  scaledQuantizeIn(
+    k,
+    pool !== null,
+    { w, sc, out, codes, scales, zeros },
+    rows,
+    cols,
+    groupSize,
+    (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0),
+    bits,
+  );
   const result = new Float32Array(k.memory.buffer, out, n);
   if (!into) return result.slice();
   into.set(result);
   return into;
+}
+
+/** The module's `scaledQuantize` on regions laid out in `k`'s memory, rows shared with the helper threads when `shared`. */
+function scaledQuantizeIn(
+  k: CpuKernels,
+  shared: boolean,
+  at: { w: number; sc: number; out: number; codes: number; scales: number; zeros: number },
+  rows: number,
+  cols: number,
+  groupSize: number,
+  mode: number,
+  bits: number,
+): void {
+  const groups = Math.ceil(cols / groupSize);
+  if (!shared || rows * cols < MIN_SHARED_QUANT) {
+    k.scaledQuantize(at.w, rows, cols, at.sc, groupSize, mode, bits, at.out, at.codes, at.scales, at.zeros);
+    return;
+  }
+  runShared(
+    'scaledQuantize',
+    rowShares(rows, 1).map(([r0, n]) => [
+      at.w + r0 * cols * 4,
+      n,
+      cols,
+      at.sc,
+      groupSize,
+      mode,
+      bits,
+      at.out + r0 * cols * 4,
+      at.codes + r0 * cols,
+      at.scales + r0 * groups * 4,
+      at.zeros + r0 * groups * 4,
+    ]),
+  );
+}
+
+/** Below this many weights a candidate is quantized on the calling thread alone. */
+const MIN_SHARED_QUANT = 1 << 16;
+
+/**
+ * AWQ's loss of one linear's candidate scales in the module: Q(W·diag s)·diag s⁻¹ (as
+ * `simdScaledFakeQuant`), its outputs X·qᵀ with fp32 sums (as `linearF32Sums`), and Σ of the
+ * squared differences from `target` (T × outF) per sample of `perSample` tokens in fp64, the
+ * samples' sums added in order (as `squaredErrorF32` sample by sample). Nothing but the sum comes
+ * back. Null when the caller must run its own loops.
+ */
+export function simdAwqLinearLoss(
+  X: Float32Array,
+  T: number,
+  W: Float32Array,
+  s: Float32Array,
+  outF: number,
+  inF: number,
+  groupSize: number,
+  bits: number,
+  variant: 'gptq' | 'awq',
+  sym: boolean,
+  target: Float32Array,
+  perSample: number,
+): number | null {
+  const pool = enabled ? simdPool() : null;
+  const k = pool ? (pool.exports as CpuKernels) : active();
+  const n = outF * inF;
+  if (!k || T < 4 || n < MIN_WORK || T * n < MIN_WORK) return null;
+  const groups = Math.ceil(inF / groupSize);
+  const [x, w, sc, out, codes, scales, zeros, w4, y, t] = layout(
+    k,
+    T * inF,
+    n,
+    inF,
+    n,
+    Math.ceil(n / 4),
+    outF * groups,
+    outF * groups,
+    Math.ceil(outF / 4) * 4 * inF,
+    T * outF,
+    T * outF,
+  );
+  put(k, x, X, 0, inF, T, inF);
+  new Float32Array(k.memory.buffer, w, n).set(W.subarray(0, n));
+  new Float32Array(k.memory.buffer, sc, inF).set(s);
+  new Float32Array(k.memory.buffer, t, T * outF).set(target.subarray(0, T * outF));
+  scaledQuantizeIn(
+    k,
+    pool !== null,
+    { w, sc, out, codes, scales, zeros },
+    outF,
+    inF,
+    groupSize,
+    (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0),
+    bits,
+  );
+  k.interleave4(out, outF, inF, w4);
+  if (pool && T >= 8 && T * n >= MIN_SHARED_WORK) sharedLinear('linear32', x, w4, T, inF, outF, y);
+  else k.linear32(x, w4, T, inF, outF, y);
+  return k.squaredErrorSums(y, t, T * outF, perSample * outF);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { BLOCK_TAPS, LINEAR_IDS, linearWeightName, tapWidth, type BlockTap, type LinearId } from '../../../model/spec';
 import {
   applyClip,
+  awqLinearLoss,
   awqScaledFakeQuant,
   awqScalesVo,
   clippedGroupShare,
@@ -70,12 +71,32 @@ export const awqLayer: LayerStrategy = async (ctx) => {
       destroy() {},
     };
   };
+  /**
+   * A one-linear search's loss on the CPU, one module call per candidate (`awqLinearLoss`): the
+   * candidate, its outputs over every sample and the squared errors summed sample by sample, the
+   * sums `lossOf` adds up.
+   */
+  const linearLossOf = (l: LinearId, tap: BlockTap, out: SubBlockOut) => {
+    const W = weightMatrix(ctx, l);
+    const X = matrix(N * L, tapWidth(spec, tap), keep[tap]);
+    const target = new Float32Array(N * L * W.rows);
+    for (let n = 0; n < N; n++) target.set(out(dense, n), n * L * W.rows);
+    const cfg = quantConfig(ctx, W.cols);
+    return (sc: Float32Array) => awqLinearLoss(X, W, sc, cfg, target, L);
+  };
   const search = async (name: string, linears: LinearId[], tap: BlockTap, sub: SubBlock, out: SubBlockOut) => {
     ctx.signal?.throwIfAborted();
     ctx.progress('awq-search', linears[0], `AWQ scale search ${name}`);
     const result = await ctx.timer.time('awq-search', async () => {
-      const loss = await lossOf(sub, tap, out);
       const total = N * L * spec.hiddenSize;
+      if (sub.kind === 'linear' && ctx.kernels.kind !== 'webgpu' && !ctx.runner.subBlockLoss) {
+        const loss = linearLossOf(sub.linear, tap, out);
+        return await searchAwqScales(xMean[tap], (sc) => {
+          ctx.signal?.throwIfAborted();
+          return loss(sc) / total;
+        });
+      }
+      const loss = await lossOf(sub, tap, out);
       try {
         return await searchAwqScales(xMean[tap], async (sc) => {
           ctx.signal?.throwIfAborted();
