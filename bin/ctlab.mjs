@@ -95,11 +95,12 @@ Usage:
              --prefill: also time prefill alone at these prompt lengths (default 256 with
              --threads, none without)
   ctlab bench eval [--model M] [--preset P] [--items N] [--new-tokens N] [--layers N]
-             [--batch-size N] [--device auto|webgpu|wasm] [--json]
+             [--batch-size N] [--rounds N] [--device auto|webgpu|wasm] [--json]
              evaluation items/s one prompt at a time vs batched (the preset's prompts, smoke by
              default, both modes) on stories260k from the local models folder (or M) and a
              SmolLM2-135M-shaped random model of N layers (default 4; 0 leaves it out); --items:
-             units per mode and model (default 96, about ten a perspective)
+             units per mode and model (default 96, about ten a perspective); --rounds: passes of
+             each side, alternating which goes first (default 2), each side's fastest counting
   ctlab compress --model M --method rtn|gptq|awq|magnitude|wanda|sparsegpt [--bits 3|4|8]
              [--group-size G] [--sym|--asym] [--act-order] [--sparsity 2:4|4:8|0.5]
              [--calib-file F | --calib-url U | --calib self|builtin (default)] [--samples N] [--seq-len L]
@@ -197,6 +198,7 @@ const { values, positionals } = parseArgs({
     'batch-size': { type: 'string' },
     fresh: { type: 'boolean', default: false },
     items: { type: 'string' },
+    rounds: { type: 'string' },
     profile: { type: 'string' },
     port: { type: 'string', default: '47613' },
     runtime: { type: 'string', default: 'browser' },

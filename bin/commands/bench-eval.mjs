@@ -23,6 +23,7 @@ export function parse({ values }) {
     // Absent: the bench's own default (about ten units a perspective).
     ...(values.items !== undefined ? { items: positive('items', 1) } : {}),
     maxNewTokens: positive('new-tokens', 32),
+    ...(values.rounds !== undefined ? { rounds: positive('rounds', 2) } : {}),
     ...(batchSize !== undefined ? { batchSize } : {}),
     json: values.json === true,
     serve: { models: [model] },
@@ -43,6 +44,11 @@ export function print(r, req) {
     'model                                         device  mode        items  batch 1 items/s  batched items/s  batch  speedup  same\n';
   for (const row of r.rows) {
     out += `${row.model.slice(0, 45).padEnd(45)} ${row.device.padEnd(7)} ${row.mode.padEnd(10)} ${String(row.items).padStart(6)} ${row.single.toFixed(2).padStart(16)} ${row.batched.toFixed(2).padStart(16)} ${String(row.batchSize).padStart(6)} ${`${row.speedup.toFixed(2)}×`.padStart(8)} ${`${row.identical}/${row.items}`.padStart(5)}\n`;
+  }
+  out += 'speed-up of each round (the table: each side\'s fastest round):\n';
+  for (const row of r.rows) {
+    const each = row.rounds.map((x) => `${(x.batched / x.single).toFixed(2)}×`).join(', ');
+    out += `  ${row.model.slice(0, 45)} ${row.mode}: ${each}\n`;
   }
   return { stdout: out };
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awqConfig, awqLinearLoss, awqScaledFakeQuant, awqScalesForRatio } from '../../../src/lib/compress/reference/awq';
 import { linearF32, linearF32Sums } from '../../../src/lib/compress/reference/block';
+import { subtractEachInOrder, subtractSumInOrder } from '../../../src/lib/compress/reference/blocked';
 import { matrix } from '../../../src/lib/compress/reference/types';
 import { simdHelperJobs, simdPool, startWebSimdHelpers, stopSimdHelpers } from '../../../src/lib/compress/reference/simd-helpers';
 import { setCpuSimd } from '../../../src/lib/compress/reference/simd';
@@ -71,5 +72,26 @@ describe('SIMD linear kernels with helper threads', () => {
     expect(bits(q)).toEqual(bits(awqScaledFakeQuant(W, s, cfg).data));
     expect(loss).toBe(awqLinearLoss(X, W, s, cfg, target, 20));
     setCpuSimd(true);
+  });
+
+  it.each([
+    ['subtractSumInOrder', subtractSumInOrder],
+    ['subtractEachInOrder', subtractEachInOrder],
+  ] as const)('shares %s’s rows (GPTQ and SparseGPT’s lazy updates) and gives the single thread’s bits', (_, update) => {
+    // 90 rows: shares of 32, 32 and 26; strided views as the solver passes them.
+    const [rows, width, K] = [90, 150, 96];
+    const [lda, ldb, ldc] = [K + 3, width + 5, width + 2];
+    const A = normals(2 + rows * lda, 51);
+    const B = normals(1 + K * ldb, 52);
+    const C = normals(4 + rows * ldc, 53);
+    const loops = C.slice();
+    const before = simdHelperJobs();
+    update(rows, width, K, A, 2, lda, B, 1, ldb, C, 4, ldc);
+    expect(simdHelperJobs().map((n, i) => n - before[i])).toEqual([1, 1]);
+    setCpuSimd(false);
+    update(rows, width, K, A, 2, lda, B, 1, ldb, loops, 4, ldc);
+    setCpuSimd(true);
+    expect(bits(C)).toEqual(bits(loops));
+    expect(bits(C)).not.toEqual(bits(normals(4 + rows * ldc, 53)));
   });
 });

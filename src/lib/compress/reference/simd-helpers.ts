@@ -27,7 +27,7 @@ export interface HelperHandle {
 export type HelperSpawn = (code: string, init: HelperInit) => Promise<HelperHandle>;
 
 /** The kernels a helper runs, by the index the control block carries. */
-const JOB_KERNELS = ['linear', 'linear32', 'scaledQuantize'] as const;
+const JOB_KERNELS = ['linear', 'linear32', 'scaledQuantize', 'subtractSum', 'subtractEach'] as const;
 export type SharedKernel = (typeof JOB_KERNELS)[number];
 
 /** The control block's slots (Int32). */

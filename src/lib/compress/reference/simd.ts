@@ -145,13 +145,20 @@ type Update = (
 
 function update(which: 'subtractSum' | 'subtractEach'): Update {
   return (rows, width, K, A, a0, lda, B, b0, ldb, C, c0, ldc) => {
-    const k = active();
+    const pool = enabled ? simdPool() : null;
+    const k = pool ? (pool.exports as CpuKernels) : active();
     if (!k || rows * width * K < MIN_WORK) return false;
     const [a, b, c] = layout(k, rows * K, K * width, rows * width);
     put(k, a, A, a0, lda, rows, K);
     put(k, b, B, b0, ldb, K, width);
     put(k, c, C, c0, ldc, rows, width);
-    k[which](rows, width, K, a, K, b, width, c, width);
+    // Rows of C are independent: helper threads take runs of them.
+    if (pool && rows >= 8 && rows * width * K >= MIN_SHARED_WORK)
+      runShared(
+        which,
+        rowShares(rows).map(([r0, n]) => [n, width, K, a + r0 * K * 4, K, b, width, c + r0 * width * 4, width]),
+      );
+    else k[which](rows, width, K, a, K, b, width, c, width);
     take(k, c, C, c0, ldc, rows, width);
     return true;
   };
