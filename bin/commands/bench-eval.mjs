@@ -45,7 +45,7 @@ export function print(r, req) {
   for (const row of r.rows) {
     out += `${row.model.slice(0, 45).padEnd(45)} ${row.device.padEnd(7)} ${row.mode.padEnd(10)} ${String(row.items).padStart(6)} ${row.single.toFixed(2).padStart(16)} ${row.batched.toFixed(2).padStart(16)} ${String(row.batchSize).padStart(6)} ${`${row.speedup.toFixed(2)}×`.padStart(8)} ${`${row.identical}/${row.items}`.padStart(5)}\n`;
   }
-  out += 'speed-up of each round (the table: each side\'s fastest round):\n';
+  out += "speed-up of each round (the table: each side's fastest round):\n";
   for (const row of r.rows) {
     const each = row.rounds.map((x) => `${(x.batched / x.single).toFixed(2)}×`).join(', ');
     out += `  ${row.model.slice(0, 45)} ${row.mode}: ${each}\n`;

@@ -151,9 +151,32 @@ describe('bench eval parse', () => {
   it('takes --rounds, leaves the default to the bench, and prints every round’s speed-up', () => {
     expect(benchEval.parse(argv({ rounds: '3' })).rounds).toBe(3);
     expect('rounds' in benchEval.parse(argv({}))).toBe(false);
-    const row = { model: 'stories260k', device: 'wasm', mode: 'generate', items: 8, single: 10, batched: 40, batchSize: 4, speedup: 4, identical: 8 };
+    const row = {
+      model: 'stories260k',
+      device: 'wasm',
+      mode: 'generate',
+      items: 8,
+      single: 10,
+      batched: 40,
+      batchSize: 4,
+      speedup: 4,
+      identical: 8,
+    };
     const out = benchEval.print(
-      { preset: 'smoke', context: 512, maxNewTokens: 32, rows: [{ ...row, rounds: [{ single: 8, batched: 24 }, { single: 10, batched: 40 }] }] } as never,
+      {
+        preset: 'smoke',
+        context: 512,
+        maxNewTokens: 32,
+        rows: [
+          {
+            ...row,
+            rounds: [
+              { single: 8, batched: 24 },
+              { single: 10, batched: 40 },
+            ],
+          },
+        ],
+      } as never,
       { json: false } as never,
     ).stdout;
     expect(out).toContain('stories260k generate: 3.00×, 4.00×');
