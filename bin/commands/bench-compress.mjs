@@ -135,7 +135,7 @@ export async function node(ctx, req) {
 /** @param {BenchResult} r @param {ReturnType<typeof parse>} req */
 export function print(r, req) {
   if (req.json) return { stdout: `${JSON.stringify(r)}\n` };
-  let out = `${r.model}; runtime: ${r.runtime}; adapter: ${r.adapter ?? 'none'}; calibration ${r.samples} × ${r.seqLen} tokens\n`;
+  let out = `${r.model}; runtime: ${r.runtime}; adapter: ${r.adapter ?? 'none'}; CPU kernels: ${r.cpuThreads} thread${r.cpuThreads > 1 ? 's' : ''}; calibration ${r.samples} × ${r.seqLen} tokens\n`;
   const fp = Object.entries(r.forwardPass).map(([k, ms]) => `${k} ${Number(ms).toFixed(0)} ms`);
   out += `one calibration pass of layer 0: ${fp.join(', ')}${'ort-wasm' in r.forwardPass ? ' (ORT: session creation included)' : ''}\n`;
   out += 'method     settings             kernels     s/layer   end to end s   est. 30 layers s   TS/GPU\n';

@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killCtlabWhen } from './kill-helpers';
 
@@ -176,6 +176,9 @@ test.describe('ctlab compress and kl', () => {
     const r = JSON.parse(run.stdout);
     expect(r.model).toMatch(/SmolLM2-135M shape .* 2\/30 layers/);
     expect(r.adapter).toMatch(/\w/);
+    // The page is cross-origin isolated, so its compress worker runs helper threads (a web Worker per further core).
+    expect(r.cpuThreads).toBeGreaterThanOrEqual(Math.min(2, cpus().length));
+    expect(r.cpuThreads).toBeLessThanOrEqual(4);
     expect([r.samples, r.seqLen, r.layers]).toEqual([1, 16, 2]);
     for (const method of ['gptq', 'awq']) {
       for (const kernels of ['webgpu', 'typescript']) {

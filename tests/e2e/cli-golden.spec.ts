@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 
 /**
  * Keys whose values vary between runs or machines: timings and speeds, dates, run ids (they hold
- * the time), random download ids, the GPU adapter's name, memory figures.
+ * the time), random download ids, the GPU adapter's name, memory figures, the machine's cores.
  */
 const MASKED = new Set([
   // timings and speeds
@@ -38,6 +38,8 @@ const MASKED = new Set([
   'msPerLayer',
   'estimatedFullMs',
   'forwardPass',
+  // the machine's cores (the CPU kernels' helper threads)
+  'cpuThreads',
   'phases',
   'ms',
   'elapsedMs',

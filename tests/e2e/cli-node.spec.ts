@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { groupLayout, quantizeRtn } from '../../src/lib/compress/reference/quantizer';
 import { matrix } from '../../src/lib/compress/reference/types';
@@ -61,6 +61,7 @@ test.describe('ctlab --runtime node: the engine in the CLI process on Dawn', () 
     expect(run.code, run.stderr).toBe(0);
     const r = JSON.parse(run.stdout);
     expect(r.runtime).toBe('node (Dawn)');
+    expect(r.cpuThreads).toBe(Math.min(4, availableParallelism()));
     expect(r.adapter).toMatch(/swiftshader/i);
     expect(r.layers).toBe(1);
     expect(Object.keys(r.forwardPass)).toEqual(['typescript']);

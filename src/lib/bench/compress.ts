@@ -1,3 +1,4 @@
+import { simdPool } from '../compress/reference/simd-helpers';
 import { createBlockRunner } from '../compress/engine/block-runner';
 import { compressLayers } from '../compress/engine/driver';
 import { mapSource } from '../compress/engine/layer-source';
@@ -51,6 +52,8 @@ export interface CompressBenchResult {
   ratios: Partial<Record<Method, number>>;
   /** One full calibration pass of layer 0 per block forward (ORT: session creation included). */
   forwardPass: Partial<Record<ForwardKind, number>>;
+  /** Threads the CPU kernels use: this one and its helpers (`simd-helpers.ts`). */
+  cpuThreads: number;
 }
 
 export const BENCH_SETTINGS: Record<Method, CompressSettings> = {
@@ -147,6 +150,7 @@ export async function benchCompress(opts: CompressBenchOptions = {}): Promise<Co
       rows,
       ratios,
       forwardPass,
+      cpuThreads: 1 + (simdPool()?.helpers ?? 0),
     };
   } finally {
     device?.destroy();
