@@ -3,9 +3,17 @@ import { awqConfig, awqLinearLoss, awqScaledFakeQuant, awqScalesForRatio } from 
 import { linearF32, linearF32Sums } from '../../../src/lib/compress/reference/block';
 import { subtractEachInOrder, subtractSumInOrder } from '../../../src/lib/compress/reference/blocked';
 import { matrix } from '../../../src/lib/compress/reference/types';
-import { simdHelperJobs, simdPool, startWebSimdHelpers, stopSimdHelpers } from '../../../src/lib/compress/reference/simd-helpers';
+import {
+  simdHelperJobs,
+  simdHelperStates,
+  simdPool,
+  startSimdHelpers,
+  startWebSimdHelpers,
+  stopSimdHelpers,
+  type HelperHandle,
+} from '../../../src/lib/compress/reference/simd-helpers';
 import { setCpuSimd } from '../../../src/lib/compress/reference/simd';
-import { startNodeSimdHelpers } from '../../../src/node/cpu-helpers';
+import { nodeHelperSpawn, startNodeSimdHelpers } from '../../../src/node/cpu-helpers';
 import { normals } from './fixtures';
 
 function bits(a: Float32Array): number[] {
@@ -93,5 +101,32 @@ describe('SIMD linear kernels with helper threads', () => {
     setCpuSimd(true);
     expect(bits(C)).toEqual(bits(loops));
     expect(bits(C)).not.toEqual(bits(normals(4 + rows * ldc, 53)));
+  });
+});
+
+describe('a helper thread that goes away', () => {
+  afterAll(() => {
+    stopSimdHelpers();
+    setCpuSimd(true);
+  });
+
+  it('is noticed: the caller runs its share, gives the same bits and goes on alone', async () => {
+    const handles: HelperHandle[] = [];
+    const started = await startSimdHelpers(1, async (code, init) => {
+      const h = await nodeHelperSpawn(code, init);
+      handles.push(h);
+      return h;
+    });
+    expect(started).toBe(1);
+    handles[0].terminate();
+    for (let i = 0; i < 200 && simdHelperStates()[0] !== 'lost'; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(simdHelperStates()).toEqual(['lost']);
+    const [S, inF, outF] = [64, 128, 160];
+    const x = normals(S * inF, 61);
+    const w = normals(outF * inF, 62, 0.1);
+    const shared = linearF32Sums(x, w, S, inF, outF);
+    expect(simdPool()).toBeNull();
+    setCpuSimd(false);
+    expect(bits(shared)).toEqual(bits(linearF32Sums(x, w, S, inF, outF)));
   });
 });

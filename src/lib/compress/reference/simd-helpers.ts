@@ -1,10 +1,11 @@
 import { CPU_KERNELS_SHARED_WASM } from './simd-binary';
 
 /**
- * Helper threads for the SIMD linear kernels (`linear`, `linear32`): a second instance of the
- * kernels module per helper, on one shared WebAssembly memory, takes a share of a call's tokens
- * while the caller computes the rest. Each token's outputs are computed whole by one thread with
- * the same operations as alone, so results are bit-identical with or without helpers.
+ * Helper threads for the SIMD kernels whose outputs split into independent rows (the linear
+ * kernels' tokens, AWQ's candidate rows, the lazy updates' rows): a second instance of the kernels
+ * module per helper, on one shared WebAssembly memory, takes a share of a call while the caller
+ * computes the rest. Each output row is computed whole by one thread with the same operations as
+ * alone, so results are bit-identical with or without helpers.
  *
  * A call is synchronous for its caller: it hands each helper its job through a small shared
  * control block (Atomics), does its own share, then waits for theirs. The runtime starts the
@@ -39,7 +40,8 @@ const MAX_ARGS = 12;
 const FAILED = ARGS + MAX_ARGS; // 1 when the helper's kernel threw (the caller then runs that share itself)
 const COUNT = FAILED + 1; // jobs the helper has done
 const PROBE = COUNT + 1; // stays 0: a zero-timeout wait on it tells whether this thread may block
-const CONTROL_SLOTS = PROBE + 1;
+const LOST = PROBE + 1; // 1 once the helper's thread has gone (`helperLost`)
+const CONTROL_SLOTS = LOST + 1;
 /** Checks of a helper's done slot before the caller sleeps on it (on the order of 100 µs). */
 const SPIN_CHECKS = 20_000;
 
@@ -141,6 +143,21 @@ export function startSimdHelpers(count: number, spawn: HelperSpawn): Promise<num
   return starting;
 }
 
+/**
+ * Marks a helper's thread as gone (it exited or failed after starting); spawners call it from the
+ * thread's exit or error event. A caller waiting on that helper stops waiting, runs the share
+ * itself and stops the helpers: the work goes on, on this thread alone.
+ */
+export function helperLost(control: Int32Array): void {
+  Atomics.store(control, LOST, 1);
+  Atomics.notify(control, DONE);
+}
+
+/** Each helper's state (tests check that a lost helper is noticed). */
+export function simdHelperStates(): ('running' | 'lost')[] {
+  return pool ? pool.helpers.map((h) => (Atomics.load(h.control, LOST) ? 'lost' : 'running')) : [];
+}
+
 /** Stops the helpers; the kernels go back to the calling thread alone. */
 export function stopSimdHelpers(): void {
   if (!pool) return;
@@ -184,15 +201,19 @@ export function runShared(kernel: SharedKernel, shares: number[][]): void {
     jobs.push({ h, args });
   }
   kernels[kernel](...shares[0]);
+  let lost = false;
   for (const { h, args } of jobs) {
     const c = h.control;
+    const waiting = () => Atomics.load(c, DONE) !== h.seq && Atomics.load(c, LOST) === 0;
     // The helper's share takes about as long as ours: a short spin usually sees it finish, and
     // only a longer wait sleeps (a sleeping thread takes tens of microseconds to wake).
-    for (let spin = 0; spin < SPIN_CHECKS && Atomics.load(c, DONE) !== h.seq; spin++);
-    if (blockingAllowed(c)) while (Atomics.load(c, DONE) !== h.seq) Atomics.wait(c, DONE, Atomics.load(c, DONE), 1000);
-    else while (Atomics.load(c, DONE) !== h.seq);
-    if (c[FAILED]) kernels[kernel](...args);
+    for (let spin = 0; spin < SPIN_CHECKS && waiting(); spin++);
+    if (blockingAllowed(c)) while (waiting()) Atomics.wait(c, DONE, Atomics.load(c, DONE), 1000);
+    else while (waiting());
+    if (Atomics.load(c, LOST)) lost = true;
+    if (lost || c[FAILED]) kernels[kernel](...args);
   }
+  if (lost) stopSimdHelpers();
 }
 
 /** Rows [0, n) in runs of a multiple of `tile` rows, one per thread (fewer when n is small): [first, count] pairs. */
@@ -223,6 +244,7 @@ export const webHelperSpawn: HelperSpawn = (code, init) =>
     const worker = new Worker(url);
     worker.onmessage = () => {
       URL.revokeObjectURL(url);
+      worker.onerror = () => helperLost(init.control);
       resolve({ terminate: () => worker.terminate() });
     };
     worker.onerror = (e) => {
