@@ -99,6 +99,20 @@ function active(): CpuKernels | null {
   return enabled ? instance() : null;
 }
 
+/**
+ * The instance a call lays its operands out in: the helper threads' shared one when they run
+ * (`pool` set), else this thread's own; `k` null when the caller must run its own loops.
+ */
+function kernelsForCall(): { k: CpuKernels | null; pool: ReturnType<typeof simdPool> } {
+  const pool = enabled ? simdPool() : null;
+  return { k: pool ? (pool.exports as CpuKernels) : active(), pool };
+}
+
+/** The module's quantizer mode: +2 for AWQ's grid, +1 for symmetric. */
+function rtnMode(variant: 'gptq' | 'awq', sym: boolean): number {
+  return (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0);
+}
+
 /** Byte offsets of consecutive fp32 regions of the given lengths, the memory grown to hold them. */
 function layout(k: CpuKernels, ...lengths: number[]): number[] {
   const offsets: number[] = [];
@@ -145,8 +159,7 @@ type Update = (
 
 function update(which: 'subtractSum' | 'subtractEach'): Update {
   return (rows, width, K, A, a0, lda, B, b0, ldb, C, c0, ldc) => {
-    const pool = enabled ? simdPool() : null;
-    const k = pool ? (pool.exports as CpuKernels) : active();
+    const { k, pool } = kernelsForCall();
     if (!k || rows * width * K < MIN_WORK) return false;
     const [a, b, c] = layout(k, rows * K, K * width, rows * width);
     put(k, a, A, a0, lda, rows, K);
@@ -209,8 +222,7 @@ const MIN_SHARED_WORK = 1 << 20;
 function linearKernel(which: 'linear' | 'linear32'): Linear {
   return (x, w, S, inF, outF, into) => {
     // With helper threads running, the operands go into their shared memory instead.
-    const pool = enabled ? simdPool() : null;
-    const k = pool ? (pool.exports as CpuKernels) : active();
+    const { k, pool } = kernelsForCall();
     // The interleaved copy of W costs one pass over it: worth it from a few tokens on.
     if (!k || S < 4 || S * inF * outF < MIN_WORK) return null;
     const [xa, wa, ya, scratch] = layout(k, S * inF, Math.ceil(outF / 4) * 4 * inF, S * outF, outF * inF);
@@ -315,7 +327,7 @@ export function simdQuantizeRtn(
   // Codes are bytes: a region of ⌈n/4⌉ fp32 slots holds them.
   const [w, out, codes, scales, zeros] = layout(k, n, n, Math.ceil(n / 4), rows * groups, rows * groups);
   new Float32Array(k.memory.buffer, w, n).set(W.subarray(0, n));
-  const mode = (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0);
+  const mode = rtnMode(variant, sym);
   k.quantizeRtn(w, rows, cols, groupSize, mode, bits, out, codes, scales, zeros);
   const buf = k.memory.buffer;
   const zeroPoints = new Float32Array(buf, zeros, rows * groups);
@@ -344,8 +356,7 @@ export function simdScaledFakeQuant(
   sym: boolean,
   into?: Float32Array,
 ): Float32Array | null {
-  const pool = enabled ? simdPool() : null;
-  const k = pool ? (pool.exports as CpuKernels) : active();
+  const { k, pool } = kernelsForCall();
   if (!k || rows * cols < MIN_WORK) return null;
   const n = rows * cols;
   const [w, out, sc, codes, scales, zeros] = layout(
@@ -359,16 +370,7 @@ export function simdScaledFakeQuant(
   );
   new Float32Array(k.memory.buffer, w, n).set(W.subarray(0, n));
   new Float32Array(k.memory.buffer, sc, cols).set(s);
-  scaledQuantizeIn(
-    k,
-    pool !== null,
-    { w, sc, out, codes, scales, zeros },
-    rows,
-    cols,
-    groupSize,
-    (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0),
-    bits,
-  );
+  scaledQuantizeIn(k, pool !== null, { w, sc, out, codes, scales, zeros }, rows, cols, groupSize, rtnMode(variant, sym), bits);
   const result = new Float32Array(k.memory.buffer, out, n);
   if (!into) return result.slice();
   into.set(result);
@@ -433,8 +435,7 @@ export function simdAwqLinearLoss(
   target: Float32Array,
   perSample: number,
 ): number | null {
-  const pool = enabled ? simdPool() : null;
-  const k = pool ? (pool.exports as CpuKernels) : active();
+  const { k, pool } = kernelsForCall();
   const n = outF * inF;
   if (!k || T < 4 || n < MIN_WORK || T * n < MIN_WORK) return null;
   const groups = Math.ceil(inF / groupSize);
@@ -455,16 +456,7 @@ export function simdAwqLinearLoss(
   new Float32Array(k.memory.buffer, w, n).set(W.subarray(0, n));
   new Float32Array(k.memory.buffer, sc, inF).set(s);
   new Float32Array(k.memory.buffer, t, T * outF).set(target.subarray(0, T * outF));
-  scaledQuantizeIn(
-    k,
-    pool !== null,
-    { w, sc, out, codes, scales, zeros },
-    outF,
-    inF,
-    groupSize,
-    (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0),
-    bits,
-  );
+  scaledQuantizeIn(k, pool !== null, { w, sc, out, codes, scales, zeros }, outF, inF, groupSize, rtnMode(variant, sym), bits);
   k.interleave4(out, outF, inF, w4);
   if (pool && T >= 8 && T * n >= MIN_SHARED_WORK) sharedLinear('linear32', x, w4, T, inF, outF, y);
   else k.linear32(x, w4, T, inF, outF, y);
@@ -492,8 +484,7 @@ export function simdClipErrors(
   variant: 'gptq' | 'awq',
   sym: boolean,
 ): Float32Array | null {
-  const pool = enabled ? simdPool() : null;
-  const k = pool ? (pool.exports as CpuKernels) : active();
+  const { k, pool } = kernelsForCall();
   const C = rows * (1 + steps);
   if (!k || T < 4 || T * len * C < MIN_WORK) return null;
   const n = rows * steps;
@@ -515,7 +506,7 @@ export function simdClipErrors(
   const clipped = cand + rows * len * 4;
   k.clampRows(cand, rows, len, steps, max, clipped);
   // Each clipped candidate is a group of its own, quantized in place.
-  k.quantizeRtn(clipped, n, len, len, (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0), bits, clipped, codes, scales, zeros);
+  k.quantizeRtn(clipped, n, len, len, rtnMode(variant, sym), bits, clipped, codes, scales, zeros);
   k.interleave4(cand, C, len, w4);
   if (pool && T >= 8 && T * len * C >= MIN_SHARED_WORK) sharedLinear('linear32', x, w4, T, len, C, dots);
   else k.linear32(x, w4, T, len, C, dots);
