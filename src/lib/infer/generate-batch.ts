@@ -5,7 +5,7 @@ import type { LoadedLm } from './causal-lm';
 import { ContextLengthError, promptText } from './generate';
 import { plainDecoding } from './decoding';
 import { sharedPrefixLength } from './kv-cache';
-import { decodeOverPrefix, keepsHostCache, type StepPolicy } from './prefix-decode';
+import { decodeFamilies, decodeOverPrefix, keepsHostCache, type StepPolicy } from './prefix-decode';
 import { takesPrefix } from './prefix-session';
 
 /** One prompt of a batch, with its own budget, stop strings and sampling. */
@@ -34,6 +34,11 @@ export interface BatchOptions {
   signal?: AbortSignal;
   /** End-of-sequence is suppressed until every row has this many tokens (benchmarks want fixed lengths). */
   minNewTokens?: number;
+  /**
+   * The rows' prompt families (indices into `rows`, each a group whose prefix runs once), for a
+   * decoder that runs several together (`decodeFamilies`); absent: found from the prompts' tokens.
+   */
+  families?: number[][];
 }
 
 type Finish = BatchRowResult['finish'];
@@ -151,7 +156,11 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
   const P = takesPrefix(lm.session, lm.spec) ? sharedPrefixLength(prompts) : 0;
   let generated: number[][];
   let stops: RowStops;
-  if (P > 0 || keepsHostCache(lm)) {
+  const families = keepsHostCache(lm) ? (opts.families ?? promptFamilies(prompts)) : [];
+  if (families.length > 1) {
+    stops = new RowStops(lm, 0, maxNew, stopStrings, opts.signal);
+    generated = await decodeAcrossFamilies(lm, prompts, families, budget, stepPolicy(lm, rows, stops, opts.minNewTokens ?? 0));
+  } else if (P > 0 || keepsHostCache(lm)) {
     stops = new RowStops(lm, 0, maxNew, stopStrings, opts.signal);
     generated = await decodeOverPrefix(lm, prompts, P, BigInt(padTokenId(lm)), budget, stepPolicy(lm, rows, stops, opts.minNewTokens ?? 0));
   } else {
@@ -170,6 +179,73 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
     }
     return { ids: [...prompts[i], ...newIds], promptIds: prompts[i], newIds, text, finish };
   });
+}
+
+/**
+ * Rows grouped by the prefix they share: rows in token order, each group those that share at
+ * least `MIN_SHARED_PREFIX` tokens with its first; rows alone in theirs form one group without a
+ * prefix.
+ */
+export function promptFamilies(prompts: readonly (readonly number[])[]): number[][] {
+  const order = prompts.map((_, i) => i).sort((a, b) => compareIds(prompts[a], prompts[b]) || a - b);
+  const groups: number[][] = [];
+  for (const i of order) {
+    const last = groups.at(-1);
+    if (last && sharedPrefixLength([prompts[last[0]], prompts[i]]) > 0) last.push(i);
+    else groups.push([i]);
+  }
+  const alone = groups.filter((g) => g.length === 1).flat();
+  return [...groups.filter((g) => g.length > 1), ...(alone.length ? [alone] : [])];
+}
+
+function compareIds(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let j = 0; j < n; j++) if (a[j] !== b[j]) return a[j] - b[j];
+  return a.length - b.length;
+}
+
+/**
+ * The batch through `decodeFamilies`, which numbers rows family by family; `policy` and the
+ * result keep the caller's order.
+ */
+async function decodeAcrossFamilies(
+  lm: LoadedLm,
+  prompts: readonly number[][],
+  families: readonly number[][],
+  budget: number,
+  policy: StepPolicy,
+): Promise<number[][]> {
+  const order = families.flat();
+  if (order.length !== prompts.length || new Set(order).size !== order.length) {
+    throw new Error(`the batch's families must name each of its ${prompts.length} rows once`);
+  }
+  const inOrder = <T>(xs: readonly T[]): T[] => {
+    const out = new Array<T>(xs.length);
+    xs.forEach((x, b) => (out[order[b]] = x));
+    return out;
+  };
+  const generated = await decodeFamilies(
+    lm,
+    families.map((f) => {
+      const members = f.map((i) => prompts[i]);
+      return { prompts: members, P: sharedPrefixLength(members) };
+    }),
+    BigInt(padTokenId(lm)),
+    budget,
+    {
+      next: (logits, step, running) =>
+        policy.next(
+          logits,
+          step,
+          running.map((b) => order[b]),
+        ),
+      done: (rows) => {
+        const done = policy.done(inOrder(rows));
+        return order.map((i) => done[i]);
+      },
+    },
+  );
+  return inOrder(generated);
 }
 
 /**

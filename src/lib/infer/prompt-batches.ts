@@ -3,6 +3,7 @@ import { chooseBatchSize } from './batch-size';
 import type { LoadedLm } from './causal-lm';
 import { promptText } from './generate';
 import { generateBatch, type BatchRow } from './generate-batch';
+import { keepsHostCache } from './prefix-decode';
 import { scoreOptionsBatch } from './scoring';
 
 /** One model call of an evaluation: a prompt of an item, the sample index among its generations and the sample's seed. */
@@ -75,6 +76,35 @@ export function batchRuns(texts: readonly string[], size: number, rows: (i: numb
 }
 
 /**
+ * Runs (of one family each) packed into batches of at most `size` rows, those of the most new
+ * tokens first: a batch decodes until its longest budget is spent, so runs of like budgets go
+ * together.
+ */
+export function packRuns(runs: readonly number[][], size: number, budget: (i: number) => number): number[][][] {
+  const most = (run: readonly number[]) => Math.max(...run.map(budget));
+  const order = runs.map((_, r) => r).sort((a, b) => most(runs[b]) - most(runs[a]) || a - b);
+  const packs: number[][][] = [];
+  let rows = 0;
+  for (const r of order) {
+    const last = packs.at(-1);
+    if (last && rows + runs[r].length <= size) {
+      last.push(runs[r]);
+      rows += runs[r].length;
+    } else {
+      packs.push([runs[r]]);
+      rows = runs[r].length;
+    }
+  }
+  return packs;
+}
+
+/** A pack's runs as families of its flattened rows (indices into `pack.flat()`). */
+function familiesOf(pack: readonly number[][]): number[][] {
+  let at = 0;
+  return pack.map((run) => run.map(() => at++));
+}
+
+/**
  * Runs `units` through the model a batch at a time and yields each batch's records with the
  * indices of their units, so a caller can store them before the next batch starts. Prompts that
  * share a prefix go together and their batch runs it once (`batchRuns`). Generated units become
@@ -95,7 +125,10 @@ export async function* runPromptBatches(
   const size = opts.batchSize ?? chooseBatchSize(lm.spec, lm.device, lm.tokenizer.encode(texts[longest]).length + extra(units[longest]));
   const options = (i: number) => units[i].prompt.options?.length ?? 0;
   const runs = mode === 'likelihood' ? batchRuns(texts, size, options) : batchRuns(texts, size);
-  for (const group of runs) {
+  // A decoder that runs several families together takes runs of up to `size` rows at once.
+  const packs = mode === 'generate' && keepsHostCache(lm) ? packRuns(runs, size, (i) => extra(units[i])) : runs.map((r) => [r]);
+  for (const pack of packs) {
+    const group = pack.flat();
     if (opts.signal?.aborted) throw new DOMException('evaluation cancelled', 'AbortError');
     if (mode === 'likelihood') {
       for (const i of group) if (!units[i].prompt.options?.length) throw new Error(`${units[i].prompt.id} has no options to score`);
@@ -116,7 +149,10 @@ export async function* runPromptBatches(
         const { prompt, seed } = units[i];
         return { ...inputOf(prompt), maxNewTokens: prompt.decoding.maxNewTokens, temperature: prompt.decoding.temperature, seed };
       }),
-      opts.signal ? { signal: opts.signal } : {},
+      {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(pack.length > 1 ? { families: familiesOf(pack) } : {}),
+      },
     );
     if (opts.signal?.aborted) throw new DOMException('evaluation cancelled', 'AbortError');
     yield group.map((i, k) => ({

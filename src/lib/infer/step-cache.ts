@@ -58,6 +58,22 @@ export class HostStepCache implements StepCache {
     this.buffers = this.names.map(() => new Float32Array(rows * spec.numKvHeads * capacity * spec.headDim));
   }
 
+  /**
+   * Starts the cache at `length` positions a row, `fill` writing each block (tensor `n` in
+   * `past_key_values` order, row, KV head) of `length` × head_dim; what it leaves is zero.
+   */
+  preset(length: number, fill: (n: number, row: number, head: number, block: Float32Array) => void): void {
+    const { numKvHeads: KVH, headDim: D } = this.spec;
+    this.length = length;
+    this.buffers.forEach((buf, n) => {
+      for (let r = 0; r < this.rows; r++)
+        for (let h = 0; h < KVH; h++) {
+          const at = (r * KVH + h) * length * D;
+          fill(n, r, h, buf.subarray(at, at + length * D));
+        }
+    });
+  }
+
   feeds(): Record<string, OrtTensor> {
     const { numKvHeads: KVH, headDim: D } = this.spec;
     const size = this.rows * KVH * this.length * D;

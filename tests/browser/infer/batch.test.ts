@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadCausalLm, type Device } from '../../../src/lib/infer/causal-lm';
 import { generate } from '../../../src/lib/infer/generate';
-import { generateBatch, type BatchRow } from '../../../src/lib/infer/generate-batch';
+import { generateBatch, promptFamilies, type BatchRow } from '../../../src/lib/infer/generate-batch';
 import { commonPrefixLength, MIN_SHARED_PREFIX } from '../../../src/lib/infer/kv-cache';
 import { scoreOptions, scoreOptionsBatch, splitContinuation } from '../../../src/lib/infer/scoring';
 import { downloadModel } from '../../../src/lib/model/download';
@@ -25,6 +25,10 @@ const PROMPTS = [
 
 /** Prompts that share a prefix of well over `MIN_SHARED_PREFIX` tokens, as a few-shot perspective's do. */
 const SHARED = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her friends. One day,';
+const OTHER_FAMILY = [
+  'One day, a little boy named Tim found a shiny box in his garden. He opened it and inside there was a bird',
+  'One day, a little boy named Tim found a shiny box in his garden. He opened it and inside there was a small red car that',
+];
 const SHARED_PROMPTS = [
   `${SHARED} she saw a cat`,
   `${SHARED} Lily and her mom went to the big store to buy a new ball and`,
@@ -133,6 +137,55 @@ describe('batched evaluation on stories260k', () => {
     },
     300_000,
   );
+
+  it('rows of several prompt families decode together on WASM and generate the ids of batch 1', async () => {
+    const lm = await stories('wasm');
+    // Two families (three rows and two, budgets that differ so rows leave early) and two loners.
+    const rows: BatchRow[] = [
+      ...SHARED_PROMPTS.map((prompt, i) => ({ prompt, maxNewTokens: 6 + 4 * i })),
+      ...OTHER_FAMILY.map((prompt) => ({ prompt, maxNewTokens: 9 })),
+      { prompt: PROMPTS[0], maxNewTokens: 12 },
+      { prompt: PROMPTS[2], maxNewTokens: 5 },
+    ].reverse();
+    const single = await oneByOne(lm, rows);
+    const ids = single.map((s) => s.promptIds);
+    const families = promptFamilies(ids);
+    expect(families.map((f) => f.length).sort()).toEqual([2, 2, 3]);
+    let batched: Awaited<ReturnType<typeof generateBatch>> = [];
+    const prefixes: { prefix: number; pastRows: number; fetched: string[] }[] = [];
+    const runs = await sessionRuns(
+      lm,
+      async () => {
+        batched = await generateBatch(lm, rows);
+      },
+      prefixes,
+    );
+    // Per family its prefix (the loners have none) and its rows' own tokens; then all seven rows a step, fewer as they finish.
+    const decode = runs.filter((w) => w[1] === 1);
+    expect(decode[0]).toEqual([7, 1]);
+    expect(decode.map((w) => w[0])).toEqual([...decode.map((w) => w[0])].sort((a, b) => b - a));
+    expect(runs.length - decode.length).toBe(5);
+    expect(prefixes.filter((p) => p.pastRows === 7).every((p) => p.prefix === 0)).toBe(true);
+    expect(batched.map((b) => b.newIds)).toEqual(single.map((s) => s.newIds));
+    expect(batched.map((b) => b.finish)).toEqual(single.map((s) => s.finish));
+    // Families given by the caller are kept; a list that misses a row is refused.
+    const given = await generateBatch(lm, rows, {
+      families: [
+        [0, 1],
+        [2, 3, 4],
+        [5, 6],
+      ],
+    });
+    expect(given.map((b) => b.newIds)).toEqual(single.map((s) => s.newIds));
+    await expect(
+      generateBatch(lm, rows, {
+        families: [
+          [0, 1],
+          [2, 3],
+        ],
+      }),
+    ).rejects.toThrow(/each of its 7 rows once/);
+  }, 300_000);
 
   it.each(['wasm', 'webgpu'] as const)(
     'option scores of prompts sharing a prefix, the prefix run once, match one pass per option on %s',
