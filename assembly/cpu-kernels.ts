@@ -782,9 +782,10 @@ export function clipErrors(dots: usize, T: i32, rows: i32, steps: i32, errs: usi
 }
 
 /**
- * AWQ's search candidate in one call: W·diag(s) in place, quantized into `out` (codes, scales and
+ * AWQ's search candidate in one call: W·diag(s) into `out`, quantized there (codes, scales and
  * zero points as `quantizeRtn` writes them), then out·diag(s)⁻¹: the three steps `scaleColumns`,
  * `quantizeRtn` and `scaleColumns` make, row by row independent (helper threads take row ranges).
+ * W is left as it was, so a search's candidates share one copy of it.
  */
 export function scaledQuantize(
   w: usize,
@@ -799,8 +800,15 @@ export function scaledQuantize(
   scales: usize,
   zeros: usize,
 ): void {
-  scaleColumns(w, rows, cols, s, 0);
-  quantizeRtn(w, rows, cols, groupSize, mode, bits, out, codes, scales, zeros);
+  for (let r = 0; r < rows; r++) {
+    const src = w + (<usize>(r * cols) << 2);
+    const dst = out + (<usize>(r * cols) << 2);
+    let j = 0;
+    for (; j + 3 < cols; j += 4) v128.store(at(dst, j), f32x4.mul(v128.load(at(src, j)), v128.load(at(s, j))));
+    for (; j < cols; j++) store<f32>(at(dst, j), load<f32>(at(src, j)) * load<f32>(at(s, j)));
+  }
+  // In place: each group is read whole for its fit, then each entry before it is written.
+  quantizeRtn(out, rows, cols, groupSize, mode, bits, out, codes, scales, zeros);
   scaleColumns(out, rows, cols, s, 1);
 }
 

@@ -15,7 +15,7 @@ import {
 import {
   applyClip,
   awqConfig,
-  awqLinearLoss,
+  awqLinearLossFor,
   divideColumns,
   scaleColumns,
   searchAwqScales,
@@ -192,8 +192,9 @@ async function awqLinear(
 ): Promise<Float32Array> {
   const T = X.rows;
   const Y = linearF32Sums(X.data, W.data, T, W.cols, W.rows);
+  const loss = awqLinearLossFor(X, W, cfg, Y);
   const search = await searchAwqScales(xMean, async (s) => {
-    if (kernels.kind !== 'webgpu') return awqLinearLoss(X, W, s, cfg, Y) / Y.length;
+    if (kernels.kind !== 'webgpu') return loss(s) / Y.length;
     const q = (await quantizeRtnOn(kernels, scaleColumns(W, s), cfg)).weight.data;
     divideColumns(q, s);
     return squaredErrorF32(linearF32Sums(X.data, q, T, W.cols, W.rows), Y) / Y.length;

@@ -3,6 +3,7 @@ import {
   awqClipSearch,
   awqConfig,
   awqLinearLoss,
+  awqLinearLossFor,
   awqScaledFakeQuant,
   awqScalesForRatio,
   squaredErrorF32,
@@ -94,4 +95,26 @@ describe('AWQ clip search on WebAssembly SIMD', () => {
       expect(awqLinearLoss(X, W, s, cfg, target, tokens)).toBe(want);
     },
   );
+
+  it("a search's losses, its operands put in the module once, equal one call each, whatever runs between them", () => {
+    const [T, inF, outF] = [48, 128, 160];
+    const cfg = awqConfig(4, 64, true);
+    const X = matrix(T, inF, normals(T * inF, 41));
+    const W = matrix(outF, inF, normals(outF * inF, 42, 0.2));
+    const target = linearF32Sums(X.data, W.data, T, inF, outF);
+    const xMean = Float32Array.from({ length: inF }, (_, j) => 0.1 + ((j * 37) % 11) / 10);
+    const candidates = [0, 0.25, 0.5, 0.75].map((r) => awqScalesForRatio(xMean, r)!);
+    const want = candidates.map((s) => awqLinearLoss(X, W, s, cfg, target, 16));
+    expect(new Set(want).size).toBe(candidates.length);
+    const loss = awqLinearLossFor(X, W, cfg, target, 16);
+    expect(candidates.map((s) => loss(s))).toEqual(want);
+    // Another search, and another kernel, between two candidates: their operands took the module's memory.
+    const other = awqLinearLossFor(matrix(T, inF, normals(T * inF, 43)), W, cfg, target, 16);
+    expect(loss(candidates[0])).toBe(want[0]);
+    other(candidates[1]);
+    expect(loss(candidates[1])).toBe(want[1]);
+    linearF32Sums(normals(T * outF, 44), normals(inF * outF, 45), T, outF, inF);
+    expect(loss(candidates[2])).toBe(want[2]);
+    expect(loss(candidates[3])).toBe(want[3]);
+  });
 });

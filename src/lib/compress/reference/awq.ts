@@ -119,32 +119,51 @@ export function awqScaledFakeQuant(W: Matrix, s: Float32Array, cfg: QuantConfig,
  * equals what a loss over per-sample outputs adds up; in the SIMD module nothing but the sum leaves it.
  */
 export function awqLinearLoss(X: Matrix, W: Matrix, s: Float32Array, cfg: QuantConfig, target: Float32Array, perSample = X.rows): number {
+  return awqLinearLossFor(X, W, cfg, target, perSample)(s);
+}
+
+/**
+ * `awqLinearLoss` of one search, a candidate's scales a call: X, W and `target` go into the SIMD
+ * module once and stay there between candidates while nothing else uses it (each call then copies
+ * only its scales). They must not change while the returned function is in use.
+ */
+export function awqLinearLossFor(
+  X: Matrix,
+  W: Matrix,
+  cfg: QuantConfig,
+  target: Float32Array,
+  perSample = X.rows,
+): (s: Float32Array) => number {
   if (X.cols !== W.cols || target.length !== X.rows * W.rows)
     throw new Error(`awq: X ${X.rows}×${X.cols}, W ${W.rows}×${W.cols}, target of ${target.length}`);
   const { groupSize } = groupLayout(W.cols, cfg.groupSize);
-  const fast = simdAwqLinearLoss(
-    X.data,
-    X.rows,
-    W.data,
-    s,
-    W.rows,
-    W.cols,
-    groupSize,
-    cfg.bits,
-    cfg.variant ?? 'gptq',
-    cfg.sym,
-    target,
-    perSample,
-  );
-  if (fast !== null) return fast;
-  const q = awqScaledFakeQuant(W, s, cfg).data;
-  let e = 0;
-  for (let t0 = 0; t0 < X.rows; t0 += perSample) {
-    const n = Math.min(perSample, X.rows - t0);
-    const y = linearF32Sums(X.data.subarray(t0 * X.cols, (t0 + n) * X.cols), q, n, W.cols, W.rows);
-    e += squaredErrorF32(y, target.subarray(t0 * W.rows, (t0 + n) * W.rows));
-  }
-  return e;
+  const search = {};
+  return (s) => {
+    const fast = simdAwqLinearLoss(
+      X.data,
+      X.rows,
+      W.data,
+      s,
+      W.rows,
+      W.cols,
+      groupSize,
+      cfg.bits,
+      cfg.variant ?? 'gptq',
+      cfg.sym,
+      target,
+      perSample,
+      search,
+    );
+    if (fast !== null) return fast;
+    const q = awqScaledFakeQuant(W, s, cfg).data;
+    let e = 0;
+    for (let t0 = 0; t0 < X.rows; t0 += perSample) {
+      const n = Math.min(perSample, X.rows - t0);
+      const y = linearF32Sums(X.data.subarray(t0 * X.cols, (t0 + n) * X.cols), q, n, W.cols, W.rows);
+      e += squaredErrorF32(y, target.subarray(t0 * W.rows, (t0 + n) * W.rows));
+    }
+    return e;
+  };
 }
 
 /** Σ (a − b)² with fp32 differences: the scale search's loss before it is averaged. */

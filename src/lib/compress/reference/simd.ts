@@ -113,8 +113,12 @@ function rtnMode(variant: 'gptq' | 'awq', sym: boolean): number {
   return (variant === 'awq' ? 2 : 0) + (sym ? 1 : 0);
 }
 
+/** Counts `layout` calls: operands a caller left in the module are still there while it stands. */
+let layouts = 0;
+
 /** Byte offsets of consecutive fp32 regions of the given lengths, the memory grown to hold them. */
 function layout(k: CpuKernels, ...lengths: number[]): number[] {
+  layouts++;
   const offsets: number[] = [];
   let end = 0;
   for (const n of lengths) {
@@ -414,12 +418,17 @@ function scaledQuantizeIn(
 /** Below this many weights a candidate is quantized on the calling thread alone. */
 const MIN_SHARED_QUANT = 1 << 16;
 
+/** The operands an AWQ loss left in the module: whose search, in which instance, and where. */
+let resident: { owner: object; k: CpuKernels; layouts: number; offsets: number[] } | null = null;
+
 /**
  * AWQ's loss of one linear's candidate scales in the module: Q(W·diag s)·diag s⁻¹ (as
  * `simdScaledFakeQuant`), its outputs X·qᵀ with fp32 sums (as `linearF32Sums`), and Σ of the
  * squared differences from `target` (T × outF) per sample of `perSample` tokens in fp64, the
  * samples' sums added in order (as `squaredErrorF32` sample by sample). Nothing but the sum comes
- * back. Null when the caller must run its own loops.
+ * back. `owner` names a search whose candidates share X, W and `target` (unchanged between its
+ * calls): while no other call has laid out the module since its last one, they are still where
+ * it put them and only the scales go in. Null when the caller must run its own loops.
  */
 export function simdAwqLinearLoss(
   X: Float32Array,
@@ -434,28 +443,24 @@ export function simdAwqLinearLoss(
   sym: boolean,
   target: Float32Array,
   perSample: number,
+  owner?: object,
 ): number | null {
   const { k, pool } = kernelsForCall();
   const n = outF * inF;
   if (!k || T < 4 || n < MIN_WORK || T * n < MIN_WORK) return null;
   const groups = Math.ceil(inF / groupSize);
-  const [x, w, sc, out, codes, scales, zeros, w4, y, t] = layout(
-    k,
-    T * inF,
-    n,
-    inF,
-    n,
-    Math.ceil(n / 4),
-    outF * groups,
-    outF * groups,
-    Math.ceil(outF / 4) * 4 * inF,
-    T * outF,
-    T * outF,
-  );
-  put(k, x, X, 0, inF, T, inF);
-  new Float32Array(k.memory.buffer, w, n).set(W.subarray(0, n));
+  const kept = owner !== undefined && resident?.owner === owner && resident.k === k && resident.layouts === layouts;
+  const offsets = kept
+    ? resident!.offsets
+    : layout(k, T * inF, n, inF, n, Math.ceil(n / 4), outF * groups, outF * groups, Math.ceil(outF / 4) * 4 * inF, T * outF, T * outF);
+  const [x, w, sc, out, codes, scales, zeros, w4, y, t] = offsets;
+  if (!kept) {
+    put(k, x, X, 0, inF, T, inF);
+    new Float32Array(k.memory.buffer, w, n).set(W.subarray(0, n));
+    new Float32Array(k.memory.buffer, t, T * outF).set(target.subarray(0, T * outF));
+    resident = owner ? { owner, k, layouts, offsets } : null;
+  }
   new Float32Array(k.memory.buffer, sc, inF).set(s);
-  new Float32Array(k.memory.buffer, t, T * outF).set(target.subarray(0, T * outF));
   scaledQuantizeIn(k, pool !== null, { w, sc, out, codes, scales, zeros }, outF, inF, groupSize, rtnMode(variant, sym), bits);
   k.interleave4(out, outF, inF, w4);
   if (pool && T >= 8 && T * n >= MIN_SHARED_WORK) sharedLinear('linear32', x, w4, T, inF, outF, y);

@@ -1,7 +1,7 @@
 import { BLOCK_TAPS, LINEAR_IDS, linearWeightName, tapWidth, type BlockTap, type LinearId } from '../../../model/spec';
 import {
   applyClip,
-  awqLinearLoss,
+  awqLinearLossFor,
   awqScaledFakeQuant,
   awqScalesVo,
   clippedGroupShare,
@@ -72,7 +72,7 @@ export const awqLayer: LayerStrategy = async (ctx) => {
     };
   };
   /**
-   * A one-linear search's loss on the CPU, one module call per candidate (`awqLinearLoss`): the
+   * A one-linear search's loss on the CPU, one module call per candidate (`awqLinearLossFor`, its operands put in once): the
    * candidate, its outputs over every sample and the squared errors summed sample by sample, the
    * sums `lossOf` adds up.
    */
@@ -82,7 +82,7 @@ export const awqLayer: LayerStrategy = async (ctx) => {
     const target = new Float32Array(N * L * W.rows);
     for (let n = 0; n < N; n++) target.set(out(dense, n), n * L * W.rows);
     const cfg = quantConfig(ctx, W.cols);
-    return (sc: Float32Array) => awqLinearLoss(X, W, sc, cfg, target, L);
+    return awqLinearLossFor(X, W, cfg, target, L);
   };
   const search = async (name: string, linears: LinearId[], tap: BlockTap, sub: SubBlock, out: SubBlockOut) => {
     ctx.signal?.throwIfAborted();
