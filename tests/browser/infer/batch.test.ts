@@ -63,6 +63,20 @@ async function sessionRuns(
   return widths;
 }
 
+/** `rows` as one batch, with the input widths and prefix facts of every session run it made (`sessionRuns`). */
+async function batchedRuns(lm: Awaited<ReturnType<typeof stories>>, rows: BatchRow[]) {
+  let batched: Awaited<ReturnType<typeof generateBatch>> = [];
+  const prefixes: { prefix: number; pastRows: number; fetched: string[] }[] = [];
+  const runs = await sessionRuns(
+    lm,
+    async () => {
+      batched = await generateBatch(lm, rows);
+    },
+    prefixes,
+  );
+  return { batched, runs, prefixes };
+}
+
 /** Tokens of `option` after `prompt`, as scoring splits them. */
 function splitLength(lm: Awaited<ReturnType<typeof stories>>, prompt: string, option: string): number {
   return splitContinuation(lm, prompt, option).continuation.length;
@@ -102,15 +116,7 @@ describe('batched evaluation on stories260k', () => {
       const lm = await stories(device);
       const rows = SHARED_PROMPTS.map((prompt) => ({ prompt, maxNewTokens: 12 }));
       const single = await oneByOne(lm, rows);
-      let batched: Awaited<ReturnType<typeof generateBatch>> = [];
-      const prefixes: { prefix: number; pastRows: number; fetched: string[] }[] = [];
-      const runs = await sessionRuns(
-        lm,
-        async () => {
-          batched = await generateBatch(lm, rows);
-        },
-        prefixes,
-      );
+      const { batched, runs, prefixes } = await batchedRuns(lm, rows);
       const shared = commonPrefixLength(single.map((s) => s.promptIds));
       const own = Math.max(...single.map((s) => s.promptIds.length - shared));
       expect(shared).toBeGreaterThanOrEqual(MIN_SHARED_PREFIX);
@@ -151,15 +157,7 @@ describe('batched evaluation on stories260k', () => {
     const ids = single.map((s) => s.promptIds);
     const families = promptFamilies(ids);
     expect(families.map((f) => f.length).sort()).toEqual([2, 2, 3]);
-    let batched: Awaited<ReturnType<typeof generateBatch>> = [];
-    const prefixes: { prefix: number; pastRows: number; fetched: string[] }[] = [];
-    const runs = await sessionRuns(
-      lm,
-      async () => {
-        batched = await generateBatch(lm, rows);
-      },
-      prefixes,
-    );
+    const { batched, runs, prefixes } = await batchedRuns(lm, rows);
     // Per family its prefix (the loners have none) and its rows' own tokens; then all seven rows a step, fewer as they finish.
     const decode = runs.filter((w) => w[1] === 1);
     expect(decode[0]).toEqual([7, 1]);

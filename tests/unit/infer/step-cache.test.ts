@@ -58,4 +58,13 @@ describe('the batch decoder cache in host memory', () => {
     cache.update(newKeys([3], [4]));
     expectPast(cache, [3], [0, 1, 2, 3, 4]);
   });
+
+  it('starts from keys and values the caller lays out, then appends to them', () => {
+    const cache = new HostStepCache(SPEC, 2, 6);
+    // Block (n, row, head) of the first three positions, as `block` numbers them.
+    cache.preset(3, (n, r, h, dest) => dest.set(block(n >> 1, n & 1, [r], [0, 1, 2]).subarray(h * 3 * D, (h + 1) * 3 * D)));
+    expectPast(cache, [0, 1], [0, 1, 2]);
+    cache.update(newKeys([0, 1], [3]));
+    expectPast(cache, [0, 1], [0, 1, 2, 3]);
+  });
 });

@@ -72,9 +72,9 @@ export const awqLayer: LayerStrategy = async (ctx) => {
     };
   };
   /**
-   * A one-linear search's loss on the CPU, one module call per candidate (`awqLinearLossFor`, its operands put in once): the
-   * candidate, its outputs over every sample and the squared errors summed sample by sample, the
-   * sums `lossOf` adds up.
+   * A one-linear search's loss on the CPU, one module call per candidate (`awqLinearLossFor`, its
+   * operands put in once): the candidate, its outputs over every sample and the squared errors
+   * summed sample by sample, the sums `lossOf` adds up.
    */
   const linearLossOf = (l: LinearId, tap: BlockTap, out: SubBlockOut) => {
     const W = weightMatrix(ctx, l);
