@@ -127,7 +127,8 @@ Usage:
              (default models: ${DEFAULT_SCALE_MODELS.join(',')})
   ctlab download --model M [--json]     download (or resume) a model into the cache
   ctlab models [--json]                 list cached models
-  ctlab delete --model M                remove a cached model and the variants compressed from it
+  ctlab delete --model M|NAME           remove a cached model and the variants compressed from it; NAME
+             is the model's name as ctlab models lists it
 
 M is a local model folder, an http(s) base URL, or a Hugging Face id (org/name[@revision]).
 Common options:

@@ -150,6 +150,16 @@ function automationApi() {
    * The model (downloaded or cached) compressed into a variant in the cache; with `reuse`, a
    * complete variant of the same settings and calibration is taken as stored.
    */
+  /** The cache key of the one cached model listed under `name` (its label, as `ctlab models` shows it). */
+  async function keyNamed(name: string): Promise<string> {
+    const named = (await models.list()).filter((m) => m.label === name);
+    if (named.length === 1) return named[0].key;
+    if (named.length === 0) throw new Error(`no cached model is called ${name} (ctlab models lists them)`);
+    throw new Error(
+      `${named.length} cached models are called ${name} (${named.map((m) => m.key).join(', ')}): name the one to delete by its folder, URL or Hugging Face id`,
+    );
+  }
+
   async function compressVariant(source: AutomationSource, { settings, ...rest }: CompressCommand, reuse: boolean) {
     // Before the download: a mistyped setting should not wait for the model.
     const request: CompressRequest = { settings: settingsFromText(settings), ...rest };
@@ -169,8 +179,8 @@ function automationApi() {
   return {
     download: ({ source }: { source: AutomationSource }) => models.download(toSource(source), crypto.randomUUID(), progress),
     models: () => models.list(),
-    delete: async ({ source }: { source: AutomationSource }) => {
-      const key = sourceKey(toSource(source));
+    delete: async (target: { source: AutomationSource } | { name: string }) => {
+      const key = 'name' in target ? await keyNamed(target.name) : sourceKey(toSource(target.source));
       await infer.unload(key);
       const { deleted } = await models.remove(key);
       // Its variants were deleted with it; none may stay loaded either.

@@ -45,6 +45,16 @@ test.describe('ctlab CLI', () => {
     const deleted = await ctlab(['delete', '--model', '../shared/models/stories260k', '--json', ...common]);
     expect(deleted.code).toBe(0);
     expect(JSON.parse((await ctlab(['models', '--json', '--quiet', ...common])).stdout)).toEqual([]);
+
+    // By the name the list shows, as the message for a model whose source changed suggests.
+    expect((await ctlab(['download', '--model', '../shared/models/stories260k', '--quiet', ...common])).code).toBe(0);
+    const unknown = await ctlab(['delete', '--model', 'stories261k', ...common]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no cached model is called stories261k');
+    const byName = await ctlab(['delete', '--model', 'stories260k', '--json', ...common]);
+    expect(byName.code, byName.stderr).toBe(0);
+    expect(JSON.parse(byName.stdout).deleted).toBe(summary.key);
+    expect(JSON.parse((await ctlab(['models', '--json', '--quiet', ...common])).stdout)).toEqual([]);
   });
 
   const reference = JSON.parse(readFileSync('../shared/models/stories260k/reference.json', 'utf8'));

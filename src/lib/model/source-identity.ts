@@ -125,7 +125,8 @@ function fileDifference(f: ModelManifest['files'][string], headers: Headers): st
 
 /** The message shown when a cached model's source moved on; it names the model, the file or commit, and the way out. */
 export function sourceChangedMessage(label: string, detail: string): string {
-  return `${label} changed at its source since it was downloaded (${detail}). The cached copy is not used: delete ${label} from the cache (the Models list, or ctlab delete --model …) and download it again. Its compressed variants are deleted with it, since they were made from the old weights.`;
+  const word = /^[\w.@+-]+$/.test(label) ? label : JSON.stringify(label);
+  return `${label} changed at its source since it was downloaded (${detail}). The cached copy is not used: delete ${label} from the cache (the Models list, or ctlab delete --model ${word}) and download it again. Its compressed variants are deleted with it, since they were made from the old weights.`;
 }
 
 /**

@@ -67,7 +67,7 @@ describe('cache identity: a source that changed since it was downloaded', () => 
     const again = downloadModel(cache, urlSource(url, 'moving-model'));
     await expect(again).rejects.toMatchObject({ name: 'SourceChangedError' });
     await expect(downloadModel(cache, urlSource(url, 'moving-model'))).rejects.toThrow(
-      /moving-model changed at its source since it was downloaded \(model\.safetensors has ETag .*delete moving-model from the cache/,
+      /moving-model changed at its source since it was downloaded \(model\.safetensors has ETag .*delete moving-model from the cache \(the Models list, or ctlab delete --model moving-model\)/,
     );
     // After a delete the download takes the new weights.
     await new ModelLibrary(cache, null).remove(model.key);
