@@ -146,10 +146,6 @@ function automationApi() {
     return model;
   }
 
-  /**
-   * The model (downloaded or cached) compressed into a variant in the cache; with `reuse`, a
-   * complete variant of the same settings and calibration is taken as stored.
-   */
   /** The cache key of the one cached model listed under `name` (its label, as `ctlab models` shows it). */
   async function keyNamed(name: string): Promise<string> {
     const named = (await models.list()).filter((m) => m.label === name);
@@ -160,6 +156,10 @@ function automationApi() {
     );
   }
 
+  /**
+   * The model (downloaded or cached) compressed into a variant in the cache; with `reuse`, a
+   * complete variant of the same settings and calibration is taken as stored.
+   */
   async function compressVariant(source: AutomationSource, { settings, ...rest }: CompressCommand, reuse: boolean) {
     // Before the download: a mistyped setting should not wait for the model.
     const request: CompressRequest = { settings: settingsFromText(settings), ...rest };
