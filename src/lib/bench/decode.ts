@@ -1,6 +1,5 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { describeAdapter } from '../gpu/device';
-import { macsPerToken } from '../infer/batch-size';
 import { configureOrt, fixOrtThreads, ortWasmThreading } from '../infer/ort-env';
 import type { WasmThreading } from '../infer/wasm-threads';
 import { parseModelSpec } from '../model/config';
@@ -147,8 +146,8 @@ export async function benchDecode(opts: DecodeBenchOptions = {}): Promise<Decode
   const promptTokens = opts.promptTokens ?? 64;
   const newTokens = opts.newTokens ?? 16;
   const spec = smollm2Spec(layers);
-  // The default for this model unless `benchDecodeThreads` fixed a count first.
-  fixOrtThreads(macsPerToken(spec));
+  // The default unless `benchDecodeThreads` fixed a count first.
+  fixOrtThreads();
   opts.onStatus?.(`random SmolLM2-135M-shaped weights, ${layers} layers`);
   const weights = randomWeights(spec, 11);
   const packed = new Map<string, PackedLinear>();

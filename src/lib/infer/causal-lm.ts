@@ -19,7 +19,6 @@ import {
   WAY_OUT_WEBGPU,
   type GpuBufferLimits,
 } from './memory-budget';
-import { macsPerToken } from './batch-size';
 import { configureOrt, fixOrtThreads } from './ort-env';
 import { plainDecoderView, type OrtSessionLike } from './prefix-session';
 
@@ -84,8 +83,8 @@ async function loadOne(cache: ShardCache, key: string, opts: LoadOptions = {}): 
   const tokenizer = await loadTokenizer(cache, key);
   const id = transformersIdFor(cache, key);
   let fallbackReason = plan.fallbackReason;
-  // The first model of this worker sets ORT's thread count: a small one stays on one thread below four cores.
-  fixOrtThreads(macsPerToken(cached.spec));
+  // The first session of this worker fixes ORT's thread count, for every model after it too.
+  fixOrtThreads();
   for (const device of plan.order) {
     const { precision, reason: precisionReason } = plan.precision[device];
     const graph = await ensureDenseGraph(cache, cached, opts.onStatus, precision, opts.onGraphProgress);

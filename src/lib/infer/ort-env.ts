@@ -17,9 +17,9 @@ function onnxEnv(): OnnxEnv {
 
 /**
  * Points onnxruntime-web (as transformers.js holds it) at our own copies of its wasm runtime and
- * gives it a provisional thread count (the default for a model of unknown size). ORT reads the
- * count once, when its first session starts, so whoever starts sessions calls `fixOrtThreads`
- * just before; `threads` (the decode benchmark's rows) fixes an explicit count at once.
+ * gives it the default thread count. ORT reads the count once, when its first session starts, so
+ * whoever starts sessions calls `fixOrtThreads` just before; `threads` (the decode benchmark's
+ * rows) fixes an explicit count at once.
  */
 export function configureOrt(opts: { threads?: number } = {}): void {
   if (!configured) {
@@ -38,13 +38,12 @@ export function configureOrt(opts: { threads?: number } = {}): void {
 }
 
 /**
- * Called before a session starts: the first one in this scope decides ORT's thread count for
- * all, from the size of its model (`macsPerToken`; absent: a model of unknown size); later calls
- * change nothing, as ORT would not.
+ * Called before a session starts: the first one in this scope fixes ORT's thread count (the
+ * default, unless `configureOrt` was given one); later calls change nothing, as ORT would not.
  */
-export function fixOrtThreads(macsPerToken?: number): void {
+export function fixOrtThreads(): void {
   configureOrt();
-  setThreads(wasmThreading(globalThis, undefined, macsPerToken).threads);
+  setThreads(wasmThreading(globalThis).threads);
 }
 
 function setThreads(threads: number): void {

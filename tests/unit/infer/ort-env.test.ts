@@ -19,26 +19,20 @@ describe('ORT thread count per scope', () => {
     vi.unstubAllGlobals();
   });
 
-  it('is provisional (one thread on two cores) until the first model fixes it; a later model changes nothing', async () => {
+  it('takes every core at the first session, and an explicit count given before it stays', async () => {
     const ortEnv = await import('../../../src/lib/infer/ort-env');
     ortEnv.configureOrt();
-    expect(ortEnv.ortWasmThreading()).toMatchObject({ isolated: true, cores: 2, threads: 1 });
-    ortEnv.fixOrtThreads(135e6);
+    expect(ortEnv.ortWasmThreading()).toMatchObject({ isolated: true, cores: 2, threads: 2 });
+    ortEnv.fixOrtThreads();
     expect(ortEnv.ortWasmThreading().threads).toBe(2);
-    ortEnv.fixOrtThreads(0.26e6);
-    expect(ortEnv.ortWasmThreading().threads).toBe(2);
-  });
-
-  it('keeps one thread when a tiny model comes first, and an explicit count fixes it before any model', async () => {
-    const tiny = await import('../../../src/lib/infer/ort-env');
-    tiny.fixOrtThreads(0.26e6);
-    tiny.fixOrtThreads(135e6);
-    expect(tiny.ortWasmThreading().threads).toBe(1);
 
     vi.resetModules();
     const explicit = await import('../../../src/lib/infer/ort-env');
     explicit.configureOrt({ threads: 1 });
-    explicit.fixOrtThreads(135e6);
+    explicit.fixOrtThreads();
+    expect(explicit.ortWasmThreading().threads).toBe(1);
+    // Later requests change nothing, as ORT would not.
+    explicit.configureOrt({ threads: 2 });
     expect(explicit.ortWasmThreading().threads).toBe(1);
   });
 });

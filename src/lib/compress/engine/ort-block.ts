@@ -1,5 +1,4 @@
 import * as ort from 'onnxruntime-web/webgpu';
-import { macsPerToken } from '../../infer/batch-size';
 import { fixOrtThreads } from '../../infer/ort-env';
 import { BLOCK_TAPS, layerPrefix, tapWidth, type BlockTap, type ModelSpec } from '../../model/spec';
 import { buildDecoderBlock } from '../../onnx';
@@ -23,7 +22,7 @@ export class OrtBlockRunner implements BlockRunner {
     private readonly ep: 'wasm' | 'webgpu',
   ) {
     this.kind = ep === 'wasm' ? 'ort-wasm' : 'ort-webgpu';
-    fixOrtThreads(macsPerToken(spec));
+    fixOrtThreads();
   }
 
   async run(
