@@ -4,6 +4,7 @@ import * as benchCompress from '../../../bin/commands/bench-compress.mjs';
 import * as benchDecode from '../../../bin/commands/bench-decode.mjs';
 import * as benchEval from '../../../bin/commands/bench-eval.mjs';
 import * as compress from '../../../bin/commands/compress.mjs';
+import * as deleteModel from '../../../bin/commands/delete.mjs';
 import * as generate from '../../../bin/commands/generate.mjs';
 import * as kl from '../../../bin/commands/kl.mjs';
 import * as ppl from '../../../bin/commands/ppl.mjs';
@@ -224,5 +225,17 @@ describe('bench decode parse', () => {
     const lines = benchDecode.print({ threads: t } as never, { json: false, threads: [1, 'all'] } as never).stdout.split('\n');
     expect(lines[1]).toContain('prefill@512 tok/s  speed-up');
     expect(lines[3]).toMatch(/20\.0\s+0\.50×$/);
+  });
+});
+
+describe('delete parse', () => {
+  it('takes a word with no slash as the name ctlab models lists, and anything else as a model', () => {
+    expect(deleteModel.parse(argv({ model: 'stories260k' }))).toMatchObject({ name: 'stories260k', serve: { models: [] } });
+    expect(deleteModel.parse(argv({ model: MODEL }))).toMatchObject({ model: { kind: 'hub', id: MODEL } });
+    expect(deleteModel.parse(argv({ model: 'http://127.0.0.1:1/models/x' }))).toMatchObject({ model: { kind: 'url' } });
+    // A folder here is a folder, even when its name has no slash.
+    expect(deleteModel.parse(argv({ model: 'tests' }))).toMatchObject({ model: { kind: 'dir' } });
+    expect(() => deleteModel.parse(argv({ model: './nowhere' }))).toThrow(/no such model folder/);
+    expect(() => deleteModel.parse(argv({ model: '' }))).toThrow('--model is required');
   });
 });
