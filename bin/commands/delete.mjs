@@ -1,31 +1,27 @@
 // @ts-check
 // `ctlab delete`: a cached model and the variants compressed from it.
-import { existsSync, statSync } from 'node:fs';
 import { modelArg } from '../lib/args.mjs';
 import { jsonText } from '../lib/command.mjs';
 
 /** @typedef {import('../lib/command.mjs').Context} Context */
 
-/** @param {import('../lib/args.mjs').Argv} argv */
-export function parse({ values }) {
-  const name = typeof values.model === 'string' ? cachedName(values.model) : undefined;
-  if (name) return { name, json: values.json === true, serve: { models: [] } };
-  const model = modelArg(values.model);
-  return { model, json: values.json === true, serve: { models: [model] } };
-}
+/** @typedef {{ models: import('../lib/args.mjs').ModelArg[] }} Serve */
 
 /**
- * A model named as `ctlab models` lists it (its label, e.g. stories260k) rather than by folder,
- * URL or Hugging Face id: a word with no slash that is not a folder here.
- * @param {string} m
+ * @param {import('../lib/args.mjs').Argv} argv
+ * @returns {{ name: string, json: boolean, serve: Serve } | { model: import('../lib/args.mjs').ModelArg, json: boolean, serve: Serve }}
  */
-function cachedName(m) {
-  return !m.includes('/') && !/^[.~]/.test(m) && !(existsSync(m) && statSync(m).isDirectory()) ? m : undefined;
+export function parse({ values }) {
+  const model = modelArg(values.model);
+  const json = values.json === true;
+  // A word with no slash is no Hugging Face id: it names a cached model as `ctlab models` lists it.
+  if (model.kind === 'hub' && !model.id.includes('/')) return { name: model.id, json, serve: { models: [] } };
+  return { model, json, serve: { models: [model] } };
 }
 
 /** @param {Context} ctx @param {ReturnType<typeof parse>} req */
 export function request(ctx, req) {
-  return ctx.page.delete(req.name !== undefined ? { name: req.name } : { source: ctx.source(/** @type {any} */ (req.model)) });
+  return ctx.page.delete('name' in req ? { name: req.name } : { source: ctx.source(req.model) });
 }
 
 /** @param {Awaited<ReturnType<typeof request>>} r @param {ReturnType<typeof parse>} req */
