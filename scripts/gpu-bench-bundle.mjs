@@ -22,31 +22,37 @@ const log = (/** @type {string} */ line) => process.stderr.write(`${line}\n`);
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
 
-log('building dist-node/reference-bench.mjs self-contained');
 const { build } = await import('vite');
-await build({
-  configFile: false,
-  root,
-  logLevel: 'warn',
-  publicDir: false,
-  cacheDir: process.env.CTLAB_VITE_CACHE ?? join(root, 'node_modules/.vite'),
-  ssr: { noExternal: true, external: ['webgpu'] },
-  build: {
-    ssr: join(root, 'src/node/reference-bench.ts'),
-    target: 'node20',
-    outDir: join(stage, 'dist-node'),
-    emptyOutDir: true,
-    rollupOptions: {
-      external: ['webgpu'],
-      output: { format: 'es', entryFileNames: 'reference-bench.mjs', codeSplitting: false },
-      // The benchmark never opens an ORT session; the decode benchmark's module imports
-      // onnxruntime-web only for its other functions, so drop it rather than inline 20 MB.
-      treeshake: { moduleSideEffects: (id) => !/node_modules\/(onnxruntime-web|@huggingface)\//.test(id) },
+// Each entry self-contained (one file), so each is its own build.
+for (const entry of ['reference-bench', 'engine-bench']) {
+  log(`building dist-node/${entry}.mjs self-contained`);
+  await build({
+    configFile: false,
+    root,
+    logLevel: 'warn',
+    publicDir: false,
+    cacheDir: process.env.CTLAB_VITE_CACHE ?? join(root, 'node_modules/.vite'),
+    ssr: { noExternal: true, external: ['webgpu'] },
+    build: {
+      ssr: join(root, `src/node/${entry}.ts`),
+      target: 'node20',
+      outDir: join(stage, 'dist-node'),
+      emptyOutDir: false,
+      rollupOptions: {
+        // ORT's block forward runs only in the page (engine-bench refuses it): its dynamic import
+        // stays a dangling import instead of pulling onnxruntime-web and transformers.js in.
+        external: (id) => id === 'webgpu' || /compress\/engine\/ort-block(\.ts)?$/.test(id),
+        output: { format: 'es', entryFileNames: `${entry}.mjs`, codeSplitting: false },
+        // Neither benchmark opens an ORT session; modules they import use onnxruntime-web only in
+        // their other functions, so drop it rather than inline 20 MB.
+        treeshake: { moduleSideEffects: (id) => !/node_modules\/(onnxruntime-web|@huggingface)\//.test(id) },
+      },
     },
-  },
-});
-const bundled = readdirSync(join(stage, 'dist-node'));
-if (bundled.length !== 1) throw new Error(`expected one self-contained file, got ${bundled.join(', ')}`);
+  });
+}
+const bundled = readdirSync(join(stage, 'dist-node')).sort();
+if (bundled.join() !== 'engine-bench.mjs,reference-bench.mjs')
+  throw new Error(`expected two self-contained files, got ${bundled.join(', ')}`);
 
 log('copying the Python reference and Dawn');
 mkdirSync(join(stage, 'bench', 'reference'), { recursive: true });
@@ -97,6 +103,7 @@ process.stdout.write(`${archive} (${(size / 2 ** 20).toFixed(1)} MiB)
 
 On the GPU machine (Linux x86-64, NVIDIA driver, PyTorch with CUDA; no Node needed):
   tar -xzf ${basename(archive)} && ./${name}/run.sh
+  ./${name}/run.sh engine      (the engine's own true-sequential run of the paper grid, 2 layers)
 run.sh compresses one SmolLM2-135M-shaped layer with 128 × 512 calibration tokens per method
 (AWQ: 8 × 512, as our AWQ scores candidates on the CPU) on our WGSL kernels (Dawn on the NVIDIA
 Vulkan adapter) and on the PyTorch reference (cuda), and prints the tables. Options after run.sh
@@ -126,7 +133,7 @@ export LD_LIBRARY_PATH="$here/lib\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 adapter=NVIDIA
 if [ -z "\${VK_ICD_FILENAMES:-}" ]; then
   icd=""
-  for f in /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json; do
+  for f in /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd*.json; do
     [ -f "$f" ] && icd="$f" && break
   done
   if [ -z "$icd" ] && ldconfig -p 2>/dev/null | grep -q libGLX_nvidia.so.0; then
@@ -141,6 +148,12 @@ else
   adapter=""
 fi
 python3 -c 'import torch; print("run.sh: torch", torch.__version__, "cuda", torch.cuda.is_available(), file=__import__("sys").stderr)' 2>/dev/null || echo "run.sh: no torch here; the reference runs on numpy" >&2
+if [ "\${1:-}" = engine ]; then
+  # The engine's true-sequential compression (calibration forwards and kernels on the adapter).
+  shift
+  set -- \${adapter:+--adapter $adapter} "$@"
+  exec "$node" "$here/dist-node/engine-bench.mjs" "$@"
+fi
 run() {
   if ! "$node" "$here/dist-node/reference-bench.mjs" "$@"; then
     echo "run.sh: the WebGPU run failed; the same with our TypeScript kernels, so the reference's numbers still come" >&2

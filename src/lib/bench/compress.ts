@@ -6,6 +6,7 @@ import type { ForwardKind } from '../compress/engine/runner-types';
 import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
 import { resolveSettings, settingsLabel, type CompressSettings, type Method } from '../compress/reference/settings';
 import { describeAdapter, requestDevice } from '../gpu/device';
+import { describeDivision, divisionCheckOf } from '../gpu/division';
 import { randomWeights } from '../model/random-model';
 import { seededRandom } from '../util/rng';
 import { smollm2Spec } from './decode';
@@ -19,6 +20,8 @@ export interface CompressBenchOptions {
   samples?: number;
   seqLen?: number;
   methods?: Method[];
+  /** Settings to time instead of `methods` at `BENCH_SETTINGS` (e.g. the paper's grid: 3, 4 and 8 bits). */
+  settings?: CompressSettings[];
   kernels?: ('webgpu' | 'typescript')[];
   /** Block forward of the calibration passes (default `typescript`). */
   forward?: ForwardKind;
@@ -44,6 +47,8 @@ export interface CompressBenchRow {
 export interface CompressBenchResult {
   model: string;
   adapter: string | null;
+  /** How the adapter divides in the quantizer (`gpu/division.ts`), when the WGSL kernels ran. */
+  division?: string;
   samples: number;
   seqLen: number;
   layers: number;
@@ -74,6 +79,7 @@ export async function benchCompress(opts: CompressBenchOptions = {}): Promise<Co
   const samples = opts.samples ?? 4;
   const seqLen = opts.seqLen ?? 64;
   const methods = opts.methods ?? (['rtn', 'gptq', 'awq', 'magnitude', 'wanda', 'sparsegpt'] as Method[]);
+  const cells = opts.settings ?? methods.map((m) => BENCH_SETTINGS[m]);
   const forward = opts.forward ?? 'typescript';
   const spec = smollm2Spec(layers);
   opts.onStatus?.(`random SmolLM2-135M-shaped weights, ${layers} of ${SMOLLM2_LAYERS} layers, calibration ${samples} × ${seqLen} tokens`);
@@ -107,10 +113,11 @@ export async function benchCompress(opts: CompressBenchOptions = {}): Promise<Co
       await runner.dispose();
     }
 
-    for (const method of methods) {
+    for (const cell of cells) {
+      const method = cell.method;
       for (const k of kernelKinds) {
         const kernels: Kernels = k === 'webgpu' && device ? { kind: 'webgpu', device } : TYPESCRIPT_KERNELS;
-        const settings = resolveSettings(BENCH_SETTINGS[method]);
+        const settings = resolveSettings(cell);
         opts.onStatus?.(`${settingsLabel(settings)} with ${k} kernels`);
         const r = await compressLayers({
           spec,
@@ -136,14 +143,15 @@ export async function benchCompress(opts: CompressBenchOptions = {}): Promise<Co
       }
     }
     const ratios: CompressBenchResult['ratios'] = {};
-    for (const m of methods) {
+    for (const m of new Set(cells.map((c) => c.method))) {
       const gpu = rows.find((r) => r.method === m && r.kernels === 'webgpu');
-      const ts = rows.find((r) => r.method === m && r.kernels === 'typescript');
+      const ts = rows.find((r) => r.method === m && r.kernels === 'typescript' && r.settings === gpu?.settings);
       if (gpu && ts) ratios[m] = ts.msPerLayer / gpu.msPerLayer;
     }
     return {
       model: `SmolLM2-135M shape (random weights), ${layers}/${SMOLLM2_LAYERS} layers`,
       adapter,
+      ...(device ? { division: describeDivision(divisionCheckOf(device)) } : {}),
       samples,
       seqLen,
       layers,

@@ -1,3 +1,4 @@
+import { checkDivision } from './division';
 import { watchDevice } from './faults';
 
 /** What the page shows about the WebGPU adapter, or why there is none. */
@@ -75,6 +76,8 @@ export async function requestDevice(adapter?: GPUAdapter): Promise<GPUDevice> {
   });
   // From here on its uncaptured errors and its loss are recorded, and readbacks report them.
   watchDevice(device);
+  // Before any quantizer pipeline is built: whether its quotients need the residual step here.
+  await checkDivision(device);
   return device;
 }
 

@@ -12,17 +12,34 @@ export type Binding =
   | { kind: 'readwrite'; buffer: GPUBuffer; offset?: number; size?: number };
 
 const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+const deviceOverrides = new WeakMap<GPUDevice, Record<string, number>>();
+
+/**
+ * Values of WGSL `override` constants that hold for every kernel on this device (e.g. the
+ * quantizer's `REFINE_DIVISION`, chosen by `gpu/division.ts`). Pipelines are cached per value, so
+ * a change takes effect at the next launch.
+ */
+export function setDeviceOverrides(device: GPUDevice, values: Record<string, number>): void {
+  deviceOverrides.set(device, { ...deviceOverrides.get(device), ...values });
+}
+
+/** The device's override values that `code` declares (a value for an undeclared one is an error). */
+function overridesFor(device: GPUDevice, code: string): Record<string, number> {
+  const all = deviceOverrides.get(device) ?? {};
+  return Object.fromEntries(Object.entries(all).filter(([name]) => new RegExp(`\\boverride\\s+${name}\\b`).test(code)));
+}
 
 export function pipelineFor(device: GPUDevice, code: string, entryPoint = 'main'): GPUComputePipeline {
   let cache = pipelines.get(device);
   if (!cache) pipelines.set(device, (cache = new Map()));
-  const key = `${entryPoint}\n${code}`;
+  const constants = overridesFor(device, code);
+  const key = `${entryPoint}\n${JSON.stringify(constants)}\n${code}`;
   let pipeline = cache.get(key);
   if (!pipeline) {
     pipeline = scoped(device, `compiling the compute shader entry point ${entryPoint}`, () =>
       device.createComputePipeline({
         layout: 'auto',
-        compute: { module: device.createShaderModule({ code }), entryPoint },
+        compute: { module: device.createShaderModule({ code }), entryPoint, constants },
       }),
     );
     cache.set(key, pipeline);
