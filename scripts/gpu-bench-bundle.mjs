@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // @ts-check
-// One archive that runs the reference benchmark (src/node/reference-bench.ts) on a Linux GPU
-// machine with an NVIDIA driver and PyTorch but no Node: this machine's node binary
-// (xz-compressed), the entry built self-contained (every package inlined but Dawn's `webgpu`,
-// which ships a native module), Dawn's linux-x64 binding, Debian's libvulkan1, the Python
-// reference and run.sh. `npm run bench:gpu`; prints how to run it.
+// One archive that runs the GPU benchmarks (src/node/reference-bench.ts, src/node/engine-bench.ts)
+// on a Linux GPU machine with an NVIDIA driver and PyTorch but no Node: this machine's node binary
+// (xz-compressed), each entry built self-contained (every package inlined but Dawn's `webgpu`,
+// which ships a native module), Dawn's linux-x64 binding, Debian's Vulkan loader and libglvnd,
+// the Python reference and run.sh. `npm run bench:gpu`; prints how to run it.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,10 +68,13 @@ log(`compressing ${process.execPath} (xz)`);
 mkdirSync(join(stage, 'bin'));
 execFileSync('sh', ['-c', `xz -T0 -6 -c "${process.execPath}" > "${join(stage, 'bin', 'node.xz')}"`], { stdio: 'inherit' });
 
-log('fetching libvulkan1 (Debian package)');
+// The Vulkan loader, and libglvnd's dispatch libraries that NVIDIA's ICD (libGLX_nvidia.so.0)
+// links against: on an H200 container without them the loader found the ICD but "no drivers".
+const PACKAGES = ['libvulkan1', 'libglvnd0', 'libglx0'];
+log(`fetching ${PACKAGES.join(', ')} (Debian packages)`);
 const debDir = mkdtempSync(join(tmpdir(), 'ctlab-vulkan-'));
 try {
-  const download = () => execFileSync('apt-get', ['download', 'libvulkan1'], { cwd: debDir, stdio: 'pipe' });
+  const download = () => execFileSync('apt-get', ['download', ...PACKAGES], { cwd: debDir, stdio: 'pipe' });
   try {
     download();
   } catch {
@@ -79,14 +82,14 @@ try {
     execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
     download();
   }
-  const deb = readdirSync(debDir).find((f) => f.endsWith('.deb'));
-  if (!deb) throw new Error('apt-get download libvulkan1 left no .deb');
-  execFileSync('dpkg-deb', ['-x', join(debDir, deb), join(debDir, 'x')]);
+  const debs = readdirSync(debDir).filter((f) => f.endsWith('.deb'));
+  if (debs.length !== PACKAGES.length) throw new Error(`apt-get download ${PACKAGES.join(' ')} left ${debs.join(', ') || 'nothing'}`);
+  for (const deb of debs) execFileSync('dpkg-deb', ['-x', join(debDir, deb), join(debDir, 'x')]);
   const libDir = join(debDir, 'x', 'usr', 'lib', 'x86_64-linux-gnu');
   mkdirSync(join(stage, 'lib'));
-  for (const f of readdirSync(libDir).filter((f) => f.startsWith('libvulkan.so')))
+  for (const f of readdirSync(libDir).filter((f) => /^lib(vulkan|GLdispatch|GLX)\.so/.test(f)))
     cpSync(join(libDir, f), join(stage, 'lib', f), { verbatimSymlinks: true });
-  writeFileSync(join(stage, 'lib', 'SOURCE'), `${deb} (Debian)\n`);
+  writeFileSync(join(stage, 'lib', 'SOURCE'), `${debs.join('\n')}\n(Debian)\n`);
 } finally {
   rmSync(debDir, { recursive: true, force: true });
 }
@@ -128,7 +131,7 @@ if [ ! -x "$node" ]; then
   fi
   chmod +x "$node.part" && mv "$node.part" "$node"
 fi
-# Debian's Vulkan loader, for machines that have the driver's ICD but no loader.
+# Debian's Vulkan loader and libglvnd, for machines that have the driver's ICD but not these.
 export LD_LIBRARY_PATH="$here/lib\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 adapter=NVIDIA
 if [ -z "\${VK_ICD_FILENAMES:-}" ]; then
