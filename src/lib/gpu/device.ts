@@ -1,4 +1,5 @@
 import { checkDivision } from './division';
+import { setGemmKernel } from './gemm';
 import { watchDevice } from './faults';
 
 /** What the page shows about the WebGPU adapter, or why there is none. */
@@ -76,7 +77,11 @@ export async function requestDevice(adapter?: GPUAdapter): Promise<GPUDevice> {
   });
   // From here on its uncaptured errors and its loss are recorded, and readbacks report them.
   watchDevice(device);
-  // Before any quantizer pipeline is built: whether its quotients need the residual step here.
+  // GPUAdapterInfo's fields are getters, which a spread would drop.
+  const info = a.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const { architecture, description, isFallbackAdapter } = info;
+  if (!isSoftwareAdapter({ architecture, description, device: info.device, isFallbackAdapter })) setGemmKernel(device, 'tiled');
+  // Before any quantizer pipeline is built: whether its quotients need refining here.
   await checkDivision(device);
   return device;
 }

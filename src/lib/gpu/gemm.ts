@@ -1,3 +1,4 @@
+import gemmTiledWgsl from '../../../shaders/gemm-tiled.wgsl?raw';
 import gemmWgsl from '../../../shaders/gemm.wgsl?raw';
 import type { Recorder } from './kernel';
 import { defineParams } from './params';
@@ -23,8 +24,23 @@ export interface GemmArgs<B> {
   beta: number;
 }
 
-/** gemm.wgsl: a workgroup covers a 32×32 tile of C. */
-const TILE = 32;
+/**
+ * The two GEMM kernels, one result: `registers` (gemm.wgsl, 32×32 tiles from registers alone,
+ * what software adapters run fastest) and `tiled` (gemm-tiled.wgsl, 64×64 tiles staged in
+ * workgroup memory, for GPUs, where gemm.wgsl measured ~0.4 TFLOP/s on an H200).
+ */
+export type GemmKernel = 'registers' | 'tiled';
+
+const kernelOf = new WeakMap<GPUDevice, GemmKernel>();
+
+/** Which kernel GEMMs on this device run (default `registers`; `requestDevice` picks `tiled` on hardware). */
+export function setGemmKernel(device: GPUDevice, kernel: GemmKernel): void {
+  kernelOf.set(device, kernel);
+}
+
+export function gemmKernelOf(device: GPUDevice): GemmKernel {
+  return kernelOf.get(device) ?? 'registers';
+}
 
 export const GEMM_PARAMS = defineParams({
   m: 'u32',
@@ -44,7 +60,11 @@ export const GEMM_PARAMS = defineParams({
   beta: 'f32',
 });
 
-const GEMM_WGSL = composeWgsl(GEMM_PARAMS.wgsl, gemmWgsl);
+/** Each kernel's source and the side of the square tile of C one workgroup covers. */
+const KERNELS: Record<GemmKernel, { tile: number; wgsl: string }> = {
+  registers: { tile: 32, wgsl: composeWgsl(GEMM_PARAMS.wgsl, gemmWgsl) },
+  tiled: { tile: 64, wgsl: composeWgsl(GEMM_PARAMS.wgsl, gemmTiledWgsl) },
+};
 
 /**
  * Records the GEMM, split into several dispatches when the tile grid exceeds `maxDim`
@@ -52,8 +72,9 @@ const GEMM_WGSL = composeWgsl(GEMM_PARAMS.wgsl, gemmWgsl);
  */
 export function encodeGemm(rec: Recorder, g: GemmArgs<GPUBuffer>, maxDim: number): void {
   if (g.m === 0 || g.n === 0) return;
-  const tm = Math.ceil(g.m / TILE);
-  const tn = Math.ceil(g.n / TILE);
+  const kernel = KERNELS[gemmKernelOf(rec.device)];
+  const tm = Math.ceil(g.m / kernel.tile);
+  const tn = Math.ceil(g.n / kernel.tile);
   for (let m0 = 0; m0 < tm; m0 += maxDim) {
     for (let n0 = 0; n0 < tn; n0 += maxDim) {
       const params = GEMM_PARAMS.write({
@@ -74,7 +95,7 @@ export function encodeGemm(rec: Recorder, g: GemmArgs<GPUBuffer>, maxDim: number
         beta: g.beta,
       });
       rec.dispatch(
-        GEMM_WGSL,
+        kernel.wgsl,
         [
           { kind: 'uniform', data: params },
           { kind: 'read', buffer: g.a.buf },
@@ -87,7 +108,7 @@ export function encodeGemm(rec: Recorder, g: GemmArgs<GPUBuffer>, maxDim: number
   }
 }
 
-/** TypeScript reference for `shaders/gemm.wgsl`: fp32 products and sums, k ascending. */
+/** TypeScript reference for `shaders/gemm.wgsl` and `gemm-tiled.wgsl`: fp32 products and sums, k ascending. */
 export function gemmReference(g: GemmArgs<Float32Array>): void {
   const f = Math.fround;
   for (let i = 0; i < g.m; i++) {

@@ -8,7 +8,7 @@ import { AbsMeanAccumulator, HessianAccumulator, WandaAccumulator } from '../../
 import { matrix, type Matrix, type Sparsity } from '../../../src/lib/compress/reference/types';
 import { wanda } from '../../../src/lib/compress/reference/wanda';
 import { requestDevice } from '../../../src/lib/gpu/device';
-import { encodeGemm, gemmReference, type GemmArgs } from '../../../src/lib/gpu/gemm';
+import { encodeGemm, gemmKernelOf, gemmReference, setGemmKernel, type GemmArgs } from '../../../src/lib/gpu/gemm';
 import { readF32, Recorder, uploadF32 } from '../../../src/lib/gpu/kernel';
 import { packGpu } from '../../../src/lib/gpu/pack';
 import { magnitudeGpu, wandaGpu } from '../../../src/lib/gpu/prune';
@@ -27,9 +27,10 @@ import {
 } from './compare';
 
 let device: GPUDevice;
+let exactOnThisAdapter = false;
 beforeAll(async () => {
   device = await requestDevice();
-  await useExactSolverTolerancesOnSwiftShader();
+  exactOnThisAdapter = await useExactSolverTolerancesOnSwiftShader();
 });
 afterAll(() => device?.destroy());
 
@@ -42,36 +43,54 @@ function tiedMatrix(rows: number, cols: number, seed: number): Matrix {
   );
 }
 
-describe('gemm.wgsl', () => {
-  it('matches the reference on strided, transposed windows, split over several dispatches', async () => {
-    const A = normals(40 * 50, 1);
-    const B = normals(50 * 60, 2);
-    const C = normals(45 * 70, 3);
-    // C[2:39, 5:52] = 0.5·C + 2·Aᵀ-window · B-window
-    const args = (a: Float32Array, b: Float32Array, c: Float32Array): GemmArgs<Float32Array> => ({
-      m: 37,
-      n: 47,
-      k: 33,
-      a: { buf: a, off: 3, rs: 1, cs: 50 },
-      b: { buf: b, off: 60 + 4, rs: 60, cs: 1 },
-      c: { buf: c, off: 2 * 70 + 5, rs: 70 },
-      alpha: 0.5,
-      beta: 2,
-    });
-    const want = C.slice();
-    gemmReference(args(A, B, want));
-    // 32×32 tiles: a 2×2 grid, split into four dispatches at maxDim 1.
-    for (const maxDim of [65535, 2, 1]) {
-      const [a, b, c] = [A, B, C].map((x) => uploadF32(device, x));
-      const rec = new Recorder(device);
-      const g = args(A, B, C);
-      encodeGemm(rec, { ...g, a: { ...g.a, buf: a }, b: { ...g.b, buf: b }, c: { ...g.c, buf: c } }, maxDim);
-      rec.submit();
-      const got = await readF32(device, c, C.length);
-      expect(relDiff(got, want)).toBeLessThanOrEqual(STATS_REL_TOL);
-      [a, b, c].forEach((x) => x.destroy());
-    }
+describe('gemm.wgsl and gemm-tiled.wgsl', () => {
+  // C[2:2+m, 5:5+n] = 0.5·C + 2·Aᵀ-window · B-window
+  const cases = [
+    // 32×32 tiles: a 2×2 grid, split into four dispatches at maxDim 1; one 64×64 tile
+    { m: 37, n: 47, k: 33 },
+    // several 64×64 tiles in both directions, k a multiple of the tiled kernel's 16 plus one
+    { m: 150, n: 131, k: 81 },
+  ];
+  it('requestDevice keeps a software adapter on the register kernel, which it runs fastest', () => {
+    expect(gemmKernelOf(device)).toBe(exactOnThisAdapter ? 'registers' : 'tiled');
   });
+
+  for (const kernel of ['registers', 'tiled'] as const)
+    for (const { m, n, k } of cases)
+      it(`${kernel}: matches the reference on strided, transposed windows, split over several dispatches (${m}×${n}, k ${k})`, async () => {
+        const A = normals((k + 7) * (m + 13), 1);
+        const B = normals((k + 5) * (n + 13), 2);
+        const C = normals((m + 8) * (n + 23), 3);
+        const args = (a: Float32Array, b: Float32Array, c: Float32Array): GemmArgs<Float32Array> => ({
+          m,
+          n,
+          k,
+          a: { buf: a, off: 3, rs: 1, cs: m + 13 },
+          b: { buf: b, off: n + 13 + 4, rs: n + 13, cs: 1 },
+          c: { buf: c, off: 2 * (n + 23) + 5, rs: n + 23 },
+          alpha: 0.5,
+          beta: 2,
+        });
+        const want = C.slice();
+        gemmReference(args(A, B, want));
+        setGemmKernel(device, kernel);
+        try {
+          for (const maxDim of [65535, 2, 1]) {
+            const [a, b, c] = [A, B, C].map((x) => uploadF32(device, x));
+            const rec = new Recorder(device);
+            const g = args(A, B, C);
+            encodeGemm(rec, { ...g, a: { ...g.a, buf: a }, b: { ...g.b, buf: b }, c: { ...g.c, buf: c } }, maxDim);
+            rec.submit();
+            const got = await readF32(device, c, C.length);
+            expect(relDiff(got, want)).toBeLessThanOrEqual(STATS_REL_TOL);
+            // Both kernels sum each dot product in the oracle's order: on SwiftShader, bit for bit.
+            if (exactOnThisAdapter) expect(got).toEqual(want);
+            [a, b, c].forEach((x) => x.destroy());
+          }
+        } finally {
+          setGemmKernel(device, 'registers');
+        }
+      });
 });
 
 describe('stats.wgsl + Hessian GEMM', () => {
