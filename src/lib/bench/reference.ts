@@ -12,19 +12,15 @@ import {
   type Kernels,
   type Stats,
 } from '../compress/engine/backend';
-import {
-  applyClip,
-  awqConfig,
-  awqLinearLossFor,
-  divideColumns,
-  scaleColumns,
-  searchAwqScales,
-  squaredErrorF32,
-} from '../compress/reference/awq';
+import { applyClip, awqConfig, awqLinearLossFor, divideColumns, scaleColumns, searchAwqScales } from '../compress/reference/awq';
 import { LINEAR_INPUT, linearF32Sums, linearWeight } from '../compress/reference/block';
 import { groupLayout, type QuantConfig } from '../compress/reference/quantizer';
 import type { ResolvedSettings } from '../compress/reference/settings';
 import { matrix, type Matrix } from '../compress/reference/types';
+import { encodeRowSquaredError } from '../gpu/block-ops';
+import { encodeGemm } from '../gpu/gemm';
+import { readF32, Recorder, storageBuffer, uploadF32 } from '../gpu/kernel';
+import { resolveLimits } from '../gpu/limits';
 
 /**
  * The per-linear problems of the reference benchmark: every linear of the first layers of a
@@ -192,13 +188,24 @@ async function awqLinear(
 ): Promise<Float32Array> {
   const T = X.rows;
   const Y = linearF32Sums(X.data, W.data, T, W.cols, W.rows);
-  const loss = awqLinearLossFor(X, W, cfg, Y);
-  const search = await searchAwqScales(xMean, async (s) => {
-    if (kernels.kind !== 'webgpu') return loss(s) / Y.length;
-    const q = (await quantizeRtnOn(kernels, scaleColumns(W, s), cfg)).weight.data;
-    divideColumns(q, s);
-    return squaredErrorF32(linearF32Sums(X.data, q, T, W.cols, W.rows), Y) / Y.length;
-  });
+  let search: Awaited<ReturnType<typeof searchAwqScales>>;
+  if (kernels.kind !== 'webgpu') {
+    const loss = awqLinearLossFor(X, W, cfg, Y);
+    search = await searchAwqScales(xMean, (s) => loss(s) / Y.length);
+  } else {
+    // On the GPU as the engine's own search: the candidate quantized there, its outputs and their
+    // error computed there against the dense outputs, X and Y uploaded once.
+    const loss = gpuLinearLoss(kernels.device, X, W.rows, Y);
+    try {
+      search = await searchAwqScales(xMean, async (s) => {
+        const q = (await quantizeRtnOn(kernels, scaleColumns(W, s), cfg)).weight.data;
+        divideColumns(q, s);
+        return (await loss.sum(q)) / Y.length;
+      });
+    } finally {
+      loss.destroy();
+    }
+  }
   const s = search.scales;
   const Ws = scaleColumns(W, s);
   let toQuantize = Ws;
@@ -210,6 +217,47 @@ async function awqLinear(
   const q = (await quantizeRtnOn(kernels, toQuantize, cfg)).weight.data.slice();
   divideColumns(q, s);
   return q;
+}
+
+/** Σ (X·qᵀ − Y)² for candidate weights q [outF, X.cols] on the device, X and Y resident. */
+export function gpuLinearLoss(device: GPUDevice, X: Matrix, outF: number, Y: Float32Array) {
+  const T = X.rows;
+  const { maxWorkgroupsPerDim } = resolveLimits(device);
+  const x = uploadF32(device, X.data);
+  const target = uploadF32(device, Y);
+  const w = storageBuffer(device, outF * X.cols * 4);
+  const y = storageBuffer(device, T * outF * 4);
+  const err = storageBuffer(device, T * 4);
+  return {
+    async sum(q: Float32Array): Promise<number> {
+      device.queue.writeBuffer(w, 0, q.buffer, q.byteOffset, q.byteLength);
+      const rec = new Recorder(device);
+      rec.clear(y, 0, T * outF * 4);
+      encodeGemm(
+        rec,
+        {
+          m: T,
+          n: outF,
+          k: X.cols,
+          a: { buf: x, off: 0, rs: X.cols, cs: 1 },
+          b: { buf: w, off: 0, rs: 1, cs: X.cols },
+          c: { buf: y, off: 0, rs: outF },
+          alpha: 0,
+          beta: 1,
+        },
+        maxWorkgroupsPerDim,
+      );
+      encodeRowSquaredError(rec, y, target, err, T, outF, maxWorkgroupsPerDim);
+      rec.submit();
+      const e = await readF32(device, err, T);
+      let total = 0;
+      for (let t = 0; t < T; t++) total += e[t];
+      return total;
+    },
+    destroy(): void {
+      for (const b of [x, target, w, y, err]) b.destroy();
+    },
+  };
 }
 
 /** How far our output is from the reference's on one linear (or summed over several). */
