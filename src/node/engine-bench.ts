@@ -26,7 +26,7 @@ const USAGE = `node engine-bench.mjs [options]
 
 /** The table: seconds per layer and the whole model extrapolated, each setting and the grid's sum. */
 export function engineTable(r: CompressBenchResult, runtime: string): string {
-  let out = `${r.model}; ${runtime}; adapter: ${r.adapter ?? 'none'}${r.division ? ` (${r.division})` : ''}; CPU kernels: ${r.cpuThreads} thread(s); calibration ${r.samples} × ${r.seqLen} tokens\n`;
+  let out = `${r.model}; ${runtime}; adapter: ${r.adapter ?? 'none'}${r.division ? ` (${r.division}; ${r.gemm} GEMM)` : ''}; CPU kernels: ${r.cpuThreads} thread(s); calibration ${r.samples} × ${r.seqLen} tokens\n`;
   const fp = Object.entries(r.forwardPass).map(([k, ms]) => `${k} ${Number(ms).toFixed(0)} ms`);
   out += `one calibration pass of layer 0: ${fp.join(', ')}\n\n`;
   out += 'settings\tkernels\tforward\ts/layer\tmeasured s\test. 30 layers s\tslowest phases (s/layer)\n';

@@ -25,6 +25,7 @@ import { stopSimdHelpers } from '../lib/compress/reference/simd-helpers';
 import { matrix } from '../lib/compress/reference/types';
 import { describeAdapter, requestDevice } from '../lib/gpu/device';
 import { describeDivision, divisionCheckOf } from '../lib/gpu/division';
+import { gemmKernelOf } from '../lib/gpu/gemm';
 import { randomWeights } from '../lib/model/random-model';
 import { seededRandom } from '../lib/util/rng';
 import { startNodeSimdHelpers } from './cpu-helpers';
@@ -235,7 +236,7 @@ export async function referenceBench(opts: ReferenceBenchOptions = {}): Promise<
     if (!report.available) throw new Error(`no WebGPU adapter through Dawn: ${JSON.stringify(report)}`);
     device = await requestDevice();
     kernels = { kind: 'webgpu', device };
-    ours = `WGSL kernels on Dawn: ${[report.vendor, report.architecture, report.description].filter(Boolean).join(' · ') || 'unnamed adapter'}; ${describeDivision(divisionCheckOf(device))}`;
+    ours = `WGSL kernels on Dawn: ${[report.vendor, report.architecture, report.description].filter(Boolean).join(' · ') || 'unnamed adapter'}; ${describeDivision(divisionCheckOf(device))}; ${gemmKernelOf(device)} GEMM`;
   }
 
   const work = opts.workDir ?? mkdtempSync(join(tmpdir(), 'ctlab-reference-'));

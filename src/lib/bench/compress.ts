@@ -7,6 +7,7 @@ import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
 import { resolveSettings, settingsLabel, type CompressSettings, type Method } from '../compress/reference/settings';
 import { describeAdapter, requestDevice } from '../gpu/device';
 import { describeDivision, divisionCheckOf } from '../gpu/division';
+import { gemmKernelOf, type GemmKernel } from '../gpu/gemm';
 import { randomWeights } from '../model/random-model';
 import { seededRandom } from '../util/rng';
 import { smollm2Spec } from './decode';
@@ -49,6 +50,8 @@ export interface CompressBenchResult {
   adapter: string | null;
   /** How the adapter divides in the quantizer (`gpu/division.ts`), when the WGSL kernels ran. */
   division?: string;
+  /** The GEMM kernel the adapter was given (`gpu/gemm.ts`), when the WGSL kernels ran. */
+  gemm?: GemmKernel;
   samples: number;
   seqLen: number;
   layers: number;
@@ -151,7 +154,7 @@ export async function benchCompress(opts: CompressBenchOptions = {}): Promise<Co
     return {
       model: `SmolLM2-135M shape (random weights), ${layers}/${SMOLLM2_LAYERS} layers`,
       adapter,
-      ...(device ? { division: describeDivision(divisionCheckOf(device)) } : {}),
+      ...(device ? { division: describeDivision(divisionCheckOf(device)), gemm: gemmKernelOf(device) } : {}),
       samples,
       seqLen,
       layers,
