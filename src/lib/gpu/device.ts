@@ -77,13 +77,30 @@ export async function requestDevice(adapter?: GPUAdapter): Promise<GPUDevice> {
   });
   // From here on its uncaptured errors and its loss are recorded, and readbacks report them.
   watchDevice(device);
-  // GPUAdapterInfo's fields are getters, which a spread would drop.
-  const info = a.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  const { architecture, description, isFallbackAdapter } = info;
-  if (!isSoftwareAdapter({ architecture, description, device: info.device, isFallbackAdapter })) setGemmKernel(device, 'tiled');
-  // Before any quantizer pipeline is built: whether its quotients need refining here.
-  await checkDivision(device);
+  await prepareDevice(device, a.info);
   return device;
+}
+
+/**
+ * What every device our kernels run on needs once, also one a caller made itself: the GEMM kernel
+ * for its kind of adapter, and the quantizer's division check (before any quantizer pipeline).
+ * Idempotent.
+ */
+export async function prepareDevice(device: GPUDevice, info?: GPUAdapterInfo): Promise<void> {
+  // GPUAdapterInfo's fields are getters, which a spread would drop.
+  const i = (info ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo) as
+    (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
+  if (
+    i &&
+    !isSoftwareAdapter({
+      architecture: i.architecture,
+      description: i.description,
+      device: i.device,
+      isFallbackAdapter: i.isFallbackAdapter,
+    })
+  )
+    setGemmKernel(device, 'tiled');
+  await checkDivision(device);
 }
 
 export async function describeAdapter(): Promise<AdapterReport> {

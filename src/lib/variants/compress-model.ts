@@ -4,7 +4,7 @@ import type { DriverProgress, LayerTiming, LinearReport } from '../compress/engi
 import type { ForwardKind } from '../compress/engine/runner-types';
 import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
 import { resolveSettings, type CompressSettings, type SettingsText } from '../compress/reference/settings';
-import { describeAdapter, isSoftwareAdapter, requestDevice } from '../gpu/device';
+import { describeAdapter, isSoftwareAdapter, prepareDevice, requestDevice } from '../gpu/device';
 import { isDeviceLost, isGpuError, watchDevice } from '../gpu/faults';
 import { loadCausalLm, type Device } from '../infer/causal-lm';
 import { OPTIONAL_FILES, openCachedModel, openWeights } from '../model/download';
@@ -111,7 +111,10 @@ export async function resolveKernels(
   // A device lost in an earlier run is never reused: its buffers and pipelines are gone.
   if (device) watchDevice(device);
   const software = isSoftwareAdapter(report);
-  if (device && !isDeviceLost(device)) return { kernels: { kind: 'webgpu', device }, adapter, owned: null, software };
+  if (device && !isDeviceLost(device)) {
+    await prepareDevice(device);
+    return { kernels: { kind: 'webgpu', device }, adapter, owned: null, software };
+  }
   if (!report.available) {
     if (want === 'webgpu') throw new Error(`WebGPU kernels were requested but WebGPU is unavailable: ${report.reason}`);
     return { kernels: TYPESCRIPT_KERNELS, adapter: null, owned: null, note: `no WebGPU (${report.reason}); TypeScript kernels` };
