@@ -5,6 +5,7 @@ import type { ForwardKind } from '../compress/engine/runner-types';
 import { TYPESCRIPT_KERNELS, type Kernels } from '../compress/engine/backend';
 import { resolveSettings, type CompressSettings, type SettingsText } from '../compress/reference/settings';
 import { describeAdapter, isSoftwareAdapter, prepareDevice, requestDevice } from '../gpu/device';
+import { describeDivision, divisionCheckOf } from '../gpu/division';
 import { isDeviceLost, isGpuError, watchDevice } from '../gpu/faults';
 import { loadCausalLm, type Device } from '../infer/causal-lm';
 import { OPTIONAL_FILES, openCachedModel, openWeights } from '../model/download';
@@ -349,6 +350,7 @@ export async function compressCachedModel(
         },
         kernels: kernels.kind,
         adapter: kernels.kind === 'webgpu' ? adapter : null,
+        ...(kernels.kind === 'webgpu' ? { division: describeDivision(divisionCheckOf(kernels.device)) } : {}),
         ...(note ? { kernelsNote: note } : {}),
         forward: result.forward,
         graph: {

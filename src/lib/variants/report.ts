@@ -40,6 +40,11 @@ export interface VariantReport {
   /** Where the kernels ran, and on which adapter. */
   kernels: 'webgpu' | 'typescript';
   adapter: string | null;
+  /**
+   * How that adapter's quantizer divided (`gpu/division.ts`): exact, or refined where its plain
+   * division missed IEEE quotients, with the counts. Absent for TypeScript kernels and older reports.
+   */
+  division?: string;
   /** Why the kernels ran where they did, when `auto` chose TypeScript. */
   kernelsNote?: string;
   /** The block forward used for calibration passes. */

@@ -233,7 +233,7 @@ describe('compressed variants in the cache', () => {
     expect((await storedGraph(other, got.key))?.linear).toBe('matmul');
   });
 
-  it('auto picks the WebGPU kernels whenever there is an adapter, SwiftShader included, and records it', async () => {
+  it('auto picks the WebGPU kernels whenever there is an adapter, SwiftShader included, and records it and its division', async () => {
     const adapter = await describeAdapter();
     const report = await compressCachedModel(cache, base.key, {
       settings: { method: 'rtn', bits: 8, groupSize: 64 },
@@ -242,10 +242,15 @@ describe('compressed variants in the cache', () => {
     if (!adapter.available) {
       expect(report.kernels).toBe('typescript');
       expect(report.kernelsNote).toMatch(/no WebGPU/);
+      expect(report.division).toBeUndefined();
     } else {
       expect(report.kernels).toBe('webgpu');
       expect(report.adapter).toBe([adapter.vendor, adapter.architecture].filter(Boolean).join(' · '));
       expect(report.kernelsNote).toBeUndefined();
+      // how this adapter's quantizer divided: SwiftShader divides exactly
+      expect(report.division).toMatch(
+        adapter.architecture === 'swiftshader' ? /^division exact \(12288 pairs\)$/ : /^division (exact|refined|plain)/,
+      );
     }
   });
 
