@@ -87,19 +87,8 @@ export async function requestDevice(adapter?: GPUAdapter): Promise<GPUDevice> {
  * Idempotent.
  */
 export async function prepareDevice(device: GPUDevice, info?: GPUAdapterInfo): Promise<void> {
-  // GPUAdapterInfo's fields are getters, which a spread would drop.
-  const i = (info ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo) as
-    (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
-  if (
-    i &&
-    !isSoftwareAdapter({
-      architecture: i.architecture,
-      description: i.description,
-      device: i.device,
-      isFallbackAdapter: i.isFallbackAdapter,
-    })
-  )
-    setGemmKernel(device, 'tiled');
+  const i = info ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  if (i && !isSoftwareAdapter(i)) setGemmKernel(device, 'tiled');
   await checkDivision(device);
 }
 

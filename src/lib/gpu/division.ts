@@ -1,7 +1,7 @@
 import divisionWgsl from '../../../shaders/division.wgsl?raw';
 import quantizerWgsl from '../../../shaders/quantizer.wgsl?raw';
 import { seededRandom } from '../util/rng';
-import { dispatch, readF32, setDeviceOverrides, storageBuffer, uploadF32 } from './kernel';
+import { dispatch, readF32, setDeviceOverrides, storageBuffer, uploadF32, withDeviceOverrides } from './kernel';
 import { composeWgsl } from './shader';
 
 /**
@@ -35,6 +35,7 @@ export function divisionPairs(count = 12288, seed = 3): Float32Array {
     const maxq = maxqs[i % 3];
     const scale = Math.fround((m + m) / maxq);
     let a: number;
+    let b = scale;
     switch (i % 4) {
       case 0: // the group's largest |w| under its symmetric scale
         a = rand() < 0.5 ? m : -m;
@@ -47,12 +48,10 @@ export function divisionPairs(count = 12288, seed = 3): Float32Array {
         break;
       default: // a quotient of no structure
         a = Math.fround((rand() - 0.5) * 100);
-        ab[2 * i + 1] = Math.fround(1e-4 + rand() * 10);
-        ab[2 * i] = a;
-        continue;
+        b = Math.fround(1e-4 + rand() * 10);
     }
     ab[2 * i] = a;
-    ab[2 * i + 1] = scale;
+    ab[2 * i + 1] = b;
   }
   return ab;
 }
@@ -104,23 +103,24 @@ export function refinedQuotient(a: number, b: number, divide: (a: number, b: num
   return fromBits(bitsOf(q) | sign);
 }
 
-/** The quantizer's `quot` of every pair on the device, refined or plain. */
+/** The quantizer's `quot` of every pair on the device, refined or plain; the device's own setting is left as it was. */
 export async function quotientsOn(device: GPUDevice, ab: Float32Array, refine: boolean): Promise<Float32Array> {
   const n = ab.length / 2;
   const input = uploadF32(device, ab);
   const out = storageBuffer(device, n * 4);
   try {
-    setDeviceOverrides(device, { REFINE_DIVISION: refine ? 1 : 0 });
-    dispatch(
-      device,
-      DIVISION_WGSL,
-      [
-        { kind: 'read', buffer: input },
-        { kind: 'readwrite', buffer: out, size: n * 4 },
-      ],
-      [Math.ceil(n / 64)],
-    );
-    return await readF32(device, out, n);
+    return await withDeviceOverrides(device, { REFINE_DIVISION: refine ? 1 : 0 }, () => {
+      dispatch(
+        device,
+        DIVISION_WGSL,
+        [
+          { kind: 'read', buffer: input },
+          { kind: 'readwrite', buffer: out, size: n * 4 },
+        ],
+        [Math.ceil(n / 64)],
+      );
+      return readF32(device, out, n);
+    });
   } finally {
     input.destroy();
     out.destroy();

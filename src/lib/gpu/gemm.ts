@@ -33,7 +33,7 @@ export type GemmKernel = 'registers' | 'tiled';
 
 const kernelOf = new WeakMap<GPUDevice, GemmKernel>();
 
-/** Which kernel GEMMs on this device run (default `registers`; `requestDevice` picks `tiled` on hardware). */
+/** Which kernel GEMMs on this device run (default `registers`; `prepareDevice` picks `tiled` on hardware). */
 export function setGemmKernel(device: GPUDevice, kernel: GemmKernel): void {
   kernelOf.set(device, kernel);
 }

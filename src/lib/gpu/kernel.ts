@@ -23,10 +23,26 @@ export function setDeviceOverrides(device: GPUDevice, values: Record<string, num
   deviceOverrides.set(device, { ...deviceOverrides.get(device), ...values });
 }
 
+/** Each WGSL source's `override` names, found once: `pipelineFor` runs on every dispatch. */
+const declaredOverrides = new Map<string, string[]>();
+
 /** The device's override values that `code` declares (a value for an undeclared one is an error). */
 function overridesFor(device: GPUDevice, code: string): Record<string, number> {
+  let names = declaredOverrides.get(code);
+  if (!names) declaredOverrides.set(code, (names = [...code.matchAll(/\boverride\s+(\w+)/g)].map((m) => m[1])));
   const all = deviceOverrides.get(device) ?? {};
-  return Object.fromEntries(Object.entries(all).filter(([name]) => new RegExp(`\\boverride\\s+${name}\\b`).test(code)));
+  return Object.fromEntries(names.filter((n) => n in all).map((n) => [n, all[n]]));
+}
+
+/** Runs `fn` with `values` as the device's overrides, then puts back what they were. */
+export async function withDeviceOverrides<T>(device: GPUDevice, values: Record<string, number>, fn: () => Promise<T>): Promise<T> {
+  const before = { ...deviceOverrides.get(device) };
+  setDeviceOverrides(device, values);
+  try {
+    return await fn();
+  } finally {
+    deviceOverrides.set(device, before);
+  }
 }
 
 export function pipelineFor(device: GPUDevice, code: string, entryPoint = 'main'): GPUComputePipeline {
