@@ -58,10 +58,21 @@ export async function node(ctx, req) {
   };
 }
 
+/**
+ * How many samples the block passes ran, where fewer than given (RTN and magnitude read no statistic).
+ * @param {{ method: string, calibration: { samples: number, forwardSamples?: number } }} report
+ */
+function forwardNote(report) {
+  const { samples, forwardSamples } = report.calibration;
+  return forwardSamples !== undefined && forwardSamples < samples
+    ? `; block passes on the first ${forwardSamples}, all that ${report.method}'s error report reads`
+    : '';
+}
+
 /** @param {Awaited<ReturnType<typeof request>>} report @param {ReturnType<typeof parse>} req */
 export function print(report, req) {
   if (req.json) return { stdout: `${JSON.stringify(report)}\n` };
-  let out = `${report.label}\n${report.calibration.samples} × ${report.calibration.seqLen} tokens (${report.calibration.source}); kernels ${report.kernels}${report.adapter ? ` (${report.adapter}${report.division ? `, ${report.division}` : ''})` : ''}; forward ${report.forward}; runtime ${req.runtime}\n`;
+  let out = `${report.label}\n${report.calibration.samples} × ${report.calibration.seqLen} tokens (${report.calibration.source}${forwardNote(report)}); kernels ${report.kernels}${report.adapter ? ` (${report.adapter}${report.division ? `, ${report.division}` : ''})` : ''}; forward ${report.forward}; runtime ${req.runtime}\n`;
   out += 'layer linear      shape        rel. error  zeros  format       bytes dense → stored\n';
   for (const l of report.linears)
     out += `${String(l.layer).padStart(5)} ${l.linear.padEnd(11)} ${`${l.shape[0]}×${l.shape[1]}`.padEnd(12)} ${l.error.toExponential(3).padStart(10)} ${(100 * l.zeros).toFixed(1).padStart(5)}% ${l.format.padEnd(12)} ${l.denseBytes} → ${l.packedBytes ?? l.denseBytes}\n`;

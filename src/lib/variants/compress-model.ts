@@ -343,6 +343,7 @@ export async function compressCachedModel(
         calibration: {
           source: calib.source,
           samples: calib.samples,
+          forwardSamples: result.forwardSamples,
           seqLen: calib.seqLen,
           seed: calib.seed,
           sourceTokens: calib.sourceTokens,

@@ -32,6 +32,11 @@ export interface VariantReport {
   calibration: {
     source: string;
     samples: number;
+    /**
+     * Samples the block passes ran: fewer than `samples` for RTN and magnitude, whose passes only
+     * feed the error report (its first tokens). Absent in older reports.
+     */
+    forwardSamples?: number;
     seqLen: number;
     seed: number;
     sourceTokens: number;

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { TYPESCRIPT_KERNELS } from '../../../src/lib/compress/engine/backend';
+import { createBlockRunner } from '../../../src/lib/compress/engine/block-runner';
 import { compressLayers } from '../../../src/lib/compress/engine/driver';
+import type { BlockRunner } from '../../../src/lib/compress/engine/runner-types';
 import { NonFiniteError } from '../../../src/lib/compress/engine/finite';
 import { mapSource } from '../../../src/lib/compress/engine/layer-source';
-import type { LayerOutput } from '../../../src/lib/compress/engine/report';
+import type { LayerOutput, LayerTiming } from '../../../src/lib/compress/engine/report';
 import { resolveSettings, type CompressSettings } from '../../../src/lib/compress/reference/settings';
 import { tinyCalibration, tinySpec, tinyWeights } from './tiny-model';
 
@@ -120,6 +123,61 @@ describe('calibration driver (TypeScript kernels and forward)', () => {
     await expect(
       compressLayers({ spec, source: mapSource(bad), calibration, settings: resolveSettings({ method: 'wanda' }) }),
     ).rejects.toThrow(/^layer 0: the calibration activations entering o_proj hold (NaN|-?Infinity) \(sample 0, token \d+, channel \d+\)/);
+  });
+
+  /** The TypeScript block forward, recording how many samples each pass ran. */
+  async function countingRunner(): Promise<{ runner: BlockRunner; passes: number[] }> {
+    const inner = await createBlockRunner('typescript', spec, TYPESCRIPT_KERNELS);
+    const passes: number[] = [];
+    const runner: BlockRunner = {
+      kind: inner.kind,
+      run: (layer, lw, inputs, ...rest) => (passes.push(inputs.length), inner.run(layer, lw, inputs, ...rest)),
+      dispose: () => inner.dispose(),
+    };
+    return { runner, passes };
+  }
+
+  it('runs the block passes of RTN and magnitude only on the samples their error report reads', async () => {
+    // 30 error tokens of 24-token samples: samples 0 and 1.
+    for (const settings of [{ method: 'rtn', bits: 4, groupSize: 16 }, { method: 'magnitude' }] satisfies CompressSettings[]) {
+      const { runner, passes } = await countingRunner();
+      const { result, outs } = await run(settings, { forward: runner, errorTokens: 30 });
+      expect(passes.length).toBeGreaterThan(0);
+      expect(new Set(passes)).toEqual(new Set([2]));
+      expect([result.samples, result.forwardSamples]).toEqual([6, 2]);
+      expect(result.linears.every((l) => l.errorTokens === 30)).toBe(true);
+      // The other samples are never read: other tokens there change nothing.
+      const other = [...calibration.slice(0, 2), ...tinyCalibration(spec, 4, 24, 99)];
+      const again = await run(settings, { calibration: other, errorTokens: 30 });
+      expect(again.result.linears.map((l) => l.error)).toEqual(result.linears.map((l) => l.error));
+      for (const [i, o] of outs.entries()) expect(again.outs[i].tensors).toEqual(o.tensors);
+    }
+    // Methods that read statistics pass every sample.
+    const { runner, passes } = await countingRunner();
+    const { result } = await run({ method: 'wanda' }, { forward: runner, errorTokens: 30 });
+    expect(new Set(passes)).toEqual(new Set([6]));
+    expect(result.forwardSamples).toBe(6);
+  });
+
+  it('goes on from inputs an earlier run kept for every sample, using those the error report reads', async () => {
+    const settings = resolveSettings({ method: 'rtn', bits: 4, groupSize: 16 });
+    const whole = await run(settings, { errorTokens: 30 });
+    // A run that forwarded all six samples kept six inputs of layer 1.
+    let kept!: { timing: LayerTiming; next: Float32Array[] };
+    await run(settings, { errorTokens: 6 * 24, layers: 1, onLayer: (_o, k) => void (kept = k) });
+    expect(kept.next).toHaveLength(6);
+    const layer0 = whole.result.linears.filter((l) => l.layer === 0);
+    const resumed = await run(settings, {
+      errorTokens: 30,
+      resume: { layers: [kept.timing], linears: layer0, hidden: kept.next },
+    });
+    expect(resumed.outs.map((o) => o.layer)).toEqual([1]);
+    expect(resumed.result.linears.map((l) => l.error)).toEqual(whole.result.linears.map((l) => l.error));
+    expect(resumed.outs[0].tensors).toEqual(whole.outs[1].tensors);
+    // Fewer inputs than the passes need is a broken checkpoint.
+    await expect(
+      run(settings, { errorTokens: 30, resume: { layers: [kept.timing], linears: layer0, hidden: kept.next.slice(0, 1) } }),
+    ).rejects.toThrow(/resume: 1 inputs kept for 2 samples/);
   });
 
   it('stops between kernels when cancelled', async () => {

@@ -7,7 +7,7 @@ import type { LayerContext } from './layer-context';
 import { embedCalibration, type LayerSource } from './layer-source';
 import type { CompressReport, DriverProgress, LayerOutput, LayerTiming, LinearReport } from './report';
 import type { BlockRunner, ForwardKind } from './runner-types';
-import { LAYER_STRATEGIES } from './strategies';
+import { forwardedSamples, LAYER_STRATEGIES } from './strategies';
 import { Timer } from './timer';
 
 /**
@@ -16,7 +16,8 @@ import { Timer } from './timer';
  * statistics its method needs, compress the seven linears in the order the method prescribes,
  * re-run the block with the compressed weights for the next layer's inputs (AWQ: the dense
  * outputs). Only the current layer's weights and the activations are resident; every finished
- * layer goes to `onLayer` and is dropped.
+ * layer goes to `onLayer` and is dropped. RTN and magnitude read no statistic: their passes
+ * run only the samples whose tokens the error report keeps (`forwardedSamples`).
  *
  * Kernels (statistics, quantizers, masks, GPTQ/SparseGPT loops, AWQ clip search) run on the
  * GPU when `kernels` holds a device, on their TypeScript references otherwise (`backend.ts`).
@@ -89,29 +90,34 @@ export async function compressLayers(opts: DriverOptions): Promise<CompressRepor
   if (L < 2) throw new Error('calibration samples need at least two tokens');
   if (opts.calibration.some((s) => s.length !== L)) throw new Error('calibration samples must all have the same length');
   if (L > spec.maxPositions) throw new Error(`calibration samples of ${L} tokens exceed the context of ${spec.maxPositions}`);
+  const errorTokens = Math.max(1, opts.errorTokens ?? 1024);
+  const forwarded = forwardedSamples(settings.method, N, L, errorTokens);
   const runner =
     typeof opts.forward === 'object'
       ? opts.forward
       : await createBlockRunner(opts.forward ?? (kernels.kind === 'webgpu' ? 'webgpu' : 'typescript'), spec, kernels);
   const ownsRunner = typeof opts.forward !== 'object';
-  const errorTokens = Math.max(1, opts.errorTokens ?? 1024);
+
   const progress = (p: Omit<DriverProgress, 'layers'>) => opts.onProgress?.({ ...p, layers: nLayers });
   const allPhases: Record<string, number> = {};
   const layers: LayerTiming[] = [...(opts.resume?.layers ?? [])];
   const linears: LinearReport[] = [...(opts.resume?.linears ?? [])];
   const first = layers.length;
   for (const t of layers) for (const [k, v] of Object.entries(t.phases)) allPhases[k] = (allPhases[k] ?? 0) + v;
-  if (opts.resume && opts.resume.hidden.length !== N) throw new Error(`resume: ${opts.resume.hidden.length} inputs kept for ${N} samples`);
+  // A run stopped before data-free methods trimmed their passes kept every sample's inputs.
+  const resumeOk = (kept: number) => (forwarded < N ? kept >= forwarded : kept === N);
+  if (opts.resume && !resumeOk(opts.resume.hidden.length))
+    throw new Error(`resume: ${opts.resume.hidden.length} inputs kept for ${forwarded} samples`);
 
   try {
     const captureStart = performance.now();
     let hidden: Float32Array[];
     if (opts.resume) {
       progress({ phase: 'capture', fraction: first / nLayers, message: `going on from layer ${first + 1}/${nLayers} (${first} kept)` });
-      hidden = opts.resume.hidden;
+      hidden = opts.resume.hidden.slice(0, forwarded);
     } else {
-      progress({ phase: 'capture', fraction: 0, message: `embedding ${N} × ${L} calibration tokens` });
-      hidden = await embedCalibration(spec, source, opts.calibration);
+      progress({ phase: 'capture', fraction: 0, message: `embedding ${forwarded} × ${L} calibration tokens` });
+      hidden = await embedCalibration(spec, source, opts.calibration.slice(0, forwarded));
     }
     const captureMs = performance.now() - captureStart;
 
@@ -184,6 +190,7 @@ export async function compressLayers(opts: DriverOptions): Promise<CompressRepor
       kernels: kernels.kind,
       forward: runner.kind,
       samples: N,
+      forwardSamples: forwarded,
       seqLen: L,
       layers,
       linears,

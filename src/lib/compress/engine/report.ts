@@ -68,6 +68,8 @@ export interface CompressReport {
   kernels: Kernels['kind'];
   forward: ForwardKind;
   samples: number;
+  /** Samples the block passes ran: `samples`, or fewer for a data-free method (`forwardedSamples`). */
+  forwardSamples: number;
   seqLen: number;
   layers: LayerTiming[];
   linears: LinearReport[];
