@@ -50,5 +50,9 @@ export function print(r, req) {
     const each = row.rounds.map((x) => `${(x.batched / x.single).toFixed(2)}×`).join(', ');
     out += `  ${row.model.slice(0, 45)} ${row.mode}: ${each}\n`;
   }
+  out += 'prompt tokens one at a time → with every shared prefix run once (the prefix tree): the most prefix sharing saves\n';
+  for (const row of r.rows) {
+    out += `  ${row.model.slice(0, 45)} ${row.mode}: ${row.promptTokens} → ${row.prefixTreeTokens} (${(row.promptTokens / Math.max(1, row.prefixTreeTokens)).toFixed(2)}×)\n`;
+  }
   return { stdout: out };
 }

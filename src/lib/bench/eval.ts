@@ -12,7 +12,7 @@ import {
 import { chooseBatchSize } from '../infer/batch-size';
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
 import { promptText } from '../infer/generate';
-import { runPromptBatches, type PromptUnit } from '../infer/prompt-batches';
+import { prefixTreeTokens, runPromptBatches, type PromptUnit } from '../infer/prompt-batches';
 import { parseModelSpec } from '../model/config';
 import { downloadModel } from '../model/download';
 import { randomWeights } from '../model/random-model';
@@ -60,6 +60,13 @@ export interface EvalBenchRow {
   identical: number;
   /** Items per second of each round (`single` and `batched` above are each side's fastest). */
   rounds: { single: number; batched: number }[];
+  /**
+   * The units' prompt tokens, and the distinct tokens of their prefix tree: the fewest a batched
+   * run could prefill with every shared prefix run once, so `promptTokens / prefixTreeTokens`
+   * bounds what sharing prefixes can save of the prefill.
+   */
+  promptTokens: number;
+  prefixTreeTokens: number;
 }
 
 export interface EvalBenchResult {
@@ -149,14 +156,15 @@ async function benchModel(lm: LoadedLm, name: string, opts: EvalBenchOptions, ro
     // Warm-up of both shapes: the first passes pay for allocation and the JIT.
     await timed(lm, units.slice(0, 2), mode, 1);
     await timed(lm, units.slice(0, 4), mode, opts.batchSize);
-    const longest = Math.max(
-      ...units.map(
-        (u) =>
-          lm.tokenizer.encode(
-            promptText(lm, u.prompt.input.kind === 'chat' ? { messages: u.prompt.input.messages } : { prompt: u.prompt.input.text }).text,
-          ).length + (mode === 'generate' ? u.prompt.decoding.maxNewTokens : 8),
-      ),
-    );
+    // Each prompt as the model sees it: a chat template writes its own special tokens.
+    const promptIds = units.map((u) => {
+      const { text, chat } = promptText(
+        lm,
+        u.prompt.input.kind === 'chat' ? { messages: u.prompt.input.messages } : { prompt: u.prompt.input.text },
+      );
+      return lm.tokenizer.encode(text, { add_special_tokens: !chat });
+    });
+    const longest = Math.max(...units.map((u, i) => promptIds[i].length + (mode === 'generate' ? u.prompt.decoding.maxNewTokens : 8)));
     const batchSize = opts.batchSize ?? chooseBatchSize(lm.spec, lm.device, longest);
     // Rounds alternate which side goes first: a side's first pass over every prompt length also
     // grows the runtime's memory for the other, so one pass each would favour the second.
@@ -190,6 +198,8 @@ async function benchModel(lm: LoadedLm, name: string, opts: EvalBenchOptions, ro
       speedup: best(seconds.single) / best(seconds.batched),
       rounds: seconds.single.map((t, i) => ({ single: units.length / t, batched: units.length / seconds.batched[i] })),
       identical: units.filter((_, i) => same(single.records[i], batched.records[i])).length,
+      promptTokens: promptIds.reduce((n, ids) => n + ids.length, 0),
+      prefixTreeTokens: prefixTreeTokens(promptIds),
     };
     rows.push(row);
     // Said at once as well: a later model that fails does not take these figures with it.

@@ -76,6 +76,28 @@ export function batchRuns(texts: readonly string[], size: number, rows: (i: numb
 }
 
 /**
+ * Distinct tokens of the prefix tree of `sequences`: what a forward pass must see at the least
+ * when every prefix that two sequences share runs once. Sorted, each sequence adds what it does
+ * not share with the one before it.
+ */
+export function prefixTreeTokens(sequences: readonly (readonly number[])[]): number {
+  const sorted = [...sequences].sort((a, b) => {
+    const n = Math.min(a.length, b.length);
+    for (let k = 0; k < n; k++) if (a[k] !== b[k]) return a[k] - b[k];
+    return a.length - b.length;
+  });
+  let tokens = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const prev = sorted[i - 1] ?? [];
+    const cur = sorted[i];
+    let k = 0;
+    while (k < prev.length && k < cur.length && prev[k] === cur[k]) k++;
+    tokens += cur.length - k;
+  }
+  return tokens;
+}
+
+/**
  * Runs (of one family each) packed into batches of at most `size` rows, those of the most new
  * tokens first: a batch decodes until its longest budget is spent, so runs of like budgets go
  * together.

@@ -149,7 +149,7 @@ describe('bench eval parse', () => {
     expect(benchEval.parse(argv({ preset: 'paper' })).preset).toBe('paper');
   });
 
-  it('takes --rounds, leaves the default to the bench, and prints every round’s speed-up', () => {
+  it('takes --rounds, leaves the default to the bench, and prints every round’s speed-up and the prefix tree', () => {
     expect(benchEval.parse(argv({ rounds: '3' })).rounds).toBe(3);
     expect('rounds' in benchEval.parse(argv({}))).toBe(false);
     const row = {
@@ -162,6 +162,8 @@ describe('bench eval parse', () => {
       batchSize: 4,
       speedup: 4,
       identical: 8,
+      promptTokens: 900,
+      prefixTreeTokens: 400,
     };
     const out = benchEval.print(
       {
@@ -181,6 +183,7 @@ describe('bench eval parse', () => {
       { json: false } as never,
     ).stdout;
     expect(out).toContain('stories260k generate: 3.00×, 4.00×');
+    expect(out).toContain('stories260k generate: 900 → 400 (2.25×)');
   });
 });
 
