@@ -1,4 +1,4 @@
-import { ropeTable, type BlockOutputs, type LayerTensors } from '../compress/reference/block';
+import { outputsUntil, ropeTable, type BlockOutput, type BlockOutputs, type LayerTensors } from '../compress/reference/block';
 import {
   BLOCK_TAPS,
   layerRope,
@@ -270,6 +270,7 @@ export class GpuBlockForward {
     until: BlockTap | 'out',
     each: (sample: number, out: BlockOutputs) => void | Promise<void>,
     signal?: AbortSignal,
+    want: readonly BlockOutput[] = outputsUntil(until),
   ): Promise<void> {
     const { spec, device } = this;
     const H = spec.hiddenSize;
@@ -278,7 +279,9 @@ export class GpuBlockForward {
     const widths = this.widths();
     const B = Math.min(inputs.length, this.samplesPerBatch(seqLen, widths));
     const stop = until === 'out' ? BLOCK_TAPS.length : BLOCK_TAPS.indexOf(until) + 1;
-    const taps = BLOCK_TAPS.slice(0, stop);
+    const computed = outputsUntil(until);
+    const unknown = want.filter((t) => !computed.includes(t));
+    if (unknown.length) throw new Error(`a block pass up to ${until} does not compute ${unknown.join(', ')}`);
     const w = new WeightCache(device, (n) => this.inWidth(n));
     const b = this.allocate(widths, B * seqLen);
     try {
@@ -323,9 +326,8 @@ export class GpuBlockForward {
         }
         rec.submit();
         const data: Partial<Record<BlockTap | 'out', Float32Array>> = {};
-        for (const t of [...taps, ...(until === 'out' ? (['out'] as const) : [])]) {
-          data[t] = await readF32(device, found[t]!, rows * (t === 'out' ? H : tapWidth(spec, t)));
-        }
+        // Only what the caller reads comes back: every tap of a large batch is hundreds of MB.
+        for (const t of want) data[t] = await readF32(device, found[t]!, rows * (t === 'out' ? H : tapWidth(spec, t)));
         for (let k = 0; k < n; k++) {
           const o: BlockOutputs = {};
           for (const [t, v] of Object.entries(data) as [BlockTap | 'out', Float32Array][]) {

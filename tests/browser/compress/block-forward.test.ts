@@ -83,6 +83,22 @@ describe.each(KINDS)('WGSL block forward on a tiny %s checkpoint', (kind) => {
     }
   });
 
+  it('reads back only the outputs wanted, the same values, and refuses one the pass does not reach', async () => {
+    const lw = await mapSource(weights).layer(0);
+    const fwd = new GpuBlockForward(device, spec);
+    const all = await collect((each) => fwd.run(0, lw, inputs, seqLen, 'out', each));
+    const some = await collect((each) => fwd.run(0, lw, inputs, seqLen, 'out', each, undefined, ['out', 'o_proj_in']));
+    for (let s = 0; s < inputs.length; s++) {
+      expect(Object.keys(some[s]).sort()).toEqual(['o_proj_in', 'out']);
+      expect(some[s].out).toEqual(all[s].out);
+      expect(some[s].o_proj_in).toEqual(all[s].o_proj_in);
+    }
+    await expect(fwd.run(0, lw, inputs, seqLen, 'o_proj_in', () => undefined, undefined, ['gate_proj_in'])).rejects.toThrow(
+      /a block pass up to o_proj_in does not compute gate_proj_in/,
+    );
+    fwd.dispose();
+  });
+
   it("AWQ's sub-block losses match the TypeScript attention, MLP and linears", async () => {
     const layer = spec.numLayers - 1;
     const dense = await mapSource(weights).layer(layer);

@@ -96,6 +96,24 @@ describe('block forward: one-block ONNX graph in onnxruntime-web against the Typ
     }
   });
 
+  it('an ORT pass fetches only the outputs wanted', async () => {
+    const { spec, weights } = await stories();
+    const lw = await mapSource(weights).layer(1);
+    const inputs = [0, 1].map((s) => Float32Array.from({ length: 16 * spec.hiddenSize }, (_, i) => Math.cos(i * 0.21 + s)));
+    const runner = await createBlockRunner('ort-wasm', spec);
+    const all: Record<string, Float32Array | undefined>[] = [];
+    const some: Record<string, Float32Array | undefined>[] = [];
+    await runner.run(1, lw, inputs, 16, 'out', (s, o) => void (all[s] = { ...o }));
+    await runner.run(1, lw, inputs, 16, 'out', (s, o) => void (some[s] = { ...o }), undefined, ['out', 'gate_proj_in']);
+    await runner.dispose();
+    for (const s of [0, 1]) {
+      expect(Object.keys(all[s]).sort()).toEqual(['down_proj_in', 'gate_proj_in', 'o_proj_in', 'out', 'q_proj_in']);
+      expect(Object.keys(some[s]).sort()).toEqual(['gate_proj_in', 'out']);
+      expect(some[s].out).toEqual(all[s].out);
+      expect(some[s].gate_proj_in).toEqual(all[s].gate_proj_in);
+    }
+  });
+
   it('auto picks the TypeScript forward for small passes and ORT for large ones', async () => {
     const { spec } = await stories();
     expect(chooseForward(spec, 128, 512)).toBe('typescript');

@@ -137,6 +137,51 @@ describe('calibration driver (TypeScript kernels and forward)', () => {
     return { runner, passes };
   }
 
+  it('each pass asks only for the outputs it reads: a runner handing back nothing else gives the same results', async () => {
+    for (const settings of [
+      { method: 'rtn', bits: 4, groupSize: 16 },
+      { method: 'gptq', bits: 4, groupSize: 16 },
+      { method: 'awq', bits: 4, groupSize: 16 },
+      { method: 'sparsegpt' },
+      { method: 'wanda' },
+    ] satisfies CompressSettings[]) {
+      const inner = await createBlockRunner('typescript', spec, TYPESCRIPT_KERNELS);
+      const asked: string[] = [];
+      const strict: BlockRunner = {
+        kind: inner.kind,
+        run: (layer, lw, inputs, seqLen, until, each, signal, want) => {
+          asked.push(`${until}:${want?.join(',') ?? 'all'}`);
+          return inner.run(
+            layer,
+            lw,
+            inputs,
+            seqLen,
+            until,
+            (s, out) => each(s, Object.fromEntries(Object.entries(out).filter(([t]) => want?.includes(t as never) ?? true))),
+            signal,
+          );
+        },
+        dispose: () => inner.dispose(),
+      };
+      const full = await run(settings);
+      const got = await run(settings, { forward: strict });
+      expect(
+        got.result.linears.map((l) => l.error),
+        settings.method,
+      ).toEqual(full.result.linears.map((l) => l.error));
+      for (const [i, o] of full.outs.entries()) expect(got.outs[i].tensors).toEqual(o.tensors);
+      // The pass for the next layer's inputs reads the output alone (AWQ's dense pass keeps every tap too).
+      if (settings.method !== 'awq') expect(asked.filter((a) => a.startsWith('out:'))).toEqual(['out:out', 'out:out']);
+      if (settings.method === 'gptq')
+        expect(asked.slice(0, 4)).toEqual([
+          'q_proj_in:q_proj_in',
+          'o_proj_in:o_proj_in',
+          'gate_proj_in:gate_proj_in',
+          'down_proj_in:down_proj_in',
+        ]);
+    }
+  });
+
   it('runs the block passes of RTN and magnitude only on the samples their error report reads', async () => {
     // 30 error tokens of 24-token samples: samples 0 and 1.
     for (const settings of [{ method: 'rtn', bits: 4, groupSize: 16 }, { method: 'magnitude' }] satisfies CompressSettings[]) {

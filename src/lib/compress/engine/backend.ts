@@ -145,7 +145,7 @@ export function webGpuBlockRunner(k: Kernels, spec: ModelSpec): BlockRunner {
   const fwd = new GpuBlockForward(k.device, spec);
   return {
     kind: 'webgpu',
-    run: (layer, lw, inputs, seqLen, until, each, signal) => fwd.run(layer, lw, inputs, seqLen, until, each, signal),
+    run: (layer, lw, inputs, seqLen, until, each, signal, want) => fwd.run(layer, lw, inputs, seqLen, until, each, signal, want),
     subBlockLoss: (layer, sub, inputs, samples, seqLen, dense) => fwd.subBlockLoss(layer, sub, inputs, samples, seqLen, dense),
     async dispose() {
       fwd.dispose();

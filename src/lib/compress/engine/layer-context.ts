@@ -96,6 +96,7 @@ export async function pass(ctx: LayerContext, lw: LayerTensors, o: PassOptions, 
         }
       },
       ctx.signal,
+      [...o.taps, ...(o.out ? (['out'] as const) : [])],
     ),
   );
   for (const b of Object.values(batchers)) await ctx.timer.time('stats', () => b.flush());
@@ -106,7 +107,7 @@ export async function forwardCompressed(ctx: LayerContext): Promise<Float32Array
   ctx.progress('forward', undefined, 'block forward with the compressed weights');
   const next = new Array<Float32Array>(ctx.hidden.length);
   await ctx.timer.time('forward', () =>
-    ctx.runner.run(ctx.layer, ctx.lw, ctx.hidden, ctx.seqLen, 'out', (s, o) => void (next[s] = o.out!), ctx.signal),
+    ctx.runner.run(ctx.layer, ctx.lw, ctx.hidden, ctx.seqLen, 'out', (s, o) => void (next[s] = o.out!), ctx.signal, ['out']),
   );
   return next;
 }

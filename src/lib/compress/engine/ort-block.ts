@@ -2,7 +2,7 @@ import * as ort from 'onnxruntime-web/webgpu';
 import { fixOrtThreads } from '../../infer/ort-env';
 import { BLOCK_TAPS, layerPrefix, tapWidth, type BlockTap, type ModelSpec } from '../../model/spec';
 import { buildDecoderBlock } from '../../onnx';
-import type { BlockOutputs, LayerTensors } from '../reference/block';
+import { outputsUntil, type BlockOutput, type BlockOutputs, type LayerTensors } from '../reference/block';
 import type { BlockRunner } from './runner-types';
 
 /** Bytes of activations one `session.run` may produce (batches of samples are sized to it). */
@@ -12,7 +12,7 @@ const BATCH_BYTES = 64 * 1024 * 1024;
  * The block forward as a one-layer ONNX graph (`buildDecoderBlock`) in onnxruntime-web. Weights
  * are inline (ORT-web shares external data between sessions by file name), so each weight set
  * is its own session: one per `run`, released before the next is created. The graph always
- * computes the whole layer and every tap.
+ * computes the whole layer and every tap; only the outputs wanted are fetched out of ORT's heap.
  */
 export class OrtBlockRunner implements BlockRunner {
   readonly kind: 'ort-wasm' | 'ort-webgpu';
@@ -30,9 +30,10 @@ export class OrtBlockRunner implements BlockRunner {
     lw: LayerTensors,
     inputs: readonly Float32Array[],
     seqLen: number,
-    _until: BlockTap | 'out',
+    until: BlockTap | 'out',
     each: (sample: number, out: BlockOutputs) => void | Promise<void>,
     signal?: AbortSignal,
+    want: readonly BlockOutput[] = outputsUntil(until),
   ): Promise<void> {
     const { spec } = this;
     const prefix = layerPrefix(layer);
@@ -42,6 +43,8 @@ export class OrtBlockRunner implements BlockRunner {
     const session = await ort.InferenceSession.create(built.model, { executionProviders: [this.ep], logSeverityLevel: 3 });
     try {
       const H = spec.hiddenSize;
+      const width = (t: BlockOutput) => (t === 'out' ? H : tapWidth(spec, t));
+      const outputName = (t: BlockOutput) => (t === 'out' ? 'hidden_states_out' : t);
       const perSample = seqLen * 4 * (H + BLOCK_TAPS.reduce((a, t) => a + tapWidth(spec, t), 0));
       const B = Math.max(1, Math.floor(BATCH_BYTES / perSample));
       for (let s0 = 0; s0 < inputs.length; s0 += B) {
@@ -51,17 +54,19 @@ export class OrtBlockRunner implements BlockRunner {
         for (let k = 0; k < b; k++) hidden.set(inputs[s0 + k], k * seqLen * H);
         const pos = new BigInt64Array(b * seqLen);
         for (let k = 0; k < b; k++) for (let t = 0; t < seqLen; t++) pos[k * seqLen + t] = BigInt(t);
-        const out = await session.run({
-          hidden_states: new ort.Tensor('float32', hidden, [b, seqLen, H]),
-          position_ids: new ort.Tensor('int64', pos, [b, seqLen]),
-        });
-        const data: Record<string, Float32Array> = {};
-        for (const name of ['hidden_states_out', ...BLOCK_TAPS]) data[name] = (await out[name].getData()) as Float32Array;
+        const out = await session.run(
+          {
+            hidden_states: new ort.Tensor('float32', hidden, [b, seqLen, H]),
+            position_ids: new ort.Tensor('int64', pos, [b, seqLen]),
+          },
+          want.map(outputName),
+        );
+        const data = new Map<BlockOutput, Float32Array>();
+        for (const t of want) data.set(t, (await out[outputName(t)].getData()) as Float32Array);
         for (const t of Object.values(out)) t.dispose();
         for (let k = 0; k < b; k++) {
-          const slice = (name: string, w: number) => data[name].slice(k * seqLen * w, (k + 1) * seqLen * w);
-          const outs: BlockOutputs = { out: slice('hidden_states_out', H) };
-          for (const t of BLOCK_TAPS) outs[t] = slice(t, tapWidth(spec, t));
+          const outs: BlockOutputs = {};
+          for (const [t, v] of data) outs[t] = v.slice(k * seqLen * width(t), (k + 1) * seqLen * width(t));
           await each(s0 + k, outs);
         }
       }

@@ -1,4 +1,4 @@
-import type { BlockOutputs, LayerTensors } from '../reference/block';
+import type { BlockOutput, BlockOutputs, LayerTensors } from '../reference/block';
 import type { BlockTap } from '../../model/spec';
 
 /** Which block forward runs the calibration passes. */
@@ -18,8 +18,10 @@ export interface SubBlockLoss {
 export interface BlockRunner {
   readonly kind: ForwardKind;
   /**
-   * Layer `layer` with tensors `lw` on each sample's hidden states ([L, hidden]); `each` gets
-   * at least the outputs up to `until` (a runner may compute more).
+   * Layer `layer` with tensors `lw` on each sample's hidden states ([L, hidden]), computed up to
+   * `until`; `each` gets at least the outputs in `want` (default: every tap up to `until`, and
+   * the output for `out`). A runner may hand back more, but one whose outputs live elsewhere (a
+   * GPU, ORT's heap) copies out only those wanted: a tap of a 65k-token batch is hundreds of MB.
    */
   run(
     layer: number,
@@ -29,6 +31,7 @@ export interface BlockRunner {
     until: BlockTap | 'out',
     each: (sample: number, out: BlockOutputs) => void | Promise<void>,
     signal?: AbortSignal,
+    want?: readonly BlockOutput[],
   ): Promise<void>;
   /**
    * AWQ's candidate loss on this runner's device, where it has one: `inputs` is the

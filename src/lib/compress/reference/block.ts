@@ -2,6 +2,7 @@ import { ropeInvFreq } from '../../model/rope';
 import { dotsInOrder } from './blocked';
 import { simdLinear, simdLinear32 } from './simd';
 import {
+  BLOCK_TAPS,
   layerRope,
   linearBiasName,
   linearWeightName,
@@ -44,6 +45,14 @@ export function linearWeight(spec: ModelSpec, lw: LayerTensors, l: LinearId, lay
   if (!w) throw new Error(`layer ${layer}: missing ${linearWeightName(l)}`);
   const cols = tapWidth(spec, LINEAR_INPUT[l]);
   return matrix(w.length / cols, cols, w);
+}
+
+/** An output of a block pass: a linear's input (a tap), or the layer's output. */
+export type BlockOutput = BlockTap | 'out';
+
+/** What a pass up to `until` computes: every tap up to it, and the layer's output for `out`. */
+export function outputsUntil(until: BlockOutput): BlockOutput[] {
+  return until === 'out' ? [...BLOCK_TAPS, 'out'] : BLOCK_TAPS.slice(0, BLOCK_TAPS.indexOf(until) + 1);
 }
 
 export interface BlockOutputs {
