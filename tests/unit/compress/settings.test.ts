@@ -69,6 +69,47 @@ describe('structure checks', () => {
     expect(maxDistinctPerGroup(W, 4, Int32Array.from([0, 1, 0, 1, 0, 1, 0, 1]))).toBe(3);
   });
 
+  it('counts distinct values per group as a Set does: ±0 and NaNs each one value, any group layout', () => {
+    /** The count the slow way: a Set per (row, group). */
+    const bySets = (W: ReturnType<typeof matrix>, groupSize: number, gIdx?: Int32Array) => {
+      const gs = groupSize > 0 && groupSize < W.cols ? groupSize : W.cols;
+      let worst = 0;
+      for (let r = 0; r < W.rows; r++) {
+        const sets = new Map<number, Set<number>>();
+        for (let j = 0; j < W.cols; j++) {
+          const g = gIdx ? gIdx[j] : Math.floor(j / gs);
+          if (!sets.has(g)) sets.set(g, new Set());
+          sets.get(g)!.add(W.data[r * W.cols + j]);
+        }
+        for (const s of sets.values()) worst = Math.max(worst, s.size);
+      }
+      return worst;
+    };
+    let x = 11;
+    const rand = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (const [rows, cols, levels] of [
+      [3, 300, 5],
+      [7, 256, 16],
+      [4, 200, 300],
+      [2, 64, 2],
+    ]) {
+      const data = Float32Array.from({ length: rows * cols }, () => (Math.floor(rand() * levels) - levels / 2) * 0.37);
+      // Signed zeros and NaNs in a few places.
+      data[3] = -0;
+      data[5] = 0;
+      // NaNs of other payloads and signs, written as bits.
+      const raw = new Uint32Array(data.buffer);
+      raw[cols + 1] = 0x7fc00001;
+      raw[cols + 2] = 0xffc00000;
+      data[cols + 3] = NaN;
+      const W = matrix(rows, cols, data);
+      const perm = Int32Array.from({ length: cols }, () => Math.floor(rand() * Math.ceil(cols / 64)));
+      for (const gs of [0, 32, 64, 128, 1000])
+        expect(maxDistinctPerGroup(W, gs), `${rows}×${cols}, ${levels} levels, g${gs}`).toBe(bySets(W, gs));
+      expect(maxDistinctPerGroup(W, 64, perm)).toBe(bySets(W, 64, perm));
+    }
+  });
+
   it('unstructured: the achieved ratio', () => {
     const W = matrix(1, 10, Float32Array.from([0, 0, 0, 0, 1, 1, 1, 1, 1, 1]));
     expect(checkStructure(W, { kind: 'prune', sparsity: { ratio: 0.4 } }).problem).toBeNull();

@@ -31,15 +31,49 @@ export function nmViolation(W: Matrix, n: number, m: number): string | null {
 /**
  * Largest number of distinct values in any (row, group). Groups are contiguous slices of
  * `groupSize` columns (clipped to the width; 0 = whole rows) unless `gIdx` assigns them.
+ * Values are told apart as a `Set` would (±0 one value, every NaN one value), by their fp32 bits
+ * in an open-addressing table stamped per group: a `Set` per group cost about 40 ns a weight,
+ * 155 ms of every quantized SmolLM2-135M-shaped layer.
  */
 export function maxDistinctPerGroup(W: Matrix, groupSize: number, gIdx?: Int32Array): number {
   const { groupSize: gs, groups } = groupLayout(W.cols, groupSize);
+  // Each group's columns, in order (contiguous groups need no list).
+  let columns: Int32Array[] | null = null;
+  if (gIdx) {
+    const members = Array.from({ length: groups }, () => [] as number[]);
+    for (let j = 0; j < W.cols; j++) members[gIdx[j]].push(j);
+    columns = members.map((m) => Int32Array.from(m));
+  }
+  const widest = Math.max(1, columns ? Math.max(...columns.map((c) => c.length)) : gs);
+  let size = 2;
+  while (size < 2 * widest) size *= 2;
+  const mask = size - 1;
+  const keys = new Uint32Array(size);
+  const stamps = new Uint32Array(size);
+  const bits = new Uint32Array(W.data.buffer, W.data.byteOffset, W.data.length);
+  let stamp = 0;
+  let distinct = 0;
+  const add = (b: number): void => {
+    // -0 is 0, and every NaN one NaN, as in a Set.
+    const key = b === 0x80000000 ? 0 : (b & 0x7fffffff) > 0x7f800000 ? 0x7fc00000 : b;
+    let h = (Math.imul(key, 0x9e3779b1) >>> 0) & mask;
+    while (stamps[h] === stamp && keys[h] !== key) h = (h + 1) & mask;
+    if (stamps[h] !== stamp) {
+      stamps[h] = stamp;
+      keys[h] = key;
+      distinct++;
+    }
+  };
   let worst = 0;
-  const sets = Array.from({ length: groups }, () => new Set<number>());
   for (let r = 0; r < W.rows; r++) {
-    for (const s of sets) s.clear();
-    for (let j = 0; j < W.cols; j++) sets[gIdx ? gIdx[j] : Math.floor(j / gs)].add(W.data[r * W.cols + j]);
-    for (const s of sets) worst = Math.max(worst, s.size);
+    const row = r * W.cols;
+    for (let g = 0; g < groups; g++) {
+      stamp++;
+      distinct = 0;
+      if (columns) for (const j of columns[g]) add(bits[row + j]);
+      else for (let j = row + g * gs, end = row + Math.min(W.cols, (g + 1) * gs); j < end; j++) add(bits[j]);
+      if (distinct > worst) worst = distinct;
+    }
   }
   return worst;
 }
