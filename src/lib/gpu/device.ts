@@ -1,5 +1,6 @@
 import { checkDivision } from './division';
 import { setGemmKernel } from './gemm';
+import { setOutputErrorOnDevice } from './output-error';
 import { watchDevice } from './faults';
 
 /** What the page shows about the WebGPU adapter, or why there is none. */
@@ -82,13 +83,17 @@ export async function requestDevice(adapter?: GPUAdapter): Promise<GPUDevice> {
 }
 
 /**
- * What every device our kernels run on needs once, also one a caller made itself: the GEMM kernel
- * for its kind of adapter, and the quantizer's division check (before any quantizer pipeline).
- * Idempotent.
+ * What every device our kernels run on needs once, also one a caller made itself: on a hardware
+ * adapter the workgroup-memory GEMM and the error report on the device (a software adapter runs
+ * both faster on the CPU paths), and the quantizer's division check (before any quantizer
+ * pipeline). Idempotent.
  */
 export async function prepareDevice(device: GPUDevice, info?: GPUAdapterInfo): Promise<void> {
   const i = info ?? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  if (i && !isSoftwareAdapter(i)) setGemmKernel(device, 'tiled');
+  if (i && !isSoftwareAdapter(i)) {
+    setGemmKernel(device, 'tiled');
+    setOutputErrorOnDevice(device, true);
+  }
   await checkDivision(device);
 }
 

@@ -1,6 +1,7 @@
 import { GpuBlockForward } from '../../gpu/block-forward';
 import { awqClipGpu } from '../../gpu/clip';
 import { GpuDeviceLostError, GpuFaultError, isGpuError } from '../../gpu/faults';
+import { gpuRelativeOutputError, outputErrorFits, outputErrorOnDevice } from '../../gpu/output-error';
 import { packGpu } from '../../gpu/pack';
 import { magnitudeGpu, wandaGpu } from '../../gpu/prune';
 import { rtnGpu } from '../../gpu/quant';
@@ -8,6 +9,7 @@ import { gptqGpu, sparsegptGpu } from '../../gpu/solver';
 import { GpuStatsAccumulator } from '../../gpu/stats';
 import { awqClipSearch, type AwqClipOptions } from '../reference/awq';
 import { gptq, type GptqOptions, type GptqResult } from '../reference/gptq';
+import { relativeOutputError } from '../reference/output-error';
 import { magnitude } from '../reference/magnitude';
 import { packQuantized, type PackedNBits } from '../reference/pack';
 import { quantizeRtn, type QuantConfig, type QuantizedMatrix } from '../reference/quantizer';
@@ -134,6 +136,16 @@ export function awqClipSearchOn(k: Kernels, W: Matrix, X: Matrix, cfg: QuantConf
 
 export function packOn(k: Kernels, q: QuantizedMatrix): Promise<PackedNBits> {
   return k.kind === 'webgpu' ? packGpu(k.device, q) : Promise.resolve(packQuantized(q));
+}
+
+/**
+ * The error report's figure: on the device where `prepareDevice` put it (hardware adapters) and
+ * its buffers fit, `relativeOutputError` otherwise.
+ */
+export async function relativeOutputErrorOn(k: Kernels, W: Matrix, What: Matrix, X: Matrix): Promise<number> {
+  if (k.kind === 'webgpu' && X.rows > 0 && outputErrorOnDevice(k.device) && outputErrorFits(k.device, X.rows, W.rows, W.cols))
+    return gpuRelativeOutputError(k.device, X.data, W.data, What.data, X.rows, W.rows, W.cols);
+  return relativeOutputError(W, What, X);
 }
 
 /**

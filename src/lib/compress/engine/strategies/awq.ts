@@ -169,7 +169,7 @@ export const awqLayer: LayerStrategy = async (ctx) => {
     const sr = searchOf(l);
     const errRows = Math.min(ctx.errorTokens, N * L);
     const errX = matrix(errRows, cols, keep[tap].subarray(0, errRows * cols));
-    finishLinear(ctx, l, Ws, q.weight, errX, started, {
+    await finishLinear(ctx, l, Ws, q.weight, errX, started, {
       q,
       awq: {
         search: sr?.name ?? 'none (v_proj→o_proj skipped: shapes differ under GQA)',

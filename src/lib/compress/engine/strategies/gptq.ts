@@ -42,7 +42,7 @@ export const gptqLayer: LayerStrategy = async (ctx) => {
             blockSize: s.blockSize,
           }),
         );
-        finishLinear(ctx, l, W, r.weight, samples[tap]!.matrix(), started, { q: r, solver: r.report });
+        await finishLinear(ctx, l, W, r.weight, samples[tap]!.matrix(), started, { q: r, solver: r.report });
       }
     } finally {
       stats.destroy();

@@ -51,7 +51,7 @@ export function oneShotStrategy(method: OneShotMethod): LayerStrategy {
         const tap = LINEAR_INPUT[l];
         const X = samples[tap]!.matrix();
         const r = await method.compress(ctx, l, W, () => stat(tap));
-        finishLinear(ctx, l, W, r.weight, X, started, { q: r.q, solver: r.solver });
+        await finishLinear(ctx, l, W, r.weight, X, started, { q: r.q, solver: r.solver });
       }
     } finally {
       for (const st of Object.values(stats)) st?.destroy();
