@@ -97,7 +97,6 @@ export async function compressLayers(opts: DriverOptions): Promise<CompressRepor
       ? opts.forward
       : await createBlockRunner(opts.forward ?? (kernels.kind === 'webgpu' ? 'webgpu' : 'typescript'), spec, kernels);
   const ownsRunner = typeof opts.forward !== 'object';
-
   const progress = (p: Omit<DriverProgress, 'layers'>) => opts.onProgress?.({ ...p, layers: nLayers });
   const allPhases: Record<string, number> = {};
   const layers: LayerTiming[] = [...(opts.resume?.layers ?? [])];
