@@ -17,10 +17,7 @@ import { LINEAR_INPUT, linearF32Sums, linearWeight } from '../compress/reference
 import { groupLayout, type QuantConfig } from '../compress/reference/quantizer';
 import type { ResolvedSettings } from '../compress/reference/settings';
 import { matrix, type Matrix } from '../compress/reference/types';
-import { encodeRowSquaredError } from '../gpu/block-ops';
-import { encodeGemm } from '../gpu/gemm';
-import { readF32, Recorder, storageBuffer, uploadF32 } from '../gpu/kernel';
-import { resolveLimits } from '../gpu/limits';
+import { gpuLinearLoss } from '../gpu/output-error';
 
 /**
  * The per-linear problems of the reference benchmark: every linear of the first layers of a
@@ -217,47 +214,6 @@ async function awqLinear(
   const q = (await quantizeRtnOn(kernels, toQuantize, cfg)).weight.data.slice();
   divideColumns(q, s);
   return q;
-}
-
-/** Σ (X·qᵀ − Y)² for candidate weights q [outF, X.cols] on the device, X and Y resident. */
-export function gpuLinearLoss(device: GPUDevice, X: Matrix, outF: number, Y: Float32Array) {
-  const T = X.rows;
-  const { maxWorkgroupsPerDim } = resolveLimits(device);
-  const x = uploadF32(device, X.data);
-  const target = uploadF32(device, Y);
-  const w = storageBuffer(device, outF * X.cols * 4);
-  const y = storageBuffer(device, T * outF * 4);
-  const err = storageBuffer(device, T * 4);
-  return {
-    async sum(q: Float32Array): Promise<number> {
-      device.queue.writeBuffer(w, 0, q.buffer, q.byteOffset, q.byteLength);
-      const rec = new Recorder(device);
-      rec.clear(y, 0, T * outF * 4);
-      encodeGemm(
-        rec,
-        {
-          m: T,
-          n: outF,
-          k: X.cols,
-          a: { buf: x, off: 0, rs: X.cols, cs: 1 },
-          b: { buf: w, off: 0, rs: 1, cs: X.cols },
-          c: { buf: y, off: 0, rs: outF },
-          alpha: 0,
-          beta: 1,
-        },
-        maxWorkgroupsPerDim,
-      );
-      encodeRowSquaredError(rec, y, target, err, T, outF, maxWorkgroupsPerDim);
-      rec.submit();
-      const e = await readF32(device, err, T);
-      let total = 0;
-      for (let t = 0; t < T; t++) total += e[t];
-      return total;
-    },
-    destroy(): void {
-      for (const b of [x, target, w, y, err]) b.destroy();
-    },
-  };
 }
 
 /** How far our output is from the reference's on one linear (or summed over several). */

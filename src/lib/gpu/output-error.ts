@@ -1,3 +1,4 @@
+import type { Matrix } from '../compress/reference/types';
 import { encodeRowSquaredError } from './block-ops';
 import { encodeGemm } from './gemm';
 import { readF32, Recorder, storageBuffer, uploadF32 } from './kernel';
@@ -59,27 +60,8 @@ export async function gpuRelativeOutputError(
   const sumsD = storageBuffer(device, tokens * 4);
   try {
     const rec = new Recorder(device);
-    for (const [weights, out] of [
-      [w, y],
-      [d, yd],
-    ] as const) {
-      rec.clear(out, 0, tokens * rows * 4);
-      // out [tokens, rows] = X · weightsᵀ: B(k, j) = weights[j, k].
-      encodeGemm(
-        rec,
-        {
-          m: tokens,
-          n: rows,
-          k: cols,
-          a: { buf: x, off: 0, rs: cols, cs: 1 },
-          b: { buf: weights, off: 0, rs: 1, cs: cols },
-          c: { buf: out, off: 0, rs: rows },
-          alpha: 0,
-          beta: 1,
-        },
-        maxDim,
-      );
-    }
+    encodeRowsTimesWeightT(rec, x, w, y, tokens, rows, cols, maxDim);
+    encodeRowsTimesWeightT(rec, x, d, yd, tokens, rows, cols, maxDim);
     rec.clear(zeros, 0, tokens * rows * 4);
     encodeRowSquaredError(rec, y, zeros, sums, tokens, rows, maxDim);
     encodeRowSquaredError(rec, yd, zeros, sumsD, tokens, rows, maxDim);
@@ -96,4 +78,63 @@ export async function gpuRelativeOutputError(
   } finally {
     for (const b of [x, w, d, y, yd, zeros, sums, sumsD]) b.destroy();
   }
+}
+
+/**
+ * y [tokens, rows] = x [tokens, cols] · wᵀ for w as a linear stores it ([rows, cols], row-major),
+ * read through the GEMM's strides (no transposed copy: these weights are used once).
+ */
+export function encodeRowsTimesWeightT(
+  rec: Recorder,
+  x: GPUBuffer,
+  w: GPUBuffer,
+  y: GPUBuffer,
+  tokens: number,
+  rows: number,
+  cols: number,
+  maxDim: number,
+): void {
+  // The GEMM adds into C: a reused buffer starts from zeros.
+  rec.clear(y, 0, tokens * rows * 4);
+  encodeGemm(
+    rec,
+    {
+      m: tokens,
+      n: rows,
+      k: cols,
+      a: { buf: x, off: 0, rs: cols, cs: 1 },
+      b: { buf: w, off: 0, rs: 1, cs: cols },
+      c: { buf: y, off: 0, rs: rows },
+      alpha: 0,
+      beta: 1,
+    },
+    maxDim,
+  );
+}
+
+/** Σ (X·qᵀ − Y)² for candidate weights q [outF, X.cols] on the device, X and Y resident (AWQ's per-linear search). */
+export function gpuLinearLoss(device: GPUDevice, X: Matrix, outF: number, Y: Float32Array) {
+  const T = X.rows;
+  const { maxWorkgroupsPerDim } = resolveLimits(device);
+  const x = uploadF32(device, X.data);
+  const target = uploadF32(device, Y);
+  const w = storageBuffer(device, outF * X.cols * 4);
+  const y = storageBuffer(device, T * outF * 4);
+  const err = storageBuffer(device, T * 4);
+  return {
+    async sum(q: Float32Array): Promise<number> {
+      device.queue.writeBuffer(w, 0, q.buffer, q.byteOffset, q.byteLength);
+      const rec = new Recorder(device);
+      encodeRowsTimesWeightT(rec, x, w, y, T, outF, X.cols, maxWorkgroupsPerDim);
+      encodeRowSquaredError(rec, y, target, err, T, outF, maxWorkgroupsPerDim);
+      rec.submit();
+      const e = await readF32(device, err, T);
+      let total = 0;
+      for (let t = 0; t < T; t++) total += e[t];
+      return total;
+    },
+    destroy(): void {
+      for (const b of [x, target, w, y, err]) b.destroy();
+    },
+  };
 }

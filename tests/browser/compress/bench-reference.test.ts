@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BENCH_SETTINGS } from '../../../src/lib/bench/compress';
-import { compressLinears, gpuLinearLoss, type ReferenceProblem } from '../../../src/lib/bench/reference';
+import { compressLinears, type ReferenceProblem } from '../../../src/lib/bench/reference';
+import { gpuLinearLoss } from '../../../src/lib/gpu/output-error';
 import { squaredErrorF32 } from '../../../src/lib/compress/reference/awq';
 import { linearF32Sums } from '../../../src/lib/compress/reference/block';
 import { TYPESCRIPT_KERNELS } from '../../../src/lib/compress/engine/backend';

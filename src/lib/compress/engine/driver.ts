@@ -1,5 +1,6 @@
 import { LINEAR_IDS, layerPrefix, linearModule, type LinearId, type ModelSpec } from '../../model/spec';
 import type { ResolvedSettings } from '../reference/settings';
+import { FactorCache } from '../reference/solver';
 import { locateGpuError, TYPESCRIPT_KERNELS, type Kernels } from './backend';
 import { createBlockRunner } from './block-runner';
 import { checkHidden, checkLayerTensors } from './finite';
@@ -146,6 +147,7 @@ export async function compressLayers(opts: DriverOptions): Promise<CompressRepor
           linears: [],
           quantized: new Map(),
           awqClipSampleTokens: opts.awqClipSampleTokens ?? 512,
+          factors: new FactorCache(),
           onHessian: opts.onHessian,
           progress: (step, linear, message) => {
             at = { layer: i, step, linear };

@@ -3,6 +3,7 @@ import { awqConfig } from '../reference/awq';
 import { linearWeight, type LayerTensors } from '../reference/block';
 import { groupLayout, type QuantConfig, type QuantizedMatrix } from '../reference/quantizer';
 import type { ResolvedSettings } from '../reference/settings';
+import type { FactorCache } from '../reference/solver';
 import type { Matrix } from '../reference/types';
 import type { Kernels, Stats } from './backend';
 import { StatsBatcher, TokenSample } from './batchers';
@@ -28,12 +29,18 @@ export interface LayerContext {
   linears: LinearReport[];
   quantized: Map<string, QuantizedMatrix>;
   awqClipSampleTokens: number;
+  /** The layer's Hessian factors, shared by the linears on one input (GPTQ, SparseGPT). */
+  factors: FactorCache;
   onHessian?: (layer: number, linear: LinearId, H: Float32Array) => void;
   progress: (step: DriverProgress['step'], linear: LinearId | undefined, message: string) => void;
 }
 
-/** A method's work on one layer: compress its seven linears, return the next layer's inputs. */
-export type LayerStrategy = (ctx: LayerContext) => Promise<Float32Array[]>;
+/**
+ * A method's work on one layer: compress its seven linears, return the next layer's inputs.
+ * `dataFree`: the weights do not depend on the calibration data (RTN, magnitude), so its block
+ * passes feed only the error report.
+ */
+export type LayerStrategy = ((ctx: LayerContext) => Promise<Float32Array[]>) & { readonly dataFree?: boolean };
 
 export function weightMatrix(ctx: LayerContext, l: LinearId): Matrix {
   return linearWeight(ctx.spec, ctx.lw, l, ctx.layer);

@@ -1,7 +1,6 @@
 import { tapWidth, type LinearId } from '../../../model/spec';
 import { LINEAR_INPUT } from '../../reference/block';
 import { groupLayout } from '../../reference/quantizer';
-import { FactorCache } from '../../reference/solver';
 import { createStats, gptqOn } from '../backend';
 import { finishLinear } from '../finish-linear';
 import { checkStatistic } from '../finite';
@@ -14,8 +13,6 @@ export const TRUE_SEQUENTIAL: LinearId[][] = [['k_proj', 'v_proj', 'q_proj'], ['
 export const gptqLayer: LayerStrategy = async (ctx) => {
   const s = ctx.settings;
   if (!('bits' in s)) throw new Error('gptq needs bits');
-  // The linears of a group read one Hessian: its factor is taken once.
-  const factors = new FactorCache();
   for (const group of TRUE_SEQUENTIAL) {
     const tap = LINEAR_INPUT[group[0]];
     const stats = createStats(ctx.kernels, tapWidth(ctx.spec, tap), { hessian: true, wanda: false, absMean: false });
@@ -43,7 +40,7 @@ export const gptqLayer: LayerStrategy = async (ctx) => {
             actOrder: s.actOrder,
             percdamp: s.percdamp,
             blockSize: s.blockSize,
-            factors,
+            factors: ctx.factors,
           }),
         );
         await finishLinear(ctx, l, W, r.weight, samples[tap]!.matrix(), started, { q: r, solver: r.report });

@@ -18,12 +18,9 @@ export const LAYER_STRATEGIES: Record<Method, LayerStrategy> = {
 };
 
 /**
- * Methods whose weights do not depend on the calibration data: their block passes feed only the
- * error report, which reads the first `errorTokens` tokens, so only the samples holding those run.
+ * Calibration samples whose block passes a method needs: all of them, or, for a data-free
+ * strategy, those holding the first `errorTokens` tokens, all its error report reads.
  */
-export const DATA_FREE_METHODS: ReadonlySet<Method> = new Set<Method>(['rtn', 'magnitude']);
-
-/** Calibration samples whose block passes a method needs: all of them, or those the error report reads. */
 export function forwardedSamples(method: Method, samples: number, seqLen: number, errorTokens: number): number {
-  return DATA_FREE_METHODS.has(method) ? Math.min(samples, Math.ceil(errorTokens / seqLen)) : samples;
+  return LAYER_STRATEGIES[method].dataFree ? Math.min(samples, Math.ceil(errorTokens / seqLen)) : samples;
 }

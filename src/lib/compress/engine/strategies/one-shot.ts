@@ -25,7 +25,7 @@ export interface OneShotMethod {
 
 /** RTN, magnitude, Wanda, SparseGPT: one pass for every linear's statistics, then all seven. */
 export function oneShotStrategy(method: OneShotMethod): LayerStrategy {
-  return async (ctx) => {
+  const strategy = async (ctx: LayerContext): Promise<Float32Array[]> => {
     const { statistic } = method;
     const stats: Partial<Record<BlockTap, Stats>> = {};
     if (statistic) {
@@ -58,6 +58,8 @@ export function oneShotStrategy(method: OneShotMethod): LayerStrategy {
     }
     return forwardCompressed(ctx);
   };
+  // Without a statistic the weights are the data's no matter what.
+  return Object.assign(strategy, { dataFree: !method.statistic });
 }
 
 /** The sparsity of a pruning method's settings. */
