@@ -39,6 +39,8 @@ export interface BatchOptions {
    * decoder that runs several together (`decodeFamilies`); absent: found from the prompts' tokens.
    */
   families?: number[][];
+  /** After each step: the new tokens the rows hold so far, all rows together (for progress on long batches). */
+  onTokens?: (generated: number) => void;
 }
 
 type Finish = BatchRowResult['finish'];
@@ -58,12 +60,18 @@ class RowStops extends StoppingCriteria {
     private readonly maxNew: number[],
     private readonly stops: string[][],
     private readonly signal?: AbortSignal,
+    private readonly onTokens?: (generated: number) => void,
   ) {
     super();
     this.finish = maxNew.map(() => null);
     this.kept = maxNew.map(() => 0);
   }
   override _call(inputIds: bigint[][] | number[][]): boolean[] {
+    const done = this.check(inputIds);
+    this.onTokens?.(this.kept.reduce((a, b) => a + b, 0));
+    return done;
+  }
+  private check(inputIds: bigint[][] | number[][]): boolean[] {
     const eos = new Set(this.lm.spec.eosTokenIds);
     return inputIds.map((row, i) => {
       if (this.finish[i]) return true;
@@ -114,6 +122,7 @@ class RowSampler extends LogitsProcessor {
 
 /** The index drawn with probability softmax(logits / temperature), among the top `topK` when above 0; `u` uniform in [0, 1). */
 export function sampleIndex(logits: Float32Array, temperature: number, topK: number, u: number): number {
+  if (topK <= 0 || topK >= logits.length) return sampleFromAll(logits, temperature, u);
   let candidates = Array.from(logits.keys());
   if (topK > 0 && topK < logits.length) candidates = candidates.sort((a, b) => logits[b] - logits[a] || a - b).slice(0, topK);
   let max = -Infinity;
@@ -125,6 +134,23 @@ export function sampleIndex(logits: Float32Array, temperature: number, topK: num
     if (x < 0) return candidates[k];
   }
   return candidates[candidates.length - 1];
+}
+
+/**
+ * `sampleIndex` over the whole vocabulary without its arrays (a self-calibration step samples
+ * every row from ~50k logits): the same operations in the same order, so the same index.
+ */
+function sampleFromAll(logits: Float32Array, temperature: number, u: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < logits.length; j++) if (logits[j] > max) max = logits[j];
+  let total = 0;
+  for (let j = 0; j < logits.length; j++) total += Math.exp((logits[j] - max) / temperature);
+  let x = u * total;
+  for (let j = 0; j < logits.length; j++) {
+    x -= Math.exp((logits[j] - max) / temperature);
+    if (x < 0) return j;
+  }
+  return logits.length - 1;
 }
 
 /**
@@ -158,13 +184,13 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
   let stops: RowStops;
   const families = keepsHostCache(lm) ? (opts.families ?? promptFamilies(prompts)) : [];
   if (families.length > 1) {
-    stops = new RowStops(lm, 0, maxNew, stopStrings, opts.signal);
+    stops = new RowStops(lm, 0, maxNew, stopStrings, opts.signal, opts.onTokens);
     generated = await decodeAcrossFamilies(lm, prompts, families, budget, stepPolicy(lm, rows, stops, opts.minNewTokens ?? 0));
   } else if (P > 0 || keepsHostCache(lm)) {
-    stops = new RowStops(lm, 0, maxNew, stopStrings, opts.signal);
+    stops = new RowStops(lm, 0, maxNew, stopStrings, opts.signal, opts.onTokens);
     generated = await decodeOverPrefix(lm, prompts, P, BigInt(padTokenId(lm)), budget, stepPolicy(lm, rows, stops, opts.minNewTokens ?? 0));
   } else {
-    stops = new RowStops(lm, padded, maxNew, stopStrings, opts.signal);
+    stops = new RowStops(lm, padded, maxNew, stopStrings, opts.signal, opts.onTokens);
     generated = await generateThroughTransformers(lm, prompts, padded, budget, rows, stops, opts.minNewTokens);
   }
   return rows.map((row, i) => {

@@ -1,6 +1,7 @@
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import type { LoadedLm } from '../infer/causal-lm';
-import { generate } from '../infer/generate';
+import { chooseBatchSize } from '../infer/batch-size';
+import { generateBatch } from '../infer/generate-batch';
 import { seededRandom } from '../util/rng';
 import type { ModelSpec } from '../model/spec';
 import { BUILTIN_CALIBRATION } from './builtin-text';
@@ -127,8 +128,12 @@ function sampleSeed(seed: number, k: number): number {
 }
 
 /**
- * Sequences the model writes from its BOS token, sampled at temperature 1 with seeded
- * generation; returns each sequence's ids (prompt included) until `tokens` are collected.
+ * Sequences the model writes from its BOS token, sampled at temperature 1; returns each
+ * sequence's ids (prompt included), in order, until `tokens` are collected. The k-th sequence
+ * comes from its own seeded stream (`sampleSeed`), and sequences are written a batch at a time
+ * (`chooseBatchSize` for the model and device unless `batchSize` is given): the batch decoder
+ * draws each row from its own stream, so the set does not depend on the batch size, and a batch
+ * is never larger than the tokens still missing need.
  */
 export async function generateSequences(
   lm: LoadedLm,
@@ -137,27 +142,42 @@ export async function generateSequences(
   seed: number,
   signal?: AbortSignal,
   onStatus?: (msg: string) => void,
+  batchSize?: number,
 ): Promise<number[][]> {
   const prompt = startPrompt(lm);
+  const promptLen = lm.tokenizer.encode(prompt).length;
+  const length = Math.min(maxLen, lm.spec.maxPositions);
+  const maxNewTokens = Math.max(1, length - promptLen);
+  const rowsAtOnce = batchSize ?? chooseBatchSize(lm.spec, lm.device, promptLen + maxNewTokens);
+  const giveUpAfter = 100 * Math.ceil(tokens / Math.max(1, maxLen)) + 100;
   const out: number[][] = [];
   let have = 0;
-  for (let k = 0; have < tokens; k++) {
+  let reportedAt = 0;
+  const report = (count: number, force = false) => {
+    // A batch of a large model runs for minutes on a CPU: say how far it is, about once a second.
+    if (!onStatus || (!force && performance.now() - reportedAt < 1000)) return;
+    reportedAt = performance.now();
+    onStatus(`self-generated ${Math.min(count, tokens)}/${tokens} calibration tokens`);
+  };
+  for (let k = 0; have < tokens;) {
     signal?.throwIfAborted();
-    const promptLen = lm.tokenizer.encode(prompt).length;
-    const r = await generate(lm, {
-      prompt,
-      maxNewTokens: Math.max(1, Math.min(maxLen, lm.spec.maxPositions) - promptLen),
-      temperature: 1,
-      topK: 0,
-      seed: sampleSeed(seed, k),
-      signal,
-    });
-    if (r.finish === 'cancelled') signal?.throwIfAborted();
-    out.push(r.ids);
-    have += r.ids.length;
-    onStatus?.(`self-generated ${Math.min(have, tokens)}/${tokens} calibration tokens`);
-    if (k > 100 * Math.ceil(tokens / Math.max(1, maxLen)) + 100)
-      throw new Error('the model keeps stopping at once; self-generated calibration is not possible');
+    if (k > giveUpAfter) throw new Error('the model keeps stopping at once; self-generated calibration is not possible');
+    const rows = Math.min(rowsAtOnce, Math.ceil((tokens - have) / (promptLen + maxNewTokens)));
+    const before = have;
+    const batch = await generateBatch(
+      lm,
+      Array.from({ length: rows }, (_, j) => ({ prompt, maxNewTokens, temperature: 1, topK: 0, seed: sampleSeed(seed, k + j) })),
+      { signal, onTokens: (n) => report(before + rows * promptLen + n) },
+    );
+    if (batch.some((r) => r.finish === 'cancelled')) signal?.throwIfAborted();
+    // Sequences after the one that completes the count are dropped, as writing one at a time would.
+    for (const r of batch) {
+      if (have >= tokens) break;
+      out.push(r.ids);
+      have += r.ids.length;
+    }
+    k += rows;
+    report(have, true);
   }
   return out;
 }

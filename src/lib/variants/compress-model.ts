@@ -235,9 +235,20 @@ function calibrationTag(src: CalibrationSource, set: { samples: number; seqLen: 
         ? `url${hash(src.url)}`
         : src.kind === 'tokens'
           ? `ids${hash(src.ids.map((s) => s.join(',')).join(';'))}`
-          : src.kind;
+          : src.kind === 'self'
+            ? SELF_CALIBRATION_TAG
+            : src.kind;
   return `${what}-${set.samples}x${set.seqLen}-s${set.seed}`;
 }
+
+/**
+ * Self-generated samples are drawn by the batch decoder, each sequence from its own seeded
+ * stream; they were once drawn one sequence at a time by transformers.js' sampler, which gives
+ * other tokens for the same seed. Variants calibrated that way keep their `self` keys, so a
+ * request never finds one compressed from samples it would not write now, and a stopped
+ * compression never resumes onto other samples.
+ */
+const SELF_CALIBRATION_TAG = 'self2';
 
 /** FNV-1a, 32 bits, hex. */
 function hash(text: string): string {

@@ -115,4 +115,19 @@ describe('per-row sampling', () => {
     expect(sampleIndex(logits, 1, 2, 0.5)).toBe(3);
     expect(sampleIndex(logits, 1, 2, 0.6)).toBe(1);
   });
+
+  it('over the whole vocabulary, picks the index the cumulative weights give (a top k as large changes nothing)', () => {
+    let state = 12345;
+    const rand = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const logits = Float32Array.from({ length: 5000 }, () => (rand() - 0.5) * 12);
+    const weights = Array.from(logits, (l) => Math.exp((l - Math.max(...logits)) / 0.7));
+    const total = weights.reduce((a, b) => a + b, 0);
+    for (let t = 0; t < 200; t++) {
+      const u = rand();
+      let k = 0;
+      for (let acc = weights[0]; acc <= u * total && k < weights.length - 1; acc += weights[++k]);
+      expect(sampleIndex(logits, 0.7, 0, u)).toBe(k);
+      expect(sampleIndex(logits, 0.7, logits.length, u)).toBe(k);
+    }
+  });
 });
