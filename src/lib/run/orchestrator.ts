@@ -16,6 +16,7 @@ import type { ResultEntry, ResultsDoc } from './results';
 import { ratesFromHistory } from './cost-model';
 import { estimatePlan } from './planner';
 import { plannedCells } from './units';
+import { steadySpeed } from './decode-speed';
 import type { RunDoc, RunEvent, RunPlan, VariantInfo, VariantTimings } from './types';
 
 export { plannedCells };
@@ -250,21 +251,10 @@ async function measure(cache: ShardCache, lm: LoadedLm, info: VariantInfo): Prom
   if (graph) info.bytes = graph.bytes;
   const bytes = info.report?.bytes;
   if (info.bytes && bytes) info.idealBytes = info.bytes - bytes.linearsStored + bytes.linearsIdeal;
-  // The first passes pay for kernel compilation, allocation and (on a small model, where the
-  // JavaScript around each step dominates) the JIT warming up; they are not timed. The length is
-  // fixed, since a variant that ends its text after two tokens would report a meaningless speed,
-  // and the median of three passes is kept.
-  const warmUntil = performance.now() + 1000;
-  for (let i = 0; i < 2 || performance.now() < warmUntil; i++) {
-    await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 24, minNewTokens: 24 });
-  }
-  const speeds: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const out = await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 24, minNewTokens: 24 });
-    if (out.tokensPerSecond !== null) speeds.push(out.tokensPerSecond);
-  }
-  speeds.sort((a, b) => a - b);
-  info.tokensPerSecond = speeds.length ? speeds[speeds.length >> 1] : undefined;
+  // The length is fixed: a variant that ends its text after two tokens would report a meaningless speed.
+  info.tokensPerSecond = await steadySpeed(
+    async () => (await generate(lm, { prompt: 'Once upon a time', maxNewTokens: 24, minNewTokens: 24 })).tokensPerSecond,
+  );
   info.device = lm.device;
   info.adapter = lm.adapter;
   if (lm.fallbackReason) info.deviceNote = lm.fallbackReason;
