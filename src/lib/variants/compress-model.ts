@@ -8,6 +8,7 @@ import { describeAdapter, isSoftwareAdapter, prepareDevice, requestDevice } from
 import { describeDivision, divisionCheckOf } from '../gpu/division';
 import { isDeviceLost, isGpuError, watchDevice } from '../gpu/faults';
 import { loadCausalLm, type Device } from '../infer/causal-lm';
+import { checkWasm, estimateWasm, fp32Footprint, WASM_ADDRESS_SPACE } from '../infer/memory-budget';
 import { OPTIONAL_FILES, openCachedModel, openWeights } from '../model/download';
 import type { LinearId, ModelSpec } from '../model/spec';
 import { loadTokenizer } from '../model/tokenizer';
@@ -41,7 +42,7 @@ export interface CompressRequest {
   kernels?: 'auto' | 'webgpu' | 'typescript';
   /** Block forward for calibration passes; `auto` picks by the work per pass. */
   forward?: 'auto' | ForwardKind;
-  /** Where self-generated calibration is sampled (default wasm: deterministic across machines). */
+  /** Where self-generated calibration is sampled; default `selfCalibrationDevice`. */
   generateDevice?: Device;
   /**
    * Also store the packed graph with fp16 weights and scales (`onnx/model_fp16.onnx`), which a
@@ -155,12 +156,25 @@ export async function buildCalibration(
   if (req.seqLen && req.seqLen > spec.maxPositions) notes.push(`sequence length clipped to the context of ${spec.maxPositions}`);
   const src = req.calibration;
   if (src.kind === 'self') {
-    const device = req.generateDevice ?? 'wasm';
+    const device = selfCalibrationDevice(spec, req.generateDevice);
+    if (device !== 'wasm' && !req.generateDevice)
+      notes.push(
+        "the dense model does not fit WASM's 4 GiB, so it wrote its samples on WebGPU; another GPU may write others from the same seed",
+      );
     const downloadedAt = (await cache.manifest(key))?.createdAt ?? 0;
     const memoKey = selfCalibrationKey(key, downloadedAt, samples, seqLen, seed, device);
     const { set, reused } = await memoizedCalibration(cache, memoKey, async () => {
-      onStatus?.('loading the dense model to write calibration samples');
-      const lm = await loadCausalLm(cache, key, { device });
+      onStatus?.(`loading the dense model to write calibration samples (${device === 'wasm' ? 'WASM' : 'WebGPU'})`);
+      let lm;
+      try {
+        lm = await loadCausalLm(cache, key, { device });
+      } catch (err) {
+        throw new Error(
+          `self-generated calibration needs the dense model to write its samples, and it cannot run here: ${(err as Error).message}. ` +
+            'Calibrate on the built-in text or on a text of your own instead (ctlab: --calib builtin)',
+          { cause: err },
+        );
+      }
       try {
         const r = await selfCalibration(lm, { samples, seqLen }, seed, signal, onStatus);
         return {
@@ -226,7 +240,18 @@ export async function buildCalibration(
   };
 }
 
-function calibrationTag(src: CalibrationSource, set: { samples: number; seqLen: number; seed: number }): string {
+/**
+ * Where self-generated calibration is sampled unless the request names a device: on WASM, whose
+ * arithmetic is the same on every machine, so a seed gives the same samples everywhere; a model
+ * whose dense graph does not fit WASM's address space (past ~0.8B parameters in fp32) is sampled
+ * on WebGPU, the only place it runs.
+ */
+export function selfCalibrationDevice(spec: ModelSpec, requested?: Device, wasmLimit = WASM_ADDRESS_SPACE): Device {
+  if (requested) return requested;
+  return checkWasm(spec.modelType, estimateWasm(spec, fp32Footprint(spec).bytes), wasmLimit).fits ? 'wasm' : 'webgpu';
+}
+
+function calibrationTag(src: CalibrationSource, set: { samples: number; seqLen: number; seed: number }, selfOn: Device): string {
   // Text and URL sources differ by content: a short hash of it keeps their variants apart.
   const what =
     src.kind === 'text'
@@ -236,7 +261,7 @@ function calibrationTag(src: CalibrationSource, set: { samples: number; seqLen: 
         : src.kind === 'tokens'
           ? `ids${hash(src.ids.map((s) => s.join(',')).join(';'))}`
           : src.kind === 'self'
-            ? SELF_CALIBRATION_TAG
+            ? `${SELF_CALIBRATION_TAG}${selfOn === 'wasm' ? '' : selfOn}`
             : src.kind;
   return `${what}-${set.samples}x${set.seqLen}-s${set.seed}`;
 }
@@ -282,7 +307,7 @@ export async function compressCachedModel(
     req.calibration.kind === 'tokens'
       ? { samples: req.calibration.ids.length, seqLen: req.calibration.ids[0]?.length ?? 0, seed: req.seed ?? 0 }
       : { samples: req.samples ?? dflt.samples, seqLen: Math.min(req.seqLen ?? dflt.seqLen, spec.maxPositions), seed: req.seed ?? 0 };
-  const key = variantKey(baseKey, settings, calibrationTag(req.calibration, asked));
+  const key = variantKey(baseKey, settings, calibrationTag(req.calibration, asked, selfCalibrationDevice(spec, req.generateDevice)));
   const label = variantLabel(base.label, settings);
   if (run.reuse && (await cache.manifest(key))?.status === 'complete') {
     progress({ phase: 'done', fraction: 1, message: `${label} is already in the cache` });
