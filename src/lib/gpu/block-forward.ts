@@ -271,6 +271,7 @@ export class GpuBlockForward {
     each: (sample: number, out: BlockOutputs) => void | Promise<void>,
     signal?: AbortSignal,
     want: readonly BlockOutput[] = outputsUntil(until),
+    timer?: { time<T>(phase: string, work: () => Promise<T> | T): Promise<T> },
   ): Promise<void> {
     const { spec, device } = this;
     const H = spec.hiddenSize;
@@ -325,9 +326,14 @@ export class GpuBlockForward {
           }
         }
         rec.submit();
+        // Timed apart, where asked, so that a GPU's figures say whether its kernels or the copies out cost the pass.
+        if (timer) await timer.time('forward: gpu', () => device.queue.onSubmittedWorkDone());
         const data: Partial<Record<BlockTap | 'out', Float32Array>> = {};
-        // Only what the caller reads comes back: every tap of a large batch is hundreds of MB.
-        for (const t of want) data[t] = await readF32(device, found[t]!, rows * (t === 'out' ? H : tapWidth(spec, t)));
+        const readBack = async () => {
+          // Only what the caller reads comes back: every tap of a large batch is hundreds of MB.
+          for (const t of want) data[t] = await readF32(device, found[t]!, rows * (t === 'out' ? H : tapWidth(spec, t)));
+        };
+        await (timer ? timer.time('forward: readback', readBack) : readBack());
         for (let k = 0; k < n; k++) {
           const o: BlockOutputs = {};
           for (const [t, v] of Object.entries(data) as [BlockTap | 'out', Float32Array][]) {

@@ -4,6 +4,7 @@ import { compressLayers } from '../../../src/lib/compress/engine/driver';
 import { mapSource } from '../../../src/lib/compress/engine/layer-source';
 import type { CompressReport, LayerOutput } from '../../../src/lib/compress/engine/report';
 import type { ForwardKind } from '../../../src/lib/compress/engine/runner-types';
+import { Timer } from '../../../src/lib/compress/engine/timer';
 import { squaredErrorF32 } from '../../../src/lib/compress/reference/awq';
 import { attention, linearF32, mlp, type BlockOutputs } from '../../../src/lib/compress/reference/block';
 import { resolveSettings, type CompressSettings } from '../../../src/lib/compress/reference/settings';
@@ -87,7 +88,10 @@ describe.each(KINDS)('WGSL block forward on a tiny %s checkpoint', (kind) => {
     const lw = await mapSource(weights).layer(0);
     const fwd = new GpuBlockForward(device, spec);
     const all = await collect((each) => fwd.run(0, lw, inputs, seqLen, 'out', each));
-    const some = await collect((each) => fwd.run(0, lw, inputs, seqLen, 'out', each, undefined, ['out', 'o_proj_in']));
+    // Timed: the device's share and the copies out are told apart, the outputs unchanged.
+    const timer = new Timer();
+    const some = await collect((each) => fwd.run(0, lw, inputs, seqLen, 'out', each, undefined, ['out', 'o_proj_in'], timer));
+    expect(Object.keys(timer.phases).sort()).toEqual(['forward: gpu', 'forward: readback']);
     for (let s = 0; s < inputs.length; s++) {
       expect(Object.keys(some[s]).sort()).toEqual(['o_proj_in', 'out']);
       expect(some[s].out).toEqual(all[s].out);

@@ -157,7 +157,8 @@ export function webGpuBlockRunner(k: Kernels, spec: ModelSpec): BlockRunner {
   const fwd = new GpuBlockForward(k.device, spec);
   return {
     kind: 'webgpu',
-    run: (layer, lw, inputs, seqLen, until, each, signal, want) => fwd.run(layer, lw, inputs, seqLen, until, each, signal, want),
+    run: (layer, lw, inputs, seqLen, until, each, signal, want, timer) =>
+      fwd.run(layer, lw, inputs, seqLen, until, each, signal, want, timer),
     subBlockLoss: (layer, sub, inputs, samples, seqLen, dense) => fwd.subBlockLoss(layer, sub, inputs, samples, seqLen, dense),
     async dispose() {
       fwd.dispose();

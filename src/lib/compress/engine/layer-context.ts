@@ -104,6 +104,7 @@ export async function pass(ctx: LayerContext, lw: LayerTensors, o: PassOptions, 
       },
       ctx.signal,
       [...o.taps, ...(o.out ? (['out'] as const) : [])],
+      ctx.timer,
     ),
   );
   for (const b of Object.values(batchers)) await ctx.timer.time('stats', () => b.flush());
@@ -114,7 +115,7 @@ export async function forwardCompressed(ctx: LayerContext): Promise<Float32Array
   ctx.progress('forward', undefined, 'block forward with the compressed weights');
   const next = new Array<Float32Array>(ctx.hidden.length);
   await ctx.timer.time('forward', () =>
-    ctx.runner.run(ctx.layer, ctx.lw, ctx.hidden, ctx.seqLen, 'out', (s, o) => void (next[s] = o.out!), ctx.signal, ['out']),
+    ctx.runner.run(ctx.layer, ctx.lw, ctx.hidden, ctx.seqLen, 'out', (s, o) => void (next[s] = o.out!), ctx.signal, ['out'], ctx.timer),
   );
   return next;
 }

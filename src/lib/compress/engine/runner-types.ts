@@ -1,5 +1,9 @@
 import type { BlockOutput, BlockOutputs, LayerTensors } from '../reference/block';
 import type { BlockTap } from '../../model/spec';
+import type { Timer } from './timer';
+
+/** What a runner times its parts with. */
+export type PhaseTimer = Pick<Timer, 'time'>;
 
 /** Which block forward runs the calibration passes. */
 export type ForwardKind = 'typescript' | 'ort-wasm' | 'ort-webgpu' | 'webgpu';
@@ -22,6 +26,9 @@ export interface BlockRunner {
    * `until`; `each` gets at least the outputs in `want` (default: every tap up to `until`, and
    * the output for `out`). A runner may hand back more, but one whose outputs live elsewhere (a
    * GPU, ORT's heap) copies out only those wanted: a tap of a 65k-token batch is hundreds of MB.
+   * A runner that can tell its own parts apart times them into `timer` as sub-phases of the
+   * caller's (`forward: gpu`, the wait for the device's queue after submission, work queued before
+   * the pass included; `forward: readback`).
    */
   run(
     layer: number,
@@ -32,6 +39,7 @@ export interface BlockRunner {
     each: (sample: number, out: BlockOutputs) => void | Promise<void>,
     signal?: AbortSignal,
     want?: readonly BlockOutput[],
+    timer?: PhaseTimer,
   ): Promise<void>;
   /**
    * AWQ's candidate loss on this runner's device, where it has one: `inputs` is the
