@@ -30,9 +30,17 @@ export function compressSeconds(rates: CostRates, method: VariantMethod, modelBy
 /**
  * Rates learned from the timings the newest runs on this profile recorded; a rate nothing has
  * measured yet keeps its default, scaled by how much faster or slower this machine was on the
- * rates that were measured.
+ * rates that were measured. With `modelKey`, runs of that model alone count when there are any:
+ * an item of a 1 MB model and one of a 3B model differ by orders of magnitude, so a history of
+ * other models' runs would put the estimate of this one far off.
  */
-export function ratesFromHistory(runs: RunDoc[]): CostRates {
+export function ratesFromHistory(runs: RunDoc[], modelKey?: string): CostRates {
+  const same = modelKey ? runs.filter((r) => r.modelKey === modelKey) : [];
+  const rates = learnRates(same);
+  return rates.fromRuns > 0 ? rates : learnRates(runs);
+}
+
+function learnRates(runs: RunDoc[]): CostRates {
   let evalMs = 0;
   let items = 0;
   let loadMs = 0;

@@ -59,7 +59,10 @@ export async function executeRun(
     doc.modelKey = base.key;
     doc.modelLabel = base.label;
     doc.modelBytes = storedBytes(base.manifest);
-    const rates = ratesFromHistory((await store.listRuns()).filter((r) => r.id !== runId));
+    const rates = ratesFromHistory(
+      (await store.listRuns()).filter((r) => r.id !== runId),
+      base.key,
+    );
     if (!doc.estimate) {
       const { minutes, calibratedFrom } = estimatePlan(plan, doc.modelBytes, rates);
       doc.estimate = { minutes, calibratedFrom };

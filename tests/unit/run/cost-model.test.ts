@@ -61,6 +61,24 @@ describe('rates learned from earlier runs on this machine', () => {
     expect(rates.fromRuns).toBe(5);
     expect(rates.secondsPerItem).toBeCloseTo((1 + 4 * 100) / 50, 9);
   });
+
+  it("a model's own runs count alone when there are any, however many newer runs of other models", () => {
+    const of = (key: string, r: RunDoc): RunDoc => ({ ...r, modelKey: key });
+    const history = [
+      of('tiny', run(1, 'dense', { dense: { loadMs: 500, evaluateMs: 1000, evaluatedItems: 100 } })),
+      ...Array.from({ length: 6 }, (_, i) =>
+        of('big', run(10 + i, 'dense', { dense: { loadMs: 9000, evaluateMs: 90_000, evaluatedItems: 30 } })),
+      ),
+    ];
+    const tiny = ratesFromHistory(history, 'tiny');
+    expect(tiny.fromRuns).toBe(1);
+    expect(tiny.secondsPerItem).toBeCloseTo(0.01, 9);
+    expect(tiny.loadSeconds).toBeCloseTo(0.5, 9);
+    expect(ratesFromHistory(history, 'big').secondsPerItem).toBeCloseTo(3, 9);
+    // A model never run here: every model's newest runs, as without a key.
+    expect(ratesFromHistory(history, 'new')).toEqual(ratesFromHistory(history));
+    expect(ratesFromHistory(history).secondsPerItem).toBeCloseTo(3, 9);
+  });
 });
 
 describe('the planner estimate', () => {
