@@ -105,6 +105,13 @@ describe('faults while compressing', () => {
     await expect(
       compressCachedModel(cache, bad.key, { settings: { method: 'rtn', bits: 4 }, calibration, samples: 4, seqLen: 32 }),
     ).rejects.toThrow(/^layer 3: model\.layers\.3\.mlp\.up_proj\.weight holds NaN at element 7/);
+    // Self-generated calibration needs the dense model to run first: its graph is refused, and
+    // the message says why and which calibration needs no run.
+    await expect(
+      compressCachedModel(cache, bad.key, { settings: { method: 'rtn', bits: 4 }, calibration: { kind: 'self' }, samples: 2, seqLen: 16 }),
+    ).rejects.toThrow(
+      /^self-generated calibration needs the dense model to write its samples, and it cannot run here: model\.layers\.3\.mlp\.up_proj\.weight of .* holds NaN at element 7.*Calibrate on the built-in text or on a text of your own instead/,
+    );
     expect(await variantsIn(cache)).toEqual([]);
     await expectDenseIntact(cache, bad, before);
   });
