@@ -11,7 +11,7 @@ import {
 } from '../eval';
 import { chooseBatchSize } from '../infer/batch-size';
 import { loadCausalLm, type Device, type LoadedLm } from '../infer/causal-lm';
-import { promptText } from '../infer/generate';
+import { encodePrompt, promptText } from '../infer/generate';
 import { prefixTreeTokens, runPromptBatches, type PromptUnit } from '../infer/prompt-batches';
 import { parseModelSpec } from '../model/config';
 import { downloadModel } from '../model/download';
@@ -156,14 +156,9 @@ async function benchModel(lm: LoadedLm, name: string, opts: EvalBenchOptions, ro
     // Warm-up of both shapes: the first passes pay for allocation and the JIT.
     await timed(lm, units.slice(0, 2), mode, 1);
     await timed(lm, units.slice(0, 4), mode, opts.batchSize);
-    // Each prompt as the model sees it: a chat template writes its own special tokens.
-    const promptIds = units.map((u) => {
-      const { text, chat } = promptText(
-        lm,
-        u.prompt.input.kind === 'chat' ? { messages: u.prompt.input.messages } : { prompt: u.prompt.input.text },
-      );
-      return lm.tokenizer.encode(text, { add_special_tokens: !chat });
-    });
+    const promptIds = units.map((u) =>
+      encodePrompt(lm, u.prompt.input.kind === 'chat' ? { messages: u.prompt.input.messages } : { prompt: u.prompt.input.text }),
+    );
     const longest = Math.max(...units.map((u, i) => promptIds[i].length + (mode === 'generate' ? u.prompt.decoding.maxNewTokens : 8)));
     const batchSize = opts.batchSize ?? chooseBatchSize(lm.spec, lm.device, longest);
     // Rounds alternate which side goes first: a side's first pass over every prompt length also

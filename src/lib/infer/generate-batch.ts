@@ -2,9 +2,9 @@ import { LogitsProcessor, LogitsProcessorList, StoppingCriteria, Tensor } from '
 import type { ChatMessage } from '../model/tokenizer';
 import { seededRandom } from '../util/rng';
 import type { LoadedLm } from './causal-lm';
-import { ContextLengthError, promptText } from './generate';
+import { ContextLengthError, encodePrompt } from './generate';
 import { plainDecoding } from './decoding';
-import { sharedPrefixLength } from './kv-cache';
+import { compareIds, sharedPrefixLength } from './kv-cache';
 import { decodeFamilies, decodeOverPrefix, keepsHostCache, type StepPolicy } from './prefix-decode';
 import { takesPrefix } from './prefix-session';
 
@@ -123,8 +123,9 @@ class RowSampler extends LogitsProcessor {
 /** The index drawn with probability softmax(logits / temperature), among the top `topK` when above 0; `u` uniform in [0, 1). */
 export function sampleIndex(logits: Float32Array, temperature: number, topK: number, u: number): number {
   if (topK <= 0 || topK >= logits.length) return sampleFromAll(logits, temperature, u);
-  let candidates = Array.from(logits.keys());
-  if (topK > 0 && topK < logits.length) candidates = candidates.sort((a, b) => logits[b] - logits[a] || a - b).slice(0, topK);
+  const candidates = Array.from(logits.keys())
+    .sort((a, b) => logits[b] - logits[a] || a - b)
+    .slice(0, topK);
   let max = -Infinity;
   for (const j of candidates) if (logits[j] > max) max = logits[j];
   const weights = candidates.map((j) => Math.exp((logits[j] - max) / temperature));
@@ -137,8 +138,8 @@ export function sampleIndex(logits: Float32Array, temperature: number, topK: num
 }
 
 /**
- * `sampleIndex` over the whole vocabulary without its arrays (a self-calibration step samples
- * every row from ~50k logits): the same operations in the same order, so the same index.
+ * `sampleIndex` over the whole vocabulary, without arrays: a self-calibration step samples every
+ * row from ~50k logits.
  */
 function sampleFromAll(logits: Float32Array, temperature: number, u: number): number {
   let max = -Infinity;
@@ -165,9 +166,7 @@ export async function generateBatch(lm: LoadedLm, rows: readonly BatchRow[], opt
   if (rows.length === 0) return [];
   const context = lm.spec.maxPositions;
   const prompts = rows.map((row) => {
-    const { text, chat } = promptText(lm, row);
-    // A chat template writes its own special tokens; raw text gets the tokenizer's (BOS).
-    const ids = lm.tokenizer.encode(text, { add_special_tokens: !chat });
+    const ids = encodePrompt(lm, row);
     if (ids.length >= context) {
       throw new ContextLengthError(`The prompt is ${ids.length} tokens; ${lm.label} has a context of ${context} tokens`);
     }
@@ -222,12 +221,6 @@ export function promptFamilies(prompts: readonly (readonly number[])[]): number[
   }
   const alone = groups.filter((g) => g.length === 1).flat();
   return [...groups.filter((g) => g.length > 1), ...(alone.length ? [alone] : [])];
-}
-
-function compareIds(a: readonly number[], b: readonly number[]): number {
-  const n = Math.min(a.length, b.length);
-  for (let j = 0; j < n; j++) if (a[j] !== b[j]) return a[j] - b[j];
-  return a.length - b.length;
 }
 
 /**

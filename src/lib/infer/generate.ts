@@ -61,6 +61,12 @@ class StopCriteria extends StoppingCriteria {
   }
 }
 
+/** The prompt's token ids as the model sees them: a chat template writes its own special tokens, raw text gets the tokenizer's (BOS). */
+export function encodePrompt(lm: LoadedLm, opts: Pick<GenerateOptions, 'prompt' | 'messages'>): number[] {
+  const { text, chat } = promptText(lm, opts);
+  return lm.tokenizer.encode(text, { add_special_tokens: !chat });
+}
+
 export function promptText(lm: LoadedLm, opts: Pick<GenerateOptions, 'prompt' | 'messages'>): { text: string; chat: boolean } {
   if (opts.messages?.length) {
     if (!hasChatTemplate(lm.tokenizer)) {
@@ -75,9 +81,7 @@ export function promptText(lm: LoadedLm, opts: Pick<GenerateOptions, 'prompt' | 
 
 /** Generation through transformers.js: its sampler, streamer and stopping machinery, our session. */
 export async function generate(lm: LoadedLm, opts: GenerateOptions): Promise<GenerateResult> {
-  const { text, chat } = promptText(lm, opts);
-  // A chat template writes its own special tokens; raw text gets the tokenizer's (BOS).
-  const promptIds = lm.tokenizer.encode(text, { add_special_tokens: !chat });
+  const promptIds = encodePrompt(lm, opts);
   const context = lm.spec.maxPositions;
   if (promptIds.length >= context) {
     throw new ContextLengthError(`The prompt is ${promptIds.length} tokens; ${lm.label} has a context of ${context} tokens`);

@@ -16,6 +16,13 @@ export function forwardOf(lm: LoadedLm): Forward {
 export const MIN_SHARED_PREFIX = 16;
 
 /** Length of the longest token prefix every row starts with. */
+/** Token sequences in lexicographic order (a prefix before its extensions). */
+export function compareIds(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let j = 0; j < n; j++) if (a[j] !== b[j]) return a[j] - b[j];
+  return a.length - b.length;
+}
+
 export function commonPrefixLength(rows: readonly (readonly number[])[]): number {
   if (rows.length === 0) return 0;
   let n = Math.min(...rows.map((r) => r.length));

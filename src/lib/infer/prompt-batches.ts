@@ -3,6 +3,7 @@ import { chooseBatchSize } from './batch-size';
 import type { LoadedLm } from './causal-lm';
 import { promptText } from './generate';
 import { generateBatch, type BatchRow } from './generate-batch';
+import { compareIds, commonPrefixLength } from './kv-cache';
 import { keepsHostCache } from './prefix-decode';
 import { scoreOptionsBatch } from './scoring';
 
@@ -81,19 +82,9 @@ export function batchRuns(texts: readonly string[], size: number, rows: (i: numb
  * not share with the one before it.
  */
 export function prefixTreeTokens(sequences: readonly (readonly number[])[]): number {
-  const sorted = [...sequences].sort((a, b) => {
-    const n = Math.min(a.length, b.length);
-    for (let k = 0; k < n; k++) if (a[k] !== b[k]) return a[k] - b[k];
-    return a.length - b.length;
-  });
+  const sorted = [...sequences].sort(compareIds);
   let tokens = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    const prev = sorted[i - 1] ?? [];
-    const cur = sorted[i];
-    let k = 0;
-    while (k < prev.length && k < cur.length && prev[k] === cur[k]) k++;
-    tokens += cur.length - k;
-  }
+  for (let i = 0; i < sorted.length; i++) tokens += sorted[i].length - (i > 0 ? commonPrefixLength([sorted[i - 1], sorted[i]]) : 0);
   return tokens;
 }
 

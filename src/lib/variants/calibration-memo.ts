@@ -3,8 +3,7 @@ import type { CalibrationSet } from './calibration';
 /**
  * Self-generated calibration sets, kept while their cache object lives. A run compresses every
  * variant of a base model from the same samples, and writing them means the dense model
- * generating thousands of tokens one sequence at a time: without this, each variant of a run
- * wrote them again. A set is keyed by what decides its tokens (the base model as downloaded, the
+ * generating thousands of tokens: without this, each variant of a run wrote them again. A set is keyed by what decides its tokens (the base model as downloaded, the
  * size, the seed, the device that generated it), so a re-downloaded model writes its own.
  */
 const KEPT_SETS = 8;
